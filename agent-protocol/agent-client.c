@@ -1,0 +1,2 @@
+/* placeholder: being written */
+extern int kmes_placeholder_agent_client;

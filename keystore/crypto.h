@@ -1,0 +1,173 @@
+/*
+ * crypto.h: the small internal crypto interface. Only keystore/crypto-*.c
+ * include OpenSSL; everything else (the agent, the key table, tests that are
+ * not about crypto) goes through these functions.
+ *
+ * A struct ks_key holds a public key, optionally a certificate over it, and
+ * optionally the private half. Private material lives only inside OpenSSL's
+ * secure heap (locked, no-dump, wiped on free) once ks_crypto_init() ran.
+ * Keys are reference counted so a signer on one thread may keep using a key
+ * that another thread removes from a table.
+ */
+#ifndef KMES_CRYPTO_H
+#define KMES_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kbuf;
+struct ks_key;
+
+enum ks_key_type {
+	KS_KEY_UNKNOWN = 0,
+	KS_KEY_ED25519,
+	KS_KEY_ECDSA_P256,
+	KS_KEY_ECDSA_P384,
+	KS_KEY_ECDSA_P521,
+	KS_KEY_RSA,
+};
+
+/* SSH_AGENTC_SIGN_REQUEST flags. */
+#define KS_SIGN_RSA_SHA2_256 0x02
+#define KS_SIGN_RSA_SHA2_512 0x04
+
+enum ks_fp_hash {
+	KS_FP_SHA256 = 0,
+	KS_FP_MD5 = 1,
+};
+
+/* Room for "SHA256:" + 43 base64 chars, or "MD5:" + 47 hex-colon chars. */
+#define KS_FP_MAX 64
+
+/* Certificate types. */
+#define KS_CERT_USER 1
+#define KS_CERT_HOST 2
+
+/*
+ * Sets up OpenSSL's secure heap (secure_heap_bytes, 0 for a default) so that
+ * private keys live in locked, no-dump memory. Call once, before any key is
+ * made. Returns 0 or a negative KMES_ERR_*; KMES_ERR_SYSTEM if the heap
+ * could be created but not locked.
+ */
+int ks_crypto_init(size_t secure_heap_bytes)
+    __attribute__((warn_unused_result));
+
+/* Returns bytes in use in OpenSSL's secure heap (for tests/diagnostics). */
+size_t ks_crypto_secure_used(void);
+
+/*
+ * Parses the private-key part of SSH_AGENTC_ADD_IDENTITY (key type string
+ * and the type's fields, certificate blob for -cert-v01 types), up to but not
+ * including the comment, consuming it from b. Checks that the private key
+ * matches the public key (and the certificate's key, whose CA signature is
+ * verified). Returns 0 or a negative KMES_ERR_* (KMES_ERR_KEY_UNSUPPORTED for
+ * DSA, sk- and other known-but-refused types).
+ */
+int ks_key_parse_private(struct kbuf *b, struct ks_key **keyp)
+    __attribute__((warn_unused_result));
+
+/*
+ * Appends k's private key in the same agent wire form (for the test client
+ * and benchmark, which act as ssh-add). Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_key_put_private(const struct ks_key *k, struct kbuf *b);
+
+/*
+ * Parses a public key or certificate blob (certificate CA signatures are
+ * verified). Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_key_from_blob(const uint8_t *blob, size_t len, struct ks_key **keyp)
+    __attribute__((warn_unused_result));
+
+/* Generates a new private key (bits: RSA modulus size, ignored for others). */
+int ks_key_generate(enum ks_key_type type, unsigned int bits,
+    struct ks_key **keyp) __attribute__((warn_unused_result));
+
+/* Takes another reference on k and returns it. */
+struct ks_key *ks_key_ref(struct ks_key *k);
+
+/* Drops a reference; the last one wipes and frees. Accepts NULL. */
+void ks_key_free(struct ks_key *k);
+
+/* Returns the key's wire blob (the certificate blob for certificates). */
+const uint8_t *ks_key_blob(const struct ks_key *k, size_t *lenp);
+
+/* Returns the blob of the plain public key (same as ks_key_blob if no cert). */
+const uint8_t *ks_key_plain_blob(const struct ks_key *k, size_t *lenp);
+
+enum ks_key_type ks_key_type(const struct ks_key *k);
+
+/* Returns the SSH key type name, e.g. "ssh-ed25519-cert-v01@openssh.com". */
+const char *ks_key_type_name(const struct ks_key *k);
+
+/* Returns the ssh-add -l style name: "ED25519", "ECDSA-CERT", "RSA", ... */
+const char *ks_key_short_name(const struct ks_key *k);
+
+/* Returns the key size in bits (256 for Ed25519, as ssh-keygen prints). */
+unsigned int ks_key_bits(const struct ks_key *k);
+
+int ks_key_is_cert(const struct ks_key *k);
+int ks_key_has_private(const struct ks_key *k);
+
+/* Returns 1 if a and b have the same plain public key, else 0. */
+int ks_key_equal_public(const struct ks_key *a, const struct ks_key *b);
+
+/*
+ * Signs data with k and appends the SSH signature blob (string algorithm,
+ * string signature) to sig. flags: KS_SIGN_RSA_*; RSA without them signs
+ * "ssh-rsa" with SHA-1, as ssh-agent does. Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_key_sign(const struct ks_key *k, const uint8_t *data, size_t dlen,
+    uint32_t flags, struct kbuf *sig) __attribute__((warn_unused_result));
+
+/*
+ * Verifies an SSH signature blob over data with k's public key. For RSA the
+ * algorithm named in the blob must be ssh-rsa, rsa-sha2-256 or rsa-sha2-512.
+ * Returns 0 if valid, else a negative KMES_ERR_*.
+ */
+int ks_key_verify(const struct ks_key *k, const uint8_t *sig, size_t slen,
+    const uint8_t *data, size_t dlen) __attribute__((warn_unused_result));
+
+/*
+ * Writes k's fingerprint as ssh-keygen -l prints it ("SHA256:..." or
+ * "MD5:aa:bb:..."), computed over the plain public key, into out.
+ * Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_key_fingerprint(const struct ks_key *k, enum ks_fp_hash alg,
+    char *out, size_t outlen);
+
+/*
+ * Returns a malloc'd OpenSSH public key line "type base64 comment" (no
+ * comment part if comment is NULL). Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_key_to_openssh_line(const struct ks_key *k, const char *comment,
+    char **linep);
+
+/* Certificates (all return KMES_ERR_INVALID_ARGUMENT for a plain key). */
+
+/* Returns a new reference to the CA key that signed certificate k. */
+int ks_cert_signature_key(const struct ks_key *k, struct ks_key **cap);
+
+/* Returns the certificate type (KS_CERT_USER or KS_CERT_HOST), or 0. */
+unsigned int ks_cert_type(const struct ks_key *k);
+
+/*
+ * Checks that certificate k is a host certificate valid at unix time now
+ * for host name (principal match; an empty principal list matches any).
+ * Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_cert_check_host(const struct ks_key *k, const char *name,
+    uint64_t now) __attribute__((warn_unused_result));
+
+/* Fills buf with len cryptographically random bytes. Returns 0 or KMES_ERR_*. */
+int ks_random(void *buf, size_t len) __attribute__((warn_unused_result));
+
+/* Salted slow password hash (scrypt) for lock passwords. */
+#define KS_PWHASH_SALT_LEN 16
+#define KS_PWHASH_LEN 32
+/* Returns 0 or a negative KMES_ERR_*; out is KS_PWHASH_LEN bytes. */
+int ks_pw_hash(const uint8_t *pw, size_t pwlen,
+    const uint8_t salt[KS_PWHASH_SALT_LEN], uint8_t out[KS_PWHASH_LEN])
+    __attribute__((warn_unused_result));
+
+#endif /* KMES_CRYPTO_H */
