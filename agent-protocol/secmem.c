@@ -54,6 +54,13 @@ kmes_freezero(void *p, size_t len)
 	free(p);
 }
 
+void
+kmes_freezero_str(char *s)
+{
+	if (s != NULL)
+		kmes_freezero(s, strlen(s));
+}
+
 int
 kmes_ct_memcmp(const void *a, const void *b, size_t len)
 {

@@ -29,6 +29,9 @@ void kmes_wipe(void *p, size_t len);
 /* Wipes and frees ordinary heap memory of len bytes; accepts NULL. */
 void kmes_freezero(void *p, size_t len);
 
+/* Wipes and frees a NUL-terminated heap string; accepts NULL. */
+void kmes_freezero_str(char *s);
+
 /* Returns 0 if the len bytes at a and b are equal; time depends only on len. */
 int kmes_ct_memcmp(const void *a, const void *b, size_t len);
 

@@ -1,0 +1,149 @@
+/*
+ * agent.h: state shared by the kmes-agent daemon's modules (src/ only).
+ */
+#ifndef KMES_AGENT_H
+#define KMES_AGENT_H
+
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent-msg.h"
+#include "crypto.h"
+
+struct kbuf;
+struct ks_table;
+struct loop;
+
+/* Per-connection output held back before we stop reading its requests. */
+#define CONN_OUT_HIGH (256 * 1024)
+/* Input buffer: one maximal message plus its length prefix. */
+#define CONN_IN_MAX (AGENT_MSG_MAX + 4)
+
+/* Options fixed at start-up. */
+struct agent_options {
+	int debug;			/* -d */
+	int foreground;			/* -D or -d */
+	enum ks_fp_hash fp_hash;	/* -E */
+	uint32_t default_lifetime;	/* -t, seconds */
+	char *allowed_providers;	/* -P */
+	uid_t uid;			/* served besides root */
+	unsigned int nloops;
+};
+
+/* Process-wide daemon state. */
+struct agent {
+	struct agent_options opt;
+	struct ks_table *table;
+	int listen_fd;
+	struct loop **loops;
+	unsigned int nloops;
+	atomic_int quit;
+
+	/* Lock state, guarded by lock_mtx. */
+	pthread_mutex_t lock_mtx;
+	int locked;
+	uint8_t *lock_secret;	/* salt || hash, in secure memory */
+	unsigned int unlock_failures;
+};
+
+/* A session binding recorded by session-bind@openssh.com. */
+struct conn_bind {
+	struct ks_key *hostkey;
+	uint8_t sid[AGENT_MAX_SESSION_ID_LEN];
+	size_t sid_len;
+	int forwarded;
+};
+
+enum conn_wait {
+	CONN_READY = 0,
+	CONN_WAIT_CONFIRM,	/* askpass child running */
+	CONN_WAIT_DELAY,	/* failed-unlock delay */
+	CONN_WAIT_OFFLOAD,	/* slow job on a helper thread */
+};
+
+struct confirm_job;
+
+/* Every object whose address is an epoll cookie starts with its kind. */
+enum watch_kind {
+	WATCH_DEAD = 0,
+	WATCH_LISTEN,
+	WATCH_EVENT,
+	WATCH_SIGNAL,
+	WATCH_CONN,
+	WATCH_FD,
+};
+
+struct conn {
+	enum watch_kind kind;	/* WATCH_CONN; must stay first */
+	int fd;
+	struct loop *loop;
+	struct kbuf *in;
+	struct kbuf *out;
+	uid_t peer_uid;
+	pid_t peer_pid;
+	uint32_t events;	/* epoll interest currently registered */
+	int closing;		/* drop once out is flushed (or now) */
+	enum conn_wait wait;
+	uint64_t wake_ms;	/* CONN_WAIT_DELAY deadline */
+	struct kbuf *pending_reply; /* held back until the wait ends */
+	struct confirm_job *confirm;
+	/* The sign request waiting for confirmation. */
+	struct ks_identity *pending_id;
+	uint8_t *pending_data;
+	size_t pending_dlen;
+	uint32_t pending_flags;
+	struct conn_bind binds[AGENT_MAX_SESSION_IDS];
+	size_t nbinds;
+	struct conn *next, *prev;
+};
+
+/* time.c / util.c */
+uint64_t agent_now_ms(void);
+/* Parses an sshd_config-style time ("90", "1h30m"); -1 on error. */
+long agent_convtime(const char *s);
+/* OpenSSH-style wildcard match with * and ?; returns 1 on match. */
+int agent_match_pattern(const char *s, const char *pattern);
+/* Matches s against a comma-separated pattern list with ! negation. */
+int agent_match_pattern_list(const char *s, const char *list);
+
+/* dispatch.c: handles one complete request; reply appended to c->out. */
+void dispatch_message(struct agent *a, struct conn *c, struct kbuf *msg);
+/* Called when a confirmation finished (allowed or not). */
+void dispatch_confirm_done(struct agent *a, struct conn *c, int allowed);
+
+/* policy.c */
+int policy_session_bind(struct conn *c, struct kbuf *m);
+int policy_identity_permitted(const struct ks_identity *id,
+    const struct conn *c, const char *user, const char **fwd_host,
+    const char **dest_host);
+void policy_conn_clear(struct conn *c);
+/* Returns 1 if a and b are the same key (certificates: same cert). */
+int policy_same_key(const struct ks_key *a, const struct ks_key *b);
+/* Returns 1 if a userauth signature algorithm name fits key k. */
+int policy_pkalg_matches(const char *pkalg, const struct ks_key *k);
+
+/* confirm.c */
+int confirm_start(struct conn *c, const char *prompt);
+void confirm_cancel(struct conn *c);
+
+/* loop.c */
+int loops_start(struct agent *a);
+void loops_join(struct agent *a);
+void loop_conn_update(struct conn *c);
+void loop_conn_wait_until(struct conn *c, uint64_t when_ms);
+void loop_conn_resume(struct conn *c);
+int loop_watch_fd(struct loop *l, int fd, void (*cb)(struct loop *, int,
+    uint32_t, void *), void *arg);
+void loop_unwatch_fd(struct loop *l, int fd);
+struct agent *loop_agent(struct loop *l);
+/* Runs fn(arg) on a helper thread, then done(c, arg) on c's loop. */
+int loop_offload(struct conn *c, void (*fn)(void *),
+    void (*done)(struct conn *, void *), void *arg);
+/* Wakes loop 0 so it recomputes the next key expiry. */
+void loop_kick_expiry(struct agent *a);
+
+#endif /* KMES_AGENT_H */

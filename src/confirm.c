@@ -1,0 +1,231 @@
+/*
+ * confirm.c: asking the user through SSH_ASKPASS before a confirm-constrained
+ * key signs, without blocking anyone else: the askpass child's pipe and
+ * pidfd are watched by the connection's event loop.
+ */
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "kmes-err.h"
+#include "log.h"
+
+#define ASKPASS_DEFAULT "/usr/bin/ssh-askpass"
+#define ANSWER_MAX 1024
+
+extern char **environ;
+
+struct confirm_job {
+	pid_t pid;
+	int pipefd;
+	int pidfd;
+	char answer[ANSWER_MAX];
+	size_t len;
+	struct conn *conn;
+};
+
+static int
+askpass_allowed(void)
+{
+	const char *s;
+	int allowed = 0;
+
+	if (((s = getenv("DISPLAY")) != NULL && *s != '\0') ||
+	    ((s = getenv("WAYLAND_DISPLAY")) != NULL && *s != '\0'))
+		allowed = 1;
+	if ((s = getenv("SSH_ASKPASS_REQUIRE")) != NULL) {
+		if (strcasecmp(s, "force") == 0)
+			allowed = 1;
+		else if (strcasecmp(s, "never") == 0)
+			allowed = 0;
+	}
+	return allowed;
+}
+
+/* environ plus SSH_ASKPASS_PROMPT=confirm (replacing any earlier one). */
+static char **
+askpass_env(void)
+{
+	static char prompt_var[] = "SSH_ASKPASS_PROMPT=confirm";
+	size_t n = 0, i, j = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (strncmp(environ[i], "SSH_ASKPASS_PROMPT=", 19) != 0)
+			env[j++] = environ[i];
+	}
+	env[j++] = prompt_var;
+	env[j] = NULL;
+	return env;
+}
+
+static void
+drain(struct confirm_job *j)
+{
+	char tmp[256];
+	ssize_t n;
+	size_t take;
+
+	if (j->pipefd < 0)
+		return;
+	for (;;) {
+		n = read(j->pipefd, tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		/* Keep the first line's worth; discard the rest unread. */
+		take = (size_t)n;
+		if (take > sizeof(j->answer) - 1 - j->len)
+			take = sizeof(j->answer) - 1 - j->len;
+		memcpy(j->answer + j->len, tmp, take);
+		j->len += take;
+	}
+	if (n == 0) {
+		loop_unwatch_fd(j->conn->loop, j->pipefd);
+		close(j->pipefd);
+		j->pipefd = -1;
+	}
+}
+
+static void
+job_free(struct confirm_job *j)
+{
+	struct loop *l = j->conn->loop;
+
+	if (j->pipefd >= 0) {
+		loop_unwatch_fd(l, j->pipefd);
+		close(j->pipefd);
+	}
+	if (j->pidfd >= 0) {
+		loop_unwatch_fd(l, j->pidfd);
+		close(j->pidfd);
+	}
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
+static void
+pipe_cb(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+	drain(arg);
+}
+
+static void
+exit_cb(struct loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct confirm_job *j = arg;
+	struct conn *c = j->conn;
+	int status = 0, allowed = 0;
+	pid_t pid;
+
+	drain(j);
+	do {
+		pid = waitpid(j->pid, &status, WNOHANG);
+	} while (pid == -1 && errno == EINTR);
+	if (pid == 0)
+		return; /* not yet */
+	j->answer[j->len] = '\0';
+	j->answer[strcspn(j->answer, "\r\n")] = '\0';
+	if (pid == j->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    (j->answer[0] == '\0' || strcasecmp(j->answer, "yes") == 0))
+		allowed = 1;
+	c->confirm = NULL;
+	job_free(j);
+	dispatch_confirm_done(loop_agent(l), c, allowed);
+	loop_conn_resume(c);
+}
+
+int
+confirm_start(struct conn *c, const char *prompt)
+{
+	posix_spawn_file_actions_t fa;
+	struct confirm_job *j = NULL;
+	const char *askpass;
+	char *argv[3], **env = NULL;
+	int p[2] = { -1, -1 }, r = KMES_ERR_SYSTEM, fa_init = 0;
+
+	if (!askpass_allowed()) {
+		log_info("confirmation needed but no askpass is allowed "
+		    "(set DISPLAY or SSH_ASKPASS_REQUIRE=force)");
+		return KMES_ERR_DENIED;
+	}
+	if ((askpass = getenv("SSH_ASKPASS")) == NULL)
+		askpass = ASKPASS_DEFAULT;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return KMES_ERR_ALLOC;
+	j->pipefd = j->pidfd = -1;
+	j->conn = c;
+	if (pipe2(p, O_CLOEXEC) != 0 || (env = askpass_env()) == NULL)
+		goto out;
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		goto out;
+	fa_init = 1;
+	if (posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO) != 0)
+		goto out;
+	argv[0] = (char *)askpass;
+	argv[1] = (char *)prompt;
+	argv[2] = NULL;
+	if ((errno = posix_spawnp(&j->pid, askpass, &fa, NULL, argv,
+	    env)) != 0) {
+		log_error("cannot run askpass %s: %s", askpass,
+		    strerror(errno));
+		goto out;
+	}
+	close(p[1]);
+	p[1] = -1;
+	j->pipefd = p[0];
+	p[0] = -1;
+	(void)fcntl(j->pipefd, F_SETFL, O_NONBLOCK);
+	if ((j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0)) < 0 ||
+	    loop_watch_fd(c->loop, j->pidfd, exit_cb, j) != 0 ||
+	    loop_watch_fd(c->loop, j->pipefd, pipe_cb, j) != 0) {
+		(void)kill(j->pid, SIGKILL);
+		(void)waitpid(j->pid, NULL, 0);
+		goto out;
+	}
+	c->confirm = j;
+	j = NULL;
+	c->wait = CONN_WAIT_CONFIRM;
+	loop_conn_update(c);
+	r = 0;
+ out:
+	if (fa_init)
+		posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	if (j != NULL)
+		job_free(j);
+	return r;
+}
+
+void
+confirm_cancel(struct conn *c)
+{
+	struct confirm_job *j = c->confirm;
+
+	if (j == NULL)
+		return;
+	/* The client left: the question no longer has anyone to answer. */
+	(void)kill(j->pid, SIGKILL);
+	while (waitpid(j->pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	c->confirm = NULL;
+	job_free(j);
+}

@@ -1,0 +1,428 @@
+/*
+ * main.c: kmes-agent's command line, process hardening, the listening
+ * socket and the fork/daemon dance, flag for flag as OpenSSH's ssh-agent.
+ */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "keytable.h"
+#include "kmes-err.h"
+#include "log.h"
+#include "secmem.h"
+
+#define DEFAULT_ALLOWED_PROVIDERS "/usr/lib*/*,/usr/local/lib*/*"
+#define PROGNAME "kmes-agent"
+
+static char socket_dir[PATH_MAX];
+static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: " PROGNAME " [-c | -s] [-Dd] [-a bind_address] "
+	    "[-E fingerprint_hash]\n"
+	    "                  [-P allowed_providers] [-t life]\n"
+	    "       " PROGNAME " [-a bind_address] [-E fingerprint_hash] "
+	    "[-P allowed_providers]\n"
+	    "                  [-t life] command [arg ...]\n"
+	    "       " PROGNAME " [-c | -s] -k\n");
+	exit(1);
+}
+
+/* Before anything else: no core files, no ptrace by peers, no dumps. */
+static void
+harden_process(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0) {
+		perror(PROGNAME ": setrlimit RLIMIT_CORE");
+		exit(1);
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		perror(PROGNAME ": prctl PR_SET_DUMPABLE");
+		exit(1);
+	}
+	/* Many idle clients must not run us out of descriptors early. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+cleanup_socket(void)
+{
+	if (socket_path[0] != '\0')
+		(void)unlink(socket_path);
+	if (socket_dir[0] != '\0')
+		(void)rmdir(socket_dir);
+}
+
+static int
+kill_agent(int csh)
+{
+	const char *s = getenv("SSH_AGENT_PID");
+	char *end;
+	long pid;
+
+	if (s == NULL) {
+		fprintf(stderr, "SSH_AGENT_PID not set, cannot kill agent\n");
+		return 1;
+	}
+	errno = 0;
+	pid = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || pid < 2 ||
+	    pid > INT_MAX) {
+		fprintf(stderr, "SSH_AGENT_PID=\"%s\", which is not a good "
+		    "PID\n", s);
+		return 1;
+	}
+	if (kill((pid_t)pid, SIGTERM) == -1) {
+		perror("kill");
+		return 1;
+	}
+	if (csh)
+		printf("unsetenv SSH_AUTH_SOCK;\nunsetenv SSH_AGENT_PID;\n");
+	else
+		printf("unset SSH_AUTH_SOCK;\nunset SSH_AGENT_PID;\n");
+	printf("echo Agent pid %ld killed;\n", pid);
+	return 0;
+}
+
+/* A fresh 0700 directory under $XDG_RUNTIME_DIR, $TMPDIR or /tmp. */
+static int
+make_socket_dir(pid_t pid)
+{
+	const char *bases[] = { getenv("XDG_RUNTIME_DIR"), getenv("TMPDIR"),
+	    "/tmp" };
+	struct stat st;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		if (bases[i] == NULL || bases[i][0] != '/' ||
+		    stat(bases[i], &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		n = snprintf(socket_dir, sizeof(socket_dir),
+		    "%s/kmes-XXXXXXXXXX", bases[i]);
+		if (n < 0 || (size_t)n >= sizeof(socket_dir))
+			continue;
+		if (mkdtemp(socket_dir) == NULL) {
+			socket_dir[0] = '\0';
+			continue;
+		}
+		n = snprintf(socket_path, sizeof(socket_path), "%s/agent.%ld",
+		    socket_dir, (long)pid);
+		if (n < 0 || (size_t)n >= sizeof(socket_path)) {
+			(void)rmdir(socket_dir);
+			socket_dir[0] = '\0';
+			continue;
+		}
+		return 0;
+	}
+	fprintf(stderr, PROGNAME ": cannot create a private socket "
+	    "directory: %s\n", strerror(errno));
+	return -1;
+}
+
+static int
+listen_socket(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	if (lstat(path, &st) == 0) {
+		fprintf(stderr, PROGNAME ": cannot bind to %s: a file already "
+		    "exists there (left untouched)\n", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, PROGNAME ": socket path too long: %s\n", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		perror(PROGNAME ": socket");
+		return -1;
+	}
+	/* The socket is born 0600: no window where others may connect. */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, PROGNAME ": cannot bind to %s: %s\n", path,
+		    strerror(errno));
+		umask(old);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (listen(fd, 128) == -1) {
+		perror(PROGNAME ": listen");
+		(void)unlink(path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+print_env(int csh, const char *sock, pid_t agent_pid, int with_pid)
+{
+	if (csh) {
+		printf("setenv SSH_AUTH_SOCK %s;\n", sock);
+		if (with_pid)
+			printf("setenv SSH_AGENT_PID %ld;\n", (long)agent_pid);
+	} else {
+		printf("SSH_AUTH_SOCK=%s; export SSH_AUTH_SOCK;\n", sock);
+		if (with_pid)
+			printf("SSH_AGENT_PID=%ld; export SSH_AGENT_PID;\n",
+			    (long)agent_pid);
+	}
+	printf("echo Agent pid %ld;\n", (long)agent_pid);
+	fflush(stdout);
+}
+
+static void
+detach_stdio(void)
+{
+	int fd;
+
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+static int
+parse_fp_hash(const char *s, enum ks_fp_hash *h)
+{
+	if (strcasecmp(s, "sha256") == 0)
+		*h = KS_FP_SHA256;
+	else if (strcasecmp(s, "md5") == 0)
+		*h = KS_FP_MD5;
+	else
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct agent agent;
+	const char *bind_address = NULL, *shell;
+	int ch, c_flag = 0, s_flag = 0, k_flag = 0, d_flag = 0, D_flag = 0;
+	int r, status = 0;
+	long life;
+	pid_t parent_pid, pid;
+	sigset_t set;
+	long ncpu;
+
+	harden_process();
+	memset(&agent, 0, sizeof(agent));
+	agent.opt.fp_hash = KS_FP_SHA256;
+	agent.listen_fd = -1;
+
+	while ((ch = getopt(argc, argv, "+cDdksE:a:P:t:")) != -1) {
+		switch (ch) {
+		case 'c':
+			if (s_flag)
+				usage();
+			c_flag++;
+			break;
+		case 's':
+			if (c_flag)
+				usage();
+			s_flag++;
+			break;
+		case 'k':
+			k_flag++;
+			break;
+		case 'd':
+			if (d_flag || D_flag)
+				usage();
+			d_flag++;
+			break;
+		case 'D':
+			if (d_flag || D_flag)
+				usage();
+			D_flag++;
+			break;
+		case 'E':
+			if (parse_fp_hash(optarg, &agent.opt.fp_hash) != 0) {
+				fprintf(stderr, PROGNAME ": invalid hash "
+				    "algorithm \"%s\" (md5 or sha256)\n",
+				    optarg);
+				exit(1);
+			}
+			break;
+		case 'a':
+			bind_address = optarg;
+			break;
+		case 'P':
+			if (agent.opt.allowed_providers != NULL) {
+				fprintf(stderr, PROGNAME ": -P option already "
+				    "specified\n");
+				exit(1);
+			}
+			agent.opt.allowed_providers = optarg;
+			break;
+		case 't':
+			if ((life = agent_convtime(optarg)) == -1) {
+				fprintf(stderr, "Invalid lifetime\n");
+				usage();
+			}
+			agent.opt.default_lifetime = (uint32_t)life;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0 && (c_flag || k_flag || s_flag || d_flag || D_flag))
+		usage();
+	if (argc == 0 && !c_flag && !s_flag) {
+		shell = getenv("SHELL");
+		if (shell != NULL && strlen(shell) > 2 &&
+		    strcmp(shell + strlen(shell) - 3, "csh") == 0)
+			c_flag = 1;
+	}
+	if (k_flag)
+		return kill_agent(c_flag);
+	if (agent.opt.allowed_providers == NULL)
+		agent.opt.allowed_providers = DEFAULT_ALLOWED_PROVIDERS;
+	agent.opt.debug = d_flag;
+	agent.opt.foreground = d_flag || D_flag;
+	agent.opt.uid = getuid();
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	agent.opt.nloops = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned int)ncpu;
+
+	parent_pid = getpid();
+	if (bind_address != NULL) {
+		if (strlen(bind_address) >= sizeof(socket_path)) {
+			fprintf(stderr, PROGNAME ": socket path too long\n");
+			exit(1);
+		}
+		snprintf(socket_path, sizeof(socket_path), "%s", bind_address);
+		if ((agent.listen_fd = listen_socket(socket_path)) == -1) {
+			socket_path[0] = '\0';
+			exit(1);
+		}
+	} else {
+		if (make_socket_dir(parent_pid) != 0)
+			exit(1);
+		if ((agent.listen_fd = listen_socket(socket_path)) == -1) {
+			socket_path[0] = '\0';
+			cleanup_socket();
+			exit(1);
+		}
+	}
+
+	if (agent.opt.foreground) {
+		log_init(PROGNAME, d_flag ? LOG_LVL_DEBUG : LOG_LVL_INFO, 1);
+		print_env(c_flag, socket_path, parent_pid, 0);
+	} else {
+		fflush(stdout);
+		if ((pid = fork()) == -1) {
+			perror(PROGNAME ": fork");
+			cleanup_socket();
+			exit(1);
+		}
+		if (pid != 0) {
+			char pidstr[32];
+
+			/* Parent: show the environment, or run the command. */
+			close(agent.listen_fd);
+			if (argc == 0) {
+				print_env(c_flag, socket_path, pid, 1);
+				exit(0);
+			}
+			snprintf(pidstr, sizeof(pidstr), "%ld", (long)pid);
+			if (setenv("SSH_AUTH_SOCK", socket_path, 1) != 0 ||
+			    setenv("SSH_AGENT_PID", pidstr, 1) != 0) {
+				perror("setenv");
+				exit(1);
+			}
+			execvp(argv[0], argv);
+			perror(argv[0]);
+			exit(1);
+		}
+		/* Child: the agent. */
+		if (argc > 0) {
+			/* Command mode: leave when the command does. */
+			(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+			if (getppid() != parent_pid) {
+				cleanup_socket();
+				_exit(2);
+			}
+		}
+		log_init(PROGNAME, LOG_LVL_INFO, 0);
+		if (setsid() == -1) {
+			log_error("setsid: %s", strerror(errno));
+			cleanup_socket();
+			exit(1);
+		}
+		(void)!chdir("/");
+		detach_stdio();
+	}
+
+	/* Signals: TERM and HUP end us cleanly; INT only in the foreground. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	if (!agent.opt.foreground)
+		signal(SIGINT, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (agent.opt.foreground)
+		sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if ((r = ks_crypto_init(0)) != 0)
+		log_error("secure heap not fully available (%s): private keys "
+		    "may not be locked in memory", kmes_err(r));
+	pthread_mutex_init(&agent.lock_mtx, NULL);
+	if ((agent.table = ks_table_new()) == NULL ||
+	    (agent.lock_secret = kmes_secure_alloc(KS_PWHASH_SALT_LEN +
+	    KS_PWHASH_LEN)) == NULL) {
+		log_error("out of memory");
+		cleanup_socket();
+		exit(1);
+	}
+	log_verbose("listening on %s with %u threads", socket_path,
+	    agent.opt.nloops);
+	if ((r = loops_start(&agent)) != 0) {
+		log_error("event loop: %s", kmes_err(r));
+		status = 1;
+	}
+	loops_join(&agent);
+	cleanup_socket();
+	ks_table_free(agent.table);
+	kmes_secure_free(agent.lock_secret);
+	close(agent.listen_fd);
+	return status;
+}
