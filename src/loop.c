@@ -45,8 +45,17 @@ struct offload {
 	struct offload *next;
 };
 
+/* A connection accepted by one loop for another, less busy one. */
+struct handoff {
+	int fd;
+	struct ucred cred;
+	struct handoff *next;
+};
+
 struct loop {
 	struct agent *agent;
+	atomic_uint nconns;
+	struct handoff *handoffs; /* guarded by done_mtx */
 	unsigned int index;
 	int epfd;
 	pthread_t thread;
@@ -158,6 +167,7 @@ conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	atomic_fetch_sub(&l->nconns, 1);
 	kbuf_free(c->in);
 	kbuf_free(c->out);
 	kbuf_free(c->pending_reply);
@@ -372,13 +382,68 @@ loop_conn_resume(struct conn *c)
 	loop_conn_update(c);
 }
 
+/* Spread connections evenly so concurrent signers use every core. */
+static struct loop *
+pick_loop(struct loop *self)
+{
+	struct agent *a = self->agent;
+	struct loop *best = self;
+	unsigned int i, n, best_n = atomic_load(&self->nconns);
+
+	for (i = 0; i < a->nloops; i++) {
+		n = atomic_load(&a->loops[i]->nconns);
+		if (n < best_n) {
+			best = a->loops[i];
+			best_n = n;
+		}
+	}
+	return best;
+}
+
+/* Takes ownership of fd; the loop now serves it. */
+static void
+conn_create(struct loop *l, int fd, const struct ucred *cred)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->in = kbuf_new()) == NULL ||
+	    (c->out = kbuf_new()) == NULL ||
+	    kbuf_set_max_size(c->in, CONN_IN_MAX) != 0)
+		goto fail;
+	c->kind = WATCH_CONN;
+	c->fd = fd;
+	c->loop = l;
+	c->peer_uid = cred->uid;
+	c->peer_pid = cred->pid;
+	c->events = EPOLLIN;
+	if (epoll_set(l, EPOLL_CTL_ADD, fd, EPOLLIN, c) != 0)
+		goto fail;
+	c->next = l->conns;
+	if (l->conns != NULL)
+		l->conns->prev = c;
+	l->conns = c;
+	atomic_fetch_add(&l->nconns, 1);
+	log_debug("new connection from uid %ld pid %ld (loop %u)",
+	    (long)cred->uid, (long)cred->pid, l->index);
+	return;
+ fail:
+	if (c != NULL) {
+		kbuf_free(c->in);
+		kbuf_free(c->out);
+		free(c);
+	}
+	close(fd);
+}
+
 static void
 accept_clients(struct loop *l)
 {
 	struct agent *a = l->agent;
 	struct ucred cred;
+	struct handoff *h;
+	struct loop *target;
 	socklen_t len;
-	struct conn *c;
 	int fd;
 
 	for (;;) {
@@ -411,37 +476,23 @@ accept_clients(struct loop *l)
 			close(fd);
 			continue;
 		}
-		if ((c = calloc(1, sizeof(*c))) == NULL ||
-		    (c->in = kbuf_new()) == NULL ||
-		    (c->out = kbuf_new()) == NULL ||
-		    kbuf_set_max_size(c->in, CONN_IN_MAX) != 0) {
-			if (c != NULL) {
-				kbuf_free(c->in);
-				kbuf_free(c->out);
-				free(c);
-			}
+		target = pick_loop(l);
+		if (target == l) {
+			conn_create(l, fd, &cred);
+			continue;
+		}
+		if ((h = calloc(1, sizeof(*h))) == NULL) {
 			close(fd);
 			continue;
 		}
-		c->kind = WATCH_CONN;
-		c->fd = fd;
-		c->loop = l;
-		c->peer_uid = cred.uid;
-		c->peer_pid = cred.pid;
-		c->events = EPOLLIN;
-		if (epoll_set(l, EPOLL_CTL_ADD, fd, EPOLLIN, c) != 0) {
-			kbuf_free(c->in);
-			kbuf_free(c->out);
-			free(c);
-			close(fd);
-			continue;
-		}
-		c->next = l->conns;
-		if (l->conns != NULL)
-			l->conns->prev = c;
-		l->conns = c;
-		log_debug("new connection from uid %ld pid %ld (loop %u)",
-		    (long)cred.uid, (long)cred.pid, l->index);
+		h->fd = fd;
+		h->cred = cred;
+		atomic_fetch_add(&target->nconns, 1);
+		pthread_mutex_lock(&target->done_mtx);
+		h->next = target->handoffs;
+		target->handoffs = h;
+		pthread_mutex_unlock(&target->done_mtx);
+		wake(target);
 	}
 }
 
@@ -449,11 +500,21 @@ static void
 run_offload_done(struct loop *l)
 {
 	struct offload *o, *next;
+	struct handoff *h, *hn;
 
 	pthread_mutex_lock(&l->done_mtx);
 	o = l->done;
 	l->done = NULL;
+	h = l->handoffs;
+	l->handoffs = NULL;
 	pthread_mutex_unlock(&l->done_mtx);
+	for (; h != NULL; h = hn) {
+		hn = h->next;
+		/* Counted when handed over; conn_create counts again. */
+		atomic_fetch_sub(&l->nconns, 1);
+		conn_create(l, h->fd, &h->cred);
+		free(h);
+	}
 	for (; o != NULL; o = next) {
 		struct conn *c = o->conn;
 
@@ -638,9 +699,15 @@ static void
 loop_free(struct loop *l)
 {
 	struct fd_watch *w, *wn;
+	struct handoff *h;
 
 	if (l == NULL)
 		return;
+	while ((h = l->handoffs) != NULL) {
+		l->handoffs = h->next;
+		close(h->fd);
+		free(h);
+	}
 	while (l->conns != NULL)
 		conn_free(l->conns);
 	release_dead(l);
