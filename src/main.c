@@ -121,7 +121,7 @@ make_socket_dir(pid_t pid)
 		    stat(bases[i], &st) != 0 || !S_ISDIR(st.st_mode))
 			continue;
 		n = snprintf(socket_dir, sizeof(socket_dir),
-		    "%s/kmes-XXXXXXXXXX", bases[i]);
+		    "%s/kmes-agent.XXXXXX", bases[i]);
 		if (n < 0 || (size_t)n >= sizeof(socket_dir))
 			continue;
 		if (mkdtemp(socket_dir) == NULL) {

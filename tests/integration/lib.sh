@@ -61,12 +61,16 @@ bail_out() {
 	exit 1
 }
 
-# done_testing: print the plan and exit 0 only if every check held.
+# done_testing: print the plan.  Run by hand, exit 1 if any check failed.
+# Under a TAP harness (TAP_HARNESS set, as meson.build does) the "not ok"
+# lines carry the failures and the exit status stays 0: meson reports a
+# non-zero exit as a harness ERROR and would hide which checks FAILed.
 done_testing() {
 	_tap_done=1
 	printf '1..%d\n' "$_tap_n"
-	[ "$_tap_failed" -eq 0 ] || diag "$_tap_failed of $_tap_n checks failed"
 	[ "$_tap_failed" -eq 0 ] && exit 0
+	diag "$_tap_failed of $_tap_n checks failed"
+	[ -n "${TAP_HARNESS:-}" ] && exit 0
 	exit 1
 }
 
@@ -90,10 +94,11 @@ RC=0
 # run <cmd...>: bounded run capturing stdout in $OUT, stderr in $ERR and
 # the exit status in $RC.  Never fails, so it is safe under any errexit.
 # timeout(1) cannot run shell functions, so the helpers below bound every
-# program they start themselves and run calls them directly.
+# program they start themselves and run calls them directly, in a subshell
+# so that a signal's exit trap never runs with stdout pointing at .out.
 run() {
 	if declare -F -- "$1" >/dev/null; then
-		"$@" >"$TMP/.out" 2>"$TMP/.err" </dev/null
+		("$@") >"$TMP/.out" 2>"$TMP/.err" </dev/null
 	else
 		bounded "$@" >"$TMP/.out" 2>"$TMP/.err" </dev/null
 	fi
@@ -277,8 +282,11 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Socket paths are limited to 108 bytes, so keep $TMP short.
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kmes-it.XXXXXX") ||
+# Socket paths are limited to 108 bytes (sun_path), so keep $TMP short:
+# a long $TMPDIR falls back to /tmp.
+_tmpbase=${TMPDIR:-/tmp}
+[ ${#_tmpbase} -gt 40 ] && _tmpbase=/tmp
+TMP=$(mktemp -d "$_tmpbase/kmes-it.XXXXXX") ||
 	bail_out "cannot create a temporary directory"
 
 # ------------------------------------------------------------ prerequisites
@@ -315,7 +323,9 @@ unset SSH_AUTH_SOCK SSH_AGENT_PID SSH_ASKPASS SSH_ASKPASS_REQUIRE DISPLAY \
 
 # ------------------------------------------------------------------- keys
 
-# All key types an OpenSSH 9.2 agent is expected to hold, as type:bits.
+# All key types an OpenSSH 9.2 agent is expected to hold, as type-bits
+# (used by the scripts that source this file).
+# shellcheck disable=SC2034
 KEY_TYPES="ed25519 ecdsa-256 ecdsa-384 ecdsa-521 rsa-3072"
 
 # gen_key <type-bits> <path> [comment]: unencrypted key pair at path(.pub).
@@ -356,10 +366,15 @@ _agent_up() {
 # start_agent <name> [agent options...]: run "$AGENT -D -a $TMP/<name>.sock"
 # in the background with $AGENT_ENV, wait until it answers, export
 # SSH_AUTH_SOCK and set AGENT_PID.  Its stdout+stderr go to $TMP/<name>.log.
+# A name containing "/" is taken as the socket path itself.
 start_agent() {
 	local name=$1 sock
 	shift
-	sock=$TMP/$name.sock
+	case $name in
+	*/*)	sock=$name
+		name=$(basename "$name") ;;
+	*)	sock=$TMP/$name.sock ;;
+	esac
 	env ${AGENT_ENV[@]+"${AGENT_ENV[@]}"} "$AGENT" -D -a "$sock" "$@" \
 		>"$TMP/$name.log" 2>&1 </dev/null &
 	AGENT_PID=$!
@@ -472,7 +487,7 @@ _sshd_settled() {
 # at DEBUG to $SSHD_LOG.  Writes $SSH_CONFIG for clients (host alias
 # "kmes-test") with that host key already known.
 start_sshd() {
-	local cfg attempt line user
+	local cfg line user
 	require "$SSHD"
 	SSHD_DIR=$TMP/sshd
 	mkdir -p "$SSHD_DIR"
@@ -486,7 +501,7 @@ start_sshd() {
 	fi
 	cfg=$SSHD_DIR/sshd_config
 	SSHD_LOG=$SSHD_DIR/sshd.log
-	for attempt in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		SSHD_PORT=$((20000 + RANDOM % 40000))
 		{
 			echo "ListenAddress 127.0.0.1"

@@ -21,10 +21,10 @@ for t in $KEY_TYPES; do
 		"$(cut -d' ' -f1,2 "$K/$t.pub")" >>"$TMP/allowed_signers"
 done
 
-# verify <type> <identity> <namespace> <data file> <sig file>
+# verify <identity> <namespace> <data file> <sig file>
 verify() {
-	bounded ssh-keygen -Y verify -f "$TMP/allowed_signers" -I "$2" -n "$3" \
-		-s "$5" <"$4"
+	bounded ssh-keygen -Y verify -f "$TMP/allowed_signers" -I "$1" -n "$2" \
+		-s "$4" <"$3"
 }
 
 # sign_file <pub> <data>: the real ssh-keygen -Y sign invocation under test.
@@ -39,11 +39,11 @@ sign_file() {
 # starts with the algorithm name).  Parsed here so the check does not trust
 # ssh-keygen's own reading of what the agent produced.
 sig_algorithm() {
-	local hex off n i field name=
+	local hex off n i name=
 	hex=$(sed '1d;$d' "$1" | base64 -d | od -An -v -tx1 | tr -d ' \n')
 	[ "${hex:0:12}" = 535348534947 ] || return 1	# "SSHSIG"
 	off=20						# magic + version, in hex digits
-	for field in publickey namespace reserved hash_algorithm; do
+	for _ in publickey namespace reserved hash_algorithm; do
 		n=$((16#${hex:off:8}))
 		off=$((off + 8 + 2 * n))
 	done
@@ -65,25 +65,25 @@ for t in $KEY_TYPES; do
 
 	expect_ok "ssh-keygen -Y sign -f $t.pub signs through the agent" \
 		sign_file "$K/$t.pub" "$TMP/data"
-	run verify "$t" "$id" file "$TMP/data" "$TMP/data.sig"
+	run verify "$id" file "$TMP/data" "$TMP/data.sig"
 	if [ "$RC" -eq 0 ]; then
 		pass "ssh-keygen -Y verify accepts the agent's $t signature"
 	else
 		fail "ssh-keygen -Y verify accepts the agent's $t signature"
 		_show_last verify
 	fi
-	expect_contains "-Y verify reports a good signature by the $t key's fingerprint" \
+	expect_contains "-Y verify reports a good \"file\" signature for the $t signer" \
 		"Good \"file\" signature for $id with" "$OUT"
 	expect_contains "-Y verify names the $t fingerprint" "$fp" "$OUT"
 
 	expect_fail "the $t signature does not verify for different data" \
-		verify "$t" "$id" file "$TMP/tampered" "$TMP/data.sig"
+		verify "$id" file "$TMP/tampered" "$TMP/data.sig"
 	expect_fail "the $t signature does not verify in another namespace" \
-		verify "$t" "$id" git "$TMP/data" "$TMP/data.sig"
+		verify "$id" git "$TMP/data" "$TMP/data.sig"
 	other=signer-ed25519@kmes.test
 	[ "$t" = ed25519 ] && other=signer-rsa-3072@kmes.test
 	expect_fail "the $t signature does not verify as another signer" \
-		verify "$t" "$other" file "$TMP/data" "$TMP/data.sig"
+		verify "$other" file "$TMP/data" "$TMP/data.sig"
 	run bounded ssh-keygen -Y find-principals -f "$TMP/allowed_signers" \
 		-s "$TMP/data.sig"
 	expect_eq "-Y find-principals attributes the $t signature to its signer" \
@@ -102,7 +102,7 @@ for t in $KEY_TYPES; do
 	expect_ok "the agent signs the same data with $t a second time" \
 		sign_file "$K/$t.pub" "$TMP/data"
 	expect_ok "the second $t signature verifies too" \
-		verify "$t" "$id" file "$TMP/data" "$TMP/data.sig"
+		verify "$id" file "$TMP/data" "$TMP/data.sig"
 
 	expect_ok "ssh-add -d drops the $t key" ssh-add -d "$K/$t.pub"
 	expect_fail "with the $t key gone from the agent, -Y sign fails" \

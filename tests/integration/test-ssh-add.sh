@@ -22,7 +22,7 @@ expect_eq "a fresh agent says so in ssh-add's words" \
 	"The agent has no identities." "$OUT"
 
 for t in $KEY_TYPES; do
-	expect_ok "ssh-add accepts a $t key" ssh-add "$K/$t"
+	expect_ok "ssh-add adds the $t key" ssh-add "$K/$t"
 done
 
 # ------------------------------------------------------------- -l and -L

@@ -17,6 +17,7 @@ for t in $KEY_TYPES; do
 	gen_key "$t" "$K/$t" "login-$t"
 done
 gen_key ed25519 "$K/stranger" stranger
+# shellcheck disable=SC2046 # one argument per key type
 authorize $(for t in $KEY_TYPES; do echo "$K/$t.pub"; done)
 
 # User certificates: the certified keys are NOT in authorized_keys, so only
