@@ -170,4 +170,17 @@ int ks_pw_hash(const uint8_t *pw, size_t pwlen,
     const uint8_t salt[KS_PWHASH_SALT_LEN], uint8_t out[KS_PWHASH_LEN])
     __attribute__((warn_unused_result));
 
+/* Additions (append-only). */
+
+/*
+ * Parses an OpenSSH public key line "type base64 [comment]" (a .pub file or a
+ * certificate's -cert.pub); the type word must match the blob's type.
+ * Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_key_from_openssh_line(const char *line, struct ks_key **keyp)
+    __attribute__((warn_unused_result));
+
+/* Returns the certificate's key id (for logs), or NULL for a plain key. */
+const char *ks_cert_key_id(const struct ks_key *k);
+
 #endif /* KMES_CRYPTO_H */
