@@ -112,6 +112,11 @@ kbuf_avail(const struct kbuf *b)
 const uint8_t *
 kbuf_ptr(const struct kbuf *b)
 {
+	static const uint8_t empty[1];
+
+	/* Never NULL + 0: a new buffer has no storage yet. */
+	if (b->cd == NULL)
+		return empty;
 	return b->cd + b->off;
 }
 

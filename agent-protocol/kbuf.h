@@ -71,7 +71,7 @@ int kbuf_put_mpint(struct kbuf *b, const uint8_t *be, size_t len);
 
 /*
  * Getters. Each returns 0 or a negative KMES_ERR_* and consumes nothing on
- * error; a NULL out-pointer skips the value.
+ * error; a NULL out-pointer skips the value (except for the mpint getter).
  */
 int kbuf_get_u8(struct kbuf *b, uint8_t *v)
     __attribute__((warn_unused_result));
@@ -97,8 +97,9 @@ int kbuf_froms(struct kbuf *b, struct kbuf **sub)
     __attribute__((warn_unused_result));
 /*
  * Consumes a non-negative mpint and points *p at its magnitude with leading
- * zeros removed (len 0 for zero). Refuses negatives, non-minimal encodings
- * and magnitudes over KBUF_MPINT_MAX_BYTES.
+ * zeros removed (len 0 for zero). Refuses negatives and magnitudes over
+ * KBUF_MPINT_MAX_BYTES - 1 bytes; tolerates redundant leading zeros, as
+ * OpenSSH does. p and lenp must not be NULL.
  */
 int kbuf_get_mpint_direct(struct kbuf *b, const uint8_t **p, size_t *lenp)
     __attribute__((warn_unused_result));

@@ -152,8 +152,10 @@ int ks_cert_signature_key(const struct ks_key *k, struct ks_key **cap);
 unsigned int ks_cert_type(const struct ks_key *k);
 
 /*
- * Checks that certificate k is a host certificate valid at unix time now
- * for host name (principal match; an empty principal list matches any).
+ * Checks that certificate k is a host certificate valid at unix time now,
+ * with no critical options and no SHA-1 CA signature, for host name: name
+ * is a wildcard pattern matched against each principal, as ssh-agent does
+ * for destination constraints (an empty principal list matches any).
  * Returns 0 or a negative KMES_ERR_*.
  */
 int ks_cert_check_host(const struct ks_key *k, const char *name,

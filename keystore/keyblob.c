@@ -11,6 +11,7 @@
 #include "crypto-int.h"
 #include "kbuf.h"
 #include "kmes-err.h"
+#include "match.h"
 #include "secmem.h"
 
 /* As OpenSSH (SSHKEY_CERT_MAX_PRINCIPALS). */
@@ -1057,31 +1058,6 @@ ks_cert_key_id(const struct ks_key *k)
 	return k->cert == NULL ? NULL : k->cert->key_id;
 }
 
-/* OpenSSH's match_pattern: '*' is any run, '?' any one character. */
-static int
-glob_match(const char *s, const char *pat)
-{
-	const char *star = NULL, *retry = NULL;
-
-	/* Iterative with one backtrack point: no recursion for a CA to abuse. */
-	while (*s != '\0') {
-		if (*pat == '*') {
-			star = pat++;
-			retry = s;
-		} else if (*pat == '?' || *pat == *s) {
-			pat++;
-			s++;
-		} else if (star != NULL) {
-			pat = star + 1;
-			s = ++retry;
-		} else
-			return 0;
-	}
-	while (*pat == '*')
-		pat++;
-	return *pat == '\0';
-}
-
 int
 ks_cert_check_host(const struct ks_key *k, const char *name, uint64_t now)
 {
@@ -1102,7 +1078,8 @@ ks_cert_check_host(const struct ks_key *k, const char *name, uint64_t now)
 	if (c->nprincipals == 0 || name == NULL)
 		return 0;
 	for (i = 0; i < c->nprincipals; i++) {
-		if (glob_match(name, c->principals[i]))
+		/* As OpenSSH: the hop's host name is the pattern. */
+		if (kmes_match_pattern(c->principals[i], name))
 			return 0;
 	}
 	return KMES_ERR_CERT_INVALID;

@@ -105,10 +105,6 @@ struct conn {
 uint64_t agent_now_ms(void);
 /* Parses an sshd_config-style time ("90", "1h30m"); -1 on error. */
 long agent_convtime(const char *s);
-/* OpenSSH-style wildcard match with * and ?; returns 1 on match. */
-int agent_match_pattern(const char *s, const char *pattern);
-/* Matches s against a comma-separated pattern list with ! negation. */
-int agent_match_pattern_list(const char *s, const char *list);
 
 /* dispatch.c: handles one complete request; reply appended to c->out. */
 void dispatch_message(struct agent *a, struct conn *c, struct kbuf *msg);

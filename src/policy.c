@@ -12,6 +12,7 @@
 #include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
+#include "match.h"
 #include "secmem.h"
 
 int
@@ -179,7 +180,7 @@ permitted_by_dest(const struct ks_key *fromkey, const struct ks_key *tokey,
 		if (tokey != NULL && !match_key_hop(tokey, &d->to))
 			continue;
 		if (d->to.user != NULL && user != NULL &&
-		    !agent_match_pattern(user, d->to.user))
+		    !kmes_match_pattern(user, d->to.user))
 			continue;
 		if (hostp != NULL)
 			*hostp = d->to.hostname;

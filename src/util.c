@@ -3,7 +3,6 @@
  */
 #include <ctype.h>
 #include <limits.h>
-#include <string.h>
 #include <time.h>
 
 #include "agent.h"
@@ -72,62 +71,4 @@ agent_convtime(const char *s)
 		total += secs;
 	}
 	return total;
-}
-
-int
-agent_match_pattern(const char *s, const char *pattern)
-{
-	for (;;) {
-		if (*pattern == '\0')
-			return *s == '\0';
-		if (*pattern == '*') {
-			while (*pattern == '*')
-				pattern++;
-			if (*pattern == '\0')
-				return 1;
-			for (; *s != '\0'; s++) {
-				if (agent_match_pattern(s, pattern))
-					return 1;
-			}
-			return 0;
-		}
-		if (*s == '\0')
-			return 0;
-		if (*pattern != '?' && *pattern != *s)
-			return 0;
-		s++;
-		pattern++;
-	}
-}
-
-int
-agent_match_pattern_list(const char *s, const char *list)
-{
-	char sub[1024];
-	const char *p = list, *e;
-	size_t len;
-	int negated, got_positive = 0;
-
-	while (*p != '\0') {
-		e = strchr(p, ',');
-		len = e == NULL ? strlen(p) : (size_t)(e - p);
-		negated = (*p == '!');
-		if (negated) {
-			p++;
-			len--;
-		}
-		if (len < sizeof(sub)) {
-			memcpy(sub, p, len);
-			sub[len] = '\0';
-			if (agent_match_pattern(s, sub)) {
-				if (negated)
-					return -1;
-				got_positive = 1;
-			}
-		}
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	return got_positive;
 }

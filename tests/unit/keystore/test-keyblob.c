@@ -418,7 +418,15 @@ START_TEST(test_host_certificate_checks_name_time_and_ca_hash)
 	uint64_t future = 4200000000ULL; /* after the -V end, 2099 */
 
 	ck_assert_int_eq(ks_cert_check_host(host, "host.example.com", now), 0);
-	ck_assert_int_eq(ks_cert_check_host(host, "www.example.org", now), 0);
+	/*
+	 * As in ssh-agent, the constraint's host name is the pattern and the
+	 * principals are literal: "*.example.com" matches host.example.com,
+	 * while the principal "*.example.org" matches only itself.
+	 */
+	ck_assert_int_eq(ks_cert_check_host(host, "*.example.com", now), 0);
+	ck_assert_int_eq(ks_cert_check_host(host, "*.example.org", now), 0);
+	ck_assert_int_eq(ks_cert_check_host(host, "www.example.org", now),
+	    KMES_ERR_CERT_INVALID);
 	ck_assert_int_eq(ks_cert_check_host(host, "example.org", now),
 	    KMES_ERR_CERT_INVALID);
 	ck_assert_int_eq(ks_cert_check_host(host, "evil.example.com", now),
