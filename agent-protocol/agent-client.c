@@ -40,8 +40,12 @@ agent_client_connect(const char *path, struct agent_client **acp)
 		r = KMES_ERR_SYSTEM;
 		goto out;
 	}
-	if ((ac = calloc(1, sizeof(*ac))) == NULL ||
-	    (ac->out = kbuf_new()) == NULL) {
+	if ((ac = calloc(1, sizeof(*ac))) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	ac->fd = -1;
+	if ((ac->out = kbuf_new()) == NULL) {
 		r = KMES_ERR_ALLOC;
 		goto out;
 	}
@@ -62,7 +66,7 @@ agent_client_free(struct agent_client *ac)
 {
 	if (ac == NULL)
 		return;
-	if (ac->fd > 0)
+	if (ac->fd >= 0)
 		close(ac->fd);
 	kbuf_free(ac->out);
 	free(ac);

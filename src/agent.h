@@ -103,11 +103,14 @@ struct conn {
 
 /* time.c / util.c */
 uint64_t agent_now_ms(void);
+uint64_t agent_now_us(void);
 /* Parses an sshd_config-style time ("90", "1h30m"); -1 on error. */
 long agent_convtime(const char *s);
 
 /* dispatch.c: handles one complete request; reply appended to c->out. */
 void dispatch_message(struct agent *a, struct conn *c, struct kbuf *msg);
+/* Frees the calling loop thread's scratch buffers. */
+void dispatch_thread_done(void);
 /* Called when a confirmation finished (allowed or not). */
 void dispatch_confirm_done(struct agent *a, struct conn *c, int allowed);
 

@@ -27,6 +27,14 @@ scratch(struct kbuf **b)
 	return *b;
 }
 
+void
+dispatch_thread_done(void)
+{
+	kbuf_free(scratch_body);
+	kbuf_free(scratch_sig);
+	scratch_body = scratch_sig = NULL;
+}
+
 static void
 reply_code(struct conn *c, uint8_t code)
 {

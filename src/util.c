@@ -8,6 +8,17 @@
 #include "agent.h"
 
 uint64_t
+agent_now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0 &&
+	    clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
 agent_now_ms(void)
 {
 	struct timespec ts;
