@@ -307,6 +307,28 @@ dispatch_confirm_done(struct agent *a, struct conn *c, int allowed)
 	ks_identity_unref(id);
 }
 
+/* Says why an add was refused, naming the key type the client sent. */
+static void
+log_refused_add(const struct kbuf *m, int r)
+{
+	const uint8_t *t;
+	size_t tlen;
+	const char *why = kmes_err(r);
+
+	if (kbuf_peek_string_direct(m, &t, &tlen) != 0 || tlen > 64) {
+		t = (const uint8_t *)"(unreadable)";
+		tlen = strlen("(unreadable)");
+	}
+	if (r == KMES_ERR_KEY_UNSUPPORTED) {
+		if (tlen >= 7 && memcmp(t, "ssh-dss", 7) == 0)
+			why = "DSA keys are weak and not supported";
+		else if (tlen >= 3 && memcmp(t, "sk-", 3) == 0)
+			why = "security-key (FIDO) keys are not supported";
+	}
+	log_error("refusing to add %.*s key: %s", (int)tlen,
+	    (const char *)t, why);
+}
+
 static void
 process_add_identity(struct agent *a, struct conn *c, struct kbuf *m)
 {
@@ -321,7 +343,7 @@ process_add_identity(struct agent *a, struct conn *c, struct kbuf *m)
 
 	memset(&cons, 0, sizeof(cons));
 	if ((r = ks_key_parse_private(m, &key)) != 0) {
-		log_error("refusing to add key: %s", kmes_err(r));
+		log_refused_add(m, r);
 		goto fail;
 	}
 	if ((r = kbuf_get_cstring(m, &comment, NULL)) != 0 ||

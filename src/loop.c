@@ -78,6 +78,8 @@ struct loop {
 };
 
 static atomic_int expiry_dirty = 1;
+/* Helper threads still running; loops outlive them at shutdown. */
+static atomic_int offloads_running;
 
 struct agent *
 loop_agent(struct loop *l)
@@ -546,6 +548,7 @@ offload_thread(void *arg)
 	l->done = o;
 	pthread_mutex_unlock(&l->done_mtx);
 	wake(l);
+	atomic_fetch_sub(&offloads_running, 1);
 	return NULL;
 }
 
@@ -567,9 +570,11 @@ loop_offload(struct conn *c, void (*fn)(void *),
 	o->arg = arg;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	atomic_fetch_add(&offloads_running, 1);
 	err = pthread_create(&th, &attr, offload_thread, o);
 	pthread_attr_destroy(&attr);
 	if (err != 0) {
+		atomic_fetch_sub(&offloads_running, 1);
 		free(o);
 		return KMES_ERR_SYSTEM;
 	}
@@ -805,8 +810,13 @@ loops_join(struct agent *a)
 		if (a->loops[i]->thread != 0)
 			pthread_join(a->loops[i]->thread, NULL);
 	}
-	for (i = 0; i < a->nloops; i++)
+	/* A lock KDF may still be running: it will touch its loop. */
+	for (i = 0; i < 500 && atomic_load(&offloads_running) > 0; i++)
+		usleep(10000);
+	for (i = 0; i < a->nloops; i++) {
+		run_offload_done(a->loops[i]);
 		loop_free(a->loops[i]);
+	}
 	free(a->loops);
 	a->loops = NULL;
 	a->nloops = 0;
