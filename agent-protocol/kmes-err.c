@@ -70,6 +70,16 @@ kmes_err(int r)
 		return "invalid certificate";
 	case KMES_ERR_TIMEOUT:
 		return "timed out";
+	case KMES_ERR_PASSPHRASE_REQUIRED:
+		return "passphrase required";
+	case KMES_ERR_PASSPHRASE_INCORRECT:
+		return "incorrect passphrase";
+	case KMES_ERR_STORE_CORRUPT:
+		return "key store is damaged or has been tampered with";
+	case KMES_ERR_STORE_NOT_FOUND:
+		return "no key store at that path";
+	case KMES_ERR_NOT_LOGGED_IN:
+		return "key store is locked (PIN needed)";
 	}
 	return "unknown error";
 }

@@ -1,0 +1,152 @@
+/*
+ * store.h: the embedded encrypted key store (format: man/kmes-keystore.5).
+ *
+ * One file holds a header (label, store id, KDF parameters, the PIN failure
+ * counter, and a random 256-bit data key wrapped once under the user PIN
+ * and once under the SO PIN) and key records. Each record keeps its public
+ * metadata in the clear (label, key type, public blob, policy flags) and its
+ * private key sealed with AES-256-GCM under the data key, the metadata being
+ * the authenticated data; a MAC under the data key covers the header and the
+ * whole record set, so a flipped bit, a swapped, edited or deleted record is
+ * detected. Private key bytes never reach the file in the clear.
+ *
+ * Reading the public part needs no PIN. Everything else needs a login,
+ * which leaves the data key in locked memory inside the struct ks_store.
+ * Every change is made under an exclusive lock on PATH.lock: re-read the
+ * file, apply, write PATH.tmp, fsync, rename over PATH, fsync the directory.
+ * So concurrent writers (keytools, the agent, the PKCS#11 module) never lose
+ * each other's keys, and a crash leaves the old or the new file, never a
+ * broken one.
+ */
+#ifndef KMES_STORE_H
+#define KMES_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ks_key;
+struct ks_store;
+
+#define KS_STORE_ID_LEN 16
+#define KS_STORE_MAX_TRIES 10
+#define KS_STORE_PIN_MIN 4
+#define KS_STORE_PIN_MAX 256
+#define KS_STORE_LABEL_MAX 255
+
+/* Record policy flags. */
+#define KS_REC_CONFIRM 0x01		/* ask before every signature */
+#define KS_REC_GENERATED 0x02		/* generated inside the store */
+#define KS_REC_NEVER_EXTRACTABLE 0x04	/* always set: no export exists */
+
+/* scrypt cost; log2_n 0 means the default (strong) cost. */
+struct ks_store_kdf {
+	uint8_t log2_n;
+	uint32_t r;
+	uint32_t p;
+};
+
+/* Public facts about a record (no PIN needed); strings owned by the store. */
+struct ks_store_entry {
+	const char *label;
+	const uint8_t *blob;	/* public key blob */
+	size_t blob_len;
+	uint32_t flags;
+	uint64_t created;	/* unix time */
+};
+
+/*
+ * Returns the default store path ($KMES_STORE, else
+ * $XDG_DATA_HOME/kmes/keystore, else ~/.local/share/kmes/keystore) in a
+ * malloc'd string, or NULL.
+ */
+char *ks_store_default_path(void);
+
+/*
+ * Creates a new store at path (its directory is created 0700 if missing;
+ * the file is 0600). Refuses with KMES_ERR_EXISTS if path exists.
+ * kdf may be NULL for the default cost. Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_store_create(const char *path, const char *label, const uint8_t *pin,
+    size_t pinlen, const uint8_t *so_pin, size_t so_pinlen,
+    const struct ks_store_kdf *kdf) __attribute__((warn_unused_result));
+
+/*
+ * Opens and checks the structure of the store at path; no PIN needed.
+ * Returns 0, KMES_ERR_STORE_NOT_FOUND, KMES_ERR_STORE_CORRUPT or another
+ * negative KMES_ERR_*.
+ */
+int ks_store_open(const char *path, struct ks_store **sp)
+    __attribute__((warn_unused_result));
+
+/* Re-reads the file if it changed on disk (keeps a login). Returns 0 or
+ * a negative KMES_ERR_*; *changed is set to 1 if anything was reloaded. */
+int ks_store_refresh(struct ks_store *s, int *changed)
+    __attribute__((warn_unused_result));
+
+/* Wipes the data key and frees; accepts NULL. */
+void ks_store_free(struct ks_store *s);
+
+const char *ks_store_path(const struct ks_store *s);
+const char *ks_store_label(const struct ks_store *s);
+const uint8_t *ks_store_id(const struct ks_store *s);	/* 16 bytes */
+uint32_t ks_store_pin_failures(const struct ks_store *s);
+int ks_store_pin_blocked(const struct ks_store *s);
+void ks_store_kdf_params(const struct ks_store *s, struct ks_store_kdf *kdf);
+int ks_store_logged_in(const struct ks_store *s);
+
+size_t ks_store_count(const struct ks_store *s);
+/* Fills *e for record i. Returns 0 or KMES_ERR_INVALID_ARGUMENT. */
+int ks_store_entry(const struct ks_store *s, size_t i,
+    struct ks_store_entry *e);
+/* Index of the record with this label, or -1. */
+long ks_store_find(const struct ks_store *s, const char *label);
+
+/*
+ * Logs in with the user PIN (so = 0) or the SO PIN (so = 1). The failure
+ * counter is incremented and fsynced before the KDF runs and reset on
+ * success; after KS_STORE_MAX_TRIES consecutive user-PIN failures the PIN is
+ * blocked (KMES_ERR_PIN_LOCKED) until unblocked with the SO PIN.
+ * *tries_left (may be NULL) says how many user-PIN tries remain.
+ * Returns 0, KMES_ERR_PIN_INCORRECT, KMES_ERR_PIN_LOCKED or KMES_ERR_*.
+ */
+int ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
+    size_t pinlen, unsigned int *tries_left)
+    __attribute__((warn_unused_result));
+
+/* Forgets the data key (wiped). */
+void ks_store_logout(struct ks_store *s);
+
+/*
+ * Decrypts record i into a private key (in the secure heap). Needs a login.
+ * Returns 0, KMES_ERR_NOT_LOGGED_IN, KMES_ERR_STORE_CORRUPT or KMES_ERR_*.
+ */
+int ks_store_load_key(const struct ks_store *s, size_t i,
+    struct ks_key **keyp) __attribute__((warn_unused_result));
+
+/*
+ * Adds key (which must hold a private key) under a new, unique label.
+ * Needs a login. Returns 0, KMES_ERR_EXISTS or a negative KMES_ERR_*.
+ */
+int ks_store_add_key(struct ks_store *s, const char *label,
+    const struct ks_key *key, uint32_t flags)
+    __attribute__((warn_unused_result));
+
+/* Deletes the record with label. Needs a login. */
+int ks_store_delete_key(struct ks_store *s, const char *label)
+    __attribute__((warn_unused_result));
+
+/* Re-wraps the data key under a new user PIN (needs a user login), or,
+ * after an SO login, under a new user PIN with the counter reset
+ * (unblock). Returns 0 or a negative KMES_ERR_*. */
+int ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin,
+    size_t new_pinlen) __attribute__((warn_unused_result));
+
+/*
+ * Decrypts and checks every record and the whole-store MAC. Needs a login.
+ * Returns 0 if the store is intact, else KMES_ERR_STORE_CORRUPT (with the
+ * index of the first bad record in *bad, -1 for the header/MAC).
+ */
+int ks_store_verify(const struct ks_store *s, long *bad)
+    __attribute__((warn_unused_result));
+
+#endif /* KMES_STORE_H */
