@@ -20,6 +20,7 @@
 
 #include "bench.h"
 #include "kmes-err.h"
+#include "testkit.h"
 
 #ifndef KMES_BENCH_AGENT
 #define KMES_BENCH_AGENT NULL
@@ -60,14 +61,6 @@ usage(void)
 	fprintf(stderr, "usage: kmes-bench [--kmes path] [--ssh-agent path] "
 	    "[--seconds s] [--keep] [kmes-agent]\n");
 	exit(2);
-}
-
-static int
-path_in(char *dst, size_t len, const char *dir, const char *name)
-{
-	int n = snprintf(dst, len, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 static const char *
@@ -443,9 +436,9 @@ main(int argc, char **argv)
 	agents[SSH].path = ssh_path;
 	for (a = 0; a < NAGENTS; a++) {
 		agents[a].pid = -1;
-		if (path_in(agents[a].sock, sizeof(agents[a].sock), tmpdir,
-		    a == KMES ? "kmes.sock" : "ssh.sock") != 0 ||
-		    path_in(agents[a].log, sizeof(agents[a].log), tmpdir,
+		if (tk_path_in(agents[a].sock, sizeof(agents[a].sock),
+		    tmpdir, a == KMES ? "kmes.sock" : "ssh.sock") != 0 ||
+		    tk_path_in(agents[a].log, sizeof(agents[a].log), tmpdir,
 		    a == KMES ? "kmes-agent.log" : "ssh-agent.log") != 0) {
 			fprintf(stderr, "kmes-bench: %s: path too long\n",
 			    tmpdir);

@@ -88,9 +88,6 @@ int bench_agent_alive(struct bench_agent *a);
 /* Adds k to the agent as ssh-add would. Returns 0 or a negative KMES_ERR_*. */
 int bench_agent_add(const struct bench_agent *a, const struct bench_key *k);
 
-/* Reads "field:" (in kB) from /proc/pid/status; -1 if unavailable. */
-long bench_proc_kb(pid_t pid, const char *field);
-
 /* measure.c */
 
 /*

@@ -65,7 +65,7 @@ enum conn_wait {
 	CONN_WAIT_OFFLOAD,	/* slow job on a helper thread */
 };
 
-struct confirm_job;
+struct askpass_job;
 
 /* Every object whose address is an epoll cookie starts with its kind. */
 enum watch_kind {
@@ -90,7 +90,7 @@ struct conn {
 	enum conn_wait wait;
 	uint64_t wake_ms;	/* CONN_WAIT_DELAY deadline */
 	struct kbuf *pending_reply; /* held back until the wait ends */
-	struct confirm_job *confirm;
+	struct askpass_job *confirm;
 	/* The sign request waiting for confirmation. */
 	struct ks_identity *pending_id;
 	uint8_t *pending_data;
@@ -111,8 +111,9 @@ long agent_convtime(const char *s);
 void dispatch_message(struct agent *a, struct conn *c, struct kbuf *msg);
 /* Frees the calling loop thread's scratch buffers. */
 void dispatch_thread_done(void);
-/* Called when a confirmation finished (allowed or not). */
-void dispatch_confirm_done(struct agent *a, struct conn *c, int allowed);
+/* Finishes a sign request that waited for confirmation. */
+void dispatch_confirm_done(struct agent *a, struct conn *c, int allowed,
+    const uint8_t *answer, size_t len);
 
 /* policy.c */
 int policy_session_bind(struct conn *c, struct kbuf *m);
@@ -125,9 +126,19 @@ int policy_same_key(const struct ks_key *a, const struct ks_key *b);
 /* Returns 1 if a userauth signature algorithm name fits key k. */
 int policy_pkalg_matches(const char *pkalg, const struct ks_key *k);
 
-/* confirm.c */
-int confirm_start(struct conn *c, const char *prompt);
-void confirm_cancel(struct conn *c);
+/* askpass.c */
+enum askpass_kind {
+	ASKPASS_CONFIRM,	/* yes/no: empty or "yes" allows */
+	ASKPASS_SECRET,		/* a PIN: any non-empty line */
+};
+/* Called on c's loop with the outcome; answer is wiped after it returns. */
+typedef void (*askpass_done_fn)(struct agent *a, struct conn *c, int ok,
+    const uint8_t *answer, size_t len);
+/* Starts askpass for c (which then waits). Returns 0 or KMES_ERR_*. */
+int askpass_start(struct conn *c, enum askpass_kind kind, const char *prompt,
+    askpass_done_fn done);
+/* Kills a running askpass of c, if any. */
+void askpass_cancel(struct conn *c);
 
 /* loop.c */
 int loops_start(struct agent *a);

@@ -262,10 +262,10 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 		c->pending_flags = flags;
 		c->pending_id = id;
 		id = NULL;
-		if (confirm_start(c, prompt) != 0) {
-			log_info("cannot ask for confirmation (no askpass "
-			    "possible): refusing key");
-			dispatch_confirm_done(a, c, 0);
+		if (askpass_start(c, ASKPASS_CONFIRM, prompt,
+		    dispatch_confirm_done) != 0) {
+			log_info("cannot ask for confirmation: refusing key");
+			dispatch_confirm_done(a, c, 0, NULL, 0);
 		}
 		return;
 	}
@@ -280,7 +280,8 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 }
 
 void
-dispatch_confirm_done(struct agent *a, struct conn *c, int allowed)
+dispatch_confirm_done(struct agent *a, struct conn *c, int allowed,
+    const uint8_t *answer, size_t len)
 {
 	struct ks_identity *id = c->pending_id;
 

@@ -161,7 +161,7 @@ conn_free(struct conn *c)
 
 	if (c->wait == CONN_WAIT_DELAY)
 		l->ntimed--;
-	confirm_cancel(c);
+	askpass_cancel(c);
 	policy_conn_clear(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;

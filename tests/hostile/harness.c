@@ -2,7 +2,6 @@
  * harness.c: TAP output, the agent child process and deadline-bound socket
  * I/O for the hostile-client test.
  */
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -15,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent-msg.h"
 #include "harness.h"
 #include "kbuf.h"
 #include "kmes-err.h"
+#include "testkit.h"
 
 #define START_TIMEOUT_MS 10000
 
@@ -116,28 +115,10 @@ tap_done(void)
 	return (int)tap_failed;
 }
 
-uint64_t
-h_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void
-h_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 static int
 remaining_ms(uint64_t deadline)
 {
-	uint64_t now = h_now_ms();
+	uint64_t now = tk_now_ms();
 
 	return now >= deadline ? 0 : (int)(deadline - now);
 }
@@ -161,30 +142,6 @@ wait_fd(int fd, short events, uint64_t deadline)
 	}
 }
 
-long
-h_proc_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256], *end;
-	size_t flen = strlen(field);
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, field, flen) != 0 || line[flen] != ':')
-			continue;
-		errno = 0;
-		kb = strtol(line + flen + 1, &end, 10);
-		if (errno != 0 || end == line + flen + 1 || kb < 0)
-			kb = -1;
-		break;
-	}
-	fclose(f);
-	return kb;
-}
-
 static void
 watchdog_fired(int sig)
 {
@@ -206,41 +163,13 @@ h_watchdog(struct h_agent *a, unsigned int seconds)
 	alarm(seconds);
 }
 
-/* Runs in the forked child: only async-signal-safe calls until exec. */
-static void
-exec_agent(const char *path, const struct h_agent *a, int outfd, int errfd)
-{
-	char *argv[] = { (char *)path, "-D", "-a", (char *)a->sock, NULL };
-	int nullfd;
-
-	/* The agent must not outlive a test that crashed. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	(void)signal(SIGPIPE, SIG_DFL);
-	(void)signal(SIGALRM, SIG_DFL);
-	if ((nullfd = open("/dev/null", O_RDONLY)) != -1)
-		(void)dup2(nullfd, STDIN_FILENO);
-	(void)dup2(outfd, STDOUT_FILENO);
-	(void)dup2(errfd, STDERR_FILENO);
-	execv(path, argv);
-	dprintf(STDERR_FILENO, "exec %s: %s\n", path, strerror(errno));
-	_exit(127);
-}
-
-static int
-path_in(char *dst, size_t len, const char *dir, const char *name)
-{
-	int n = snprintf(dst, len, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
 int
 h_agent_start(struct h_agent *a, const char *path)
 {
+	struct tk_spawn sp = { .path = path, .sock = a->sock,
+	    .outfd = -1, .errfd = -1, .deathsig = SIGKILL };
 	const char *base;
-	uint64_t deadline;
-	int outfd = -1, errfd = -1, fd, status, r = -1;
-	pid_t pid;
+	int r = -1;
 
 	memset(a, 0, sizeof(*a));
 	a->pid = -1;
@@ -252,105 +181,63 @@ h_agent_start(struct h_agent *a, const char *path)
 		a->dir[0] = '\0';
 		return -1;
 	}
-	if (path_in(a->sock, sizeof(a->sock), a->dir, "agent.sock") != 0 ||
-	    path_in(a->out, sizeof(a->out), a->dir, "agent.out") != 0 ||
-	    path_in(a->err, sizeof(a->err), a->dir, "agent.err") != 0) {
+	if (tk_path_in(a->sock, sizeof(a->sock), a->dir, "agent.sock") != 0 ||
+	    tk_path_in(a->out, sizeof(a->out), a->dir, "agent.out") != 0 ||
+	    tk_path_in(a->err, sizeof(a->err), a->dir, "agent.err") != 0) {
 		tap_diag("%s: path too long for a socket", a->dir);
 		goto out;
 	}
-	if ((outfd = open(a->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 ||
-	    (errfd = open(a->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1) {
+	if ((sp.outfd = open(a->out, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600)) == -1 ||
+	    (sp.errfd = open(a->err, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600)) == -1) {
 		tap_diag("%s: %s", a->dir, strerror(errno));
 		goto out;
 	}
 	fflush(stdout);
-	if ((pid = fork()) == -1) {
+	if (tk_agent_spawn(&sp, &a->pid) != 0) {
 		tap_diag("fork: %s", strerror(errno));
 		goto out;
 	}
-	if (pid == 0)
-		exec_agent(path, a, outfd, errfd);
-	a->pid = pid;
 	the_agent = a;
-	deadline = h_now_ms() + START_TIMEOUT_MS;
-	for (;;) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			a->pid = -1;
-			a->status = status;
-			tap_diag("%s exited at start-up (status 0x%x)", path,
-			    status);
-			goto out;
-		}
-		if ((fd = h_connect(a->sock, 0)) != -1) {
-			close(fd);
-			break;
-		}
-		if (h_now_ms() >= deadline) {
-			tap_diag("%s did not listen on %s", path, a->sock);
-			goto out;
-		}
-		h_sleep_ms(10);
+	switch (tk_agent_wait_ready(a->pid, a->sock, START_TIMEOUT_MS,
+	    &a->status)) {
+	case 0:
+		break;
+	case KMES_ERR_TIMEOUT:
+		tap_diag("%s did not listen on %s", path, a->sock);
+		goto out;
+	default:
+		a->pid = -1;
+		tap_diag("%s exited at start-up (status 0x%x)", path,
+		    a->status);
+		goto out;
 	}
 	r = 0;
  out:
-	if (outfd != -1)
-		close(outfd);
-	if (errfd != -1)
-		close(errfd);
+	if (sp.outfd != -1)
+		close(sp.outfd);
+	if (sp.errfd != -1)
+		close(sp.errfd);
 	return r;
 }
 
 int
 h_agent_alive(struct h_agent *a)
 {
-	int status;
-	pid_t r;
-
-	if (a->pid <= 0)
-		return 0;
-	/* kill(pid, 0) also succeeds on a zombie: ask waitpid as well. */
-	if (kill(a->pid, 0) != 0)
-		return 0;
-	if ((r = waitpid(a->pid, &status, WNOHANG)) == 0)
-		return 1;
-	if (r == a->pid) {
-		a->status = status;
-		a->pid = -1;
-	}
-	return 0;
+	return tk_child_alive(&a->pid, &a->status);
 }
 
 int
 h_agent_stop(struct h_agent *a, int timeout_ms)
 {
-	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
-	int status;
-	pid_t r;
+	int r;
 
 	if (a->pid <= 0)
 		return -1;
-	(void)kill(a->pid, SIGTERM);
-	for (;;) {
-		r = waitpid(a->pid, &status, WNOHANG);
-		if (r == a->pid) {
-			a->status = status;
-			a->pid = -1;
-			watchdog_pid = -1;
-			return 0;
-		}
-		if ((r == -1 && errno != EINTR) || h_now_ms() >= deadline)
-			break;
-		h_sleep_ms(10);
-	}
-	(void)kill(a->pid, SIGKILL);
-	while ((r = waitpid(a->pid, &status, 0)) == -1 && errno == EINTR)
-		;
-	a->status = status;
-	a->pid = -1;
+	r = tk_child_stop(&a->pid, timeout_ms, &a->status);
 	watchdog_pid = -1;
-	return -1;
+	return r;
 }
 
 void
@@ -369,7 +256,7 @@ h_agent_cleanup(struct h_agent *a)
 int
 h_connect(const char *sock, int timeout_ms)
 {
-	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = tk_now_ms() + (uint64_t)timeout_ms;
 	struct sockaddr_un sun;
 	int fd;
 
@@ -386,9 +273,9 @@ h_connect(const char *sock, int timeout_ms)
 			return fd;
 		/* A full backlog says EAGAIN on a Unix socket: retry. */
 		if ((errno != EAGAIN && errno != EINTR) ||
-		    h_now_ms() >= deadline)
+		    tk_now_ms() >= deadline)
 			break;
-		h_sleep_ms(5);
+		tk_sleep_ms(5);
 	}
 	close(fd);
 	return -1;
@@ -397,7 +284,7 @@ h_connect(const char *sock, int timeout_ms)
 int
 h_send(int fd, const void *p, size_t len, int timeout_ms)
 {
-	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = tk_now_ms() + (uint64_t)timeout_ms;
 	const uint8_t *cp = p;
 	ssize_t n;
 
@@ -466,7 +353,7 @@ read_full(int fd, uint8_t *p, size_t len, uint64_t deadline, size_t *got)
 int
 h_recv_frame(int fd, struct kbuf *body, int timeout_ms)
 {
-	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = tk_now_ms() + (uint64_t)timeout_ms;
 	struct kbuf *hb = NULL;
 	uint8_t hdr[4], *p;
 	uint32_t len;
@@ -515,7 +402,7 @@ h_request(int fd, const struct kbuf *body, struct kbuf *reply,
 int
 h_wait_drop(int fd, int timeout_ms)
 {
-	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline = tk_now_ms() + (uint64_t)timeout_ms;
 	uint8_t c;
 	ssize_t n;
 

@@ -68,12 +68,6 @@ void h_agent_cleanup(struct h_agent *a);
 /* Kills the agent and bails out if the whole test runs over seconds. */
 void h_watchdog(struct h_agent *a, unsigned int seconds);
 
-/* Reads "field:" of /proc/pid/status in kB; -1 if unavailable. */
-long h_proc_kb(pid_t pid, const char *field);
-
-uint64_t h_now_ms(void);
-void h_sleep_ms(long ms);
-
 /* Connects to the agent socket. Returns a non-blocking descriptor or -1. */
 int h_connect(const char *sock, int timeout_ms);
 

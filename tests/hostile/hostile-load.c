@@ -15,6 +15,7 @@
 #include "hostile.h"
 #include "kbuf.h"
 #include "kmes-err.h"
+#include "testkit.h"
 
 #define IDLE_CONNS 100
 #define IDLE_ROUNDS 100
@@ -76,12 +77,12 @@ check_idle_connections(struct hostile *h)
 	if ((fd = h_connect(h->agent.sock, 2000)) == -1)
 		tap_bail("cannot connect next to the idle clients: %s",
 		    strerror(errno));
-	t0 = h_now_ms();
+	t0 = tk_now_ms();
 	for (rounds = 0; rounds < IDLE_ROUNDS; rounds++) {
 		if (!list_and_sign(h, fd))
 			break;
 	}
-	elapsed = h_now_ms() - t0;
+	elapsed = tk_now_ms() - t0;
 	close(fd);
 	tap_check(rounds == IDLE_ROUNDS && elapsed < IDLE_LIMIT_MS,
 	    "a fresh client lists and signs %d times in %llu ms next to them "
@@ -124,7 +125,7 @@ slow_writer_main(void *arg)
 		    (s->send_r = kbuf_consume(rest, 1)) != 0)
 			goto out;
 		atomic_fetch_add(&s->sent, 1);
-		h_sleep_ms(SLOW_BYTE_MS);
+		tk_sleep_ms(SLOW_BYTE_MS);
 	}
 	atomic_store(&s->done, 1);
 	s->recv_r = h_recv_frame(s->fd, s->reply, H_REPLY_MS);
@@ -158,16 +159,16 @@ check_slow_writer(struct hostile *h)
 	if (pthread_create(&th, NULL, slow_writer_main, &s) != 0)
 		tap_bail("pthread_create failed");
 
-	deadline = h_now_ms() + 3000;
+	deadline = tk_now_ms() + 3000;
 	while (atomic_load(&s.sent) < SLOW_HEAD_START &&
-	    !atomic_load(&s.done) && h_now_ms() < deadline)
-		h_sleep_ms(1);
-	t0 = h_now_ms();
+	    !atomic_load(&s.done) && tk_now_ms() < deadline)
+		tk_sleep_ms(1);
+	t0 = tk_now_ms();
 	for (i = 0; i < FAST_SIGNATURES; i++) {
 		if (!sign_ok(h, fd))
 			break;
 	}
-	elapsed = h_now_ms() - t0;
+	elapsed = tk_now_ms() - t0;
 	sent_then = atomic_load(&s.sent);
 	done_then = atomic_load(&s.done);
 	close(fd);
@@ -225,7 +226,7 @@ check_pipelining(struct hostile *h)
 	if ((many = list_requests(PIPELINE_REQUESTS)) == NULL ||
 	    (chunk = list_requests(FLOOD_CHUNK_REQUESTS)) == NULL)
 		tap_bail("out of memory");
-	rss0 = h_proc_kb(h->agent.pid, "VmRSS");
+	rss0 = tk_proc_kb(h->agent.pid, "VmRSS");
 	if ((fdp = h_connect(h->agent.sock, 2000)) == -1 ||
 	    (fdf = h_connect(h->agent.sock, 2000)) == -1)
 		tap_bail("cannot connect: %s", strerror(errno));
@@ -235,8 +236,8 @@ check_pipelining(struct hostile *h)
 		tap_diag("pipelining: %s", kmes_err(r));
 	tap_check(r == 0, "a client pipelines %d REQUEST_IDENTITIES and "
 	    "reads no reply", PIPELINE_REQUESTS);
-	h_sleep_ms(300);
-	rss1 = h_proc_kb(h->agent.pid, "VmRSS");
+	tk_sleep_ms(300);
+	rss1 = tk_proc_kb(h->agent.pid, "VmRSS");
 	tap_check(rss_ok(rss0, rss1), "the agent's RSS grows by less than "
 	    "%d MiB meanwhile (%ld -> %ld kB)", RSS_GROWTH_MAX_KB / 1024,
 	    rss0, rss1);
@@ -256,8 +257,8 @@ check_pipelining(struct hostile *h)
 	tap_check(r == KMES_ERR_TIMEOUT, "the agent stops reading a client "
 	    "that never reads its replies (after about %zu requests)",
 	    flooded);
-	h_sleep_ms(300);
-	rss2 = h_proc_kb(h->agent.pid, "VmRSS");
+	tk_sleep_ms(300);
+	rss2 = tk_proc_kb(h->agent.pid, "VmRSS");
 	tap_check(rss_ok(rss0, rss2), "the agent's RSS grows by less than "
 	    "%d MiB under that flood (%ld -> %ld kB)",
 	    RSS_GROWTH_MAX_KB / 1024, rss0, rss2);
@@ -266,7 +267,7 @@ check_pipelining(struct hostile *h)
 
 	close(fdf);
 	close(fdp);
-	h_sleep_ms(100);
+	tk_sleep_ms(100);
 	tap_check(agent_serves(h), "the agent serves on once the greedy "
 	    "clients hang up");
 	kbuf_free(many);

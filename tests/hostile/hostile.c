@@ -23,6 +23,7 @@
 #include "hostile.h"
 #include "kbuf.h"
 #include "kmes-err.h"
+#include "testkit.h"
 
 #define OVERALL_SECONDS 60
 #define DROP_WAIT_MS 3000
@@ -526,7 +527,7 @@ leave_after(struct hostile *h, const struct kbuf *raw, size_t len)
 	(void)h_send(fd, kbuf_ptr(raw), len, H_REPLY_MS);
 	close(fd);
 	/* Give the agent a moment to notice before judging it. */
-	h_sleep_ms(50);
+	tk_sleep_ms(50);
 	return agent_serves(h);
 }
 

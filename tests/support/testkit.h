@@ -55,7 +55,7 @@ int tk_child_alive(pid_t *pidp, int *status);
 /*
  * Sends SIGTERM to *pidp and waits up to timeout_ms, then SIGKILL if it
  * lingers; once reaped, its wait status goes to *status. Sets *pidp to -1.
- * Returns 0 if it exited by itself in time, else -1.
+ * Returns 0 if it exited by itself in time, else -1 (also if *pidp <= 0).
  */
 int tk_child_stop(pid_t *pidp, int timeout_ms, int *status);
 

@@ -1,7 +1,9 @@
 /*
- * confirm.c: asking the user through SSH_ASKPASS before a confirm-constrained
- * key signs, without blocking anyone else: the askpass child's pipe and
- * pidfd are watched by the connection's event loop.
+ * askpass.c: asking the user through SSH_ASKPASS, as ssh-agent does, for a
+ * yes/no confirmation before a confirm-constrained key signs, or for a
+ * store PIN, without blocking anyone else: the askpass child's pipe and
+ * pidfd are watched by the connection's event loop. The answer buffer is
+ * locked memory, since it may hold a PIN.
  */
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,16 +20,19 @@
 #include "agent.h"
 #include "kmes-err.h"
 #include "log.h"
+#include "secmem.h"
 
 #define ASKPASS_DEFAULT "/usr/bin/ssh-askpass"
 #define ANSWER_MAX 1024
 
 extern char **environ;
 
-struct confirm_job {
+struct askpass_job {
 	pid_t pid;
 	int pipefd;
 	int pidfd;
+	enum askpass_kind kind;
+	askpass_done_fn done;
 	char answer[ANSWER_MAX];
 	size_t len;
 	struct conn *conn;
@@ -51,9 +56,9 @@ askpass_allowed(void)
 	return allowed;
 }
 
-/* environ plus SSH_ASKPASS_PROMPT=confirm (replacing any earlier one). */
+/* environ, plus SSH_ASKPASS_PROMPT=confirm for a yes/no question. */
 static char **
-askpass_env(void)
+askpass_env(enum askpass_kind kind)
 {
 	static char prompt_var[] = "SSH_ASKPASS_PROMPT=confirm";
 	size_t n = 0, i, j = 0;
@@ -67,13 +72,14 @@ askpass_env(void)
 		if (strncmp(environ[i], "SSH_ASKPASS_PROMPT=", 19) != 0)
 			env[j++] = environ[i];
 	}
-	env[j++] = prompt_var;
+	if (kind == ASKPASS_CONFIRM)
+		env[j++] = prompt_var;
 	env[j] = NULL;
 	return env;
 }
 
 static void
-drain(struct confirm_job *j)
+drain(struct askpass_job *j)
 {
 	char tmp[256];
 	ssize_t n;
@@ -102,7 +108,7 @@ drain(struct confirm_job *j)
 }
 
 static void
-job_free(struct confirm_job *j)
+job_free(struct askpass_job *j)
 {
 	struct loop *l = j->conn->loop;
 
@@ -114,8 +120,7 @@ job_free(struct confirm_job *j)
 		loop_unwatch_fd(l, j->pidfd);
 		close(j->pidfd);
 	}
-	explicit_bzero(j, sizeof(*j));
-	free(j);
+	kmes_secure_free(j);
 }
 
 static void
@@ -127,7 +132,7 @@ pipe_cb(struct loop *l, int fd, uint32_t ev, void *arg)
 static void
 exit_cb(struct loop *l, int fd, uint32_t ev, void *arg)
 {
-	struct confirm_job *j = arg;
+	struct askpass_job *j = arg;
 	struct conn *c = j->conn;
 	int status = 0, allowed = 0;
 	pid_t pid;
@@ -140,36 +145,46 @@ exit_cb(struct loop *l, int fd, uint32_t ev, void *arg)
 		return; /* not yet */
 	j->answer[j->len] = '\0';
 	j->answer[strcspn(j->answer, "\r\n")] = '\0';
-	if (pid == j->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    (j->answer[0] == '\0' || strcasecmp(j->answer, "yes") == 0))
-		allowed = 1;
+	if (pid == j->pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		if (j->kind == ASKPASS_SECRET)
+			allowed = j->answer[0] != '\0';
+		else
+			allowed = j->answer[0] == '\0' ||
+			    strcasecmp(j->answer, "yes") == 0;
+	}
 	c->confirm = NULL;
+	/* The loop frees the job; the callback sees the answer first. */
+	j->done(loop_agent(l), c, allowed, (const uint8_t *)j->answer,
+	    strlen(j->answer));
 	job_free(j);
-	dispatch_confirm_done(loop_agent(l), c, allowed);
-	loop_conn_resume(c);
+	if (c->wait == CONN_WAIT_CONFIRM)
+		loop_conn_resume(c);
 }
 
 int
-confirm_start(struct conn *c, const char *prompt)
+askpass_start(struct conn *c, enum askpass_kind kind, const char *prompt,
+    askpass_done_fn done)
 {
 	posix_spawn_file_actions_t fa;
-	struct confirm_job *j = NULL;
+	struct askpass_job *j = NULL;
 	const char *askpass;
 	char *argv[3], **env = NULL;
 	int p[2] = { -1, -1 }, r = KMES_ERR_SYSTEM, fa_init = 0;
 
 	if (!askpass_allowed()) {
-		log_info("confirmation needed but no askpass is allowed "
+		log_info("cannot ask the user: no askpass is allowed "
 		    "(set DISPLAY or SSH_ASKPASS_REQUIRE=force)");
 		return KMES_ERR_DENIED;
 	}
 	if ((askpass = getenv("SSH_ASKPASS")) == NULL)
 		askpass = ASKPASS_DEFAULT;
-	if ((j = calloc(1, sizeof(*j))) == NULL)
+	if ((j = kmes_secure_alloc(sizeof(*j))) == NULL)
 		return KMES_ERR_ALLOC;
 	j->pipefd = j->pidfd = -1;
 	j->conn = c;
-	if (pipe2(p, O_CLOEXEC) != 0 || (env = askpass_env()) == NULL)
+	j->kind = kind;
+	j->done = done;
+	if (pipe2(p, O_CLOEXEC) != 0 || (env = askpass_env(kind)) == NULL)
 		goto out;
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		goto out;
@@ -216,9 +231,9 @@ confirm_start(struct conn *c, const char *prompt)
 }
 
 void
-confirm_cancel(struct conn *c)
+askpass_cancel(struct conn *c)
 {
-	struct confirm_job *j = c->confirm;
+	struct askpass_job *j = c->confirm;
 
 	if (j == NULL)
 		return;
