@@ -185,4 +185,110 @@ int ks_key_from_openssh_line(const char *line, struct ks_key **keyp)
 /* Returns the certificate's key id (for logs), or NULL for a plain key. */
 const char *ks_cert_key_id(const struct ks_key *k);
 
+/*
+ * Store primitives (keystore/crypto-store.c): what the encrypted key store
+ * (store.c, format in kmes-keystore(5)) needs and nothing more.
+ */
+#define KS_AEAD_KEY_LEN 32	/* AES-256-GCM */
+#define KS_AEAD_NONCE_LEN 12
+#define KS_AEAD_TAG_LEN 16
+#define KS_HMAC_SHA256_LEN 32
+
+/* scrypt bounds: a hostile store file must not make us allocate > 1 GiB. */
+#define KS_SCRYPT_LOG2_N_MIN 10
+#define KS_SCRYPT_LOG2_N_MAX 22
+#define KS_SCRYPT_R_MAX 32
+#define KS_SCRYPT_P_MAX 4
+#define KS_SCRYPT_MEM_MAX (1024UL * 1024 * 1024)
+
+/*
+ * Derives outlen bytes from pin and salt with scrypt (N = 2^log2_n, r, p),
+ * refusing parameters outside the KS_SCRYPT_* bounds with
+ * KMES_ERR_INVALID_ARGUMENT. Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_kdf_scrypt(const uint8_t *pin, size_t pinlen, const uint8_t *salt,
+    size_t saltlen, unsigned int log2_n, uint32_t r, uint32_t p,
+    uint8_t *out, size_t outlen) __attribute__((warn_unused_result));
+
+/*
+ * AES-256-GCM: encrypts len bytes of pt into ct (len bytes; may be pt) and
+ * writes the 16-byte tag, authenticating aad as well. The caller picks a
+ * nonce that is never reused with the key. Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_aead_seal(const uint8_t key[KS_AEAD_KEY_LEN],
+    const uint8_t nonce[KS_AEAD_NONCE_LEN], const uint8_t *aad, size_t aadlen,
+    const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[KS_AEAD_TAG_LEN])
+    __attribute__((warn_unused_result));
+
+/*
+ * Checks the tag and decrypts len bytes of ct into pt. Returns 0,
+ * KMES_ERR_SIGNATURE_INVALID if anything was altered (pt is then wiped),
+ * or another negative KMES_ERR_*.
+ */
+int ks_aead_open(const uint8_t key[KS_AEAD_KEY_LEN],
+    const uint8_t nonce[KS_AEAD_NONCE_LEN], const uint8_t *aad, size_t aadlen,
+    const uint8_t *ct, size_t len, const uint8_t tag[KS_AEAD_TAG_LEN],
+    uint8_t *pt) __attribute__((warn_unused_result));
+
+/* HMAC-SHA256 of data under key into out. Returns 0 or a negative KMES_ERR_*. */
+int ks_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *data,
+    size_t len, uint8_t out[KS_HMAC_SHA256_LEN])
+    __attribute__((warn_unused_result));
+
+/*
+ * Key file import (keystore/crypto-bcrypt.c): the OpenSSL half of
+ * keyfile.c, which parses openssh-key-v1 and hands PEM to OpenSSL.
+ */
+
+/* bcrypt_pbkdf limits: OpenSSH's output cap, and sane costs for a file. */
+#define KS_BCRYPT_KEY_MAX 1024
+#define KS_BCRYPT_SALT_MAX 1024
+#define KS_BCRYPT_ROUNDS_MAX 10000
+
+/*
+ * OpenSSH's bcrypt_pbkdf: derives keylen bytes into key from pass and salt
+ * at cost rounds. Returns 0, or KMES_ERR_INVALID_ARGUMENT for an empty pass
+ * or salt, or sizes or rounds outside 1 and the KS_BCRYPT_* caps.
+ */
+int ks_bcrypt_pbkdf(const uint8_t *pass, size_t passlen, const uint8_t *salt,
+    size_t saltlen, unsigned int rounds, uint8_t *key, size_t keylen)
+    __attribute__((warn_unused_result));
+
+/* An openssh-key-v1 private-section cipher; mode is crypto-bcrypt.c's. */
+struct ks_kf_cipher {
+	const char *name;
+	size_t key_len;
+	size_t iv_len;
+	size_t block_size;
+	size_t tag_len;		/* AEAD tag after the encrypted section */
+	int mode;
+};
+
+/* Returns the cipher called name ("none" included), or NULL if unknown. */
+const struct ks_kf_cipher *ks_kf_cipher_lookup(const char *name);
+
+/*
+ * Decrypts len bytes (a multiple of c->block_size) at in into out (len
+ * bytes, not overlapping in) with key and IV keyiv (c->key_len + c->iv_len
+ * bytes), first checking the c->tag_len-byte tag for AEAD ciphers. Returns
+ * 0, KMES_ERR_PASSPHRASE_INCORRECT if the tag does not match (out is then
+ * wiped), or another negative KMES_ERR_*.
+ */
+int ks_kf_decrypt(const struct ks_kf_cipher *c, const uint8_t *keyiv,
+    const uint8_t *in, size_t len, const uint8_t *tag, uint8_t *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * Reads a PEM private key (PKCS#1, SEC1 or PKCS#8, encrypted or not: RSA,
+ * ECDSA P-256/384/521, Ed25519) and appends it to b, which should be a
+ * kbuf_new_secure buffer, in the SSH_AGENTC_ADD_IDENTITY private-key form
+ * without comment, for ks_key_parse_private. passphrase NULL means none is
+ * available. Returns 0, KMES_ERR_PASSPHRASE_REQUIRED,
+ * KMES_ERR_PASSPHRASE_INCORRECT, KMES_ERR_KEY_UNSUPPORTED,
+ * KMES_ERR_INVALID_FORMAT or another negative KMES_ERR_*.
+ */
+int ks_pem_private_to_wire(const uint8_t *data, size_t len,
+    const uint8_t *passphrase, size_t passlen, struct kbuf *b)
+    __attribute__((warn_unused_result));
+
 #endif /* KMES_CRYPTO_H */

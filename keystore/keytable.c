@@ -142,20 +142,18 @@ remove_at(struct ks_table *t, size_t i)
 	t->n--;
 }
 
-int
-ks_table_add(struct ks_table *t, struct ks_key *key, char *comment,
-    struct agent_constraints *c, uint64_t expiry_ms, enum ks_origin origin)
+static struct ks_identity *
+identity_new(struct ks_key *key, char *comment, struct agent_constraints *c,
+    uint64_t expiry_ms, enum ks_origin origin)
 {
-	struct ks_identity *id = NULL, **nids;
-	long i;
-	int r;
+	struct ks_identity *id;
 
 	if ((id = calloc(1, sizeof(*id))) == NULL) {
 		ks_key_free(key);
 		if (comment != NULL)
 			kmes_freezero_str(comment);
 		agent_constraints_clear(c);
-		return KMES_ERR_ALLOC;
+		return NULL;
 	}
 	atomic_init(&id->refs, 1);
 	id->key = key;
@@ -164,6 +162,84 @@ ks_table_add(struct ks_table *t, struct ks_key *key, char *comment,
 	id->expiry_ms = expiry_ms;
 	id->origin = origin;
 	id->blob = ks_key_blob(key, &id->blob_len);
+	return id;
+}
+
+int
+ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
+    struct ks_key **keys, char **comments, struct agent_constraints *cons,
+    size_t n)
+{
+	struct ks_identity **fresh = NULL, **nids;
+	size_t i, j, keep, made = 0;
+	int r = 0;
+
+	if (n != 0 && (fresh = calloc(n, sizeof(*fresh))) == NULL)
+		r = KMES_ERR_ALLOC;
+	for (i = 0; i < n; i++) {
+		if (r == 0) {
+			fresh[made] = identity_new(keys[i], comments[i],
+			    &cons[i], 0, origin);
+			if (fresh[made] == NULL)
+				r = KMES_ERR_ALLOC;
+			else
+				made++;
+		} else {
+			ks_key_free(keys[i]);
+			if (comments[i] != NULL)
+				kmes_freezero_str(comments[i]);
+			agent_constraints_clear(&cons[i]);
+		}
+		keys[i] = NULL;
+		comments[i] = NULL;
+	}
+	if (r != 0)
+		goto out;
+	pthread_rwlock_wrlock(&t->lock);
+	for (i = 0, keep = 0; i < t->n; i++) {
+		if (t->ids[i]->origin == origin)
+			continue;
+		keep++;
+	}
+	if (keep + made > t->alloc) {
+		size_t na = keep + made + 16;
+
+		if ((nids = reallocarray(t->ids, na, sizeof(*nids))) == NULL) {
+			pthread_rwlock_unlock(&t->lock);
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		t->ids = nids;
+		t->alloc = na;
+	}
+	for (i = 0, j = 0; i < t->n; i++) {
+		if (t->ids[i]->origin == origin)
+			ks_identity_unref(t->ids[i]);
+		else
+			t->ids[j++] = t->ids[i];
+	}
+	for (i = 0; i < made; i++)
+		t->ids[j++] = fresh[i];
+	t->n = j;
+	made = 0;
+	pthread_rwlock_unlock(&t->lock);
+ out:
+	for (i = 0; i < made; i++)
+		ks_identity_unref(fresh[i]);
+	free(fresh);
+	return r;
+}
+
+int
+ks_table_add(struct ks_table *t, struct ks_key *key, char *comment,
+    struct agent_constraints *c, uint64_t expiry_ms, enum ks_origin origin)
+{
+	struct ks_identity *id, **nids;
+	long i;
+	int r;
+
+	if ((id = identity_new(key, comment, c, expiry_ms, origin)) == NULL)
+		return KMES_ERR_ALLOC;
 
 	pthread_rwlock_wrlock(&t->lock);
 	if ((i = find(t, id->blob, id->blob_len)) >= 0) {

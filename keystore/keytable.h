@@ -46,6 +46,16 @@ int ks_table_add(struct ks_table *t, struct ks_key *key, char *comment,
 int ks_table_remove(struct ks_table *t, const uint8_t *blob, size_t len,
     enum ks_origin origin);
 
+/*
+ * Replaces, in one step, every identity of origin by the n given ones
+ * (keys[i] with comments[i] and cons[i]; no expiry). Takes ownership of all
+ * of them, also on error, and leaves the arrays' slots empty. A reader sees
+ * the old set or the new one, never a mixture. Returns 0 or KMES_ERR_*.
+ */
+int ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
+    struct ks_key **keys, char **comments, struct agent_constraints *cons,
+    size_t n);
+
 /* Removes every identity of origin; returns how many went. */
 size_t ks_table_remove_all(struct ks_table *t, enum ks_origin origin);
 

@@ -149,4 +149,9 @@ int ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin,
 int ks_store_verify(const struct ks_store *s, long *bad)
     __attribute__((warn_unused_result));
 
+/* Additions (append-only). */
+
+/* Consecutive failed SO logins (the SO PIN locks at KS_STORE_MAX_TRIES). */
+uint32_t ks_store_so_pin_failures(const struct ks_store *s);
+
 #endif /* KMES_STORE_H */

@@ -14,6 +14,7 @@
 #include "agent-msg.h"
 #include "crypto.h"
 
+struct agent_store;
 struct kbuf;
 struct ks_table;
 struct loop;
@@ -38,6 +39,7 @@ struct agent_options {
 struct agent {
 	struct agent_options opt;
 	struct ks_table *table;
+	struct agent_store *store;	/* NULL when no key store is served */
 	int listen_fd;
 	struct loop **loops;
 	unsigned int nloops;
@@ -125,6 +127,21 @@ void policy_conn_clear(struct conn *c);
 int policy_same_key(const struct ks_key *a, const struct ks_key *b);
 /* Returns 1 if a userauth signature algorithm name fits key k. */
 int policy_pkalg_matches(const char *pkalg, const struct ks_key *k);
+
+/* agent-store.c: the embedded key store's keys as identities. */
+/* Opens the store at path and lists its public keys. Returns 0 or KMES_ERR_*. */
+int astore_open(struct agent *a, const char *path);
+void astore_close(struct agent *a);
+const char *astore_label(struct agent *a);
+/* Returns 1 if a store is served and its private keys are not loaded. */
+int astore_locked(struct agent *a);
+/* Logs in with the PIN and loads the private keys. Returns 0 or KMES_ERR_*. */
+int astore_login(struct agent *a, const uint8_t *pin, size_t len,
+    unsigned int *tries_left);
+/* Wipes the store's private keys (keeps the public ones listed). */
+void astore_lock(struct agent *a);
+/* Re-reads the store file if it changed on disk. */
+void astore_sync(struct agent *a);
 
 /* askpass.c */
 enum askpass_kind {

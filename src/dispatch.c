@@ -77,6 +77,7 @@ process_request_identities(struct agent *a, struct conn *c, int locked)
 		goto fail;
 	cnt_off = 1;
 	if (!locked) {
+		astore_sync(a);
 		if ((r = ks_table_snapshot(a->table, agent_now_ms(), &ids,
 		    &n)) != 0)
 			goto fail;
@@ -214,6 +215,161 @@ check_dest_sign(struct conn *c, const struct ks_identity *id,
 	return r;
 }
 
+/* Keeps a sign request (taking the reference to id) until a prompt ends. */
+static int
+stash_pending(struct conn *c, struct ks_identity *id, const uint8_t *data,
+    size_t dlen, uint32_t flags)
+{
+	if ((c->pending_data = malloc(dlen == 0 ? 1 : dlen)) == NULL) {
+		ks_identity_unref(id);
+		return KMES_ERR_ALLOC;
+	}
+	memcpy(c->pending_data, data, dlen);
+	c->pending_dlen = dlen;
+	c->pending_flags = flags;
+	c->pending_id = id;
+	return 0;
+}
+
+static void
+drop_pending(struct conn *c)
+{
+	kmes_freezero(c->pending_data, c->pending_dlen);
+	c->pending_data = NULL;
+	c->pending_dlen = 0;
+	ks_identity_unref(c->pending_id);
+	c->pending_id = NULL;
+}
+
+/* A store login (PIN -> data key -> private keys) on a helper thread. */
+struct store_job {
+	struct agent *agent;
+	uint8_t *pin;		/* secure memory */
+	size_t pinlen;
+	int for_sign;		/* a sign request waits on it */
+	unsigned int tries_left;
+	int r;
+};
+
+static void
+store_job_free(struct store_job *j)
+{
+	kmes_secure_free(j->pin);
+	free(j);
+}
+
+static void
+store_job_run(void *arg)
+{
+	struct store_job *j = arg;
+
+	j->r = astore_login(j->agent, j->pin, j->pinlen, &j->tries_left);
+}
+
+static void
+sign_pending_after_unlock(struct agent *a, struct conn *c)
+{
+	struct ks_identity *id;
+	const uint8_t *blob;
+	size_t blob_len;
+	char fp[KS_FP_MAX], prompt[1024];
+
+	/* The same key, now with its private half loaded. */
+	blob = ks_key_blob(ks_identity_key(c->pending_id), &blob_len);
+	id = ks_table_lookup(a->table, blob, blob_len, agent_now_ms());
+	if (id == NULL || !ks_key_has_private(ks_identity_key(id))) {
+		ks_identity_unref(id);
+		drop_pending(c);
+		reply_code(c, SSH_AGENT_FAILURE);
+		return;
+	}
+	ks_identity_unref(c->pending_id);
+	c->pending_id = id;
+	if (ks_identity_constraints(id)->confirm) {
+		fingerprint(a, ks_identity_key(id), fp, sizeof(fp));
+		snprintf(prompt, sizeof(prompt),
+		    "Allow use of key %s?\nKey fingerprint %s.",
+		    ks_identity_comment(id), fp);
+		if (askpass_start(c, ASKPASS_CONFIRM, prompt,
+		    dispatch_confirm_done) != 0)
+			dispatch_confirm_done(a, c, 0, NULL, 0);
+		return;
+	}
+	dispatch_confirm_done(a, c, 1, NULL, 0);
+}
+
+static void
+store_job_done(struct conn *c, void *arg)
+{
+	struct store_job *j = arg;
+	struct agent *a = j->agent;
+	int r = j->r, for_sign = j->for_sign;
+
+	store_job_free(j);
+	if (for_sign) {
+		if (r == 0)
+			sign_pending_after_unlock(a, c);
+		else {
+			drop_pending(c);
+			reply_code(c, SSH_AGENT_FAILURE);
+		}
+		return;
+	}
+	reply_code(c, r == 0 ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
+}
+
+/* Starts a store login with pin on a helper thread; c waits for it. */
+static int
+start_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
+    size_t len, int for_sign)
+{
+	struct store_job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return KMES_ERR_ALLOC;
+	j->agent = a;
+	j->for_sign = for_sign;
+	j->pinlen = len;
+	if ((j->pin = kmes_secure_alloc(len == 0 ? 1 : len)) == NULL) {
+		free(j);
+		return KMES_ERR_ALLOC;
+	}
+	memcpy(j->pin, pin, len);
+	if (loop_offload(c, store_job_run, store_job_done, j) != 0) {
+		store_job_free(j);
+		return KMES_ERR_SYSTEM;
+	}
+	return 0;
+}
+
+static void
+store_pin_answered(struct agent *a, struct conn *c, int ok,
+    const uint8_t *pin, size_t len)
+{
+	if (!ok || start_store_login(a, c, pin, len, 1) != 0) {
+		log_info("keystore PIN entry cancelled");
+		drop_pending(c);
+		reply_code(c, SSH_AGENT_FAILURE);
+	}
+}
+
+static void
+ask_store_pin(struct agent *a, struct conn *c)
+{
+	char prompt[512];
+	const char *label = astore_label(a);
+
+	snprintf(prompt, sizeof(prompt), "Enter PIN for keystore '%s':",
+	    label != NULL ? label : "?");
+	if (askpass_start(c, ASKPASS_SECRET, prompt, store_pin_answered) != 0) {
+		log_info("keystore \"%s\" is locked and no PIN prompt is "
+		    "possible: unlock it with ssh-add -X",
+		    label != NULL ? label : "?");
+		drop_pending(c);
+		reply_code(c, SSH_AGENT_FAILURE);
+	}
+}
+
 static void
 process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 {
@@ -234,6 +390,11 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 	}
 	if ((id = ks_table_lookup(a->table, blob, blob_len,
 	    agent_now_ms())) == NULL) {
+		/* Perhaps kmes-keytool just added it to the store. */
+		astore_sync(a);
+		id = ks_table_lookup(a->table, blob, blob_len, agent_now_ms());
+	}
+	if (id == NULL) {
 		log_verbose("sign request for a key the agent does not hold");
 		goto fail;
 	}
@@ -241,6 +402,15 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 	if (cons->ndest != 0 &&
 	    check_dest_sign(c, id, data, dlen, &user) != 0)
 		goto fail;
+	if (!ks_key_has_private(ks_identity_key(id))) {
+		/* A store key while the store is locked: ask for the PIN. */
+		free(user);
+		if (stash_pending(c, id, data, dlen, flags) != 0)
+			goto fail;
+		id = NULL;
+		ask_store_pin(a, c);
+		return;
+	}
 	if (cons->confirm) {
 		fingerprint(a, ks_identity_key(id), fp, sizeof(fp));
 		if (user == NULL)
@@ -255,12 +425,8 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 			    ks_identity_comment(id), fp, user);
 		free(user);
 		user = NULL;
-		if ((c->pending_data = malloc(dlen == 0 ? 1 : dlen)) == NULL)
+		if (stash_pending(c, id, data, dlen, flags) != 0)
 			goto fail;
-		memcpy(c->pending_data, data, dlen);
-		c->pending_dlen = dlen;
-		c->pending_flags = flags;
-		c->pending_id = id;
 		id = NULL;
 		if (askpass_start(c, ASKPASS_CONFIRM, prompt,
 		    dispatch_confirm_done) != 0) {
@@ -301,11 +467,7 @@ dispatch_confirm_done(struct agent *a, struct conn *c, int allowed,
 		    ks_identity_comment(id));
 		reply_code(c, SSH_AGENT_FAILURE);
 	}
-	kmes_freezero(c->pending_data, c->pending_dlen);
-	c->pending_data = NULL;
-	c->pending_dlen = 0;
-	c->pending_id = NULL;
-	ks_identity_unref(id);
+	drop_pending(c);
 }
 
 /* Says why an add was refused, naming the key type the client sent. */
@@ -481,6 +643,8 @@ lock_job_done(struct conn *c, void *arg)
 			lock_epoch++;
 			ok = 1;
 			log_info("agent locked");
+			/* Locking wipes the store's private keys too. */
+			astore_lock(a);
 		}
 	} else if (a->locked && j->epoch == lock_epoch) {
 		if (kmes_ct_memcmp(j->hash, a->lock_secret +
@@ -542,6 +706,13 @@ process_lock(struct agent *a, struct conn *c, struct kbuf *m, int lock)
 	pthread_mutex_unlock(&a->lock_mtx);
 	if (j == NULL)
 		goto fail;
+	if (!lock && !locked && astore_locked(a)) {
+		/* Not locked by ssh-add -x: ssh-add -X gives the store PIN. */
+		free(j);
+		if (start_store_login(a, c, pw, pwlen, 0) != 0)
+			goto fail;
+		return;
+	}
 	if (lock == locked) {
 		/* Lock while locked, or unlock while unlocked. */
 		free(j);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,10 +24,14 @@
 #include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
+#include "readpass.h"
 #include "secmem.h"
+#include "store.h"
 
 #define DEFAULT_ALLOWED_PROVIDERS "/usr/lib*/*,/usr/local/lib*/*"
 #define PROGNAME "kmes-agent"
+
+enum { OPT_STORE = 256, OPT_PIN, OPT_PIN_FD };
 
 static char socket_dir[PATH_MAX];
 static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -38,6 +43,7 @@ usage(void)
 	    "usage: " PROGNAME " [-c | -s] [-Dd] [-a bind_address] "
 	    "[-E fingerprint_hash]\n"
 	    "                  [-P allowed_providers] [-t life]\n"
+	    "                  [--store path] [--pin | --pin-fd fd]\n"
 	    "       " PROGNAME " [-a bind_address] [-E fingerprint_hash] "
 	    "[-P allowed_providers]\n"
 	    "                  [-t life] command [arg ...]\n"
@@ -229,11 +235,212 @@ parse_fp_hash(const char *s, enum ks_fp_hash *h)
 	return 0;
 }
 
+#define PIN_TRIES 3
+
+/* OpenSSL's secure heap, once, in the process that will hold keys. */
+static void
+secure_heap_init(void)
+{
+	static int done;
+	int r;
+
+	if (done)
+		return;
+	done = 1;
+	if ((r = ks_crypto_init(0)) != 0)
+		log_error("secure heap not fully available (%s): private keys "
+		    "may not be locked in memory", kmes_err(r));
+}
+
+/* Gets a PIN for the store: from pin_fd, else the terminal or askpass. */
+static int
+get_pin(struct agent *a, int pin_fd, uint8_t **pinp, size_t *lenp)
+{
+	char prompt[512];
+	int r;
+
+	if (pin_fd >= 0) {
+		if ((r = readpass_fd(pin_fd, pinp, lenp)) != 0)
+			fprintf(stderr, PROGNAME ": cannot read the PIN from "
+			    "descriptor %d: %s\n", pin_fd, kmes_err(r));
+		return r;
+	}
+	/* The prompt goes to the terminal, never to stdout (eval). */
+	snprintf(prompt, sizeof(prompt), "Enter PIN for keystore '%s': ",
+	    astore_label(a));
+	if ((r = readpass_interactive(prompt, 0, pinp, lenp)) != 0)
+		fprintf(stderr, PROGNAME ": cannot read the PIN: %s\n",
+		    r == KMES_ERR_SYSTEM ? "no terminal and no SSH_ASKPASS" :
+		    kmes_err(r));
+	return r;
+}
+
+static void
+pin_failed(struct agent *a, int r, unsigned int left)
+{
+	if (r == KMES_ERR_PIN_INCORRECT)
+		fprintf(stderr, PROGNAME ": wrong PIN for keystore '%s' "
+		    "(%u tries left)\n", astore_label(a), left);
+	else if (r == KMES_ERR_PIN_LOCKED)
+		fprintf(stderr, PROGNAME ": the PIN of keystore '%s' is "
+		    "blocked; unblock it with 'kmes-keytool unblock'\n",
+		    astore_label(a));
+	else
+		fprintf(stderr, PROGNAME ": cannot unlock keystore '%s': %s\n",
+		    astore_label(a), kmes_err(r));
+}
+
+static int
+write_full(int fd, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, b, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+read_full(int fd, void *p, size_t len)
+{
+	uint8_t *b = p;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = read(fd, b, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return -1;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Foreground: log in here, up to PIN_TRIES times from a terminal.
+ * Returns 0 or the last KMES_ERR_*.
+ */
+static int
+login_here(struct agent *a, int pin_fd)
+{
+	uint8_t *pin = NULL;
+	size_t len;
+	unsigned int left, i;
+	int r = KMES_ERR_PIN_INCORRECT;
+
+	for (i = 0; i < (pin_fd >= 0 ? 1U : PIN_TRIES); i++) {
+		if ((r = get_pin(a, pin_fd, &pin, &len)) != 0)
+			return r;
+		r = astore_login(a, pin, len, &left);
+		kmes_secure_free(pin);
+		pin = NULL;
+		if (r == 0)
+			return 0;
+		pin_failed(a, r, left);
+		if (r != KMES_ERR_PIN_INCORRECT)
+			break;
+	}
+	return r;
+}
+
+/*
+ * Daemon: the PIN is read here, in the process that has the terminal, and
+ * handed to the agent child over a pipe; the child logs in (secrets never
+ * exist in memory that is not locked and its own) and reports back.
+ * Returns 0 when the child is unlocked, else the last KMES_ERR_*.
+ */
+static int
+login_via_child(struct agent *a, int pin_fd, int to_child, int from_child)
+{
+	uint8_t *pin = NULL;
+	size_t len;
+	uint32_t hdr;
+	int32_t res[2];
+	unsigned int i;
+	int r = KMES_ERR_PIN_INCORRECT;
+
+	for (i = 0; i < (pin_fd >= 0 ? 1U : PIN_TRIES); i++) {
+		if ((r = get_pin(a, pin_fd, &pin, &len)) != 0)
+			break;
+		hdr = (uint32_t)len;
+		if (write_full(to_child, &hdr, sizeof(hdr)) != 0 ||
+		    write_full(to_child, pin, len) != 0 ||
+		    read_full(from_child, res, sizeof(res)) != 0) {
+			r = KMES_ERR_CONNECTION_CLOSED;
+			fprintf(stderr, PROGNAME ": the agent process went "
+			    "away\n");
+			break;
+		}
+		kmes_secure_free(pin);
+		pin = NULL;
+		if ((r = res[0]) == 0)
+			break;
+		pin_failed(a, r, (unsigned int)res[1]);
+		if (r != KMES_ERR_PIN_INCORRECT)
+			break;
+	}
+	kmes_secure_free(pin);
+	return r;
+}
+
+/* Child side of login_via_child. Returns 0 once unlocked. */
+static int
+login_from_parent(struct agent *a, int from_parent, int to_parent)
+{
+	uint8_t *pin;
+	uint32_t len;
+	unsigned int left;
+	int32_t res[2];
+	int r;
+
+	for (;;) {
+		if (read_full(from_parent, &len, sizeof(len)) != 0 ||
+		    len > READPASS_MAX)
+			return KMES_ERR_CONNECTION_CLOSED;
+		if ((pin = kmes_secure_alloc(len == 0 ? 1 : len)) == NULL)
+			return KMES_ERR_ALLOC;
+		if (read_full(from_parent, pin, len) != 0) {
+			kmes_secure_free(pin);
+			return KMES_ERR_CONNECTION_CLOSED;
+		}
+		r = astore_login(a, pin, len, &left);
+		kmes_secure_free(pin);
+		res[0] = r;
+		res[1] = (int32_t)left;
+		if (write_full(to_parent, res, sizeof(res)) != 0)
+			return KMES_ERR_CONNECTION_CLOSED;
+		if (r == 0)
+			return 0;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
+	static const struct option long_opts[] = {
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "pin", no_argument, NULL, OPT_PIN },
+		{ "pin-fd", required_argument, NULL, OPT_PIN_FD },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct agent agent;
-	const char *bind_address = NULL, *shell;
+	const char *bind_address = NULL, *shell, *store_path = NULL;
+	char *default_store = NULL, *end;
+	int want_pin = 0, pin_fd = -1, pipe_pin[2] = { -1, -1 };
+	int pipe_res[2] = { -1, -1 };
+	struct stat st;
 	int ch, c_flag = 0, s_flag = 0, k_flag = 0, d_flag = 0, D_flag = 0;
 	int r, status = 0;
 	long life;
@@ -246,8 +453,23 @@ main(int argc, char **argv)
 	agent.opt.fp_hash = KS_FP_SHA256;
 	agent.listen_fd = -1;
 
-	while ((ch = getopt(argc, argv, "+cDdksE:a:P:t:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+cDdksE:a:P:t:", long_opts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case OPT_STORE:
+			store_path = optarg;
+			break;
+		case OPT_PIN:
+			want_pin = 1;
+			break;
+		case OPT_PIN_FD:
+			pin_fd = (int)strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || pin_fd < 0) {
+				fprintf(stderr, PROGNAME ": bad --pin-fd\n");
+				usage();
+			}
+			want_pin = 1;
+			break;
 		case 'c':
 			if (s_flag)
 				usage();
@@ -321,6 +543,30 @@ main(int argc, char **argv)
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	agent.opt.nloops = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned int)ncpu;
 
+	/*
+	 * The key store: the one named, else the default one if it exists.
+	 * Opening needs no PIN; the public keys are served either way.
+	 */
+	if ((agent.table = ks_table_new()) == NULL) {
+		fprintf(stderr, PROGNAME ": out of memory\n");
+		exit(1);
+	}
+	if (store_path == NULL && (default_store = ks_store_default_path()) !=
+	    NULL && stat(default_store, &st) == 0)
+		store_path = default_store;
+	if (store_path != NULL && (r = astore_open(&agent, store_path)) != 0) {
+		fprintf(stderr, PROGNAME ": cannot open keystore %s: %s\n",
+		    store_path, kmes_err(r));
+		exit(1);
+	}
+	if (want_pin && agent.store == NULL) {
+		fprintf(stderr, PROGNAME ": --pin: no keystore at %s; create "
+		    "one with 'kmes-keytool init'\n", default_store != NULL ?
+		    default_store : "the default path");
+		exit(1);
+	}
+	free(default_store);
+
 	parent_pid = getpid();
 	if (bind_address != NULL) {
 		if (strlen(bind_address) >= sizeof(socket_path)) {
@@ -344,9 +590,20 @@ main(int argc, char **argv)
 
 	if (agent.opt.foreground) {
 		log_init(PROGNAME, d_flag ? LOG_LVL_DEBUG : LOG_LVL_INFO, 1);
+		secure_heap_init();
+		if (want_pin && login_here(&agent, pin_fd) != 0) {
+			cleanup_socket();
+			exit(1);
+		}
 		print_env(c_flag, socket_path, parent_pid, 0);
 	} else {
 		fflush(stdout);
+		if (want_pin && (pipe2(pipe_pin, O_CLOEXEC) != 0 ||
+		    pipe2(pipe_res, O_CLOEXEC) != 0)) {
+			perror(PROGNAME ": pipe");
+			cleanup_socket();
+			exit(1);
+		}
 		if ((pid = fork()) == -1) {
 			perror(PROGNAME ": fork");
 			cleanup_socket();
@@ -357,6 +614,19 @@ main(int argc, char **argv)
 
 			/* Parent: show the environment, or run the command. */
 			close(agent.listen_fd);
+			if (want_pin) {
+				close(pipe_pin[0]);
+				close(pipe_res[1]);
+				r = login_via_child(&agent, pin_fd, pipe_pin[1],
+				    pipe_res[0]);
+				/* EOF tells a still-locked child to give up. */
+				close(pipe_pin[1]);
+				close(pipe_res[0]);
+				if (r != 0) {
+					(void)waitpid(pid, NULL, 0);
+					exit(1);
+				}
+			}
 			if (argc == 0) {
 				print_env(c_flag, socket_path, pid, 1);
 				exit(0);
@@ -371,7 +641,20 @@ main(int argc, char **argv)
 			perror(argv[0]);
 			exit(1);
 		}
-		/* Child: the agent. */
+		/* Child: the agent. Locked memory is not inherited: set up
+		 * the secure heap here, before any secret arrives. */
+		secure_heap_init();
+		if (want_pin) {
+			close(pipe_pin[1]);
+			close(pipe_res[0]);
+			if (login_from_parent(&agent, pipe_pin[0],
+			    pipe_res[1]) != 0) {
+				cleanup_socket();
+				_exit(1);
+			}
+			close(pipe_pin[0]);
+			close(pipe_res[1]);
+		}
 		if (argc > 0) {
 			/* Command mode: leave when the command does. */
 			(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
@@ -402,12 +685,9 @@ main(int argc, char **argv)
 		sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	if ((r = ks_crypto_init(0)) != 0)
-		log_error("secure heap not fully available (%s): private keys "
-		    "may not be locked in memory", kmes_err(r));
+	secure_heap_init();
 	pthread_mutex_init(&agent.lock_mtx, NULL);
-	if ((agent.table = ks_table_new()) == NULL ||
-	    (agent.lock_secret = kmes_secure_alloc(KS_PWHASH_SALT_LEN +
+	if ((agent.lock_secret = kmes_secure_alloc(KS_PWHASH_SALT_LEN +
 	    KS_PWHASH_LEN)) == NULL) {
 		log_error("out of memory");
 		cleanup_socket();
@@ -421,6 +701,7 @@ main(int argc, char **argv)
 	}
 	loops_join(&agent);
 	cleanup_socket();
+	astore_close(&agent);
 	ks_table_free(agent.table);
 	kmes_secure_free(agent.lock_secret);
 	close(agent.listen_fd);

@@ -1,0 +1,680 @@
+/*
+ * store-format.c: the key store's bytes (kmes-keystore(5)): strict parsing,
+ * canonical encoding, the whole-store MAC, the wrapped data key and the
+ * sealed records.
+ *
+ * The file is parsed only through kbuf and only into public data; nothing
+ * secret is ever in a struct ks_image. Encoding is canonical (one byte
+ * string per image), so the MAC is computed over the re-encoding of what
+ * was parsed, never over raw file offsets.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "kbuf.h"
+#include "kmes-err.h"
+#include "secmem.h"
+#include "store-int.h"
+
+/* Domain separation: no value is ever valid in two roles. */
+#define CTX_WRAP "kmes-keystore/1 data-key"
+#define CTX_RECORD "kmes-keystore/1 record"
+#define CTX_REK "kmes-keystore/1 record-key"
+#define CTX_MK "kmes-keystore/1 store-mac"
+
+/* Smallest record: five one-byte strings' worth, flags, time, nonce, tag. */
+#define REC_MIN (4 + 1 + 4 + 1 + 4 + 1 + 4 + 8 + KS_AEAD_NONCE_LEN + 4 + \
+    KS_AEAD_TAG_LEN + 1)
+
+#define REC_FLAGS_KNOWN (KS_REC_CONFIRM | KS_REC_GENERATED | \
+    KS_REC_NEVER_EXTRACTABLE)
+
+int
+ks_kdf_valid(const struct ks_store_kdf *kdf)
+{
+	if (kdf->log2_n < KS_SCRYPT_LOG2_N_MIN ||
+	    kdf->log2_n > KS_SCRYPT_LOG2_N_MAX ||
+	    kdf->r == 0 || kdf->r > KS_SCRYPT_R_MAX ||
+	    kdf->p == 0 || kdf->p > KS_SCRYPT_P_MAX)
+		return 0;
+	/* The V array is 128 * r * N bytes. */
+	return 128 * (uint64_t)kdf->r * (((uint64_t)1 << kdf->log2_n) + 2) <=
+	    KS_SCRYPT_MEM_MAX;
+}
+
+int
+ks_label_valid(const char *s, size_t len, size_t min)
+{
+	size_t i;
+
+	if (len < min || len > KS_STORE_LABEL_MAX)
+		return 0;
+	/* Labels reach terminals: no escape sequences, no NUL. */
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+void
+ks_record_clear(struct ks_record *rec)
+{
+	if (rec == NULL)
+		return;
+	free(rec->label);
+	free(rec->type);
+	free(rec->blob);
+	free(rec->sealed);
+	memset(rec, 0, sizeof(*rec));
+}
+
+void
+ks_image_free(struct ks_image *img)
+{
+	size_t i;
+
+	if (img == NULL)
+		return;
+	for (i = 0; i < img->nrecs; i++)
+		ks_record_clear(&img->recs[i]);
+	free(img->recs);
+	free(img->label);
+	free(img);
+}
+
+/* Copies exactly n bytes from the front of b. */
+static int
+get_raw(struct kbuf *b, void *out, size_t n)
+{
+	if (kbuf_len(b) < n)
+		return KMES_ERR_MESSAGE_INCOMPLETE;
+	memcpy(out, kbuf_ptr(b), n);
+	return kbuf_consume(b, n);
+}
+
+/* Reads a string of min..max bytes as a malloc'd C string. */
+static int
+get_text(struct kbuf *b, size_t min, size_t max, char **sp)
+{
+	char *s = NULL;
+	size_t len;
+	int r;
+
+	*sp = NULL;
+	if ((r = kbuf_get_cstring(b, &s, &len)) != 0)
+		return r;
+	if (len < min || len > max || !ks_label_valid(s, len, min)) {
+		free(s);
+		return KMES_ERR_INVALID_FORMAT;
+	}
+	*sp = s;
+	return 0;
+}
+
+/* Reads a string of min..max bytes as a malloc'd copy. */
+static int
+get_bytes(struct kbuf *b, size_t min, size_t max, uint8_t **pp, size_t *lenp)
+{
+	const uint8_t *p;
+	size_t len;
+	int r;
+
+	*pp = NULL;
+	*lenp = 0;
+	if ((r = kbuf_peek_string_direct(b, &p, &len)) != 0)
+		return r;
+	if (len < min || len > max)
+		return KMES_ERR_INVALID_FORMAT;
+	return kbuf_get_string(b, pp, lenp);
+}
+
+static int
+parse_wrap(struct kbuf *b, struct ks_wrap *w)
+{
+	int r;
+
+	if ((r = get_raw(b, w->salt, sizeof(w->salt))) != 0 ||
+	    (r = get_raw(b, w->nonce, sizeof(w->nonce))) != 0 ||
+	    (r = get_raw(b, w->ct, sizeof(w->ct))) != 0 ||
+	    (r = get_raw(b, w->tag, sizeof(w->tag))) != 0)
+		return r;
+	return 0;
+}
+
+/* The blob must begin with the type name the record claims. */
+static int
+check_blob_type(const struct ks_record *rec)
+{
+	struct kbuf *b = NULL;
+	const uint8_t *t;
+	size_t tlen;
+	int r;
+
+	if ((b = kbuf_from(rec->blob, rec->blob_len)) == NULL)
+		return KMES_ERR_ALLOC;
+	if ((r = kbuf_get_string_direct(b, &t, &tlen)) != 0)
+		goto out;
+	if (tlen != strlen(rec->type) || memcmp(t, rec->type, tlen) != 0)
+		r = KMES_ERR_INVALID_FORMAT;
+ out:
+	kbuf_free(b);
+	return r;
+}
+
+static int
+parse_record(struct kbuf *b, struct ks_record *rec)
+{
+	int r;
+
+	if ((r = get_text(b, 1, KS_STORE_LABEL_MAX, &rec->label)) != 0 ||
+	    (r = get_text(b, 1, KS_STORE_TYPE_MAX, &rec->type)) != 0 ||
+	    (r = get_bytes(b, 1, KS_STORE_BLOB_MAX, &rec->blob,
+	    &rec->blob_len)) != 0 ||
+	    (r = kbuf_get_u32(b, &rec->flags)) != 0 ||
+	    (r = kbuf_get_u64(b, &rec->created)) != 0 ||
+	    (r = get_raw(b, rec->nonce, sizeof(rec->nonce))) != 0 ||
+	    (r = get_bytes(b, KS_AEAD_TAG_LEN + 1,
+	    KS_STORE_PRIV_MAX + KS_AEAD_TAG_LEN, &rec->sealed,
+	    &rec->sealed_len)) != 0)
+		return r;
+	if ((rec->flags & ~REC_FLAGS_KNOWN) != 0 ||
+	    (rec->flags & KS_REC_NEVER_EXTRACTABLE) == 0)
+		return KMES_ERR_INVALID_FORMAT;
+	return check_blob_type(rec);
+}
+
+int
+ks_image_parse(const struct kbuf *file, struct ks_image **imgp)
+{
+	struct ks_image *img = NULL;
+	struct kbuf *b = NULL;
+	uint8_t magic[KS_STORE_MAGIC_LEN];
+	uint32_t version, log2_n, count;
+	size_t i;
+	int r;
+
+	*imgp = NULL;
+	if ((b = kbuf_from(kbuf_ptr(file), kbuf_len(file))) == NULL ||
+	    (img = calloc(1, sizeof(*img))) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = get_raw(b, magic, sizeof(magic))) != 0 ||
+	    (r = kbuf_get_u32(b, &version)) != 0)
+		goto out;
+	if (memcmp(magic, KS_STORE_MAGIC, sizeof(magic)) != 0 ||
+	    version != KS_STORE_VERSION) {
+		r = KMES_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	if ((r = kbuf_get_u32(b, &img->failures[KS_ROLE_USER])) != 0 ||
+	    (r = kbuf_get_u32(b, &img->failures[KS_ROLE_SO])) != 0 ||
+	    (r = get_raw(b, img->id, sizeof(img->id))) != 0 ||
+	    (r = kbuf_get_u32(b, &log2_n)) != 0 ||
+	    (r = kbuf_get_u32(b, &img->kdf.r)) != 0 ||
+	    (r = kbuf_get_u32(b, &img->kdf.p)) != 0 ||
+	    (r = parse_wrap(b, &img->wrap[KS_ROLE_USER])) != 0 ||
+	    (r = parse_wrap(b, &img->wrap[KS_ROLE_SO])) != 0 ||
+	    (r = kbuf_get_u64(b, &img->generation)) != 0 ||
+	    (r = get_text(b, 0, KS_STORE_LABEL_MAX, &img->label)) != 0 ||
+	    (r = kbuf_get_u32(b, &count)) != 0)
+		goto out;
+	/*
+	 * The counters are outside the MAC, so anyone who can write the file
+	 * can change them; at least refuse values no store ever holds.
+	 */
+	if (img->failures[KS_ROLE_USER] > KS_STORE_MAX_TRIES ||
+	    img->failures[KS_ROLE_SO] > KS_STORE_MAX_TRIES ||
+	    log2_n == 0 || log2_n > UINT8_MAX) {
+		r = KMES_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	img->kdf.log2_n = (uint8_t)log2_n;
+	/* A hostile count must not size an allocation: bound it by the
+	 * bytes that are really there. */
+	if (!ks_kdf_valid(&img->kdf) || count > KS_STORE_MAX_RECORDS ||
+	    count > kbuf_len(b) / REC_MIN) {
+		r = KMES_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	if (count != 0 &&
+	    (img->recs = calloc(count, sizeof(*img->recs))) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		img->nrecs = i + 1;
+		if ((r = parse_record(b, &img->recs[i])) != 0)
+			goto out;
+		if (ks_image_find(img, img->recs[i].label) != (long)i) {
+			r = KMES_ERR_INVALID_FORMAT; /* duplicate label */
+			goto out;
+		}
+	}
+	if ((r = get_raw(b, img->mac, sizeof(img->mac))) != 0)
+		goto out;
+	if (kbuf_len(b) != 0) {
+		r = KMES_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	*imgp = img;
+	img = NULL;
+	r = 0;
+ out:
+	if (r != 0 && r != KMES_ERR_ALLOC)
+		r = KMES_ERR_STORE_CORRUPT;
+	ks_image_free(img);
+	kbuf_free(b);
+	return r;
+}
+
+static int
+put_wrap(struct kbuf *b, const struct ks_wrap *w)
+{
+	int r;
+
+	if ((r = kbuf_put(b, w->salt, sizeof(w->salt))) != 0 ||
+	    (r = kbuf_put(b, w->nonce, sizeof(w->nonce))) != 0 ||
+	    (r = kbuf_put(b, w->ct, sizeof(w->ct))) != 0 ||
+	    (r = kbuf_put(b, w->tag, sizeof(w->tag))) != 0)
+		return r;
+	return 0;
+}
+
+static int
+put_record(struct kbuf *b, const struct ks_record *rec)
+{
+	int r;
+
+	if ((r = kbuf_put_cstring(b, rec->label)) != 0 ||
+	    (r = kbuf_put_cstring(b, rec->type)) != 0 ||
+	    (r = kbuf_put_string(b, rec->blob, rec->blob_len)) != 0 ||
+	    (r = kbuf_put_u32(b, rec->flags)) != 0 ||
+	    (r = kbuf_put_u64(b, rec->created)) != 0 ||
+	    (r = kbuf_put(b, rec->nonce, sizeof(rec->nonce))) != 0 ||
+	    (r = kbuf_put_string(b, rec->sealed, rec->sealed_len)) != 0)
+		return r;
+	return 0;
+}
+
+/* Appends everything but the MAC; the counters as zero if for_mac. */
+static int
+encode_body(const struct ks_image *img, int for_mac, struct kbuf *b)
+{
+	size_t i;
+	int r;
+
+	if ((r = kbuf_put(b, KS_STORE_MAGIC, KS_STORE_MAGIC_LEN)) != 0 ||
+	    (r = kbuf_put_u32(b, KS_STORE_VERSION)) != 0 ||
+	    (r = kbuf_put_u32(b,
+	    for_mac ? 0 : img->failures[KS_ROLE_USER])) != 0 ||
+	    (r = kbuf_put_u32(b,
+	    for_mac ? 0 : img->failures[KS_ROLE_SO])) != 0 ||
+	    (r = kbuf_put(b, img->id, sizeof(img->id))) != 0 ||
+	    (r = kbuf_put_u32(b, img->kdf.log2_n)) != 0 ||
+	    (r = kbuf_put_u32(b, img->kdf.r)) != 0 ||
+	    (r = kbuf_put_u32(b, img->kdf.p)) != 0 ||
+	    (r = put_wrap(b, &img->wrap[KS_ROLE_USER])) != 0 ||
+	    (r = put_wrap(b, &img->wrap[KS_ROLE_SO])) != 0 ||
+	    (r = kbuf_put_u64(b, img->generation)) != 0 ||
+	    (r = kbuf_put_cstring(b, img->label)) != 0 ||
+	    (r = kbuf_put_u32(b, (uint32_t)img->nrecs)) != 0)
+		return r;
+	for (i = 0; i < img->nrecs; i++) {
+		if ((r = put_record(b, &img->recs[i])) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+ks_image_encode(const struct ks_image *img, struct kbuf *b)
+{
+	int r;
+
+	if ((r = encode_body(img, 0, b)) != 0)
+		return r;
+	return kbuf_put(b, img->mac, sizeof(img->mac));
+}
+
+/* MAC over the file with the counters zeroed and without the MAC. */
+static int
+compute_mac(const struct ks_image *img, const struct ks_secrets *sec,
+    uint8_t mac[KS_HMAC_SHA256_LEN])
+{
+	struct kbuf *b = NULL;
+	int r;
+
+	if ((b = kbuf_new()) == NULL)
+		return KMES_ERR_ALLOC;
+	if ((r = encode_body(img, 1, b)) != 0)
+		goto out;
+	r = ks_hmac_sha256(sec->mk, sizeof(sec->mk), kbuf_ptr(b), kbuf_len(b),
+	    mac);
+ out:
+	kbuf_free(b);
+	return r;
+}
+
+int
+ks_image_set_mac(struct ks_image *img, const struct ks_secrets *sec)
+{
+	return compute_mac(img, sec, img->mac);
+}
+
+int
+ks_image_check_mac(const struct ks_image *img, const struct ks_secrets *sec)
+{
+	uint8_t mac[KS_HMAC_SHA256_LEN];
+	int r;
+
+	if ((r = compute_mac(img, sec, mac)) != 0)
+		return r;
+	if (kmes_ct_memcmp(mac, img->mac, sizeof(mac)) != 0)
+		return KMES_ERR_STORE_CORRUPT;
+	return 0;
+}
+
+static int
+copy_record(const struct ks_record *src, struct ks_record *dst)
+{
+	memset(dst, 0, sizeof(*dst));
+	if ((dst->label = strdup(src->label)) == NULL ||
+	    (dst->type = strdup(src->type)) == NULL ||
+	    (dst->blob = malloc(src->blob_len)) == NULL ||
+	    (dst->sealed = malloc(src->sealed_len)) == NULL) {
+		ks_record_clear(dst);
+		return KMES_ERR_ALLOC;
+	}
+	memcpy(dst->blob, src->blob, src->blob_len);
+	dst->blob_len = src->blob_len;
+	memcpy(dst->sealed, src->sealed, src->sealed_len);
+	dst->sealed_len = src->sealed_len;
+	dst->flags = src->flags;
+	dst->created = src->created;
+	memcpy(dst->nonce, src->nonce, sizeof(dst->nonce));
+	return 0;
+}
+
+int
+ks_image_dup(const struct ks_image *img, struct ks_image **copyp)
+{
+	struct ks_image *c = NULL;
+	size_t i;
+	int r;
+
+	*copyp = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return KMES_ERR_ALLOC;
+	*c = *img;
+	c->label = NULL;
+	c->recs = NULL;
+	c->nrecs = 0;
+	if ((c->label = strdup(img->label)) == NULL ||
+	    (img->nrecs != 0 &&
+	    (c->recs = calloc(img->nrecs, sizeof(*c->recs))) == NULL)) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < img->nrecs; i++) {
+		if ((r = copy_record(&img->recs[i], &c->recs[i])) != 0)
+			goto out;
+		c->nrecs = i + 1;
+	}
+	*copyp = c;
+	c = NULL;
+	r = 0;
+ out:
+	ks_image_free(c);
+	return r;
+}
+
+long
+ks_image_find(const struct ks_image *img, const char *label)
+{
+	size_t i;
+
+	for (i = 0; i < img->nrecs; i++) {
+		if (strcmp(img->recs[i].label, label) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+int
+ks_image_append(struct ks_image *img, struct ks_record *rec)
+{
+	struct ks_record *n;
+
+	if (img->nrecs >= KS_STORE_MAX_RECORDS)
+		return KMES_ERR_NO_BUFFER_SPACE;
+	if ((n = reallocarray(img->recs, img->nrecs + 1, sizeof(*n))) == NULL)
+		return KMES_ERR_ALLOC;
+	img->recs = n;
+	img->recs[img->nrecs++] = *rec;
+	memset(rec, 0, sizeof(*rec));
+	return 0;
+}
+
+void
+ks_image_remove(struct ks_image *img, size_t i)
+{
+	if (i >= img->nrecs)
+		return;
+	ks_record_clear(&img->recs[i]);
+	memmove(&img->recs[i], &img->recs[i + 1],
+	    (img->nrecs - i - 1) * sizeof(*img->recs));
+	img->nrecs--;
+}
+
+int
+ks_secrets_derive(struct ks_secrets *sec)
+{
+	int r;
+
+	if ((r = ks_hmac_sha256(sec->dk, sizeof(sec->dk),
+	    (const uint8_t *)CTX_REK, strlen(CTX_REK), sec->rek)) != 0 ||
+	    (r = ks_hmac_sha256(sec->dk, sizeof(sec->dk),
+	    (const uint8_t *)CTX_MK, strlen(CTX_MK), sec->mk)) != 0)
+		return r;
+	return 0;
+}
+
+/* AAD of a wrapped data key: the store, the role and the KDF cost. */
+static int
+wrap_aad(const struct ks_image *img, enum ks_role role, struct kbuf *b)
+{
+	int r;
+
+	if ((r = kbuf_put_cstring(b, CTX_WRAP)) != 0 ||
+	    (r = kbuf_put(b, img->id, sizeof(img->id))) != 0 ||
+	    (r = kbuf_put_u32(b, (uint32_t)role)) != 0 ||
+	    (r = kbuf_put_u32(b, img->kdf.log2_n)) != 0 ||
+	    (r = kbuf_put_u32(b, img->kdf.r)) != 0 ||
+	    (r = kbuf_put_u32(b, img->kdf.p)) != 0)
+		return r;
+	return 0;
+}
+
+/* Runs the KDF for a PIN into a locked key-encryption key. */
+static int
+derive_kek(const struct ks_image *img, const struct ks_wrap *w,
+    const uint8_t *pin, size_t pinlen, uint8_t **kekp)
+{
+	uint8_t *kek;
+	int r;
+
+	*kekp = NULL;
+	if ((kek = kmes_secure_alloc(KS_AEAD_KEY_LEN)) == NULL)
+		return KMES_ERR_ALLOC;
+	if ((r = ks_kdf_scrypt(pin, pinlen, w->salt, sizeof(w->salt),
+	    img->kdf.log2_n, img->kdf.r, img->kdf.p, kek,
+	    KS_AEAD_KEY_LEN)) != 0) {
+		kmes_secure_free(kek);
+		return r;
+	}
+	*kekp = kek;
+	return 0;
+}
+
+int
+ks_wrap_seal(const struct ks_image *img, enum ks_role role,
+    const uint8_t *pin, size_t pinlen, const uint8_t *dk, struct ks_wrap *w)
+{
+	struct ks_wrap nw;
+	struct kbuf *aad = NULL;
+	uint8_t *kek = NULL;
+	int r;
+
+	if ((r = ks_random(nw.salt, sizeof(nw.salt))) != 0 ||
+	    (r = ks_random(nw.nonce, sizeof(nw.nonce))) != 0)
+		return r;
+	if ((aad = kbuf_new()) == NULL)
+		return KMES_ERR_ALLOC;
+	if ((r = wrap_aad(img, role, aad)) != 0 ||
+	    (r = derive_kek(img, &nw, pin, pinlen, &kek)) != 0 ||
+	    (r = ks_aead_seal(kek, nw.nonce, kbuf_ptr(aad), kbuf_len(aad), dk,
+	    KS_STORE_DK_LEN, nw.ct, nw.tag)) != 0)
+		goto out;
+	*w = nw;
+	r = 0;
+ out:
+	kmes_secure_free(kek);
+	kbuf_free(aad);
+	return r;
+}
+
+int
+ks_wrap_open(const struct ks_image *img, enum ks_role role,
+    const uint8_t *pin, size_t pinlen, uint8_t *dk)
+{
+	const struct ks_wrap *w = &img->wrap[role];
+	struct kbuf *aad = NULL;
+	uint8_t *kek = NULL;
+	int r;
+
+	if ((aad = kbuf_new()) == NULL)
+		return KMES_ERR_ALLOC;
+	if ((r = wrap_aad(img, role, aad)) != 0 ||
+	    (r = derive_kek(img, w, pin, pinlen, &kek)) != 0)
+		goto out;
+	r = ks_aead_open(kek, w->nonce, kbuf_ptr(aad), kbuf_len(aad), w->ct,
+	    sizeof(w->ct), w->tag, dk);
+	if (r == KMES_ERR_SIGNATURE_INVALID)
+		r = KMES_ERR_PIN_INCORRECT;
+ out:
+	kmes_secure_free(kek);
+	kbuf_free(aad);
+	return r;
+}
+
+/* AAD of a record: the store and every clear field of the record. */
+static int
+record_aad(const struct ks_image *img, const struct ks_record *rec,
+    struct kbuf *b)
+{
+	int r;
+
+	if ((r = kbuf_put_cstring(b, CTX_RECORD)) != 0 ||
+	    (r = kbuf_put(b, img->id, sizeof(img->id))) != 0 ||
+	    (r = kbuf_put_cstring(b, rec->label)) != 0 ||
+	    (r = kbuf_put_cstring(b, rec->type)) != 0 ||
+	    (r = kbuf_put_string(b, rec->blob, rec->blob_len)) != 0 ||
+	    (r = kbuf_put_u32(b, rec->flags)) != 0 ||
+	    (r = kbuf_put_u64(b, rec->created)) != 0)
+		return r;
+	return 0;
+}
+
+int
+ks_record_seal(const struct ks_image *img, const struct ks_secrets *sec,
+    const struct ks_key *key, struct ks_record *rec)
+{
+	struct kbuf *priv = NULL, *aad = NULL;
+	uint8_t *sealed = NULL;
+	size_t len;
+	int r;
+
+	/* The private serialization exists only in locked memory. */
+	if ((priv = kbuf_new_secure(KS_STORE_PRIV_MAX)) == NULL ||
+	    (aad = kbuf_new()) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = ks_key_put_private(key, priv)) != 0 ||
+	    (r = record_aad(img, rec, aad)) != 0 ||
+	    (r = ks_random(rec->nonce, sizeof(rec->nonce))) != 0)
+		goto out;
+	len = kbuf_len(priv);
+	if ((sealed = malloc(len + KS_AEAD_TAG_LEN)) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = ks_aead_seal(sec->rek, rec->nonce, kbuf_ptr(aad),
+	    kbuf_len(aad), kbuf_ptr(priv), len, sealed, sealed + len)) != 0)
+		goto out;
+	free(rec->sealed);
+	rec->sealed = sealed;
+	rec->sealed_len = len + KS_AEAD_TAG_LEN;
+	sealed = NULL;
+	r = 0;
+ out:
+	free(sealed); /* ciphertext only: nothing to wipe */
+	kbuf_free(aad);
+	kbuf_free(priv);
+	return r;
+}
+
+int
+ks_record_open(const struct ks_image *img, const struct ks_secrets *sec,
+    size_t i, struct ks_key **keyp)
+{
+	const struct ks_record *rec;
+	struct kbuf *priv = NULL, *aad = NULL;
+	struct ks_key *key = NULL;
+	const uint8_t *blob;
+	uint8_t *pt;
+	size_t len, blob_len;
+	int r;
+
+	*keyp = NULL;
+	if (i >= img->nrecs)
+		return KMES_ERR_INVALID_ARGUMENT;
+	rec = &img->recs[i];
+	/* Parsing guaranteed KS_AEAD_TAG_LEN < sealed_len. */
+	len = rec->sealed_len - KS_AEAD_TAG_LEN;
+	if ((priv = kbuf_new_secure(len)) == NULL ||
+	    (aad = kbuf_new()) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = record_aad(img, rec, aad)) != 0 ||
+	    (r = kbuf_reserve(priv, len, &pt)) != 0)
+		goto out;
+	if ((r = ks_aead_open(sec->rek, rec->nonce, kbuf_ptr(aad),
+	    kbuf_len(aad), rec->sealed, len, rec->sealed + len, pt)) != 0)
+		goto out;
+	if ((r = ks_key_parse_private(priv, &key)) != 0)
+		goto out;
+	/* Authentic but inconsistent would be a bug of ours: still refuse. */
+	blob = ks_key_blob(key, &blob_len);
+	if (kbuf_len(priv) != 0 || blob_len != rec->blob_len ||
+	    memcmp(blob, rec->blob, blob_len) != 0 ||
+	    strcmp(ks_key_type_name(key), rec->type) != 0) {
+		r = KMES_ERR_STORE_CORRUPT;
+		goto out;
+	}
+	*keyp = key;
+	key = NULL;
+	r = 0;
+ out:
+	/* Whatever fails past the lookup is a record we cannot trust. */
+	if (r != 0 && r != KMES_ERR_ALLOC)
+		r = KMES_ERR_STORE_CORRUPT;
+	ks_key_free(key);
+	kbuf_free(aad);
+	kbuf_free(priv);
+	return r;
+}

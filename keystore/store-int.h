@@ -1,0 +1,163 @@
+/*
+ * store-int.h: the seam between store.c (files, locks, sessions) and
+ * store-format.c (the byte format and its cryptography). Private to
+ * keystore/; the format is described byte by byte in kmes-keystore(5).
+ */
+#ifndef KMES_STORE_INT_H
+#define KMES_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "store.h"
+
+struct kbuf;
+
+#define KS_STORE_MAGIC "KMESKEYS"
+#define KS_STORE_MAGIC_LEN 8
+#define KS_STORE_VERSION 1
+
+/* Byte offset of the two failure counters (outside the MAC). */
+#define KS_STORE_FAILURES_OFFSET 12
+
+/* Caps on what a store file may claim, checked before anything is kept. */
+#define KS_STORE_FILE_MAX (16 * 1024 * 1024)
+#define KS_STORE_MAX_RECORDS 1024
+#define KS_STORE_TYPE_MAX 64
+#define KS_STORE_BLOB_MAX (64 * 1024)
+#define KS_STORE_PRIV_MAX (64 * 1024)
+
+#define KS_STORE_SALT_LEN 16
+#define KS_STORE_DK_LEN 32
+
+/* Default scrypt cost: about 0.5 s and 128 MiB per PIN check. */
+#define KS_STORE_KDF_LOG2_N 17
+#define KS_STORE_KDF_R 8
+#define KS_STORE_KDF_P 1
+
+enum ks_role {
+	KS_ROLE_USER = 0,
+	KS_ROLE_SO = 1,
+};
+
+/* The data key wrapped under one PIN. */
+struct ks_wrap {
+	uint8_t salt[KS_STORE_SALT_LEN];
+	uint8_t nonce[KS_AEAD_NONCE_LEN];
+	uint8_t ct[KS_STORE_DK_LEN];
+	uint8_t tag[KS_AEAD_TAG_LEN];
+};
+
+/* One key: public metadata in the clear, the private key sealed. */
+struct ks_record {
+	char *label;
+	char *type;
+	uint8_t *blob;
+	size_t blob_len;
+	uint32_t flags;
+	uint64_t created;
+	uint8_t nonce[KS_AEAD_NONCE_LEN];
+	uint8_t *sealed;	/* ciphertext || tag */
+	size_t sealed_len;
+};
+
+/* A parsed store file (public data only). */
+struct ks_image {
+	uint32_t failures[2];	/* indexed by enum ks_role */
+	uint8_t id[KS_STORE_ID_LEN];
+	struct ks_store_kdf kdf;
+	struct ks_wrap wrap[2];	/* indexed by enum ks_role */
+	uint64_t generation;
+	char *label;
+	struct ks_record *recs;
+	size_t nrecs;
+	uint8_t mac[KS_HMAC_SHA256_LEN];
+};
+
+/* The data key and the keys derived from it; lives in kmes_secure_alloc. */
+struct ks_secrets {
+	uint8_t dk[KS_STORE_DK_LEN];
+	uint8_t rek[KS_AEAD_KEY_LEN];		/* seals records */
+	uint8_t mk[KS_HMAC_SHA256_LEN];	/* whole-store MAC */
+};
+
+/* Returns 1 if the scrypt parameters are within bounds (log2_n != 0). */
+int ks_kdf_valid(const struct ks_store_kdf *kdf);
+
+/* Returns 1 if s (len bytes) is a usable label: no control bytes. */
+int ks_label_valid(const char *s, size_t len, size_t min);
+
+/*
+ * Parses a whole store file strictly. Returns 0, KMES_ERR_STORE_CORRUPT or
+ * KMES_ERR_ALLOC.
+ */
+int ks_image_parse(const struct kbuf *file, struct ks_image **imgp)
+    __attribute__((warn_unused_result));
+
+/* Appends the store file for img (with img->mac). Returns 0 or KMES_ERR_*. */
+int ks_image_encode(const struct ks_image *img, struct kbuf *b)
+    __attribute__((warn_unused_result));
+
+/* Returns a deep copy of img in *copyp, or a negative KMES_ERR_*. */
+int ks_image_dup(const struct ks_image *img, struct ks_image **copyp)
+    __attribute__((warn_unused_result));
+
+void ks_image_free(struct ks_image *img);
+
+/* Index of the record labelled label, or -1. */
+long ks_image_find(const struct ks_image *img, const char *label);
+
+/* Appends *rec (taking what it owns). Returns 0 or a negative KMES_ERR_*. */
+int ks_image_append(struct ks_image *img, struct ks_record *rec)
+    __attribute__((warn_unused_result));
+
+/* Removes and frees record i. */
+void ks_image_remove(struct ks_image *img, size_t i);
+
+void ks_record_clear(struct ks_record *rec);
+
+/* Recomputes img->mac. Returns 0 or a negative KMES_ERR_*. */
+int ks_image_set_mac(struct ks_image *img, const struct ks_secrets *sec)
+    __attribute__((warn_unused_result));
+
+/* Returns 0 if img->mac is right, else KMES_ERR_STORE_CORRUPT or KMES_ERR_*. */
+int ks_image_check_mac(const struct ks_image *img,
+    const struct ks_secrets *sec) __attribute__((warn_unused_result));
+
+/* Derives sec->rek and sec->mk from sec->dk. Returns 0 or KMES_ERR_*. */
+int ks_secrets_derive(struct ks_secrets *sec)
+    __attribute__((warn_unused_result));
+
+/*
+ * Wraps dk under pin for role into *w (new salt and nonce; img supplies the
+ * store id and KDF cost). Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_wrap_seal(const struct ks_image *img, enum ks_role role,
+    const uint8_t *pin, size_t pinlen, const uint8_t *dk, struct ks_wrap *w)
+    __attribute__((warn_unused_result));
+
+/*
+ * Unwraps the data key for role into dk. Returns 0, KMES_ERR_PIN_INCORRECT
+ * or another negative KMES_ERR_*.
+ */
+int ks_wrap_open(const struct ks_image *img, enum ks_role role,
+    const uint8_t *pin, size_t pinlen, uint8_t *dk)
+    __attribute__((warn_unused_result));
+
+/*
+ * Seals key's private half into rec, whose label, type, blob, flags and
+ * created must already be set. Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_record_seal(const struct ks_image *img, const struct ks_secrets *sec,
+    const struct ks_key *key, struct ks_record *rec)
+    __attribute__((warn_unused_result));
+
+/*
+ * Opens record i into a private key and checks it against the record's
+ * public blob. Returns 0, KMES_ERR_STORE_CORRUPT or another KMES_ERR_*.
+ */
+int ks_record_open(const struct ks_image *img, const struct ks_secrets *sec,
+    size_t i, struct ks_key **keyp) __attribute__((warn_unused_result));
+
+#endif /* KMES_STORE_INT_H */

@@ -1,0 +1,199 @@
+/*
+ * agent-store.c: serving the keys of the embedded key store.
+ *
+ * The store's public keys are always listed (public halves are not secret).
+ * After a login with the PIN, the private keys are loaded into the secure
+ * heap and the same identities become able to sign; a lock (ssh-add -x)
+ * wipes them again. The file is re-read whenever it changed on disk, so
+ * keys generated, imported or deleted by kmes-keytool show up or vanish
+ * without a restart.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "keytable.h"
+#include "kmes-err.h"
+#include "log.h"
+#include "secmem.h"
+#include "store.h"
+
+struct agent_store {
+	pthread_mutex_t mtx;
+	struct ks_store *st;
+};
+
+/* Rebuilds the store's identities. Caller holds s->mtx. */
+static int
+rebuild(struct agent *a, struct agent_store *s)
+{
+	struct ks_store_entry e;
+	struct ks_key **keys = NULL;
+	char **comments = NULL;
+	struct agent_constraints *cons = NULL;
+	size_t i, n = ks_store_count(s->st), made = 0;
+	int r = 0, logged_in = ks_store_logged_in(s->st);
+
+	if (n != 0 && ((keys = calloc(n, sizeof(*keys))) == NULL ||
+	    (comments = calloc(n, sizeof(*comments))) == NULL ||
+	    (cons = calloc(n, sizeof(*cons))) == NULL)) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if ((r = ks_store_entry(s->st, i, &e)) != 0)
+			goto out;
+		if (logged_in)
+			r = ks_store_load_key(s->st, i, &keys[made]);
+		else
+			r = ks_key_from_blob(e.blob, e.blob_len, &keys[made]);
+		if (r != 0) {
+			/* One bad record must not hide the others. */
+			log_error("keystore key \"%s\" cannot be served: %s",
+			    e.label, kmes_err(r));
+			r = 0;
+			continue;
+		}
+		if ((comments[made] = strdup(e.label)) == NULL) {
+			ks_key_free(keys[made]);
+			keys[made] = NULL;
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		cons[made].confirm = (e.flags & KS_REC_CONFIRM) != 0;
+		made++;
+	}
+	r = ks_table_replace_origin(a->table, KS_ORIGIN_STORE, keys, comments,
+	    cons, made);
+	made = 0;
+	log_verbose("keystore \"%s\": %zu key(s) served, %s",
+	    ks_store_label(s->st), n, logged_in ? "unlocked" : "locked");
+ out:
+	for (i = 0; i < made; i++) {
+		ks_key_free(keys[i]);
+		free(comments[i]);
+	}
+	free(keys);
+	free(comments);
+	free(cons);
+	return r;
+}
+
+int
+astore_open(struct agent *a, const char *path)
+{
+	struct agent_store *s;
+	int r;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return KMES_ERR_ALLOC;
+	pthread_mutex_init(&s->mtx, NULL);
+	if ((r = ks_store_open(path, &s->st)) != 0) {
+		pthread_mutex_destroy(&s->mtx);
+		free(s);
+		return r;
+	}
+	a->store = s;
+	pthread_mutex_lock(&s->mtx);
+	r = rebuild(a, s);
+	pthread_mutex_unlock(&s->mtx);
+	return r;
+}
+
+void
+astore_close(struct agent *a)
+{
+	struct agent_store *s = a->store;
+
+	if (s == NULL)
+		return;
+	ks_store_free(s->st);
+	pthread_mutex_destroy(&s->mtx);
+	free(s);
+	a->store = NULL;
+}
+
+const char *
+astore_label(struct agent *a)
+{
+	return a->store == NULL ? NULL : ks_store_label(a->store->st);
+}
+
+int
+astore_locked(struct agent *a)
+{
+	struct agent_store *s = a->store;
+	int locked;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->mtx);
+	locked = !ks_store_logged_in(s->st);
+	pthread_mutex_unlock(&s->mtx);
+	return locked;
+}
+
+int
+astore_login(struct agent *a, const uint8_t *pin, size_t len,
+    unsigned int *tries_left)
+{
+	struct agent_store *s = a->store;
+	unsigned int left = 0;
+	int r;
+
+	if (tries_left != NULL)
+		*tries_left = 0;
+	if (s == NULL)
+		return KMES_ERR_STORE_NOT_FOUND;
+	pthread_mutex_lock(&s->mtx);
+	r = ks_store_login(s->st, 0, pin, len, &left);
+	if (r == 0) {
+		log_info("keystore \"%s\" unlocked", ks_store_label(s->st));
+		r = rebuild(a, s);
+	} else if (r == KMES_ERR_PIN_INCORRECT)
+		log_error("keystore \"%s\": wrong PIN, %u tries left",
+		    ks_store_label(s->st), left);
+	else if (r == KMES_ERR_PIN_LOCKED)
+		log_error("keystore \"%s\": PIN blocked; unblock it with "
+		    "kmes-keytool unblock", ks_store_label(s->st));
+	pthread_mutex_unlock(&s->mtx);
+	if (tries_left != NULL)
+		*tries_left = left;
+	return r;
+}
+
+void
+astore_lock(struct agent *a)
+{
+	struct agent_store *s = a->store;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mtx);
+	if (ks_store_logged_in(s->st)) {
+		ks_store_logout(s->st);
+		/* Public-only identities replace the private ones. */
+		(void)rebuild(a, s);
+		log_info("keystore \"%s\" locked; its keys were wiped from "
+		    "memory", ks_store_label(s->st));
+	}
+	pthread_mutex_unlock(&s->mtx);
+}
+
+void
+astore_sync(struct agent *a)
+{
+	struct agent_store *s = a->store;
+	int changed = 0, r;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mtx);
+	if ((r = ks_store_refresh(s->st, &changed)) != 0)
+		log_error("keystore \"%s\": cannot re-read: %s",
+		    ks_store_label(s->st), kmes_err(r));
+	else if (changed)
+		(void)rebuild(a, s);
+	pthread_mutex_unlock(&s->mtx);
+}

@@ -1,0 +1,177 @@
+#!/bin/bash
+# kmes-agent serving the embedded key store: keys made with kmes-keytool are
+# listed by ssh-add -l, sign for ssh logins once the PIN is given (--pin-fd,
+# --pin on a terminal, ssh-add -X, or the askpass prompt on first use), are
+# wiped by ssh-add -x, appear and vanish without a restart, and are not
+# removable with ssh-add -d/-D.
+#
+# Run: AGENT=build/src/kmes-agent KEYTOOL=build/src/keytool/kmes-keytool \
+#      bash tests/integration/test-agent-store.sh
+
+. "$(dirname "$0")/lib.sh"
+
+[ -n "${KEYTOOL:-}" ] || bail_out "KEYTOOL is not set"
+kmes || bail_out "this test is for kmes-agent (KMES=1)"
+
+STORE=$TMP/store/keystore
+PIN=246813
+SOPIN=97531864
+export KMES_STORE=$STORE
+
+kt() {
+	bounded "$KEYTOOL" --store "$STORE" "$@"
+}
+
+kt_pin() {
+	bounded "$KEYTOOL" --store "$STORE" --pin-fd 3 "$@" 3<<<"$PIN"
+}
+
+run kt --pin-fd 3 --so-pin-fd 4 init --label work --kdf-cost 10 \
+	3<<<"$PIN" 4<<<"$SOPIN"
+tap_result "$RC" "kmes-keytool init makes a store" || _show_last init
+
+declare -A PUB
+for t in ed25519 ecdsa rsa; do
+	run kt_pin generate -t "$t" -l "k-$t"
+	tap_result "$RC" "generate $t key in the store" || _show_last generate
+	PUB[$t]=$OUT
+	printf '%s\n' "$OUT" >"$TMP/k-$t.pub"
+done
+
+# --- locked start: public keys listed, signing refused without a prompt
+start_agent locked --store "$STORE"
+run ssh-add -l
+expect_eq "store keys are listed before any PIN (3 keys)" 3 \
+	"$(printf '%s\n' "$OUT" | grep -c 'k-')"
+expect_contains "the comment is the label" "k-ed25519 (ED25519)" "$OUT"
+expect_fail "a locked store key does not sign without a PIN prompt" \
+	ssh-add -T "$TMP/k-ed25519.pub"
+expect_contains "the agent says how to unlock" "ssh-add -X" \
+	"$(cat "$TMP/locked.log")"
+
+# ssh-add -X with the store PIN unlocks it (askpass supplies the "password").
+make_askpass "$TMP/askpass" "$TMP/answer" "$TMP/askpass.log"
+printf '%s\n' "$PIN" >"$TMP/answer"
+run env SSH_ASKPASS="$TMP/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+	ssh-add -X
+tap_result "$RC" "ssh-add -X with the PIN unlocks the store" ||
+	_show_last ssh-add -X
+for t in ed25519 ecdsa rsa; do
+	expect_ok "unlocked store signs with its $t key (ssh-add -T)" \
+		ssh-add -T "$TMP/k-$t.pub"
+done
+
+# ssh-add -d / -D do not remove store keys.
+run ssh-add -d "$TMP/k-ed25519.pub"
+expect_eq "ssh-add -d cannot delete a store key" 1 \
+	"$(bounded ssh-add -l | grep -c 'k-ed25519')"
+run ssh-add -D
+expect_eq "ssh-add -D leaves store keys in place" 3 \
+	"$(bounded ssh-add -l | grep -c 'k-')"
+
+# ssh-add -x wipes the store's keys; -X with the lock password unlocks the
+# agent but the store stays locked until its PIN is given.
+printf 'lockpw\n' >"$TMP/answer"
+run env SSH_ASKPASS="$TMP/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+	ssh-add -x
+tap_result "$RC" "ssh-add -x locks the agent" || _show_last ssh-add -x
+expect_contains "locking wipes the store keys (log)" "keys were wiped" \
+	"$(cat "$TMP/locked.log")"
+run env SSH_ASKPASS="$TMP/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+	ssh-add -X
+tap_result "$RC" "ssh-add -X with the lock password unlocks the agent" ||
+	_show_last ssh-add -X
+expect_fail "after a lock, store keys need the PIN again" \
+	ssh-add -T "$TMP/k-ed25519.pub"
+stop_pid "$AGENT_PID"
+
+# --- first use asks the PIN through askpass (agent environment)
+printf '%s\n' "$PIN" >"$TMP/answer"
+: >"$TMP/askpass.log"
+AGENT_ENV=(SSH_ASKPASS="$TMP/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0)
+start_agent prompt --store "$STORE"
+expect_ok "a locked store key signs after the askpass PIN prompt" \
+	ssh-add -T "$TMP/k-ecdsa.pub"
+expect_contains "the prompt names the store" \
+	"Enter PIN for keystore 'work'" "$(cat "$TMP/askpass.log")"
+expect_lacks "a PIN prompt is not a confirm prompt" \
+	"SSH_ASKPASS_PROMPT=confirm" "$(cat "$TMP/askpass.log")"
+stop_pid "$AGENT_PID"
+AGENT_ENV=()
+
+# --- --pin-fd at start: keys sign at once; wrong PIN: no daemon, no socket
+start_agent pinfd --store "$STORE" --pin-fd 3 3<<<"$PIN"
+expect_ok "--pin-fd unlocks the store at start" ssh-add -T "$TMP/k-rsa.pub"
+
+# Keys generated or deleted while the agent runs appear or vanish.
+run kt_pin generate -t ed25519 -l k-late
+tap_result "$RC" "generate a key while the agent runs" || _show_last gen
+printf '%s\n' "$OUT" >"$TMP/k-late.pub"
+expect_contains "the new key is listed without a restart" "k-late" \
+	"$(bounded ssh-add -l)"
+expect_ok "the new key signs" ssh-add -T "$TMP/k-late.pub"
+run kt_pin delete k-late
+tap_result "$RC" "delete a key while the agent runs" || _show_last delete
+expect_lacks "the deleted key vanishes without a restart" "k-late" \
+	"$(bounded ssh-add -l)"
+
+# ssh login to a loopback sshd with every store key.
+start_sshd
+for t in ed25519 ecdsa rsa; do
+	: >"$SSHD_DIR/authorized_keys"
+	authorize "$TMP/k-$t.pub"
+	run ssh_test -i "$TMP/k-$t.pub" kmes-test echo "store-$t"
+	expect_eq "ssh login with the store's $t key" "store-$t" "$OUT" ||
+		_show_last ssh
+done
+stop_pid "$AGENT_PID"
+
+run "$AGENT" -D -a "$TMP/bad.sock" --store "$STORE" --pin-fd 3 3<<<"000000"
+expect_eq "a wrong PIN makes the agent exit 1" 1 "$RC"
+expect_match "it says the PIN was wrong and the tries left" \
+	"wrong PIN .*9 tries left" "$ERR"
+expect_eq "no socket is left behind" no \
+	"$([ -e "$TMP/bad.sock" ] && echo yes || echo no)"
+
+# Daemon mode: -s --pin-fd prints the environment only once unlocked.
+run "$AGENT" -s -a "$TMP/d.sock" --store "$STORE" --pin-fd 3 3<<<"$PIN"
+tap_result "$RC" "daemon mode with --pin-fd starts" || _show_last agent -s
+dpid=$(printf '%s\n' "$OUT" | sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p')
+[ -n "$dpid" ] && register_pid "$dpid"
+expect_ok "the daemon's store keys sign at once" \
+	env SSH_AUTH_SOCK="$TMP/d.sock" ssh-add -T "$TMP/k-ed25519.pub"
+[ -n "$dpid" ] && stop_pid "$dpid"
+run "$AGENT" -s -a "$TMP/d2.sock" --store "$STORE" --pin-fd 3 3<<<"999999"
+expect_eq "daemon mode with a wrong PIN exits 1" 1 "$RC"
+expect_lacks "and prints no environment to eval" "SSH_AUTH_SOCK" "$OUT"
+expect_eq "and leaves no socket" no \
+	"$([ -e "$TMP/d2.sock" ] && echo yes || echo no)"
+
+# --pin on a terminal: the prompt goes to the tty, never to stdout. expect
+# types the PIN only once the prompt is shown (the prompt flushes typeahead).
+cat >"$TMP/pin.exp" <<EXP
+set timeout 30
+spawn sh -c "exec \$env(AGENT) -s -a $TMP/t.sock --store $STORE --pin >$TMP/t.out"
+expect {
+	"Enter PIN for keystore 'work': " { send "$PIN\r" }
+	timeout { exit 2 }
+	eof { exit 3 }
+}
+expect eof
+catch wait result
+exit [lindex \$result 3]
+EXP
+run expect -f "$TMP/pin.exp"
+tap_result "$RC" "--pin asks on the terminal and the agent starts" ||
+	_show_last expect
+tpid=$(sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p' "$TMP/t.out")
+[ -n "$tpid" ] && register_pid "$tpid"
+expect_lacks "--pin prompts on the terminal, not on stdout" \
+	"Enter PIN" "$(cat "$TMP/t.out")"
+expect_contains "stdout holds the environment to eval" "SSH_AUTH_SOCK=" \
+	"$(cat "$TMP/t.out")"
+expect_ok "--pin from a terminal unlocks the store" \
+	env SSH_AUTH_SOCK="$TMP/t.sock" ssh-add -T "$TMP/k-ecdsa.pub"
+[ -n "$tpid" ] && stop_pid "$tpid"
+
+done_testing
