@@ -48,8 +48,10 @@ ks_kdf_scrypt(const uint8_t *pin, size_t pinlen, const uint8_t *salt,
 	    r == 0 || r > KS_SCRYPT_R_MAX || p == 0 || p > KS_SCRYPT_P_MAX)
 		return KMES_ERR_INVALID_ARGUMENT;
 	n = (uint64_t)1 << log2_n;
-	/* scrypt's V array is 128 * r * N bytes: the parameters come from a
-	 * file someone else may have written, so bound what they cost. */
+	/*
+	 * scrypt's V array is 128 * r * N bytes: the parameters come from a
+	 * file someone else may have written, so bound what they cost.
+	 */
 	vmem = 128 * (uint64_t)r * (n + 2);
 	if (vmem > KS_SCRYPT_MEM_MAX)
 		return KMES_ERR_INVALID_ARGUMENT;

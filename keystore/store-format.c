@@ -232,8 +232,10 @@ ks_image_parse(const struct kbuf *file, struct ks_image **imgp)
 		goto out;
 	}
 	img->kdf.log2_n = (uint8_t)log2_n;
-	/* A hostile count must not size an allocation: bound it by the
-	 * bytes that are really there. */
+	/*
+	 * A hostile count must not size an allocation: bound it by the
+	 * bytes that are really there.
+	 */
 	if (!ks_kdf_valid(&img->kdf) || count > KS_STORE_MAX_RECORDS ||
 	    count > kbuf_len(b) / REC_MIN) {
 		r = KMES_ERR_INVALID_FORMAT;

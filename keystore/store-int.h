@@ -6,6 +6,8 @@
 #ifndef KMES_STORE_INT_H
 #define KMES_STORE_INT_H
 
+#include <sys/stat.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -159,5 +161,50 @@ int ks_record_seal(const struct ks_image *img, const struct ks_secrets *sec,
  */
 int ks_record_open(const struct ks_image *img, const struct ks_secrets *sec,
     size_t i, struct ks_key **keyp) __attribute__((warn_unused_result));
+
+/* store-file.c: the files of one store. */
+struct ks_files {
+	char *path;
+	char *lock;	/* PATH.lock */
+	char *tmp;	/* PATH.tmp */
+	char *dir;
+};
+
+/* Works out the file names for path. Returns 0 or a negative KMES_ERR_*. */
+int ks_files_init(const char *path, struct ks_files *f)
+    __attribute__((warn_unused_result));
+void ks_files_clear(struct ks_files *f);
+
+/* Creates dir and its missing parents with mode 0700. */
+int ks_dir_make(const char *dir) __attribute__((warn_unused_result));
+
+/* Refuses (KMES_ERR_DENIED) a directory others may write. */
+int ks_dir_check(const char *dir) __attribute__((warn_unused_result));
+
+/*
+ * Reads a whole regular file (no symlink, at most KS_STORE_FILE_MAX bytes)
+ * and its stat. Returns 0, KMES_ERR_STORE_NOT_FOUND, KMES_ERR_STORE_CORRUPT
+ * or another negative KMES_ERR_*.
+ */
+int ks_file_read(const char *path, struct kbuf **filep, struct stat *stp)
+    __attribute__((warn_unused_result));
+
+/*
+ * Replaces PATH with data through PATH.tmp (or, if create is set, puts it
+ * in place only if PATH does not exist: KMES_ERR_EXISTS). The caller holds
+ * the lock. *stp gets the new file's stat. Returns 0 or KMES_ERR_*.
+ */
+int ks_file_replace(const struct ks_files *f, const struct kbuf *data,
+    int create, struct stat *stp) __attribute__((warn_unused_result));
+
+/* Takes the exclusive writers' lock. Returns 0 or a negative KMES_ERR_*. */
+int ks_file_lock(const struct ks_files *f, int *fdp)
+    __attribute__((warn_unused_result));
+
+/* Releases a lock from ks_file_lock; accepts -1. */
+void ks_file_unlock(int fd);
+
+/* Returns 1 if a and b describe the same, unchanged file. */
+int ks_file_same(const struct stat *a, const struct stat *b);
 
 #endif /* KMES_STORE_INT_H */

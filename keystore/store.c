@@ -17,12 +17,9 @@
  * than merged, and two writers never lose each other's keys: each applies
  * its change to the file as it is under the lock, not as it was at login.
  */
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,14 +35,10 @@
 #include "store.h"
 
 struct ks_store {
-	char *path;
-	char *lock_path;
-	char *tmp_path;
-	char *dir;
+	struct ks_files f;
 	struct ks_image *img;
 	struct stat st;		/* the file img was read from */
 	struct ks_secrets *sec;	/* NULL unless logged in */
-	int so;			/* the login was the SO's */
 };
 
 char *
@@ -82,10 +75,7 @@ ks_store_free(struct ks_store *s)
 		return;
 	kmes_secure_free(s->sec);
 	ks_image_free(s->img);
-	free(s->path);
-	free(s->lock_path);
-	free(s->tmp_path);
-	free(s->dir);
+	ks_files_clear(&s->f);
 	free(s);
 }
 
@@ -93,280 +83,18 @@ ks_store_free(struct ks_store *s)
 static int
 store_new(const char *path, struct ks_store **sp)
 {
-	struct ks_store *s = NULL;
-	const char *slash;
-	size_t len;
+	struct ks_store *s;
 	int r;
 
 	*sp = NULL;
-	if (path == NULL || (len = strlen(path)) == 0 ||
-	    len > PATH_MAX - 8 || path[len - 1] == '/')
-		return KMES_ERR_INVALID_ARGUMENT;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return KMES_ERR_ALLOC;
-	if ((slash = strrchr(path, '/')) == NULL)
-		s->dir = strdup(".");
-	else if (slash == path)
-		s->dir = strdup("/");
-	else
-		s->dir = strndup(path, (size_t)(slash - path));
-	if (s->dir == NULL || (s->path = strdup(path)) == NULL) {
-		r = KMES_ERR_ALLOC;
-		goto out;
-	}
-	/* asprintf leaves the pointer undefined when it fails. */
-	if (asprintf(&s->lock_path, "%s.lock", path) < 0) {
-		s->lock_path = NULL;
-		r = KMES_ERR_ALLOC;
-		goto out;
-	}
-	if (asprintf(&s->tmp_path, "%s.tmp", path) < 0) {
-		s->tmp_path = NULL;
-		r = KMES_ERR_ALLOC;
-		goto out;
+	if ((r = ks_files_init(path, &s->f)) != 0) {
+		ks_store_free(s);
+		return r;
 	}
 	*sp = s;
-	s = NULL;
-	r = 0;
- out:
-	ks_store_free(s);
-	return r;
-}
-
-/*
- * Anyone who can write the directory can rename their own file over ours
- * (or plant PATH.tmp and PATH.lock): refuse such directories for writing.
- */
-static int
-check_dir(const char *dir)
-{
-	struct stat st;
-
-	if (stat(dir, &st) != 0)
-		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
-		    KMES_ERR_SYSTEM;
-	if (!S_ISDIR(st.st_mode))
-		return KMES_ERR_INVALID_ARGUMENT;
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
-	    (st.st_uid != geteuid() && st.st_uid != 0))
-		return KMES_ERR_DENIED;
 	return 0;
-}
-
-static int
-fsync_dir(const char *dir)
-{
-	int fd, r = 0;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return KMES_ERR_SYSTEM;
-	/* Some file systems cannot fsync a directory; they also need not. */
-	if (fsync(fd) != 0 && errno != EINVAL)
-		r = KMES_ERR_SYSTEM;
-	close(fd);
-	return r;
-}
-
-/* Creates dir and missing parents 0700, making each new entry durable. */
-static int
-make_dirs(const char *dir)
-{
-	struct stat st;
-	char *parent = NULL, *slash;
-	int r;
-
-	if (stat(dir, &st) == 0)
-		return 0; /* check_dir says whether it will do */
-	if (errno != ENOENT)
-		return KMES_ERR_SYSTEM;
-	if ((parent = strdup(dir)) == NULL)
-		return KMES_ERR_ALLOC;
-	if ((slash = strrchr(parent, '/')) == NULL)
-		strcpy(parent, ".");
-	else if (slash == parent)
-		strcpy(parent, "/");
-	else
-		*slash = '\0';
-	if ((r = make_dirs(parent)) != 0)
-		goto out;
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		r = KMES_ERR_SYSTEM;
-		goto out;
-	}
-	r = fsync_dir(parent);
- out:
-	free(parent);
-	return r;
-}
-
-/* Reads the whole file; O_NOFOLLOW and O_NONBLOCK: no symlinks, no FIFOs. */
-static int
-read_file(const char *path, struct kbuf **filep, struct stat *stp)
-{
-	struct kbuf *b = NULL;
-	struct stat st;
-	uint8_t *p, extra;
-	size_t got = 0;
-	ssize_t n;
-	int fd, r;
-
-	*filep = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY);
-	if (fd == -1)
-		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
-		    KMES_ERR_SYSTEM;
-	if (fstat(fd, &st) != 0) {
-		r = KMES_ERR_SYSTEM;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < 0 ||
-	    (uintmax_t)st.st_size > KS_STORE_FILE_MAX) {
-		r = KMES_ERR_STORE_CORRUPT;
-		goto out;
-	}
-	if ((b = kbuf_new()) == NULL) {
-		r = KMES_ERR_ALLOC;
-		goto out;
-	}
-	if ((r = kbuf_reserve(b, (size_t)st.st_size, &p)) != 0)
-		goto out;
-	while (got < (size_t)st.st_size) {
-		n = read(fd, p + got, (size_t)st.st_size - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n == 0 ? KMES_ERR_STORE_CORRUPT : KMES_ERR_SYSTEM;
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	/* The file is never written in place, but make sure it ended. */
-	while ((n = read(fd, &extra, 1)) == -1 && errno == EINTR)
-		;
-	if (n != 0) {
-		r = n > 0 ? KMES_ERR_STORE_CORRUPT : KMES_ERR_SYSTEM;
-		goto out;
-	}
-	*filep = b;
-	b = NULL;
-	*stp = st;
-	r = 0;
- out:
-	kbuf_free(b);
-	close(fd);
-	return r;
-}
-
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return KMES_ERR_SYSTEM;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Puts PATH.tmp in place of PATH, or beside nothing if create is set. */
-static int
-install_tmp(const struct ks_store *s, int create)
-{
-	if (!create)
-		return rename(s->tmp_path, s->path) == 0 ? 0 : KMES_ERR_SYSTEM;
-	if (renameat2(AT_FDCWD, s->tmp_path, AT_FDCWD, s->path,
-	    RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno == EEXIST)
-		return KMES_ERR_EXISTS;
-	if (errno != EINVAL && errno != ENOSYS)
-		return KMES_ERR_SYSTEM;
-	/* No RENAME_NOREPLACE here: link(2) refuses to replace, too. */
-	if (link(s->tmp_path, s->path) != 0)
-		return errno == EEXIST ? KMES_ERR_EXISTS : KMES_ERR_SYSTEM;
-	(void)unlink(s->tmp_path);
-	return 0;
-}
-
-/*
- * Writes data as the new PATH: PATH.tmp, fsync, rename, fsync the
- * directory. The caller holds the exclusive lock.
- */
-static int
-write_file(const struct ks_store *s, const struct kbuf *data, int create,
-    struct stat *stp)
-{
-	int fd = -1, tries, placed = 0, r;
-
-	if ((r = check_dir(s->dir)) != 0)
-		return r;
-	for (tries = 0;; tries++) {
-		fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd != -1)
-			break;
-		/* We hold the lock: an existing PATH.tmp is a crashed
-		 * writer's. Remove it (never follow or reuse it). */
-		if (errno != EEXIST || tries > 0 ||
-		    (unlink(s->tmp_path) != 0 && errno != ENOENT))
-			return KMES_ERR_SYSTEM;
-	}
-	/* The umask may have taken bits away; it never adds any. */
-	if (fchmod(fd, 0600) != 0 ||
-	    write_all(fd, kbuf_ptr(data), kbuf_len(data)) != 0 ||
-	    fsync(fd) != 0) {
-		r = KMES_ERR_SYSTEM;
-		goto out;
-	}
-	if ((r = install_tmp(s, create)) != 0)
-		goto out;
-	placed = 1;
-	/* After the rename, which changes the inode's ctime. */
-	if (fstat(fd, stp) != 0) {
-		r = KMES_ERR_SYSTEM;
-		goto out;
-	}
-	r = fsync_dir(s->dir);
- out:
-	if (!placed)
-		(void)unlink(s->tmp_path);
-	close(fd);
-	return r;
-}
-
-static int
-lock_take(const struct ks_store *s, int op, int *fdp)
-{
-	int fd;
-
-	*fdp = -1;
-	fd = open(s->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1)
-		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
-		    KMES_ERR_SYSTEM;
-	while (flock(fd, op) != 0) {
-		if (errno != EINTR) {
-			close(fd);
-			return KMES_ERR_SYSTEM;
-		}
-	}
-	*fdp = fd;
-	return 0;
-}
-
-static void
-lock_release(int fd)
-{
-	if (fd != -1)
-		close(fd); /* drops the flock */
 }
 
 /*
@@ -381,7 +109,7 @@ reload(const struct ks_store *s, struct ks_image **imgp, struct stat *stp)
 	int r;
 
 	*imgp = NULL;
-	if ((r = read_file(s->path, &file, stp)) != 0 ||
+	if ((r = ks_file_read(s->f.path, &file, stp)) != 0 ||
 	    (r = ks_image_parse(file, &img)) != 0)
 		goto out;
 	if (kmes_ct_memcmp(img->id, s->img->id, sizeof(img->id)) != 0) {
@@ -419,7 +147,7 @@ commit(struct ks_store *s, struct ks_image **imgp)
 	if ((b = kbuf_new()) == NULL)
 		return KMES_ERR_ALLOC;
 	if ((r = ks_image_encode(*imgp, b)) != 0 ||
-	    (r = write_file(s, b, 0, &st)) != 0)
+	    (r = ks_file_replace(&s->f, b, 0, &st)) != 0)
 		goto out;
 	install(s, imgp, &st);
  out:
@@ -438,17 +166,16 @@ mutate(struct ks_store *s, int (*apply)(struct ks_image *, void *),
 
 	if (s->sec == NULL)
 		return KMES_ERR_NOT_LOGGED_IN;
-	if ((r = lock_take(s, LOCK_EX, &lockfd)) != 0 ||
+	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
 	    (r = reload(s, &img, &st)) != 0 ||
 	    (r = apply(img, arg)) != 0)
 		goto out;
 	img->generation++;
-	if ((r = ks_image_set_mac(img, s->sec)) != 0 ||
-	    (r = commit(s, &img)) != 0)
-		goto out;
+	if ((r = ks_image_set_mac(img, s->sec)) == 0)
+		r = commit(s, &img);
  out:
 	ks_image_free(img);
-	lock_release(lockfd);
+	ks_file_unlock(lockfd);
 	return r;
 }
 
@@ -486,7 +213,8 @@ ks_store_create(const char *path, const char *label, const uint8_t *pin,
 		r = KMES_ERR_SYSTEM;
 		goto out;
 	}
-	if ((r = make_dirs(s->dir)) != 0 || (r = check_dir(s->dir)) != 0)
+	if ((r = ks_dir_make(s->f.dir)) != 0 ||
+	    (r = ks_dir_check(s->f.dir)) != 0)
 		goto out;
 	if ((img = calloc(1, sizeof(*img))) == NULL ||
 	    (img->label = strdup(label)) == NULL ||
@@ -513,12 +241,12 @@ ks_store_create(const char *path, const char *label, const uint8_t *pin,
 	    (r = ks_image_set_mac(img, sec)) != 0 ||
 	    (r = ks_image_encode(img, b)) != 0)
 		goto out;
-	if ((r = lock_take(s, LOCK_EX, &lockfd)) != 0 ||
-	    (r = write_file(s, b, 1, &st)) != 0)
+	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
+	    (r = ks_file_replace(&s->f, b, 1, &st)) != 0)
 		goto out;
 	r = 0;
  out:
-	lock_release(lockfd);
+	ks_file_unlock(lockfd);
 	kbuf_free(b);
 	kmes_secure_free(sec);
 	ks_image_free(img);
@@ -535,7 +263,7 @@ ks_store_open(const char *path, struct ks_store **sp)
 
 	*sp = NULL;
 	if ((r = store_new(path, &s)) != 0 ||
-	    (r = read_file(s->path, &file, &s->st)) != 0 ||
+	    (r = ks_file_read(s->f.path, &file, &s->st)) != 0 ||
 	    (r = ks_image_parse(file, &s->img)) != 0)
 		goto out;
 	*sp = s;
@@ -545,18 +273,6 @@ ks_store_open(const char *path, struct ks_store **sp)
 	kbuf_free(file);
 	ks_store_free(s);
 	return r;
-}
-
-/* Every replacement is a new inode, and rename touches the ctime. */
-static int
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 int
@@ -570,10 +286,10 @@ ks_store_refresh(struct ks_store *s, int *changed)
 		*changed = 0;
 	if (s == NULL)
 		return KMES_ERR_INVALID_ARGUMENT;
-	if (lstat(s->path, &st) != 0)
+	if (lstat(s->f.path, &st) != 0)
 		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
 		    KMES_ERR_SYSTEM;
-	if (same_file(&st, &s->st))
+	if (ks_file_same(&st, &s->st))
 		return 0;
 	if ((r = reload(s, &img, &st)) != 0)
 		return r;
@@ -586,7 +302,7 @@ ks_store_refresh(struct ks_store *s, int *changed)
 const char *
 ks_store_path(const struct ks_store *s)
 {
-	return s->path;
+	return s->f.path;
 }
 
 const char *
@@ -673,7 +389,7 @@ count_attempt(struct ks_store *s, enum ks_role role)
 	struct stat st;
 	int lockfd = -1, r;
 
-	if ((r = lock_take(s, LOCK_EX, &lockfd)) != 0 ||
+	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
 	    (r = reload(s, &img, &st)) != 0)
 		goto out;
 	if (img->failures[role] >= KS_STORE_MAX_TRIES) {
@@ -685,7 +401,7 @@ count_attempt(struct ks_store *s, enum ks_role role)
 	r = commit(s, &img);
  out:
 	ks_image_free(img);
-	lock_release(lockfd);
+	ks_file_unlock(lockfd);
 	return r;
 }
 
@@ -697,7 +413,7 @@ reset_attempts(struct ks_store *s, enum ks_role role)
 	struct stat st;
 	int lockfd = -1, r;
 
-	if ((r = lock_take(s, LOCK_EX, &lockfd)) != 0 ||
+	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
 	    (r = reload(s, &img, &st)) != 0)
 		goto out;
 	if (img->failures[role] == 0) {
@@ -708,7 +424,7 @@ reset_attempts(struct ks_store *s, enum ks_role role)
 	r = commit(s, &img);
  out:
 	ks_image_free(img);
-	lock_release(lockfd);
+	ks_file_unlock(lockfd);
 	return r;
 }
 
@@ -719,7 +435,6 @@ ks_store_logout(struct ks_store *s)
 		return;
 	kmes_secure_free(s->sec);
 	s->sec = NULL;
-	s->so = 0;
 }
 
 int
@@ -746,7 +461,6 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 	if ((r = ks_image_check_mac(s->img, sec)) != 0)
 		goto out;
 	s->sec = sec;
-	s->so = so;
 	sec = NULL;
 	if ((r = reset_attempts(s, role)) != 0) {
 		ks_store_logout(s);

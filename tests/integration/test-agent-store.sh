@@ -124,7 +124,42 @@ for t in ed25519 ecdsa rsa; do
 	expect_eq "ssh login with the store's $t key" "store-$t" "$OUT" ||
 		_show_last ssh
 done
+
+# libssh2's agent API logs in with a store key too (Ed25519 and ECDSA:
+# libssh2 1.10 asks only for SHA-1 RSA signatures, see test-libssh2.sh).
+for t in ed25519 ecdsa; do
+	: >"$SSHD_DIR/authorized_keys"
+	authorize "$TMP/k-$t.pub"
+	run "$LIBSSH2_CLIENT" 127.0.0.1 "$SSHD_PORT" "$(id -un)" \
+		"$TMP/known_hosts" "echo l2-store-$t"
+	expect_eq "libssh2 logs in with the store's $t key" 0 "$RC" ||
+		_show_last libssh2-client
+	expect_contains "libssh2 ran the command" "l2-store-$t" "$OUT"
+done
 stop_pid "$AGENT_PID"
+
+# A key generated with --confirm asks through SSH_ASKPASS on every use.
+run kt_pin generate -t ed25519 -l k-confirm --confirm
+tap_result "$RC" "generate a --confirm key" || _show_last generate
+printf '%s\n' "$OUT" >"$TMP/k-confirm.pub"
+: >"$TMP/askpass.log"
+AGENT_ENV=(SSH_ASKPASS="$TMP/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0)
+start_agent confirm --store "$STORE" --pin-fd 3 3<<<"$PIN"
+AGENT_ENV=()
+printf 'no\n' >"$TMP/answer"
+expect_fail "a --confirm store key refused when the user says no" \
+	ssh-add -T "$TMP/k-confirm.pub"
+printf 'yes\n' >"$TMP/answer"
+expect_ok "a --confirm store key signs when the user says yes" \
+	ssh-add -T "$TMP/k-confirm.pub"
+expect_eq "the user was asked on each use (2 prompts)" 2 \
+	"$(grep -c 'SSH_ASKPASS_PROMPT=confirm' "$TMP/askpass.log")"
+expect_ok "a key without --confirm signs without asking" \
+	ssh-add -T "$TMP/k-ed25519.pub"
+expect_eq "and no prompt was shown for it" 2 \
+	"$(grep -c 'SSH_ASKPASS_PROMPT=confirm' "$TMP/askpass.log")"
+stop_pid "$AGENT_PID"
+run kt_pin delete k-confirm
 
 run "$AGENT" -D -a "$TMP/bad.sock" --store "$STORE" --pin-fd 3 3<<<"000000"
 expect_eq "a wrong PIN makes the agent exit 1" 1 "$RC"

@@ -642,6 +642,28 @@ START_TEST(accepts_crlf_and_surrounding_blank_lines)
 }
 END_TEST
 
+START_TEST(private_key_lives_in_the_secure_heap)
+{
+	static const char *const files[] = {
+		"ed25519-gcm", "ecdsa521-pem-enc", "rsa2048-pkcs8-enc",
+		"ed25519-pkcs8-enc",
+	};
+	struct ks_key *k = NULL;
+	uint8_t *data;
+	size_t len, before;
+
+	data = must_read(files[_i], &len);
+	before = ks_crypto_secure_used();
+	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS),
+	    strlen(PASS), &k, NULL), 0);
+	ck_assert_uint_gt(ks_crypto_secure_used(), before);
+	ks_key_free(k);
+	/* Nothing the import made stays behind in the heap. */
+	ck_assert_uint_eq(ks_crypto_secure_used(), before);
+	free(data);
+}
+END_TEST
+
 static Suite *
 keyfile_suite(void)
 {
@@ -658,6 +680,7 @@ keyfile_suite(void)
 	    (int)NFIXTURES);
 	tcase_add_loop_test(tc, unencrypted_file_ignores_passphrase, 0,
 	    (int)NFIXTURES);
+	tcase_add_loop_test(tc, private_key_lives_in_the_secure_heap, 0, 4);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");

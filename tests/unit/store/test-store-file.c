@@ -438,6 +438,7 @@ START_TEST(test_concurrent_writers_keep_every_key)
 			r = ks_store_add_key(s, label, k, 0);
 		ks_key_free(k);
 		ks_store_free(s);
+		free(path);
 		_exit(r == 0 ? 0 : 1);
 	}
 	close(go[0]);
@@ -554,7 +555,7 @@ START_TEST(test_failed_guess_is_counted_before_the_kdf_runs)
 	struct ks_store *s = NULL;
 	struct timespec ts = { 0, 200000 };
 	pid_t pid;
-	int st, seen = 0, alive = 0, i;
+	int st, seen = 0, alive = 0, i, r;
 	char *path;
 
 	path = su_path(0, "killed");
@@ -562,11 +563,13 @@ START_TEST(test_failed_guess_is_counted_before_the_kdf_runs)
 	    SU_SO_PIN, SU_SO_PIN_LEN, &slow), 0);
 	ck_assert_int_ne(pid = fork(), -1);
 	if (pid == 0) {
-		if (ks_store_open(path, &s) != 0 ||
-		    ks_store_login(s, 0, (const uint8_t *)"wrong!", 6,
-		    NULL) != KMES_ERR_PIN_INCORRECT)
-			_exit(1);
-		_exit(0);
+		r = ks_store_open(path, &s);
+		if (r == 0)
+			r = ks_store_login(s, 0, (const uint8_t *)"wrong!", 6,
+			    NULL);
+		ks_store_free(s);
+		free(path);
+		_exit(r == KMES_ERR_PIN_INCORRECT ? 0 : 1);
 	}
 	for (i = 0; i < 100000 && !seen; i++) {
 		if (ks_store_open(path, &s) == 0) {
