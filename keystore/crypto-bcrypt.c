@@ -698,8 +698,9 @@ ks_pem_private_to_wire(const uint8_t *data, size_t len,
 		goto out;
 	}
 	/*
-	 * OpenSSL decodes private values into its secure heap (the DER, RSA
-	 * and EC bignums, the Ed25519 seed) once ks_crypto_init has run.
+	 * OpenSSL decodes the RSA and EC secrets and the Ed25519 seed into
+	 * its secure heap once ks_crypto_init has run; the DER it passes
+	 * through on the way sits in its ordinary heap, cleansed when freed.
 	 */
 	pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, pem_pass_cb, &pp, NULL,
 	    NULL);

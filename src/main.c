@@ -641,8 +641,18 @@ main(int argc, char **argv)
 			perror(argv[0]);
 			exit(1);
 		}
-		/* Child: the agent. Locked memory is not inherited: set up
-		 * the secure heap here, before any secret arrives. */
+		/*
+		 * Child: the agent. Leave the terminal's session first, so
+		 * that the hang-up when the parent's shell exits cannot kill
+		 * it half way through start-up.
+		 */
+		if (setsid() == -1) {
+			perror(PROGNAME ": setsid");
+			cleanup_socket();
+			_exit(1);
+		}
+		/* Locked memory is not inherited: set up the secure heap
+		 * here, before any secret arrives. */
 		secure_heap_init();
 		if (want_pin) {
 			close(pipe_pin[1]);
@@ -664,11 +674,6 @@ main(int argc, char **argv)
 			}
 		}
 		log_init(PROGNAME, LOG_LVL_INFO, 0);
-		if (setsid() == -1) {
-			log_error("setsid: %s", strerror(errno));
-			cleanup_socket();
-			exit(1);
-		}
 		(void)!chdir("/");
 		detach_stdio();
 	}
