@@ -1,7 +1,8 @@
 /*
  * keyfile.h: reading private key files for import into the store:
  * OpenSSH's "openssh-key-v1" format (unencrypted, or bcrypt-pbkdf with
- * aes256-ctr / aes256-cbc / aes256-gcm@openssh.com) and PEM / PKCS#8
+ * aes128/192/256-ctr and -cbc, aes128/256-gcm@openssh.com,
+ * chacha20-poly1305@openssh.com) and PEM / PKCS#8
  * (RSA, EC, Ed25519; encrypted or not).
  */
 #ifndef KMES_KEYFILE_H
