@@ -8,6 +8,7 @@
  * keys generated, imported or deleted by kmes-keytool show up or vanish
  * without a restart.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,11 @@
 #include "store.h"
 
 struct agent_store {
+	/* Held for a whole login (a slow KDF): loops only ever trylock it. */
 	pthread_mutex_t mtx;
 	struct ks_store *st;
+	atomic_int unlocked;	/* readable without the mutex */
+	char *label;		/* a copy: a reload frees the store's own */
 };
 
 /* Rebuilds the store's identities. Caller holds s->mtx. */
@@ -35,6 +39,7 @@ rebuild(struct agent *a, struct agent_store *s)
 	size_t i, n = ks_store_count(s->st), made = 0;
 	int r = 0, logged_in = ks_store_logged_in(s->st);
 
+	atomic_store(&s->unlocked, logged_in);
 	if (n != 0 && ((keys = calloc(n, sizeof(*keys))) == NULL ||
 	    (comments = calloc(n, sizeof(*comments))) == NULL ||
 	    (cons = calloc(n, sizeof(*cons))) == NULL)) {
@@ -68,7 +73,7 @@ rebuild(struct agent *a, struct agent_store *s)
 	    cons, made);
 	made = 0;
 	log_verbose("keystore \"%s\": %zu key(s) served, %s",
-	    ks_store_label(s->st), n, logged_in ? "unlocked" : "locked");
+	    s->label, n, logged_in ? "unlocked" : "locked");
  out:
 	for (i = 0; i < made; i++) {
 		ks_key_free(keys[i]);
@@ -94,6 +99,12 @@ astore_open(struct agent *a, const char *path)
 		free(s);
 		return r;
 	}
+	if ((s->label = strdup(ks_store_label(s->st))) == NULL) {
+		ks_store_free(s->st);
+		pthread_mutex_destroy(&s->mtx);
+		free(s);
+		return KMES_ERR_ALLOC;
+	}
 	a->store = s;
 	pthread_mutex_lock(&s->mtx);
 	r = rebuild(a, s);
@@ -110,6 +121,7 @@ astore_close(struct agent *a)
 		return;
 	ks_store_free(s->st);
 	pthread_mutex_destroy(&s->mtx);
+	free(s->label);
 	free(s);
 	a->store = NULL;
 }
@@ -117,21 +129,13 @@ astore_close(struct agent *a)
 const char *
 astore_label(struct agent *a)
 {
-	return a->store == NULL ? NULL : ks_store_label(a->store->st);
+	return a->store == NULL ? NULL : a->store->label;
 }
 
 int
 astore_locked(struct agent *a)
 {
-	struct agent_store *s = a->store;
-	int locked;
-
-	if (s == NULL)
-		return 0;
-	pthread_mutex_lock(&s->mtx);
-	locked = !ks_store_logged_in(s->st);
-	pthread_mutex_unlock(&s->mtx);
-	return locked;
+	return a->store != NULL && !atomic_load(&a->store->unlocked);
 }
 
 int
@@ -149,14 +153,14 @@ astore_login(struct agent *a, const uint8_t *pin, size_t len,
 	pthread_mutex_lock(&s->mtx);
 	r = ks_store_login(s->st, 0, pin, len, &left);
 	if (r == 0) {
-		log_info("keystore \"%s\" unlocked", ks_store_label(s->st));
+		log_info("keystore \"%s\" unlocked", s->label);
 		r = rebuild(a, s);
 	} else if (r == KMES_ERR_PIN_INCORRECT)
 		log_error("keystore \"%s\": wrong PIN, %u tries left",
-		    ks_store_label(s->st), left);
+		    s->label, left);
 	else if (r == KMES_ERR_PIN_LOCKED)
 		log_error("keystore \"%s\": PIN blocked; unblock it with "
-		    "kmes-keytool unblock", ks_store_label(s->st));
+		    "kmes-keytool unblock", s->label);
 	pthread_mutex_unlock(&s->mtx);
 	if (tries_left != NULL)
 		*tries_left = left;
@@ -176,7 +180,7 @@ astore_lock(struct agent *a)
 		/* Public-only identities replace the private ones. */
 		(void)rebuild(a, s);
 		log_info("keystore \"%s\" locked; its keys were wiped from "
-		    "memory", ks_store_label(s->st));
+		    "memory", s->label);
 	}
 	pthread_mutex_unlock(&s->mtx);
 }
@@ -189,10 +193,12 @@ astore_sync(struct agent *a)
 
 	if (s == NULL)
 		return;
-	pthread_mutex_lock(&s->mtx);
+	/* A login in progress holds the store; serve what we have. */
+	if (pthread_mutex_trylock(&s->mtx) != 0)
+		return;
 	if ((r = ks_store_refresh(s->st, &changed)) != 0)
 		log_error("keystore \"%s\": cannot re-read: %s",
-		    ks_store_label(s->st), kmes_err(r));
+		    s->label, kmes_err(r));
 	else if (changed)
 		(void)rebuild(a, s);
 	pthread_mutex_unlock(&s->mtx);
