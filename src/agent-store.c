@@ -154,6 +154,8 @@ astore_login(struct agent *a, const uint8_t *pin, size_t len,
 	r = ks_store_login(s->st, 0, pin, len, &left);
 	if (r == 0) {
 		log_info("keystore \"%s\" unlocked", s->label);
+		/* --lock-idle counts from here. */
+		atomic_store(&a->last_use_ms, agent_now_ms());
 		r = rebuild(a, s);
 	} else if (r == KMES_ERR_PIN_INCORRECT)
 		log_error("keystore \"%s\": wrong PIN, %u tries left",

@@ -26,6 +26,7 @@ struct loop;
 
 /* Options fixed at start-up. */
 struct agent_options {
+	uint32_t lock_idle;		/* --lock-idle, seconds; 0 = never */
 	int debug;			/* -d */
 	int foreground;			/* -D or -d */
 	enum ks_fp_hash fp_hash;	/* -E */
@@ -44,6 +45,9 @@ struct agent {
 	struct loop **loops;
 	unsigned int nloops;
 	atomic_int quit;
+
+	/* Last signature or store unlock (ms), for --lock-idle. */
+	_Atomic uint64_t last_use_ms;
 
 	/* Lock state, guarded by lock_mtx. */
 	pthread_mutex_t lock_mtx;
@@ -142,6 +146,19 @@ int astore_login(struct agent *a, const uint8_t *pin, size_t len,
 void astore_lock(struct agent *a);
 /* Re-reads the store file if it changed on disk. */
 void astore_sync(struct agent *a);
+
+/* audit.c: --audit-log (JSON lines; never a secret). */
+/* Opens (creating 0600) the audit log. Returns 0, or -1 with errno set. */
+int audit_open(const char *path);
+int audit_enabled(void);
+void audit_close(void);
+/* A sign request's outcome; id may be NULL (unknown key: blob is used). */
+void audit_sign(const struct agent *a, const struct conn *c,
+    const struct ks_identity *id, const uint8_t *blob, size_t blob_len,
+    const char *result, const char *reason);
+/* An unlock attempt on target "agent" or "keystore". */
+void audit_unlock(const struct conn *c, const char *target,
+    const char *result);
 
 /* askpass.c */
 enum askpass_kind {

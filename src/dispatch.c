@@ -127,9 +127,12 @@ sign_and_reply(struct agent *a, struct conn *c, const struct ks_identity *id,
 	    sig)) != 0) {
 		log_error("signing with \"%s\" failed: %s",
 		    ks_identity_comment(id), kmes_err(r));
+		audit_sign(a, c, id, NULL, 0, "error", kmes_err(r));
 		reply_code(c, SSH_AGENT_FAILURE);
 		return;
 	}
+	atomic_store(&a->last_use_ms, agent_now_ms());
+	audit_sign(a, c, id, NULL, 0, "ok", NULL);
 	/* Frame in place: u32 len, u8 SIGN_RESPONSE, string signature. */
 	siglen = kbuf_len(sig);
 	if ((r = kbuf_put_u32(c->out, (uint32_t)(1 + 4 + siglen))) != 0 ||
@@ -298,6 +301,21 @@ sign_pending_after_unlock(struct agent *a, struct conn *c)
 	dispatch_confirm_done(a, c, 1, NULL, 0);
 }
 
+static const char *
+unlock_result(int r)
+{
+	switch (r) {
+	case 0:
+		return "ok";
+	case KMES_ERR_PIN_INCORRECT:
+		return "wrong-pin";
+	case KMES_ERR_PIN_LOCKED:
+		return "blocked";
+	default:
+		return "error";
+	}
+}
+
 static void
 store_job_done(struct conn *c, void *arg)
 {
@@ -306,10 +324,13 @@ store_job_done(struct conn *c, void *arg)
 	int r = j->r, for_sign = j->for_sign;
 
 	store_job_free(j);
+	audit_unlock(c, "keystore", unlock_result(r));
 	if (for_sign) {
 		if (r == 0)
 			sign_pending_after_unlock(a, c);
 		else {
+			audit_sign(a, c, c->pending_id, NULL, 0, "refused",
+			    "keystore PIN not accepted");
 			drop_pending(c);
 			reply_code(c, SSH_AGENT_FAILURE);
 		}
@@ -348,6 +369,8 @@ store_pin_answered(struct agent *a, struct conn *c, int ok,
 {
 	if (!ok || start_store_login(a, c, pin, len, 1) != 0) {
 		log_info("keystore PIN entry cancelled");
+		audit_sign(a, c, c->pending_id, NULL, 0, "refused",
+		    "keystore locked; PIN not given");
 		drop_pending(c);
 		reply_code(c, SSH_AGENT_FAILURE);
 	}
@@ -365,6 +388,8 @@ ask_store_pin(struct agent *a, struct conn *c)
 		log_info("keystore \"%s\" is locked and no PIN prompt is "
 		    "possible: unlock it with ssh-add -X",
 		    label != NULL ? label : "?");
+		audit_sign(a, c, c->pending_id, NULL, 0, "refused",
+		    "keystore locked");
 		drop_pending(c);
 		reply_code(c, SSH_AGENT_FAILURE);
 	}
@@ -396,12 +421,17 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 	}
 	if (id == NULL) {
 		log_verbose("sign request for a key the agent does not hold");
+		audit_sign(a, c, NULL, blob, blob_len, "refused",
+		    "key not held");
 		goto fail;
 	}
 	cons = ks_identity_constraints(id);
 	if (cons->ndest != 0 &&
-	    check_dest_sign(c, id, data, dlen, &user) != 0)
+	    check_dest_sign(c, id, data, dlen, &user) != 0) {
+		audit_sign(a, c, id, NULL, 0, "denied",
+		    "destination constraint");
 		goto fail;
+	}
 	if (!ks_key_has_private(ks_identity_key(id))) {
 		/* A store key while the store is locked: ask for the PIN. */
 		free(user);
@@ -465,6 +495,7 @@ dispatch_confirm_done(struct agent *a, struct conn *c, int allowed,
 	else {
 		log_verbose("user refused use of key \"%s\"",
 		    ks_identity_comment(id));
+		audit_sign(a, c, id, NULL, 0, "denied", "not confirmed");
 		reply_code(c, SSH_AGENT_FAILURE);
 	}
 	drop_pending(c);
@@ -661,6 +692,8 @@ lock_job_done(struct conn *c, void *arg)
 	}
 	delay = (!ok && !j->lock) ? 100ULL * a->unlock_failures : 0;
 	pthread_mutex_unlock(&a->lock_mtx);
+	if (!j->lock)
+		audit_unlock(c, "agent", ok ? "ok" : "wrong-password");
 	lock_job_free(j);
 	if (delay != 0 && !c->closing) {
 		/* Only this client waits; everyone else is served. */

@@ -601,6 +601,18 @@ compute_timeout(struct loop *l, uint64_t now)
 	}
 	if (l->index == 0)
 		next = next_expiry;
+	if (l->index == 0 && a->opt.lock_idle != 0 && !astore_locked(a) &&
+	    a->store != NULL) {
+		uint64_t idle_at = atomic_load(&a->last_use_ms) +
+		    (uint64_t)a->opt.lock_idle * 1000;
+
+		if (now >= idle_at) {
+			log_info("no signature for %u s: locking the keystore",
+			    a->opt.lock_idle);
+			astore_lock(a);
+		} else if (next == 0 || idle_at < next)
+			next = idle_at;
+	}
 	if (l->ntimed > 0) {
 		for (c = l->conns; c != NULL; c = c->next) {
 			if (c->wait == CONN_WAIT_DELAY &&

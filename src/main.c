@@ -31,7 +31,7 @@
 #define DEFAULT_ALLOWED_PROVIDERS "/usr/lib*/*,/usr/local/lib*/*"
 #define PROGNAME "kmes-agent"
 
-enum { OPT_STORE = 256, OPT_PIN, OPT_PIN_FD };
+enum { OPT_STORE = 256, OPT_PIN, OPT_PIN_FD, OPT_AUDIT_LOG, OPT_LOCK_IDLE };
 
 static char socket_dir[PATH_MAX];
 static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -44,6 +44,7 @@ usage(void)
 	    "[-E fingerprint_hash]\n"
 	    "                  [-P allowed_providers] [-t life]\n"
 	    "                  [--store path] [--pin | --pin-fd fd]\n"
+	    "                  [--audit-log path] [--lock-idle time]\n"
 	    "       " PROGNAME " [-a bind_address] [-E fingerprint_hash] "
 	    "[-P allowed_providers]\n"
 	    "                  [-t life] command [arg ...]\n"
@@ -433,10 +434,13 @@ main(int argc, char **argv)
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "pin", no_argument, NULL, OPT_PIN },
 		{ "pin-fd", required_argument, NULL, OPT_PIN_FD },
+		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+		{ "lock-idle", required_argument, NULL, OPT_LOCK_IDLE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent agent;
 	const char *bind_address = NULL, *shell, *store_path = NULL;
+	const char *audit_path = NULL;
 	char *default_store = NULL, *end;
 	int want_pin = 0, pin_fd = -1, pipe_pin[2] = { -1, -1 };
 	int pipe_res[2] = { -1, -1 };
@@ -461,6 +465,17 @@ main(int argc, char **argv)
 			break;
 		case OPT_PIN:
 			want_pin = 1;
+			break;
+		case OPT_AUDIT_LOG:
+			audit_path = optarg;
+			break;
+		case OPT_LOCK_IDLE:
+			if ((life = agent_convtime(optarg)) <= 0) {
+				fprintf(stderr, PROGNAME ": bad --lock-idle "
+				    "time \"%s\"\n", optarg);
+				usage();
+			}
+			agent.opt.lock_idle = (uint32_t)life;
 			break;
 		case OPT_PIN_FD:
 			pin_fd = (int)strtol(optarg, &end, 10);
@@ -566,6 +581,11 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	free(default_store);
+	if (audit_path != NULL && audit_open(audit_path) != 0) {
+		fprintf(stderr, PROGNAME ": cannot open audit log %s: %s\n",
+		    audit_path, strerror(errno));
+		exit(1);
+	}
 
 	parent_pid = getpid();
 	if (bind_address != NULL) {
@@ -707,6 +727,7 @@ main(int argc, char **argv)
 	loops_join(&agent);
 	cleanup_socket();
 	astore_close(&agent);
+	audit_close();
 	ks_table_free(agent.table);
 	kmes_secure_free(agent.lock_secret);
 	close(agent.listen_fd);

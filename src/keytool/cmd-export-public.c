@@ -3,9 +3,6 @@
  * key line, ready for authorized_keys. There is deliberately no command
  * that exports a private key.
  */
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "crypto.h"
 #include "keytool.h"
 #include "kmes-err.h"
@@ -18,7 +15,6 @@ cmd_export_public(struct keytool *kt, int argc, char **argv)
 	struct ks_store_entry e;
 	struct ks_key *key = NULL;
 	const char *label;
-	char *line = NULL;
 	long i;
 	int r, status;
 
@@ -32,16 +28,14 @@ cmd_export_public(struct keytool *kt, int argc, char **argv)
 	}
 	if ((r = ks_store_entry(s, (size_t)i, &e)) != 0 ||
 	    (r = ks_key_from_blob(e.blob, e.blob_len, &key)) != 0 ||
-	    (r = ks_key_to_openssh_line(key, e.label, &line)) != 0) {
+	    (r = kt_print_public(key, e.label)) != 0) {
 		kt_warnx("'%s': unreadable public key (%s)", label,
 		    kmes_err(r));
 		status = KT_EXIT_CORRUPT;
 		goto out;
 	}
-	printf("%s\n", line);
 	status = KT_EXIT_OK;
  out:
-	free(line);
 	ks_key_free(key);
 	ks_store_free(s);
 	return status;

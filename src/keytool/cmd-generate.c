@@ -4,8 +4,6 @@
  * sealed into the store.
  */
 #include <getopt.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -77,7 +75,6 @@ cmd_generate(struct keytool *kt, int argc, char **argv)
 	struct ks_key *key = NULL;
 	enum ks_key_type type = KS_KEY_UNKNOWN;
 	const char *tname = NULL, *label = NULL;
-	char *line = NULL;
 	unsigned long bits = 0;
 	unsigned int kbits = 0;
 	uint32_t flags = KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE;
@@ -112,40 +109,24 @@ cmd_generate(struct keytool *kt, int argc, char **argv)
 	if ((status = kt_check_label(label)) != KT_EXIT_OK)
 		return status;
 
-	if ((status = kt_open_store(kt, &s)) != KT_EXIT_OK)
-		goto out;
-	/* Fail before the PIN and the key generation if we can. */
-	if (ks_store_find(s, label) >= 0) {
-		kt_warnx("a key labelled '%s' already exists", label);
-		status = KT_EXIT_FAIL;
-		goto out;
-	}
-	if ((status = kt_login(kt, s, 0)) != KT_EXIT_OK)
+	/* Fail before the key generation if we can. */
+	if ((status = kt_open_for_new_key(kt, label, &s)) != KT_EXIT_OK)
 		goto out;
 	if ((r = ks_key_generate(type, kbits, &key)) != 0) {
 		kt_warnx("cannot generate the key: %s", kmes_err(r));
 		status = KT_EXIT_FAIL;
 		goto out;
 	}
-	if ((r = ks_store_add_key(s, label, key, flags)) != 0) {
-		if (r == KMES_ERR_EXISTS)
-			kt_warnx("a key labelled '%s' already exists", label);
-		else
-			kt_warnx("cannot add the key to the store: %s",
-			    kmes_err(r));
-		status = kt_exit_status(r);
+	if ((status = kt_add_key(s, label, key, flags)) != KT_EXIT_OK)
 		goto out;
-	}
-	if ((r = ks_key_to_openssh_line(key, label, &line)) != 0) {
+	if ((r = kt_print_public(key, label)) != 0) {
 		kt_warnx("key stored, but its public key cannot be shown: "
 		    "%s", kmes_err(r));
 		status = KT_EXIT_FAIL;
 		goto out;
 	}
-	printf("%s\n", line);
 	status = KT_EXIT_OK;
  out:
-	free(line);
 	ks_key_free(key);
 	ks_store_free(s);
 	return status;

@@ -143,15 +143,8 @@ cmd_import(struct keytool *kt, int argc, char **argv)
 		status = keyfile_error(path, encrypted);
 		goto out;
 	}
-	if ((status = kt_open_store(kt, &s)) != KT_EXIT_OK)
-		goto out;
-	if (ks_store_find(s, label) >= 0) {
-		kt_warnx("a key labelled '%s' already exists", label);
-		status = KT_EXIT_FAIL;
-		goto out;
-	}
 	/* The PIN first, then the passphrase: see "PINs" in the manual. */
-	if ((status = kt_login(kt, s, 0)) != KT_EXIT_OK)
+	if ((status = kt_open_for_new_key(kt, label, &s)) != KT_EXIT_OK)
 		goto out;
 	if (encrypted && (status = kt_read_secret(kt, KT_PASSPHRASE,
 	    "Enter the passphrase of the key file: ", 0, &pass,
@@ -167,16 +160,7 @@ cmd_import(struct keytool *kt, int argc, char **argv)
 	data = NULL;
 	kmes_secure_free(pass);
 	pass = NULL;
-	if ((r = ks_store_add_key(s, label, key, flags)) != 0) {
-		if (r == KMES_ERR_EXISTS)
-			kt_warnx("a key labelled '%s' already exists", label);
-		else
-			kt_warnx("cannot add the key to the store: %s",
-			    kmes_err(r));
-		status = kt_exit_status(r);
-		goto out;
-	}
-	status = KT_EXIT_OK;
+	status = kt_add_key(s, label, key, flags);
  out:
 	kmes_secure_free(data);
 	kmes_secure_free(pass);

@@ -1,6 +1,7 @@
 /*
  * common.c: what every kmes-keytool subcommand needs: messages, opening
- * the store, reading PINs and logging in.
+ * the store, reading PINs and logging in; and the steps several share:
+ * setting a new PIN, adding a key, printing a public key line.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "keytool.h"
 #include "kmes-err.h"
 #include "readpass.h"
@@ -351,4 +353,87 @@ kt_find_label(const struct ks_store *s, const char *label)
 	if ((i = ks_store_find(s, label)) < 0)
 		kt_warnx("no key labelled '%s' in the store", label);
 	return i;
+}
+
+int
+kt_set_new_pin(const struct keytool *kt, int argc, char **argv, int so,
+    const char *what)
+{
+	struct ks_store *s = NULL;
+	uint8_t *pin = NULL;
+	size_t len = 0;
+	int r, status;
+
+	if ((status = kt_no_arguments(kt, argc, argv)) != KT_EXIT_OK)
+		return status;
+	if ((status = kt_open_store(kt, &s)) != KT_EXIT_OK)
+		return status;
+	if ((status = kt_login(kt, s, so)) != KT_EXIT_OK ||
+	    (status = kt_read_new_pin(kt, "Enter the new PIN: ", &pin,
+	    &len)) != KT_EXIT_OK)
+		goto out;
+	if ((r = ks_store_set_pin(s, pin, len)) != 0) {
+		kt_warnx("cannot %s: %s", what, kmes_err(r));
+		status = kt_exit_status(r);
+		goto out;
+	}
+	status = KT_EXIT_OK;
+ out:
+	kmes_secure_free(pin);
+	ks_store_free(s);
+	return status;
+}
+
+int
+kt_open_for_new_key(const struct keytool *kt, const char *label,
+    struct ks_store **sp)
+{
+	struct ks_store *s = NULL;
+	int status;
+
+	*sp = NULL;
+	if ((status = kt_open_store(kt, &s)) != KT_EXIT_OK)
+		goto out;
+	/* Before the PIN: a clash should not cost a PIN entry or a try. */
+	if (ks_store_find(s, label) >= 0) {
+		kt_warnx("a key labelled '%s' already exists", label);
+		status = KT_EXIT_FAIL;
+		goto out;
+	}
+	if ((status = kt_login(kt, s, 0)) != KT_EXIT_OK)
+		goto out;
+	*sp = s;
+	s = NULL;
+ out:
+	ks_store_free(s);
+	return status;
+}
+
+int
+kt_add_key(struct ks_store *s, const char *label, const struct ks_key *key,
+    uint32_t flags)
+{
+	int r;
+
+	if ((r = ks_store_add_key(s, label, key, flags)) != 0) {
+		if (r == KMES_ERR_EXISTS)
+			kt_warnx("a key labelled '%s' already exists", label);
+		else
+			kt_warnx("cannot add the key to the store: %s",
+			    kmes_err(r));
+	}
+	return kt_exit_status(r);
+}
+
+int
+kt_print_public(const struct ks_key *key, const char *label)
+{
+	char *line = NULL;
+	int r;
+
+	if ((r = ks_key_to_openssh_line(key, label, &line)) != 0)
+		return r;
+	printf("%s\n", line);
+	free(line);
+	return 0;
 }

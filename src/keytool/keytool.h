@@ -19,6 +19,7 @@
 #define KT_EXIT_CORRUPT 5	/* the store failed its integrity checks */
 #define KT_EXIT_NOSTORE 6	/* no store at the path */
 
+struct ks_key;
 struct ks_store;
 
 /* Which secret to read; selects the descriptor option and the prompt. */
@@ -118,5 +119,30 @@ int kt_read_new_pin(const struct keytool *kt, const char *prompt,
 
 /* Looks up label, with a message if absent. Returns the index or -1. */
 long kt_find_label(const struct ks_store *s, const char *label);
+
+/*
+ * For a subcommand without options or arguments: logs in with the user PIN
+ * (so = 0) or the SO PIN (so = 1) and sets a new user PIN, saying "cannot
+ * <what>" if the store refuses it. Returns KT_EXIT_OK or the exit status.
+ */
+int kt_set_new_pin(const struct keytool *kt, int argc, char **argv, int so,
+    const char *what);
+
+/*
+ * Opens the store, refuses a label already in it and logs in, so a new key
+ * fails before any key work. Returns KT_EXIT_OK or the exit status to use;
+ * *sp is set only on success.
+ */
+int kt_open_for_new_key(const struct keytool *kt, const char *label,
+    struct ks_store **sp);
+
+/* Adds key under label, with a message on failure.
+ * Returns KT_EXIT_OK or the exit status to use. */
+int kt_add_key(struct ks_store *s, const char *label, const struct ks_key *key,
+    uint32_t flags);
+
+/* Prints key's OpenSSH public key line with label as its comment.
+ * Returns 0 or a negative KMES_ERR_* (nothing printed). */
+int kt_print_public(const struct ks_key *key, const char *label);
 
 #endif /* KMES_KEYTOOL_H */

@@ -161,6 +161,75 @@ expect_eq "and no prompt was shown for it" 2 \
 stop_pid "$AGENT_PID"
 run kt_pin delete k-confirm
 
+# --audit-log: one JSON object per sign request and unlock attempt, no
+# secret in it; it follows logrotate (a moved file is replaced).
+AUDIT=$TMP/audit-records.json
+start_agent audit --store "$STORE" --audit-log "$AUDIT"
+printf '%s\n' "$PIN" >"$TMP/answer"
+run env SSH_ASKPASS="$TMP/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+	ssh-add -X
+tap_result "$RC" "unlock the store (audited)" || _show_last ssh-add -X
+expect_ok "sign with a store key (audited)" ssh-add -T "$TMP/k-ed25519.pub"
+expect_fail "sign with an unknown key (audited)" \
+	ssh-add -T "$SSHD_HOSTKEY"
+expect_eq "the audit log is 0600" 600 "$(stat -c %a "$AUDIT")"
+# run() gives commands /dev/null as stdin: scripts go in files.
+cat >"$TMP/json-lines.py" <<'PY'
+import json, sys
+for n, line in enumerate(open(sys.argv[1]), 1):
+    try:
+        json.loads(line)
+    except ValueError as e:
+        sys.exit("line %d is not JSON (%s): %r" % (n, e, line))
+PY
+run python3 "$TMP/json-lines.py" "$AUDIT"
+tap_result "$RC" "every audit line is a JSON object" || _show_last json-check
+cat >"$TMP/audit-check.py" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+unlock = [r for r in recs if r["event"] == "unlock"]
+signs = [r for r in recs if r["event"] == "sign"]
+ok = [r for r in signs if r["result"] == "ok"]
+assert unlock and unlock[0]["target"] == "keystore" and unlock[0]["result"] == "ok", unlock
+assert ok and ok[0]["key"] == sys.argv[2] and ok[0]["label"] == "k-ed25519", ok
+assert ok[0]["peer"]["uid"] >= 0 and ok[0]["peer"]["pid"] > 0, ok
+assert ok[0]["peer"]["exe"].endswith("ssh-add"), ok
+assert any(r["result"] == "refused" for r in signs), signs
+assert all("time" in r for r in recs)
+print("checked %d records" % len(recs))
+PY
+run python3 "$TMP/audit-check.py" "$AUDIT" \
+	"$(ssh-keygen -lf "$TMP/k-ed25519.pub" | cut -d' ' -f2)"
+diag "$OUT"
+tap_result "$RC" "audit records name the key, label, result and the peer's uid, pid, exe" ||
+	_show_last audit-check
+expect_lacks "the audit log holds no PIN" "$PIN" "$(cat "$AUDIT")"
+mv "$AUDIT" "$AUDIT.1"
+expect_ok "sign after logrotate moved the log" ssh-add -T "$TMP/k-ecdsa.pub"
+expect_eq "a fresh log was started at the same path" 1 \
+	"$(grep -c '"event":"sign"' "$AUDIT" 2>/dev/null)"
+# A login through ssh to the loopback sshd records the bound host key.
+: >"$SSHD_DIR/authorized_keys"
+authorize "$TMP/k-ed25519.pub"
+run ssh_test -i "$TMP/k-ed25519.pub" kmes-test true
+tap_result "$RC" "ssh login with the audited agent" || _show_last ssh
+expect_contains "the audit record names the destination host key" \
+	"\"hostkey\":\"$(ssh-keygen -lf "$SSHD_HOSTKEY" | cut -d' ' -f2)\"" \
+	"$(cat "$AUDIT")"
+stop_pid "$AGENT_PID"
+
+# --lock-idle: store keys are wiped after that long without a signature.
+start_agent idle --store "$STORE" --pin-fd 3 --lock-idle 2 3<<<"$PIN"
+expect_ok "an unlocked store signs" ssh-add -T "$TMP/k-ed25519.pub"
+idle_locked() { grep -q "locking the keystore" "$TMP/idle.log"; }
+wait_for 10 idle_locked
+expect_contains "after 2 s idle the store is locked" \
+	"locking the keystore" "$(cat "$TMP/idle.log")"
+expect_fail "and its keys no longer sign without the PIN" \
+	ssh-add -T "$TMP/k-ed25519.pub"
+expect_contains "its keys are still listed" "k-ed25519" "$(bounded ssh-add -l)"
+stop_pid "$AGENT_PID"
+
 run "$AGENT" -D -a "$TMP/bad.sock" --store "$STORE" --pin-fd 3 3<<<"000000"
 expect_eq "a wrong PIN makes the agent exit 1" 1 "$RC"
 expect_match "it says the PIN was wrong and the tries left" \
