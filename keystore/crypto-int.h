@@ -1,7 +1,8 @@
 /*
  * crypto-int.h: the seam between keyblob.c (SSH wire formats, no OpenSSL)
- * and crypto-ossl.c (the only file that touches OpenSSL). Private to
- * keystore/; nothing outside it includes this header.
+ * and crypto-ossl.c (the only file that touches OpenSSL), and the base64
+ * codec keyblob.c and keyfile.c share. Private to keystore/; nothing
+ * outside it includes this header.
  *
  * A struct ks_pkey is the bare cryptographic key: a public key, and the
  * private half when there is one. It knows nothing of certificates, names or
@@ -122,5 +123,34 @@ int ks_digest(enum ks_hash hash, const void *data, size_t len, uint8_t *out,
  */
 int ks_b64_encode(const uint8_t *p, size_t len, int pad, char *out,
     size_t outlen);
+
+/* A strict base64 decoder fed one character at a time (base64.c). */
+struct ks_b64 {
+	uint32_t acc;
+	unsigned int n;		/* characters of the current quantum */
+	unsigned int pad;	/* '=' seen */
+};
+
+/*
+ * Feeds c (from a zeroed st) and appends each completed quantum to out.
+ * Returns 0, KMES_ERR_INVALID_FORMAT for a character or '=' out of place or
+ * nonzero dropped bits, or kbuf's error.
+ */
+int ks_b64_feed(struct ks_b64 *st, char c, struct kbuf *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * Ends the text: with padded set a short last quantum is refused, else it
+ * is decoded if it stands without '='. Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_b64_end(struct ks_b64 *st, int padded, struct kbuf *out)
+    __attribute__((warn_unused_result));
+
+/*
+ * Appends the decoding of the len characters at s (no white space, '='
+ * padding optional) to out. Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_b64_decode(const char *s, size_t len, struct kbuf *out)
+    __attribute__((warn_unused_result));
 
 #endif /* KMES_CRYPTO_INT_H */

@@ -607,6 +607,19 @@ rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **pkeyp)
 }
 
 /*
+ * Checks that a*b mod m is 1, using t as scratch. Returns 0,
+ * KMES_ERR_KEY_MISMATCH if it is not, or KMES_ERR_CRYPTO.
+ */
+static int
+mod_mul_is_one(BIGNUM *t, const BIGNUM *a, const BIGNUM *b, const BIGNUM *m,
+    BN_CTX *ctx)
+{
+	if (!BN_mod_mul(t, a, b, m, ctx))
+		return ossl_fail(KMES_ERR_CRYPTO);
+	return BN_is_one(t) ? 0 : KMES_ERR_KEY_MISMATCH;
+}
+
+/*
  * Builds the RSA private key from wire values, computing the CRT exponents
  * from d as OpenSSH does, and checks that the parts belong together: a client
  * could pair a modulus with unrelated factors, or send a d or iqmp that would
@@ -661,30 +674,10 @@ rsa_private(const BIGNUM *n, const BIGNUM *e, const struct ks_rsa_priv *priv,
 		goto out;
 	}
 	/* e*d == 1 mod p-1 and mod q-1, and iqmp*q == 1 mod p. */
-	if (!BN_mod_mul(t, e, dmp1, pm1, ctx)) {
-		r = ossl_fail(KMES_ERR_CRYPTO);
+	if ((r = mod_mul_is_one(t, e, dmp1, pm1, ctx)) != 0 ||
+	    (r = mod_mul_is_one(t, e, dmq1, qm1, ctx)) != 0 ||
+	    (r = mod_mul_is_one(t, iqmp, q, p, ctx)) != 0)
 		goto out;
-	}
-	if (!BN_is_one(t)) {
-		r = KMES_ERR_KEY_MISMATCH;
-		goto out;
-	}
-	if (!BN_mod_mul(t, e, dmq1, qm1, ctx)) {
-		r = ossl_fail(KMES_ERR_CRYPTO);
-		goto out;
-	}
-	if (!BN_is_one(t)) {
-		r = KMES_ERR_KEY_MISMATCH;
-		goto out;
-	}
-	if (!BN_mod_mul(t, iqmp, q, p, ctx)) {
-		r = ossl_fail(KMES_ERR_CRYPTO);
-		goto out;
-	}
-	if (!BN_is_one(t)) {
-		r = KMES_ERR_KEY_MISMATCH;
-		goto out;
-	}
 	if ((rsa = RSA_new()) == NULL || (nn = BN_dup(n)) == NULL ||
 	    (ee = BN_dup(e)) == NULL) {
 		r = ossl_fail(KMES_ERR_ALLOC);

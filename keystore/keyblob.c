@@ -822,108 +822,6 @@ ks_key_verify(const struct ks_key *k, const uint8_t *sig, size_t slen,
 /* Text forms. */
 
 int
-ks_b64_encode(const uint8_t *p, size_t len, int pad, char *out,
-    size_t outlen)
-{
-	static const char tbl[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, o = 0, rem = len % 3, need;
-	uint32_t v;
-
-	if (outlen > 0)
-		out[0] = '\0';
-	if (len > KBUF_SIZE_MAX)
-		return KMES_ERR_NO_BUFFER_SPACE;
-	need = len / 3 * 4 + (rem == 0 ? 0 : pad ? 4 : rem + 1) + 1;
-	if (outlen < need)
-		return KMES_ERR_NO_BUFFER_SPACE;
-	for (i = 0; i + 3 <= len; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		out[o++] = tbl[v >> 18];
-		out[o++] = tbl[(v >> 12) & 0x3f];
-		out[o++] = tbl[(v >> 6) & 0x3f];
-		out[o++] = tbl[v & 0x3f];
-	}
-	if (rem != 0) {
-		v = (uint32_t)p[i] << 16;
-		if (rem == 2)
-			v |= (uint32_t)p[i + 1] << 8;
-		out[o++] = tbl[v >> 18];
-		out[o++] = tbl[(v >> 12) & 0x3f];
-		if (rem == 2)
-			out[o++] = tbl[(v >> 6) & 0x3f];
-		else if (pad)
-			out[o++] = '=';
-		if (pad)
-			out[o++] = '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict decoder: alphabet only, '=' only as final padding. */
-static int
-b64_decode(const char *s, size_t len, struct kbuf *out)
-{
-	uint32_t acc = 0;
-	size_t i, n = 0, npad = 0;
-	int v, r;
-
-	while (npad < 2 && len > 0 && s[len - 1] == '=') {
-		len--;
-		npad++;
-	}
-	if ((len + npad) % 4 != 0 && npad != 0)
-		return KMES_ERR_INVALID_FORMAT;
-	for (i = 0; i < len; i++) {
-		if ((v = b64_value(s[i])) < 0)
-			return KMES_ERR_INVALID_FORMAT;
-		acc = acc << 6 | (uint32_t)v;
-		if (++n == 4) {
-			if ((r = kbuf_put_u8(out, (uint8_t)(acc >> 16))) != 0 ||
-			    (r = kbuf_put_u8(out, (uint8_t)(acc >> 8))) != 0 ||
-			    (r = kbuf_put_u8(out, (uint8_t)acc)) != 0)
-				return r;
-			acc = 0;
-			n = 0;
-		}
-	}
-	/* Leftover bits must be zero, so each key has one text form. */
-	switch (n) {
-	case 0:
-		return 0;
-	case 2:
-		if ((acc & 0xf) != 0)
-			return KMES_ERR_INVALID_FORMAT;
-		return kbuf_put_u8(out, (uint8_t)(acc >> 4));
-	case 3:
-		if ((acc & 0x3) != 0)
-			return KMES_ERR_INVALID_FORMAT;
-		if ((r = kbuf_put_u8(out, (uint8_t)(acc >> 10))) != 0)
-			return r;
-		return kbuf_put_u8(out, (uint8_t)(acc >> 2));
-	default:
-		return KMES_ERR_INVALID_FORMAT;
-	}
-}
-
-int
 ks_key_fingerprint(const struct ks_key *k, enum ks_fp_hash alg, char *out,
     size_t outlen)
 {
@@ -1017,7 +915,7 @@ ks_key_from_openssh_line(const char *line, struct ks_key **keyp)
 		return KMES_ERR_INVALID_FORMAT;
 	if ((raw = kbuf_new()) == NULL)
 		return KMES_ERR_ALLOC;
-	if ((r = b64_decode(b64, blen, raw)) != 0 ||
+	if ((r = ks_b64_decode(b64, blen, raw)) != 0 ||
 	    (r = ks_key_from_blob(kbuf_ptr(raw), kbuf_len(raw), &k)) != 0)
 		goto out;
 	/* The type word must name the type inside the blob. */

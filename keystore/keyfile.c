@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "crypto-int.h"
 #include "kbuf.h"
 #include "keyfile.h"
 #include "kmes-err.h"
@@ -111,64 +111,6 @@ first_line(struct kbuf *b, const char **linep, size_t *lenp)
 	return 0;
 }
 
-struct b64 {
-	uint32_t acc;
-	unsigned int n;		/* characters of the current quantum */
-	unsigned int pad;	/* '=' seen */
-};
-
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Strict base64: whitespace is skipped, '=' only completes the last
- * quantum and the bits it drops must be zero, so that a file has one text.
- */
-static int
-b64_feed(struct b64 *st, char c, struct kbuf *out)
-{
-	int v, r;
-
-	if (c == ' ' || c == '\t' || c == '\r')
-		return 0;
-	if (c == '=') {
-		if (st->n < 2)
-			return KMES_ERR_INVALID_FORMAT;
-		st->pad++;
-		v = 0;
-	} else if (st->pad != 0 || (v = b64_value(c)) < 0)
-		return KMES_ERR_INVALID_FORMAT;
-	st->acc = st->acc << 6 | (uint32_t)v;
-	if (++st->n < 4)
-		return 0;
-	if ((st->pad == 1 && (st->acc & 0xff) != 0) ||
-	    (st->pad == 2 && (st->acc & 0xffff) != 0))
-		return KMES_ERR_INVALID_FORMAT;
-	if ((r = kbuf_put_u8(out, (uint8_t)(st->acc >> 16))) != 0)
-		return r;
-	if (st->pad < 2 &&
-	    (r = kbuf_put_u8(out, (uint8_t)(st->acc >> 8))) != 0)
-		return r;
-	if (st->pad < 1 && (r = kbuf_put_u8(out, (uint8_t)st->acc)) != 0)
-		return r;
-	st->acc = 0;
-	st->n = 0;
-	return 0;
-}
-
 /*
  * Decodes the armour of text (whose BEGIN line must be next but for blank
  * lines) into a new secure buffer. As OpenSSH, the END line must end in a
@@ -178,7 +120,7 @@ static int
 dearmour(struct kbuf *text, struct kbuf **outp)
 {
 	struct kbuf *out = NULL;
-	struct b64 st;
+	struct ks_b64 st;
 	const char *line;
 	size_t len, i;
 	int nl, r;
@@ -202,14 +144,20 @@ dearmour(struct kbuf *text, struct kbuf **outp)
 		if (line_is(line, len, MARK_END))
 			break;
 		for (i = 0; i < len; i++) {
-			if ((r = b64_feed(&st, line[i], out)) != 0)
+			/* Armour lines may carry spaces and CRs. */
+			if (line[i] == ' ' || line[i] == '\t' ||
+			    line[i] == '\r')
+				continue;
+			if ((r = ks_b64_feed(&st, line[i], out)) != 0)
 				goto out;
 		}
 	}
-	if (!nl || st.n != 0) {
+	if (!nl) {
 		r = KMES_ERR_INVALID_FORMAT;
 		goto out;
 	}
+	if ((r = ks_b64_end(&st, 1, out)) != 0)
+		goto out;
 	while (kbuf_len(text) > 0) {
 		if ((r = get_line(text, &line, &len, &nl)) != 0)
 			goto out;

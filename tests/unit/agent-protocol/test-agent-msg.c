@@ -10,6 +10,7 @@
 #include "agent-msg.h"
 #include "kbuf.h"
 #include "kmes-err.h"
+#include "testutil.h"
 
 static const uint8_t fake_key_a[] = "\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20"
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -368,11 +369,5 @@ msg_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(msg_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(msg_suite());
 }

@@ -10,6 +10,7 @@
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "secmem.h"
+#include "testutil.h"
 
 START_TEST(test_put_get_roundtrip)
 {
@@ -262,11 +263,5 @@ kbuf_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(kbuf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return run_suite(kbuf_suite());
 }

@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "kmes-err.h"
+#include "testutil.h"
 
 struct kat {
 	const char *pass;
@@ -142,8 +143,6 @@ main(void)
 {
 	Suite *s = suite_create("bcrypt");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, matches_openbsd_vectors, 0, (int)NKATS);
@@ -151,9 +150,5 @@ main(void)
 	tcase_add_test(tc, long_outputs_are_strided);
 	tcase_add_test(tc, knows_openssh_ciphers);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_suite(s);
 }

@@ -12,8 +12,8 @@
 #include "crypto.h"
 #include "kbuf.h"
 #include "keyfile.h"
-#include "kf-util.h"
 #include "kmes-err.h"
+#include "testutil.h"
 
 #define PASS "correct horse"
 #define KDF_ROUNDS "-a 4"	/* keeps the suite fast; 16 is tried once */
@@ -75,7 +75,7 @@ static int
 variant(const char *base, const char *suffix, const char *pass,
     const char *opts)
 {
-	return kf_sh("cp %s %s-%s && "
+	return tu_sh_quiet("cp %s %s-%s && "
 	    "ssh-keygen -q -p -f %s-%s -P '' -N '%s' %s",
 	    base, base, suffix, base, suffix, pass, opts);
 }
@@ -96,7 +96,7 @@ make_fixtures(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-		if (kf_sh("ssh-keygen -q %s -N '' -C 'comment %s' -f %s",
+		if (tu_sh_quiet("ssh-keygen -q %s -N '' -C 'comment %s' -f %s",
 		    bases[i].args, bases[i].name, bases[i].name) != 0)
 			return -1;
 		if (variant(bases[i].name, "ctr", PASS, KDF_ROUNDS) != 0 ||
@@ -121,21 +121,23 @@ make_fixtures(void)
 	    KDF_ROUNDS " -Z aes128-ctr") != 0 ||
 	    variant("ed25519", "3des", PASS, KDF_ROUNDS " -Z 3des-cbc") != 0)
 		return -1;
-	if (kf_sh("openssl genpkey -algorithm ed25519 -out ed25519-pkcs8 && "
+	if (tu_sh_quiet("openssl genpkey -algorithm ed25519 "
+	    "-out ed25519-pkcs8 && "
 	    "openssl pkcs8 -topk8 -v2 aes-256-cbc -in ed25519-pkcs8 "
 	    "-out ed25519-pkcs8-enc -passout 'pass:" PASS "' && "
 	    "openssl pkey -in ed25519-pkcs8 -pubout -outform DER "
 	    "-out ed25519-pkcs8.der && "
 	    "cp ed25519-pkcs8.der ed25519-pkcs8-enc.der") != 0)
 		return -1;
-	if (kf_sh("openssl ecparam -name secp384r1 -genkey -out ecparam && "
+	if (tu_sh_quiet("openssl ecparam -name secp384r1 -genkey "
+	    "-out ecparam && "
 	    "ssh-keygen -y -f ecparam > ecparam.pub && "
 	    "{ echo 'Bag Attributes: <No Attributes>'; "
 	    "echo 'Key Attributes: <No Attributes>'; "
 	    "cat rsa2048-pkcs8; } > rsa-bag") != 0)
 		return -1;
 	/* DSA may be compiled out of a newer ssh-keygen. */
-	have_dsa = kf_sh("ssh-keygen -q -t dsa -N '' -f dsa && "
+	have_dsa = tu_sh_quiet("ssh-keygen -q -t dsa -N '' -f dsa && "
 	    "cp dsa dsa-pem && ssh-keygen -q -p -f dsa-pem -P '' -N '' "
 	    "-m PEM") == 0;
 	return 0;
@@ -146,7 +148,7 @@ must_read(const char *name, size_t *lenp)
 {
 	uint8_t *p;
 
-	p = kf_read(name, lenp);
+	p = (uint8_t *)tu_read(name, lenp);
 	ck_assert_msg(p != NULL, "cannot read %s", name);
 	return p;
 }
@@ -341,7 +343,7 @@ START_TEST(survives_every_truncation_of_binary)
 	const char *pass = files[_i].pass;
 
 	text = must_read(files[_i].name, &len);
-	bin = kf_dearmour((char *)text, "OPENSSH PRIVATE KEY", &blen);
+	bin = tu_dearmor((char *)text, "OPENSSH PRIVATE KEY", &blen);
 	ck_assert_ptr_nonnull(bin);
 	/* The decoded form parses as it stands... */
 	ck_assert_int_eq(ks_keyfile_encrypted(bin, blen), pass != NULL);
@@ -385,7 +387,7 @@ plain_binary(const char *name, size_t *lenp)
 	size_t len;
 
 	text = must_read(name, &len);
-	bin = kf_dearmour((char *)text, "OPENSSH PRIVATE KEY", lenp);
+	bin = tu_dearmor((char *)text, "OPENSSH PRIVATE KEY", lenp);
 	ck_assert_ptr_nonnull(bin);
 	free(text);
 	return bin;
@@ -494,7 +496,7 @@ START_TEST(tampered_ciphertext_reads_as_wrong_passphrase)
 	size_t len, blen;
 
 	text = must_read(files[_i], &len);
-	bin = kf_dearmour((char *)text, "OPENSSH PRIVATE KEY", &blen);
+	bin = tu_dearmor((char *)text, "OPENSSH PRIVATE KEY", &blen);
 	ck_assert_ptr_nonnull(bin);
 	/* The last ciphertext byte sits just before the 16-byte tag. */
 	bin[blen - 17] ^= 1;
@@ -513,7 +515,7 @@ START_TEST(refuses_costly_kdf)
 	size_t len, blen, off;
 
 	text = must_read("ed25519-ctr", &len);
-	bin = kf_dearmour((char *)text, "OPENSSH PRIVATE KEY", &blen);
+	bin = tu_dearmor((char *)text, "OPENSSH PRIVATE KEY", &blen);
 	ck_assert_ptr_nonnull(bin);
 	/* magic, "aes256-ctr", "bcrypt", kdf options: salt, rounds. */
 	off = 15 + 4 + 10 + 4 + 6 + 4;
@@ -704,18 +706,15 @@ keyfile_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
+	int status;
 
-	if (kf_setup() != 0 || make_fixtures() != 0) {
+	if (tu_setup("keyfile") != 0 || tu_crypto_init() != 0 ||
+	    make_fixtures() != 0) {
 		fprintf(stderr, "cannot make fixtures (ssh-keygen, openssl)\n");
-		kf_teardown();
+		tu_teardown();
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(keyfile_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	kf_teardown();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	status = run_suite(keyfile_suite());
+	tu_teardown();
+	return status;
 }

@@ -1,209 +1,13 @@
 /*
- * test-util.c: scratch directory, ssh-keygen runner and file readers for
- * the keystore tests. Parsing here deliberately avoids the code under test.
+ * test-util.c: keys and private blobs for the keystore tests, cut from
+ * ssh-keygen's files. Parsing here deliberately avoids the code under test.
  */
-#include <sys/wait.h>
-
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "kbuf.h"
-#include "kmes-err.h"
 #include "test-util.h"
-
-static char scratch[64];
-
-int
-tu_setup(void)
-{
-	int r;
-
-	strcpy(scratch, "/tmp/kmes-keystore-XXXXXX");
-	if (mkdtemp(scratch) == NULL)
-		return -1;
-	r = ks_crypto_init(0);
-	/* An unlocked heap still works; the heap test reports it. */
-	if (r != 0 && r != KMES_ERR_SYSTEM) {
-		fprintf(stderr, "ks_crypto_init: %s\n", kmes_err(r));
-		return -1;
-	}
-	return 0;
-}
-
-void
-tu_teardown(void)
-{
-	if (scratch[0] != '\0')
-		(void)tu_sh("rm -rf '%s'", scratch);
-}
-
-const char *
-tu_dir(void)
-{
-	return scratch;
-}
-
-static char *command(const char *, va_list)
-    __attribute__((format(printf, 1, 0)));
-
-static char *
-command(const char *fmt, va_list ap)
-{
-	char *cmd, *full;
-	int n;
-
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		return NULL;
-	n = asprintf(&full, "cd '%s' && { %s; }", scratch, cmd);
-	free(cmd);
-	return n < 0 ? NULL : full;
-}
-
-int
-tu_sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd;
-	int st;
-
-	va_start(ap, fmt);
-	cmd = command(fmt, ap);
-	va_end(ap);
-	if (cmd == NULL)
-		return -1;
-	st = system(cmd);
-	free(cmd);
-	if (st == -1 || !WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st);
-}
-
-char *
-tu_sh_output(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd, *out = NULL;
-	size_t len = 0, n;
-	char buf[4096];
-	FILE *f;
-
-	va_start(ap, fmt);
-	cmd = command(fmt, ap);
-	va_end(ap);
-	if (cmd == NULL || (f = popen(cmd, "r")) == NULL) {
-		free(cmd);
-		return NULL;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		char *nout = realloc(out, len + n + 1);
-
-		if (nout == NULL)
-			break;
-		out = nout;
-		memcpy(out + len, buf, n);
-		len += n;
-		out[len] = '\0';
-	}
-	if (pclose(f) != 0) {
-		free(out);
-		out = NULL;
-	}
-	free(cmd);
-	return out;
-}
-
-char *
-tu_read(const char *name, size_t *lenp)
-{
-	char path[256], *p = NULL, *np;
-	size_t len = 0, n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", scratch, name);
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	for (;;) {
-		if ((np = realloc(p, len + 4097)) == NULL) {
-			free(p);
-			fclose(f);
-			return NULL;
-		}
-		p = np;
-		if ((n = fread(p + len, 1, 4096, f)) == 0)
-			break;
-		len += n;
-	}
-	fclose(f);
-	p[len] = '\0';
-	if (lenp != NULL)
-		*lenp = len;
-	return p;
-}
-
-int
-tu_write(const char *name, const void *p, size_t len)
-{
-	char path[256];
-	FILE *f;
-	int ok;
-
-	snprintf(path, sizeof(path), "%s/%s", scratch, name);
-	if ((f = fopen(path, "wb")) == NULL)
-		return -1;
-	ok = fwrite(p, 1, len, f) == len;
-	return (fclose(f) == 0 && ok) ? 0 : -1;
-}
-
-struct kbuf *
-tu_b64_decode(const char *s, size_t len)
-{
-	static const char tbl[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	struct kbuf *b = kbuf_new();
-	uint32_t acc = 0;
-	int nbits = 0;
-	const char *c;
-	size_t i;
-
-	if (b == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		if (s[i] == '=' || s[i] == '\n' || s[i] == '\r' || s[i] == ' ')
-			continue;
-		if ((c = strchr(tbl, s[i])) == NULL || s[i] == '\0') {
-			kbuf_free(b);
-			return NULL;
-		}
-		acc = acc << 6 | (uint32_t)(c - tbl);
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			if (kbuf_put_u8(b, (uint8_t)(acc >> nbits)) != 0) {
-				kbuf_free(b);
-				return NULL;
-			}
-		}
-	}
-	return b;
-}
-
-struct kbuf *
-tu_dearmor(const char *text, const char *label)
-{
-	char begin[80], end[80];
-	const char *s, *e;
-
-	snprintf(begin, sizeof(begin), "-----BEGIN %s-----", label);
-	snprintf(end, sizeof(end), "-----END %s-----", label);
-	if ((s = strstr(text, begin)) == NULL ||
-	    (e = strstr(s, end)) == NULL)
-		return NULL;
-	s += strlen(begin);
-	return tu_b64_decode(s, (size_t)(e - s));
-}
 
 struct ks_key *
 tu_load_pub(const char *name)
@@ -238,14 +42,17 @@ tu_private_blob(const char *name)
 	static const char magic[] = "openssh-key-v1";
 	struct kbuf *file = NULL, *sec = NULL, *out = NULL, *ret = NULL;
 	const uint8_t *start, *tname;
-	size_t tlen, before;
+	uint8_t *bin = NULL;
+	size_t tlen, before, binlen;
 	uint32_t check1, check2;
 	char *text;
 	int i, n;
 
 	if ((text = tu_read(name, NULL)) == NULL)
 		return NULL;
-	file = tu_dearmor(text, "OPENSSH PRIVATE KEY");
+	/* A view: bin outlives file. */
+	if ((bin = tu_dearmor(text, "OPENSSH PRIVATE KEY", &binlen)) != NULL)
+		file = kbuf_from(bin, binlen);
 	free(text);
 	if (file == NULL || kbuf_len(file) < sizeof(magic) ||
 	    memcmp(kbuf_ptr(file), magic, sizeof(magic)) != 0 ||
@@ -279,6 +86,7 @@ tu_private_blob(const char *name)
 	kbuf_free(out);
 	kbuf_free(sec);
 	kbuf_free(file);
+	free(bin);
 	return ret;
 }
 

@@ -1,6 +1,7 @@
 /*
- * test-util.h: shared helpers for the keystore unit tests: a scratch
- * directory, running ssh-keygen, and reading the files it writes.
+ * test-util.h: helpers for the keystore unit tests on top of testutil.h:
+ * keys, private blobs and certificate forms cut from what ssh-keygen
+ * writes into the scratch directory.
  */
 #ifndef KMES_TEST_UTIL_H
 #define KMES_TEST_UTIL_H
@@ -8,35 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "testutil.h"
+
 struct kbuf;
 struct ks_key;
-
-/* Creates the scratch directory and initialises crypto. Returns 0 or -1. */
-int tu_setup(void);
-
-/* Removes the scratch directory. */
-void tu_teardown(void);
-
-/* Returns the scratch directory path. */
-const char *tu_dir(void);
-
-/* Runs a shell command in the scratch directory; returns its exit status. */
-int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* As tu_sh, returning its standard output (malloc'd) or NULL. */
-char *tu_sh_output(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Reads a scratch file (NUL-terminated, malloc'd) or returns NULL. */
-char *tu_read(const char *name, size_t *lenp);
-
-/* Writes a scratch file. Returns 0 or -1. */
-int tu_write(const char *name, const void *p, size_t len);
-
-/* Decodes base64, skipping whitespace, into a new buffer (NULL if bad). */
-struct kbuf *tu_b64_decode(const char *s, size_t len);
-
-/* Decodes the body of a "-----BEGIN label-----" armored file. */
-struct kbuf *tu_dearmor(const char *text, const char *label);
 
 /* Loads name.pub (or any OpenSSH public key line file) as a key. */
 struct ks_key *tu_load_pub(const char *name);
