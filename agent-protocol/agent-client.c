@@ -11,6 +11,7 @@
 
 #include "agent-client.h"
 #include "agent-msg.h"
+#include "fdio.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 
@@ -78,42 +79,6 @@ agent_client_fd(const struct agent_client *ac)
 	return ac->fd;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return KMES_ERR_SYSTEM;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-read_all(int fd, uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = read(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return KMES_ERR_SYSTEM;
-		}
-		if (n == 0)
-			return KMES_ERR_CONNECTION_CLOSED;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 agent_client_request(struct agent_client *ac, const struct kbuf *req,
     struct kbuf *reply)
@@ -125,8 +90,8 @@ agent_client_request(struct agent_client *ac, const struct kbuf *req,
 	kbuf_reset(ac->out);
 	kbuf_reset(reply);
 	if ((r = agent_msg_put_framed(ac->out, req)) != 0 ||
-	    (r = write_all(ac->fd, kbuf_ptr(ac->out), kbuf_len(ac->out))) != 0 ||
-	    (r = read_all(ac->fd, hdr, sizeof(hdr))) != 0)
+	    (r = kmes_write_all(ac->fd, kbuf_ptr(ac->out), kbuf_len(ac->out))) != 0 ||
+	    (r = kmes_read_all(ac->fd, hdr, sizeof(hdr))) != 0)
 		return r;
 	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
 	    (uint32_t)hdr[2] << 8 | hdr[3];
@@ -134,7 +99,7 @@ agent_client_request(struct agent_client *ac, const struct kbuf *req,
 		return KMES_ERR_AGENT_PROTOCOL;
 	if ((r = kbuf_reserve(reply, len, &p)) != 0)
 		return r;
-	return read_all(ac->fd, p, len);
+	return kmes_read_all(ac->fd, p, len);
 }
 
 int

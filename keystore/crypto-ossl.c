@@ -45,10 +45,6 @@
 #define SECURE_HEAP_MINSIZE 32
 
 /* scrypt cost: 16 MiB and a few tens of milliseconds per unlock attempt. */
-#define SCRYPT_N (1 << 14)
-#define SCRYPT_R 8
-#define SCRYPT_P 1
-#define SCRYPT_MAXMEM (64 * 1024 * 1024)
 
 #define EC_POINT_MAX (1 + 2 * 66)
 #define RSA_MOD_MAX (KS_RSA_MAX_BITS / 8)
@@ -222,40 +218,9 @@ int
 ks_pw_hash(const uint8_t *pw, size_t pwlen,
     const uint8_t salt[KS_PWHASH_SALT_LEN], uint8_t out[KS_PWHASH_LEN])
 {
-	static uint8_t empty;
-	EVP_KDF_CTX *kctx = NULL;
-	OSSL_PARAM params[7];
-	uint64_t n = SCRYPT_N, maxmem = SCRYPT_MAXMEM;
-	uint32_t r_cost = SCRYPT_R, p_cost = SCRYPT_P;
-	int r;
-
-	kmes_wipe(out, KS_PWHASH_LEN);
-	(void)pthread_once(&fetch_once, fetch_algorithms);
-	if (scrypt_kdf == NULL)
-		return KMES_ERR_CRYPTO;
-	if ((kctx = EVP_KDF_CTX_new(scrypt_kdf)) == NULL)
-		return ossl_fail(KMES_ERR_ALLOC);
-	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
-	    pwlen == 0 ? &empty : (uint8_t *)pw, pwlen);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-	    (uint8_t *)salt, KS_PWHASH_SALT_LEN);
-	params[2] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
-	params[3] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R,
-	    &r_cost);
-	params[4] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P,
-	    &p_cost);
-	params[5] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM,
-	    &maxmem);
-	params[6] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, KS_PWHASH_LEN, params) != 1) {
-		kmes_wipe(out, KS_PWHASH_LEN);
-		r = ossl_fail(KMES_ERR_CRYPTO);
-		goto out;
-	}
-	r = 0;
- out:
-	EVP_KDF_CTX_free(kctx); /* clears its copy of the password */
-	return r;
+	/* scrypt N=2^14, r=8, p=1: ~50 ms, run off the event loops. */
+	return ks_kdf_scrypt(pw, pwlen, salt, KS_PWHASH_SALT_LEN, 14, 8, 1,
+	    out, KS_PWHASH_LEN);
 }
 
 int

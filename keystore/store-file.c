@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "store-int.h"
@@ -190,23 +191,6 @@ ks_file_read(const char *path, struct kbuf **filep, struct stat *stp)
 	return r;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return KMES_ERR_SYSTEM;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Puts PATH.tmp in place of PATH, or beside nothing if create is set. */
 static int
 install_tmp(const struct ks_files *f, int create)
@@ -254,7 +238,7 @@ ks_file_replace(const struct ks_files *f, const struct kbuf *data, int create,
 	}
 	/* The umask may have taken bits away; it never adds any. */
 	if (fchmod(fd, 0600) != 0 ||
-	    write_all(fd, kbuf_ptr(data), kbuf_len(data)) != 0 ||
+	    kmes_write_all(fd, kbuf_ptr(data), kbuf_len(data)) != 0 ||
 	    fsync(fd) != 0) {
 		r = KMES_ERR_SYSTEM;
 		goto out;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fdio.h"
 #include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
@@ -291,44 +292,6 @@ pin_failed(struct agent *a, int r, unsigned int left)
 		    astore_label(a), kmes_err(r));
 }
 
-static int
-write_full(int fd, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, b, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-read_full(int fd, void *p, size_t len)
-{
-	uint8_t *b = p;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = read(fd, b, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			return -1;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Foreground: log in here, up to PIN_TRIES times from a terminal.
  * Returns 0 or the last KMES_ERR_*.
@@ -376,9 +339,9 @@ login_via_child(struct agent *a, int pin_fd, int to_child, int from_child)
 		if ((r = get_pin(a, pin_fd, &pin, &len)) != 0)
 			break;
 		hdr = (uint32_t)len;
-		if (write_full(to_child, &hdr, sizeof(hdr)) != 0 ||
-		    write_full(to_child, pin, len) != 0 ||
-		    read_full(from_child, res, sizeof(res)) != 0) {
+		if (kmes_write_all(to_child, &hdr, sizeof(hdr)) != 0 ||
+		    kmes_write_all(to_child, pin, len) != 0 ||
+		    kmes_read_all(from_child, res, sizeof(res)) != 0) {
 			r = KMES_ERR_CONNECTION_CLOSED;
 			fprintf(stderr, PROGNAME ": the agent process went "
 			    "away\n");
@@ -407,12 +370,12 @@ login_from_parent(struct agent *a, int from_parent, int to_parent)
 	int r;
 
 	for (;;) {
-		if (read_full(from_parent, &len, sizeof(len)) != 0 ||
+		if (kmes_read_all(from_parent, &len, sizeof(len)) != 0 ||
 		    len > READPASS_MAX)
 			return KMES_ERR_CONNECTION_CLOSED;
 		if ((pin = kmes_secure_alloc(len == 0 ? 1 : len)) == NULL)
 			return KMES_ERR_ALLOC;
-		if (read_full(from_parent, pin, len) != 0) {
+		if (kmes_read_all(from_parent, pin, len) != 0) {
 			kmes_secure_free(pin);
 			return KMES_ERR_CONNECTION_CLOSED;
 		}
@@ -420,7 +383,7 @@ login_from_parent(struct agent *a, int from_parent, int to_parent)
 		kmes_secure_free(pin);
 		res[0] = r;
 		res[1] = (int32_t)left;
-		if (write_full(to_parent, res, sizeof(res)) != 0)
+		if (kmes_write_all(to_parent, res, sizeof(res)) != 0)
 			return KMES_ERR_CONNECTION_CLOSED;
 		if (r == 0)
 			return 0;
