@@ -113,6 +113,9 @@ json_str(char *buf, size_t len, size_t *off, const char *s)
 	*off = o;
 }
 
+static void json_raw(char *, size_t, size_t *, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
 static void
 json_raw(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {

@@ -1,0 +1,239 @@
+/*
+ * fuzz-store.c: the key store file (kmes-keystore(5)) as ks_store_open and
+ * every refresh read it: ks_image_parse, in memory, on the whole file.
+ *
+ * A parsed image must be what the format allows and must encode back to
+ * the very bytes it came from (the MAC is computed over the re-encoding,
+ * so a second encoding of one image would be a second valid file). Its
+ * public blobs go through ks_key_from_blob as the agent and kmes-keytool
+ * would.
+ *
+ * The seed stores were made by tests/fuzz/gen-corpus.sh with FUZZ_PIN and
+ * the cheapest scrypt cost. For such an image the harness also logs in
+ * (ks_wrap_open), checks the whole-store MAC and opens every record, so
+ * decryption, the record checks and ks_key_parse_private on a store's
+ * plaintext run too. scrypt is the slow part and its answer depends only
+ * on the header, so it is remembered for the last header seen: mutants of
+ * a seed that keep its header cost no KDF at all.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "fuzz-common.h"
+#include "kbuf.h"
+#include "kmes-err.h"
+#include "secmem.h"
+#include "store-int.h"
+
+#define FUZZ_PIN "fuzz-pin-1234"
+
+/* Everything ks_wrap_open reads for the user role. */
+struct wrap_input {
+	uint8_t id[KS_STORE_ID_LEN];
+	uint32_t log2_n, r, p;
+	struct ks_wrap wrap;
+};
+
+static struct {
+	int valid;
+	struct wrap_input in;
+	int r;
+	struct ks_secrets *sec;	/* kmes_secure_alloc, set up once */
+} login_cache;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fuzz_init_crypto();
+	login_cache.sec = kmes_secure_alloc(sizeof(*login_cache.sec));
+	FUZZ_CHECK(login_cache.sec != NULL);
+	return 0;
+}
+
+static void
+check_record(const struct ks_image *img, size_t i)
+{
+	const struct ks_record *rec = &img->recs[i];
+	struct kbuf *b = NULL;
+	struct ks_key *k = NULL;
+	const uint8_t *t;
+	size_t tlen;
+	int r;
+
+	FUZZ_CHECK(rec->label != NULL && rec->type != NULL);
+	FUZZ_CHECK(ks_label_valid(rec->label, strlen(rec->label), 1));
+	FUZZ_CHECK(strlen(rec->type) >= 1 &&
+	    strlen(rec->type) <= KS_STORE_TYPE_MAX);
+	FUZZ_CHECK(ks_image_find(img, rec->label) == (long)i);
+	FUZZ_CHECK(rec->blob != NULL && rec->blob_len >= 1 &&
+	    rec->blob_len <= KS_STORE_BLOB_MAX);
+	FUZZ_CHECK(rec->sealed != NULL &&
+	    rec->sealed_len > KS_AEAD_TAG_LEN &&
+	    rec->sealed_len <= KS_STORE_PRIV_MAX + KS_AEAD_TAG_LEN);
+	FUZZ_CHECK((rec->flags & ~(uint32_t)(KS_REC_CONFIRM |
+	    KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE)) == 0);
+	FUZZ_CHECK((rec->flags & KS_REC_NEVER_EXTRACTABLE) != 0);
+	/* The blob starts with the type the record names. */
+	FUZZ_CHECK((b = kbuf_from(rec->blob, rec->blob_len)) != NULL);
+	FUZZ_CHECK(kbuf_get_string_direct(b, &t, &tlen) == 0);
+	FUZZ_CHECK(tlen == strlen(rec->type) && memcmp(t, rec->type, tlen) == 0);
+	kbuf_free(b);
+
+	r = ks_key_from_blob(rec->blob, rec->blob_len, &k);
+	FUZZ_CHECK_CODE(r);
+	if (r == 0) {
+		FUZZ_CHECK(strcmp(ks_key_type_name(k), rec->type) == 0);
+		fuzz_check_public_key(k, rec->blob, rec->blob_len);
+	}
+	ks_key_free(k);
+}
+
+static void
+check_image(const struct ks_image *img)
+{
+	size_t i;
+
+	FUZZ_CHECK(img->failures[KS_ROLE_USER] <= KS_STORE_MAX_TRIES);
+	FUZZ_CHECK(img->failures[KS_ROLE_SO] <= KS_STORE_MAX_TRIES);
+	FUZZ_CHECK(ks_kdf_valid(&img->kdf));
+	FUZZ_CHECK(img->label != NULL &&
+	    ks_label_valid(img->label, strlen(img->label), 0));
+	FUZZ_CHECK(img->nrecs <= KS_STORE_MAX_RECORDS);
+	FUZZ_CHECK((img->recs == NULL) == (img->nrecs == 0));
+	for (i = 0; i < img->nrecs; i++)
+		check_record(img, i);
+}
+
+/* Checks that img encodes to exactly the len bytes at data. */
+static void
+check_encoding(const struct ks_image *img, const uint8_t *data, size_t len)
+{
+	struct kbuf *b = NULL;
+
+	FUZZ_CHECK((b = kbuf_new()) != NULL);
+	FUZZ_CHECK(ks_image_encode(img, b) == 0);
+	FUZZ_CHECK(kbuf_equal_bytes(b, data, len));
+	kbuf_free(b);
+}
+
+static int
+kdf_is_cheap(const struct ks_store_kdf *kdf)
+{
+	return kdf->log2_n == KS_SCRYPT_LOG2_N_MIN && kdf->r <= 8 &&
+	    kdf->p == 1;
+}
+
+/* Unwraps the data key with FUZZ_PIN, remembering the last answer. */
+static int
+login(const struct ks_image *img, struct ks_secrets *sec)
+{
+	struct wrap_input in;
+
+	memset(&in, 0, sizeof(in));
+	memcpy(in.id, img->id, sizeof(in.id));
+	in.log2_n = img->kdf.log2_n;
+	in.r = img->kdf.r;
+	in.p = img->kdf.p;
+	in.wrap = img->wrap[KS_ROLE_USER];
+	if (!login_cache.valid ||
+	    memcmp(&in, &login_cache.in, sizeof(in)) != 0) {
+		login_cache.valid = 0;
+		login_cache.r = ks_wrap_open(img, KS_ROLE_USER,
+		    (const uint8_t *)FUZZ_PIN, strlen(FUZZ_PIN),
+		    login_cache.sec->dk);
+		FUZZ_CHECK_CODE(login_cache.r);
+		if (login_cache.r == 0)
+			FUZZ_CHECK(ks_secrets_derive(login_cache.sec) == 0);
+		login_cache.in = in;
+		login_cache.valid = 1;
+	}
+	if (login_cache.r != 0)
+		return login_cache.r;
+	memcpy(sec, login_cache.sec, sizeof(*sec));
+	return 0;
+}
+
+/* With the data key: the MAC, and every record opened. */
+static void
+check_with_key(const struct ks_image *img)
+{
+	struct ks_secrets *sec = NULL;
+	struct ks_image *copy = NULL;
+	struct ks_key *k = NULL;
+	const uint8_t *blob;
+	size_t i, blen;
+	int r;
+
+	if (!kdf_is_cheap(&img->kdf))
+		return;
+	FUZZ_CHECK((sec = kmes_secure_alloc(sizeof(*sec))) != NULL);
+	if (login(img, sec) != 0)
+		goto out;
+	r = ks_image_check_mac(img, sec);
+	FUZZ_CHECK(r == 0 || r == KMES_ERR_STORE_CORRUPT);
+	for (i = 0; i < img->nrecs; i++) {
+		r = ks_record_open(img, sec, i, &k);
+		FUZZ_CHECK(r == 0 || r == KMES_ERR_STORE_CORRUPT);
+		if (r != 0) {
+			FUZZ_CHECK(k == NULL);
+			continue;
+		}
+		/* An authentic record holds the key its clear fields name. */
+		blob = ks_key_blob(k, &blen);
+		FUZZ_CHECK(blen == img->recs[i].blob_len &&
+		    memcmp(blob, img->recs[i].blob, blen) == 0);
+		FUZZ_CHECK(strcmp(ks_key_type_name(k), img->recs[i].type) == 0);
+		fuzz_check_private_key(k);
+		ks_key_free(k);
+		k = NULL;
+	}
+	FUZZ_CHECK(ks_record_open(img, sec, img->nrecs, &k) ==
+	    KMES_ERR_INVALID_ARGUMENT && k == NULL);
+	/* A MAC set under the key is one that checks. */
+	FUZZ_CHECK(ks_image_dup(img, &copy) == 0);
+	FUZZ_CHECK(ks_image_set_mac(copy, sec) == 0);
+	FUZZ_CHECK(ks_image_check_mac(copy, sec) == 0);
+	ks_image_free(copy);
+ out:
+	kmes_secure_free(sec);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct kbuf *file = NULL;
+	struct ks_image *img = NULL, *copy = NULL;
+	int r;
+
+	fuzz_begin();
+	FUZZ_CHECK((file = kbuf_from(data, size)) != NULL);
+	img = (struct ks_image *)&img;	/* must be cleared on entry */
+	r = ks_image_parse(file, &img);
+	FUZZ_CHECK(kbuf_len(file) == size);
+	if (r != 0) {
+		FUZZ_CHECK(r == KMES_ERR_STORE_CORRUPT || r == KMES_ERR_ALLOC);
+		FUZZ_CHECK(img == NULL);
+		goto out;
+	}
+	FUZZ_CHECK(img != NULL);
+	check_image(img);
+	check_encoding(img, data, size);
+
+	FUZZ_CHECK(ks_image_dup(img, &copy) == 0);
+	check_encoding(copy, data, size);
+	if (copy->nrecs != 0) {
+		ks_image_remove(copy, copy->nrecs - 1);
+		FUZZ_CHECK(ks_image_find(copy,
+		    img->recs[img->nrecs - 1].label) == -1);
+	}
+	ks_image_free(copy);
+
+	check_with_key(img);
+ out:
+	ks_image_free(img);
+	kbuf_free(file);
+	fuzz_end();
+	return 0;
+}
