@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "crypto.h"
 #include "kbuf.h"
@@ -679,6 +680,93 @@ pem_put_ed25519(EVP_PKEY *pkey, struct kbuf *b)
 	return kbuf_put(b, pk, sizeof(pk));
 }
 
+/*
+ * Ceilings on the key-derivation cost an encrypted PKCS#8 file may ask for:
+ * the file names its own PBKDF2 iterations or scrypt parameters, and OpenSSL
+ * would spend whatever it says (2^31 PBKDF2 rounds is minutes of CPU).
+ */
+#define PKCS8_MAX_ITER 10000000		/* ~2.5 s of PBKDF2-SHA256 here */
+#define PKCS8_MAX_SCRYPT_N (1UL << 20)
+#define PKCS8_MAX_SCRYPT_MEM (256UL * 1024 * 1024)
+
+static int
+asn1_int_le(const ASN1_INTEGER *a, unsigned long max, unsigned long *v)
+{
+	long x;
+
+	if (a == NULL || (x = ASN1_INTEGER_get(a)) <= 0 ||
+	    (unsigned long)x > max)
+		return 0;
+	if (v != NULL)
+		*v = (unsigned long)x;
+	return 1;
+}
+
+/* Refuses an encrypted PKCS#8 block whose KDF cost is above the caps. */
+static int
+pkcs8_cost_ok(const uint8_t *data, size_t len)
+{
+	static const char tag[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OBJECT *obj;
+	X509_SIG *p8 = NULL;
+	PBE2PARAM *pbe2 = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	SCRYPT_PARAMS *sp = NULL;
+	PBEPARAM *pbe = NULL;
+	BIO *bio = NULL;
+	unsigned long n, r, p;
+	int ok = 0, nid;
+
+	if (memmem(data, len, tag, sizeof(tag) - 1) == NULL)
+		return 1;
+	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL ||
+	    (p8 = PEM_read_bio_PKCS8(bio, NULL, NULL, NULL)) == NULL)
+		goto out;
+	X509_SIG_get0(p8, &alg, NULL);
+	X509_ALGOR_get0(&obj, NULL, NULL, alg);
+	nid = OBJ_obj2nid(obj);
+	if (nid == NID_pbes2) {
+		if ((pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM),
+		    alg->parameter)) == NULL)
+			goto out;
+		nid = OBJ_obj2nid(pbe2->keyfunc->algorithm);
+		if (nid == NID_id_pbkdf2) {
+			kdf = ASN1_TYPE_unpack_sequence(
+			    ASN1_ITEM_rptr(PBKDF2PARAM),
+			    pbe2->keyfunc->parameter);
+			ok = kdf != NULL &&
+			    asn1_int_le(kdf->iter, PKCS8_MAX_ITER, NULL);
+		} else if (nid == NID_id_scrypt) {
+			sp = ASN1_TYPE_unpack_sequence(
+			    ASN1_ITEM_rptr(SCRYPT_PARAMS),
+			    pbe2->keyfunc->parameter);
+			ok = sp != NULL &&
+			    asn1_int_le(sp->costParameter, PKCS8_MAX_SCRYPT_N,
+			    &n) &&
+			    asn1_int_le(sp->blockSize, 64, &r) &&
+			    asn1_int_le(sp->parallelizationParameter, 16,
+			    &p) &&
+			    128UL * r * (n + p) <= PKCS8_MAX_SCRYPT_MEM;
+		}
+	} else {
+		/* PKCS#5 v1.5 / PKCS#12 schemes carry a plain count. */
+		pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM),
+		    alg->parameter);
+		ok = pbe != NULL && asn1_int_le(pbe->iter, PKCS8_MAX_ITER,
+		    NULL);
+	}
+ out:
+	PBE2PARAM_free(pbe2);
+	PBKDF2PARAM_free(kdf);
+	SCRYPT_PARAMS_free(sp);
+	PBEPARAM_free(pbe);
+	X509_SIG_free(p8);
+	BIO_free(bio);
+	ERR_clear_error();
+	return ok;
+}
+
 int
 ks_pem_private_to_wire(const uint8_t *data, size_t len,
     const uint8_t *passphrase, size_t passlen, struct kbuf *b)
@@ -693,6 +781,8 @@ ks_pem_private_to_wire(const uint8_t *data, size_t len,
 	pp.pass = passphrase;
 	pp.len = passlen;
 	pp.asked = 0;
+	if (passphrase != NULL && !pkcs8_cost_ok(data, len))
+		return KMES_ERR_KEY_UNSUPPORTED;
 	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
 		r = KMES_ERR_ALLOC;
 		goto out;

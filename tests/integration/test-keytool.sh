@@ -192,6 +192,23 @@ expect_fail "import: an encrypted key without a passphrase source fails" \
 	notty "$KEYTOOL" --store "$ST" --pin-fd 3 import -l i-enc-none "$K/i-enc" 3<<<"$PIN"
 expect_contains "import: says to use --passphrase-fd" "--passphrase-fd" "$ERR"
 expect_fail "import: a label in use is refused" ktp import -l i-ed "$K/i-ed"
+# An encrypted PKCS#8 file names its own KDF cost: one asking for more
+# PBKDF2 rounds than the cap (20 million here: seconds to make, many more
+# to use) is refused at once, before any derivation; the usual cost imports.
+openssl genpkey -algorithm ed25519 -out "$K/p8-src.pem" 2>/dev/null &&
+openssl pkcs8 -topk8 -in "$K/p8-src.pem" -out "$K/p8-costly" \
+	-v2 aes-256-cbc -iter 20000000 -passout pass:pw 2>/dev/null &&
+openssl pkcs8 -topk8 -in "$K/p8-src.pem" -out "$K/p8-usual" \
+	-v2 aes-256-cbc -iter 2048 -passout pass:pw 2>/dev/null ||
+	bail_out "openssl could not make the PKCS#8 fixtures"
+start=$(date +%s)
+run ktp --passphrase-fd 4 import -l p8-costly "$K/p8-costly" 4<<<"pw"
+expect_eq "import: a PKCS#8 file asking for a huge KDF cost is refused" \
+	1 "$RC"
+expect_eq "import: and refused before deriving anything (under 3 s)" yes \
+	"$([ $(($(date +%s) - start)) -lt 3 ] && echo yes || echo no)"
+expect_ok "import: the usual PKCS#8 cost imports" \
+	ktp --passphrase-fd 4 import -l p8-usual "$K/p8-usual" 4<<<"pw"
 printf 'not a key\n' >"$K/junk"
 expect_fail "import: a file that is no key is refused" ktp import -l junk "$K/junk"
 expect_fail "import: a missing file is refused" ktp import -l nofile "$K/does-not-exist"
