@@ -379,11 +379,14 @@ ks_store_find(const struct ks_store *s, const char *label)
 }
 
 /*
- * Counts the attempt on disk before the KDF runs: killing the process
- * during the slow part must not give a free guess.
+ * Updates a PIN failure counter in the file as it is now, under the lock:
+ * reset = 0 counts an attempt before the KDF runs (killing the process
+ * during the slow part must not give a free guess; a blocked PIN gives
+ * KMES_ERR_PIN_LOCKED), reset = 1 zeroes the counter after a good PIN.
+ * The counters sit outside the MAC, so no login is needed to write them.
  */
 static int
-count_attempt(struct ks_store *s, enum ks_role role)
+update_counter(struct ks_store *s, enum ks_role role, int reset)
 {
 	struct ks_image *img = NULL;
 	struct stat st;
@@ -392,35 +395,16 @@ count_attempt(struct ks_store *s, enum ks_role role)
 	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
 	    (r = reload(s, &img, &st)) != 0)
 		goto out;
-	if (img->failures[role] >= KS_STORE_MAX_TRIES) {
-		install(s, &img, &st);
+	if (!reset && img->failures[role] >= KS_STORE_MAX_TRIES)
 		r = KMES_ERR_PIN_LOCKED;
-		goto out;
-	}
-	img->failures[role]++;
-	r = commit(s, &img);
- out:
-	ks_image_free(img);
-	ks_file_unlock(lockfd);
-	return r;
-}
-
-/* A good PIN zeroes its counter (in the file as it is now). */
-static int
-reset_attempts(struct ks_store *s, enum ks_role role)
-{
-	struct ks_image *img = NULL;
-	struct stat st;
-	int lockfd = -1, r;
-
-	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
-	    (r = reload(s, &img, &st)) != 0)
-		goto out;
-	if (img->failures[role] == 0) {
+	if (r != 0 || (reset && img->failures[role] == 0)) {
 		install(s, &img, &st);
 		goto out;
 	}
-	img->failures[role] = 0;
+	if (reset)
+		img->failures[role] = 0;
+	else
+		img->failures[role]++;
 	r = commit(s, &img);
  out:
 	ks_image_free(img);
@@ -453,7 +437,7 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 	ks_store_logout(s);
 	if ((sec = kmes_secure_alloc(sizeof(*sec))) == NULL)
 		return KMES_ERR_ALLOC;
-	if ((r = count_attempt(s, role)) != 0 ||
+	if ((r = update_counter(s, role, 0)) != 0 ||
 	    (r = ks_wrap_open(s->img, role, pin, pinlen, sec->dk)) != 0 ||
 	    (r = ks_secrets_derive(sec)) != 0)
 		goto out;
@@ -462,7 +446,7 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 		goto out;
 	s->sec = sec;
 	sec = NULL;
-	if ((r = reset_attempts(s, role)) != 0) {
+	if ((r = update_counter(s, role, 1)) != 0) {
 		ks_store_logout(s);
 		goto out;
 	}
