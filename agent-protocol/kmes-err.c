@@ -80,6 +80,10 @@ kmes_err(int r)
 		return "no key store at that path";
 	case KMES_ERR_NOT_LOGGED_IN:
 		return "key store is locked (PIN needed)";
+	case KMES_ERR_TOKEN_NOT_FOUND:
+		return "no such PKCS#11 token";
+	case KMES_ERR_TOKEN:
+		return "PKCS#11 module or token failure";
 	}
 	return "unknown error";
 }

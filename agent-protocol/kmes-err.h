@@ -43,7 +43,9 @@ enum {
 	KMES_ERR_STORE_CORRUPT = -32,
 	KMES_ERR_STORE_NOT_FOUND = -33,
 	KMES_ERR_NOT_LOGGED_IN = -34,
-	KMES_ERR_LAST = -35,
+	KMES_ERR_TOKEN_NOT_FOUND = -35,
+	KMES_ERR_TOKEN = -36,
+	KMES_ERR_LAST = -37,
 };
 
 /* Returns a static, never-NULL description of code r (0 or KMES_ERR_*). */

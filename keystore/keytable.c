@@ -19,6 +19,7 @@ struct ks_identity {
 	struct agent_constraints cons;
 	uint64_t expiry_ms;
 	enum ks_origin origin;
+	uint32_t source;	/* which token of the origin, 0 for others */
 	const uint8_t *blob; /* borrowed from key */
 	size_t blob_len;
 };
@@ -84,6 +85,12 @@ enum ks_origin
 ks_identity_origin(const struct ks_identity *id)
 {
 	return id->origin;
+}
+
+uint32_t
+ks_identity_source(const struct ks_identity *id)
+{
+	return id->source;
 }
 
 struct ks_table *
@@ -165,10 +172,17 @@ identity_new(struct ks_key *key, char *comment, struct agent_constraints *c,
 	return id;
 }
 
+static int
+same_source(const struct ks_identity *id, enum ks_origin origin,
+    uint32_t source)
+{
+	return id->origin == origin && id->source == source;
+}
+
 int
-ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
-    struct ks_key **keys, char **comments, struct agent_constraints *cons,
-    size_t n)
+ks_table_replace_source(struct ks_table *t, enum ks_origin origin,
+    uint32_t source, struct ks_key **keys, char **comments,
+    struct agent_constraints *cons, size_t n, uint64_t expiry_ms)
 {
 	struct ks_identity **fresh = NULL, **nids;
 	size_t i, j, keep, made = 0;
@@ -179,11 +193,11 @@ ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
 	for (i = 0; i < n; i++) {
 		if (r == 0) {
 			fresh[made] = identity_new(keys[i], comments[i],
-			    &cons[i], 0, origin);
+			    &cons[i], expiry_ms, origin);
 			if (fresh[made] == NULL)
 				r = KMES_ERR_ALLOC;
 			else
-				made++;
+				fresh[made++]->source = source;
 		} else {
 			ks_key_free(keys[i]);
 			if (comments[i] != NULL)
@@ -197,7 +211,7 @@ ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
 		goto out;
 	pthread_rwlock_wrlock(&t->lock);
 	for (i = 0, keep = 0; i < t->n; i++) {
-		if (t->ids[i]->origin == origin)
+		if (same_source(t->ids[i], origin, source))
 			continue;
 		keep++;
 	}
@@ -213,7 +227,7 @@ ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
 		t->alloc = na;
 	}
 	for (i = 0, j = 0; i < t->n; i++) {
-		if (t->ids[i]->origin == origin)
+		if (same_source(t->ids[i], origin, source))
 			ks_identity_unref(t->ids[i]);
 		else
 			t->ids[j++] = t->ids[i];
@@ -228,6 +242,32 @@ ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
 		ks_identity_unref(fresh[i]);
 	free(fresh);
 	return r;
+}
+
+int
+ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
+    struct ks_key **keys, char **comments, struct agent_constraints *cons,
+    size_t n)
+{
+	return ks_table_replace_source(t, origin, 0, keys, comments, cons, n,
+	    0);
+}
+
+size_t
+ks_table_remove_source(struct ks_table *t, enum ks_origin origin,
+    uint32_t source)
+{
+	size_t i, n = 0;
+
+	pthread_rwlock_wrlock(&t->lock);
+	for (i = t->n; i > 0; i--) {
+		if (same_source(t->ids[i - 1], origin, source)) {
+			remove_at(t, i - 1);
+			n++;
+		}
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return n;
 }
 
 int

@@ -56,6 +56,19 @@ int ks_table_replace_origin(struct ks_table *t, enum ks_origin origin,
     struct ks_key **keys, char **comments, struct agent_constraints *cons,
     size_t n);
 
+/*
+ * The same for the identities of one source of origin (one PKCS#11
+ * provider, say), which all get expiry_ms (CLOCK_MONOTONIC ms, 0 for none);
+ * ks_table_replace_origin is this with source 0 and no expiry.
+ */
+int ks_table_replace_source(struct ks_table *t, enum ks_origin origin,
+    uint32_t source, struct ks_key **keys, char **comments,
+    struct agent_constraints *cons, size_t n, uint64_t expiry_ms);
+
+/* Removes the identities of one source of origin; returns how many went. */
+size_t ks_table_remove_source(struct ks_table *t, enum ks_origin origin,
+    uint32_t source);
+
 /* Removes every identity of origin; returns how many went. */
 size_t ks_table_remove_all(struct ks_table *t, enum ks_origin origin);
 
@@ -95,5 +108,6 @@ const struct agent_constraints *ks_identity_constraints(
     const struct ks_identity *id);
 uint64_t ks_identity_expiry(const struct ks_identity *id);
 enum ks_origin ks_identity_origin(const struct ks_identity *id);
+uint32_t ks_identity_source(const struct ks_identity *id);
 
 #endif /* KMES_KEYTABLE_H */
