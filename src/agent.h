@@ -32,6 +32,7 @@ struct agent_options {
 	enum ks_fp_hash fp_hash;	/* -E */
 	uint32_t default_lifetime;	/* -t, seconds */
 	char *allowed_providers;	/* -P */
+	uint32_t pkcs11_timeout_ms;	/* --pkcs11-timeout; 0 = default */
 	uid_t uid;			/* served besides root */
 	unsigned int nloops;
 };
@@ -72,6 +73,7 @@ enum conn_wait {
 };
 
 struct askpass_job;
+struct token_req;
 
 /* Every object whose address is an epoll cookie starts with its kind. */
 enum watch_kind {
@@ -102,6 +104,7 @@ struct conn {
 	uint8_t *pending_data;
 	size_t pending_dlen;
 	uint32_t pending_flags;
+	struct token_req *treq;	/* a signature on a PKCS#11 token */
 	struct conn_bind binds[AGENT_MAX_SESSION_IDS];
 	size_t nbinds;
 	struct conn *next, *prev;
@@ -174,7 +177,35 @@ int askpass_start(struct conn *c, enum askpass_kind kind, const char *prompt,
 /* Kills a running askpass of c, if any. */
 void askpass_cancel(struct conn *c);
 
+/* agent-token.c: keys on PKCS#11 tokens, through helper processes. */
+#define TOKEN_ERR_MAX 256
+/* Sets up the provider table; call once before anything else here. */
+void token_init(void);
+/*
+ * Starts a helper for module (token: a label or serial, NULL for all of
+ * its tokens), logs in with pin and serves the keys, each with the
+ * constraints in cons (wire form) and expiry. Blocks: call it before the
+ * loops run or on a helper thread. Returns 0 or a negative KMES_ERR_*,
+ * with a message for the user in err.
+ */
+int token_add_provider(struct agent *a, const char *module, const char *token,
+    const uint8_t *pin, size_t pinlen, const uint8_t *cons, size_t cons_len,
+    uint64_t expiry_ms, int from_cli, char *err, size_t errlen);
+/* Asks id's token to sign; c waits for the answer or the deadline. */
+void token_sign(struct agent *a, struct conn *c, struct ks_identity *id,
+    const uint8_t *data, size_t dlen, uint32_t flags);
+/* c's deadline passed while its token signature was outstanding. */
+void token_conn_timeout(struct conn *c);
+/* c is going away: forget its outstanding token request. */
+void token_conn_gone(struct conn *c);
+void token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
+    int constrained);
+void token_process_remove(struct agent *a, struct conn *c, struct kbuf *m);
+/* Stops every helper. */
+void token_shutdown(struct agent *a);
+
 /* loop.c */
+unsigned int loop_index(const struct loop *l);
 int loops_start(struct agent *a);
 void loops_join(struct agent *a);
 void loop_conn_update(struct conn *c);

@@ -112,7 +112,7 @@ process_request_identities(struct agent *a, struct conn *c, int locked)
 
 /* Signs and queues the SIGN_RESPONSE (or FAILURE). */
 static void
-sign_and_reply(struct agent *a, struct conn *c, const struct ks_identity *id,
+sign_and_reply(struct agent *a, struct conn *c, struct ks_identity *id,
     const uint8_t *data, size_t dlen, uint32_t flags)
 {
 	struct kbuf *sig = scratch(&scratch_sig);
@@ -121,6 +121,11 @@ sign_and_reply(struct agent *a, struct conn *c, const struct ks_identity *id,
 
 	if (sig == NULL) {
 		c->closing = 1;
+		return;
+	}
+	if (ks_identity_origin(id) == KS_ORIGIN_TOKEN) {
+		/* The token signs; the reply comes when it answers. */
+		token_sign(a, c, id, data, dlen, flags);
 		return;
 	}
 	if ((r = ks_key_sign(ks_identity_key(id), data, dlen, flags,
@@ -432,7 +437,8 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 		    "destination constraint");
 		goto fail;
 	}
-	if (!ks_key_has_private(ks_identity_key(id))) {
+	if (ks_identity_origin(id) == KS_ORIGIN_STORE &&
+	    !ks_key_has_private(ks_identity_key(id))) {
 		/* A store key while the store is locked: ask for the PIN. */
 		free(user);
 		if (stash_pending(c, id, data, dlen, flags) != 0)
@@ -852,11 +858,13 @@ dispatch_message(struct agent *a, struct conn *c, struct kbuf *msg)
 		process_extension(a, c, msg);
 		break;
 	case SSH_AGENTC_ADD_SMARTCARD_KEY:
+		token_process_add(a, c, msg, 0);
+		break;
 	case SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
+		token_process_add(a, c, msg, 1);
+		break;
 	case SSH_AGENTC_REMOVE_SMARTCARD_KEY:
-		log_info("PKCS#11 providers are not supported by this build "
-		    "yet; refusing %s", agent_msg_name(type));
-		reply_code(c, SSH_AGENT_FAILURE);
+		token_process_remove(a, c, msg);
 		break;
 	default:
 		log_info("unknown message type %u from pid %ld", type,

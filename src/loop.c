@@ -87,6 +87,12 @@ loop_agent(struct loop *l)
 	return l->agent;
 }
 
+unsigned int
+loop_index(const struct loop *l)
+{
+	return l->index;
+}
+
 static void
 wake(struct loop *l)
 {
@@ -162,6 +168,7 @@ conn_free(struct conn *c)
 	if (c->wait == CONN_WAIT_DELAY)
 		l->ntimed--;
 	askpass_cancel(c);
+	token_conn_gone(c);
 	policy_conn_clear(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -372,6 +379,9 @@ loop_conn_resume(struct conn *c)
 {
 	if (c->wait == CONN_WAIT_DELAY)
 		c->loop->ntimed--;
+	/* Still set only if the token's answer did not come in time. */
+	if (c->treq != NULL)
+		token_conn_timeout(c);
 	c->wait = CONN_READY;
 	if (c->pending_reply != NULL) {
 		if (kbuf_putb(c->out, c->pending_reply) != 0)

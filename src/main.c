@@ -25,6 +25,7 @@
 #include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
+#include "p11-proto.h"
 #include "readpass.h"
 #include "secmem.h"
 #include "store.h"
@@ -32,7 +33,19 @@
 #define DEFAULT_ALLOWED_PROVIDERS "/usr/lib*/*,/usr/local/lib*/*"
 #define PROGNAME "kmes-agent"
 
-enum { OPT_STORE = 256, OPT_PIN, OPT_PIN_FD, OPT_AUDIT_LOG, OPT_LOCK_IDLE };
+enum {
+	OPT_STORE = 256, OPT_PIN, OPT_PIN_FD, OPT_AUDIT_LOG, OPT_LOCK_IDLE,
+	OPT_PKCS11, OPT_TOKEN, OPT_PKCS11_TIMEOUT,
+};
+
+/* What needs a PIN at start: the key store, then each --pkcs11. */
+#define MAX_CLI_TOKENS 8
+struct login_target {
+	const char *module;	/* NULL for the key store */
+	const char *token;	/* --token: label or serial; NULL for all */
+};
+static struct login_target targets[1 + MAX_CLI_TOKENS];
+static size_t ntargets;
 
 static char socket_dir[PATH_MAX];
 static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -45,6 +58,8 @@ usage(void)
 	    "[-E fingerprint_hash]\n"
 	    "                  [-P allowed_providers] [-t life]\n"
 	    "                  [--store path] [--pin | --pin-fd fd]\n"
+	    "                  [--pkcs11 module [--token label|serial]] ...\n"
+	    "                  [--pkcs11-timeout time]\n"
 	    "                  [--audit-log path] [--lock-idle time]\n"
 	    "       " PROGNAME " [-a bind_address] [-E fingerprint_hash] "
 	    "[-P allowed_providers]\n"
@@ -254,11 +269,24 @@ secure_heap_init(void)
 		    "may not be locked in memory", kmes_err(r));
 }
 
-/* Gets a PIN for the store: from pin_fd, else the terminal or askpass. */
-static int
-get_pin(struct agent *a, int pin_fd, uint8_t **pinp, size_t *lenp)
+static void
+target_name(struct agent *a, const struct login_target *t, char *buf,
+    size_t len)
 {
-	char prompt[512];
+	if (t->module == NULL)
+		snprintf(buf, len, "keystore '%s'", astore_label(a));
+	else if (t->token != NULL)
+		snprintf(buf, len, "token '%s'", t->token);
+	else
+		snprintf(buf, len, "the tokens of %s", t->module);
+}
+
+/* Gets a PIN for t: from pin_fd, else the terminal or askpass. */
+static int
+get_pin(struct agent *a, const struct login_target *t, int pin_fd,
+    uint8_t **pinp, size_t *lenp)
+{
+	char prompt[PATH_MAX + 64], name[PATH_MAX + 32];
 	int r;
 
 	if (pin_fd >= 0) {
@@ -268,8 +296,8 @@ get_pin(struct agent *a, int pin_fd, uint8_t **pinp, size_t *lenp)
 		return r;
 	}
 	/* The prompt goes to the terminal, never to stdout (eval). */
-	snprintf(prompt, sizeof(prompt), "Enter PIN for keystore '%s': ",
-	    astore_label(a));
+	target_name(a, t, name, sizeof(name));
+	snprintf(prompt, sizeof(prompt), "Enter PIN for %s: ", name);
 	if ((r = readpass_interactive(prompt, 0, pinp, lenp)) != 0)
 		fprintf(stderr, PROGNAME ": cannot read the PIN: %s\n",
 		    r == KMES_ERR_SYSTEM ? "no terminal and no SSH_ASKPASS" :
@@ -278,8 +306,17 @@ get_pin(struct agent *a, int pin_fd, uint8_t **pinp, size_t *lenp)
 }
 
 static void
-pin_failed(struct agent *a, int r, unsigned int left)
+pin_failed(struct agent *a, const struct login_target *t, int r,
+    unsigned int left, const char *msg)
 {
+	char name[PATH_MAX + 32];
+
+	if (t->module != NULL) {
+		target_name(a, t, name, sizeof(name));
+		fprintf(stderr, PROGNAME ": cannot use %s: %s\n", name,
+		    msg[0] != '\0' ? msg : kmes_err(r));
+		return;
+	}
 	if (r == KMES_ERR_PIN_INCORRECT)
 		fprintf(stderr, PROGNAME ": wrong PIN for keystore '%s' "
 		    "(%u tries left)\n", astore_label(a), left);
@@ -292,6 +329,28 @@ pin_failed(struct agent *a, int r, unsigned int left)
 		    astore_label(a), kmes_err(r));
 }
 
+/* Logs in to t with pin, in the agent process. */
+static int
+login_target(struct agent *a, const struct login_target *t,
+    const uint8_t *pin, size_t len, unsigned int *left, char *msg,
+    size_t msglen)
+{
+	msg[0] = '\0';
+	*left = 0;
+	if (t->module == NULL)
+		return astore_login(a, pin, len, left);
+	return token_add_provider(a, t->module, t->token, pin, len, NULL, 0,
+	    0, 1, msg, msglen);
+}
+
+/* Terminal prompts may be retried for the store; a token PIN is tried
+ * once, since an HSM may lock its user after very few failures. */
+static unsigned int
+target_tries(const struct login_target *t, int pin_fd)
+{
+	return (pin_fd < 0 && t->module == NULL) ? PIN_TRIES : 1;
+}
+
 /*
  * Foreground: log in here, up to PIN_TRIES times from a terminal.
  * Returns 0 or the last KMES_ERR_*.
@@ -300,94 +359,122 @@ static int
 login_here(struct agent *a, int pin_fd)
 {
 	uint8_t *pin = NULL;
-	size_t len;
+	size_t len, ti;
 	unsigned int left, i;
-	int r = KMES_ERR_PIN_INCORRECT;
+	char msg[TOKEN_ERR_MAX];
+	int r = 0;
 
-	for (i = 0; i < (pin_fd >= 0 ? 1U : PIN_TRIES); i++) {
-		if ((r = get_pin(a, pin_fd, &pin, &len)) != 0)
+	for (ti = 0; ti < ntargets; ti++) {
+		for (i = 0; i < target_tries(&targets[ti], pin_fd); i++) {
+			if ((r = get_pin(a, &targets[ti], pin_fd, &pin,
+			    &len)) != 0)
+				return r;
+			r = login_target(a, &targets[ti], pin, len, &left, msg,
+			    sizeof(msg));
+			kmes_secure_free(pin);
+			pin = NULL;
+			if (r == 0)
+				break;
+			pin_failed(a, &targets[ti], r, left, msg);
+			if (r != KMES_ERR_PIN_INCORRECT)
+				break;
+		}
+		if (r != 0)
 			return r;
-		r = astore_login(a, pin, len, &left);
-		kmes_secure_free(pin);
-		pin = NULL;
-		if (r == 0)
-			return 0;
-		pin_failed(a, r, left);
-		if (r != KMES_ERR_PIN_INCORRECT)
-			break;
 	}
-	return r;
+	return 0;
 }
 
 /*
- * Daemon: the PIN is read here, in the process that has the terminal, and
- * handed to the agent child over a pipe; the child logs in (secrets never
- * exist in memory that is not locked and its own) and reports back.
- * Returns 0 when the child is unlocked, else the last KMES_ERR_*.
+ * Daemon: the PINs are read here, in the process that has the terminal,
+ * and handed to the agent child over a pipe; the child logs in (secrets
+ * never exist in memory that is not locked and its own) and reports back.
+ * Returns 0 when the child is logged in everywhere, else the last KMES_ERR_*.
  */
 static int
 login_via_child(struct agent *a, int pin_fd, int to_child, int from_child)
 {
 	uint8_t *pin = NULL;
-	size_t len;
-	uint32_t hdr;
+	size_t len, ti;
+	uint32_t hdr, mlen;
 	int32_t res[2];
+	char msg[TOKEN_ERR_MAX];
 	unsigned int i;
-	int r = KMES_ERR_PIN_INCORRECT;
+	int r = 0;
 
-	for (i = 0; i < (pin_fd >= 0 ? 1U : PIN_TRIES); i++) {
-		if ((r = get_pin(a, pin_fd, &pin, &len)) != 0)
-			break;
-		hdr = (uint32_t)len;
-		if (kmes_write_all(to_child, &hdr, sizeof(hdr)) != 0 ||
-		    kmes_write_all(to_child, pin, len) != 0 ||
-		    kmes_read_all(from_child, res, sizeof(res)) != 0) {
-			r = KMES_ERR_CONNECTION_CLOSED;
-			fprintf(stderr, PROGNAME ": the agent process went "
-			    "away\n");
-			break;
+	for (ti = 0; ti < ntargets; ti++) {
+		for (i = 0; i < target_tries(&targets[ti], pin_fd); i++) {
+			if ((r = get_pin(a, &targets[ti], pin_fd, &pin,
+			    &len)) != 0)
+				goto out;
+			hdr = (uint32_t)len;
+			if (kmes_write_all(to_child, &hdr, sizeof(hdr)) != 0 ||
+			    kmes_write_all(to_child, pin, len) != 0 ||
+			    kmes_read_all(from_child, res, sizeof(res)) != 0 ||
+			    kmes_read_all(from_child, &mlen,
+			    sizeof(mlen)) != 0 || mlen >= sizeof(msg) ||
+			    kmes_read_all(from_child, msg, mlen) != 0) {
+				r = KMES_ERR_CONNECTION_CLOSED;
+				fprintf(stderr, PROGNAME ": the agent process "
+				    "went away\n");
+				goto out;
+			}
+			msg[mlen] = '\0';
+			kmes_secure_free(pin);
+			pin = NULL;
+			if ((r = res[0]) == 0)
+				break;
+			pin_failed(a, &targets[ti], r, (unsigned int)res[1],
+			    msg);
+			if (r != KMES_ERR_PIN_INCORRECT)
+				break;
 		}
-		kmes_secure_free(pin);
-		pin = NULL;
-		if ((r = res[0]) == 0)
-			break;
-		pin_failed(a, r, (unsigned int)res[1]);
-		if (r != KMES_ERR_PIN_INCORRECT)
+		if (r != 0)
 			break;
 	}
+ out:
 	kmes_secure_free(pin);
 	return r;
 }
 
-/* Child side of login_via_child. Returns 0 once unlocked. */
+/* Child side of login_via_child. Returns 0 once logged in everywhere. */
 static int
 login_from_parent(struct agent *a, int from_parent, int to_parent)
 {
 	uint8_t *pin;
-	uint32_t len;
+	uint32_t len, mlen;
 	unsigned int left;
 	int32_t res[2];
+	char msg[TOKEN_ERR_MAX];
+	size_t ti;
 	int r;
 
-	for (;;) {
-		if (kmes_read_all(from_parent, &len, sizeof(len)) != 0 ||
-		    len > READPASS_MAX)
-			return KMES_ERR_CONNECTION_CLOSED;
-		if ((pin = kmes_secure_alloc(len == 0 ? 1 : len)) == NULL)
-			return KMES_ERR_ALLOC;
-		if (kmes_read_all(from_parent, pin, len) != 0) {
+	for (ti = 0; ti < ntargets; ti++) {
+		do {
+			if (kmes_read_all(from_parent, &len,
+			    sizeof(len)) != 0 || len > READPASS_MAX)
+				return KMES_ERR_CONNECTION_CLOSED;
+			if ((pin = kmes_secure_alloc(len == 0 ? 1 :
+			    len)) == NULL)
+				return KMES_ERR_ALLOC;
+			if (kmes_read_all(from_parent, pin, len) != 0) {
+				kmes_secure_free(pin);
+				return KMES_ERR_CONNECTION_CLOSED;
+			}
+			r = login_target(a, &targets[ti], pin, len, &left, msg,
+			    sizeof(msg));
 			kmes_secure_free(pin);
-			return KMES_ERR_CONNECTION_CLOSED;
-		}
-		r = astore_login(a, pin, len, &left);
-		kmes_secure_free(pin);
-		res[0] = r;
-		res[1] = (int32_t)left;
-		if (kmes_write_all(to_parent, res, sizeof(res)) != 0)
-			return KMES_ERR_CONNECTION_CLOSED;
-		if (r == 0)
-			return 0;
+			res[0] = r;
+			res[1] = (int32_t)left;
+			mlen = (uint32_t)strlen(msg);
+			if (kmes_write_all(to_parent, res, sizeof(res)) != 0 ||
+			    kmes_write_all(to_parent, &mlen,
+			    sizeof(mlen)) != 0 ||
+			    kmes_write_all(to_parent, msg, mlen) != 0)
+				return KMES_ERR_CONNECTION_CLOSED;
+		} while (r != 0);
 	}
+	return 0;
 }
 
 int
@@ -399,12 +486,18 @@ main(int argc, char **argv)
 		{ "pin-fd", required_argument, NULL, OPT_PIN_FD },
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "lock-idle", required_argument, NULL, OPT_LOCK_IDLE },
+		{ "pkcs11", required_argument, NULL, OPT_PKCS11 },
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "pkcs11-timeout", required_argument, NULL,
+		    OPT_PKCS11_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent agent;
 	const char *bind_address = NULL, *shell, *store_path = NULL;
 	const char *audit_path = NULL;
 	char *default_store = NULL, *end;
+	struct login_target tokens[MAX_CLI_TOKENS];
+	size_t ntokens = 0, i;
 	int want_pin = 0, pin_fd = -1, pipe_pin[2] = { -1, -1 };
 	int pipe_res[2] = { -1, -1 };
 	struct stat st;
@@ -416,6 +509,10 @@ main(int argc, char **argv)
 	long ncpu;
 
 	harden_process();
+	/* A PKCS#11 helper: ourselves, re-executed by agent-token.c. */
+	if (argc > 1 && strcmp(argv[1], P11H_ARG) == 0)
+		return p11helper_main(argc, argv);
+	token_init();
 	memset(&agent, 0, sizeof(agent));
 	agent.opt.fp_hash = KS_FP_SHA256;
 	agent.listen_fd = -1;
@@ -431,6 +528,33 @@ main(int argc, char **argv)
 			break;
 		case OPT_AUDIT_LOG:
 			audit_path = optarg;
+			break;
+		case OPT_PKCS11:
+			if (ntokens == MAX_CLI_TOKENS) {
+				fprintf(stderr, PROGNAME ": at most %d "
+				    "--pkcs11 modules\n", MAX_CLI_TOKENS);
+				exit(1);
+			}
+			tokens[ntokens].module = optarg;
+			tokens[ntokens++].token = NULL;
+			break;
+		case OPT_TOKEN:
+			if (ntokens == 0 ||
+			    tokens[ntokens - 1].token != NULL) {
+				fprintf(stderr, PROGNAME ": --token names a "
+				    "token of the --pkcs11 module before it\n");
+				usage();
+			}
+			tokens[ntokens - 1].token = optarg;
+			break;
+		case OPT_PKCS11_TIMEOUT:
+			if ((life = agent_convtime(optarg)) <= 0 ||
+			    life > 3600) {
+				fprintf(stderr, PROGNAME ": bad "
+				    "--pkcs11-timeout \"%s\"\n", optarg);
+				usage();
+			}
+			agent.opt.pkcs11_timeout_ms = (uint32_t)life * 1000;
 			break;
 		case OPT_LOCK_IDLE:
 			if ((life = agent_convtime(optarg)) <= 0) {
@@ -537,13 +661,34 @@ main(int argc, char **argv)
 		    store_path, kmes_err(r));
 		exit(1);
 	}
-	if (want_pin && agent.store == NULL) {
+	if (want_pin && agent.store == NULL && ntokens == 0) {
 		fprintf(stderr, PROGNAME ": --pin: no keystore at %s; create "
 		    "one with 'kmes-keytool init'\n", default_store != NULL ?
 		    default_store : "the default path");
 		exit(1);
 	}
 	free(default_store);
+	/* The PINs to ask for at start: the store's, then each token's. */
+	if (want_pin && agent.store != NULL)
+		targets[ntargets++].module = NULL;
+	for (i = 0; i < ntokens; i++) {
+		char canon[PATH_MAX];
+
+		/* Chosen by whoever starts the agent: no -P check here,
+		 * but the same canonical path ssh-add -e will name. */
+		if (realpath(tokens[i].module, canon) == NULL) {
+			fprintf(stderr, PROGNAME ": PKCS#11 module %s: %s\n",
+			    tokens[i].module, strerror(errno));
+			exit(1);
+		}
+		if ((tokens[i].module = strdup(canon)) == NULL) {
+			fprintf(stderr, PROGNAME ": out of memory\n");
+			exit(1);
+		}
+		targets[ntargets++] = tokens[i];
+	}
+	if (ntokens != 0)
+		want_pin = 1;
 	if (audit_path != NULL && audit_open(audit_path) != 0) {
 		fprintf(stderr, PROGNAME ": cannot open audit log %s: %s\n",
 		    audit_path, strerror(errno));
@@ -575,6 +720,7 @@ main(int argc, char **argv)
 		log_init(PROGNAME, d_flag ? LOG_LVL_DEBUG : LOG_LVL_INFO, 1);
 		secure_heap_init();
 		if (want_pin && login_here(&agent, pin_fd) != 0) {
+			token_shutdown(&agent);
 			cleanup_socket();
 			exit(1);
 		}
@@ -642,6 +788,7 @@ main(int argc, char **argv)
 			close(pipe_res[0]);
 			if (login_from_parent(&agent, pipe_pin[0],
 			    pipe_res[1]) != 0) {
+				token_shutdown(&agent);
 				cleanup_socket();
 				_exit(1);
 			}
@@ -688,6 +835,7 @@ main(int argc, char **argv)
 		status = 1;
 	}
 	loops_join(&agent);
+	token_shutdown(&agent);
 	cleanup_socket();
 	astore_close(&agent);
 	audit_close();

@@ -1,0 +1,1207 @@
+/*
+ * token.c: the PKCS#11 client side: load a vendor module, find a token by
+ * label or serial, log in, list its signing keys and have it sign.
+ *
+ * Everything a module hands back is untrusted: attribute lengths are
+ * capped before we allocate, EC points and parameters are parsed with
+ * bounds checks, and every public key is validated by the SSH blob parser
+ * before it is served.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "crypto-int.h"
+#include "crypto.h"
+#include "kbuf.h"
+#include "kmes-err.h"
+#include "secmem.h"
+#include "token.h"
+
+/* Caps on what a module may make us allocate or walk. */
+#define ATTR_MAX (16 * 1024)
+#define SLOTS_MAX 256
+#define OBJECTS_MAX 4096
+#define SIG_MAX 2048		/* RSA-16384 */
+
+struct p11_module {
+	void *dl;
+	CK_FUNCTION_LIST *f;
+	char *path;
+	struct p11_token **tokens;
+	size_t ntokens;
+};
+
+struct p11_token {
+	struct p11_module *m;
+	CK_SLOT_ID slot;
+	char label[33];
+	char serial[17];
+	int login_required;
+	/* Guards the fields below: one re-login at a time. */
+	pthread_mutex_t mtx;
+	CK_SESSION_HANDLE login_session;	/* keeps the login alive */
+	int have_login_session;
+	unsigned long login_gen;
+	uint8_t *pin;		/* secure memory */
+	size_t pinlen;
+};
+
+/* A cached private-key handle of one key in one session. */
+struct p11_cached {
+	const struct p11_key *key;
+	CK_OBJECT_HANDLE h;
+};
+
+struct p11_session {
+	struct p11_token *t;
+	CK_SESSION_HANDLE h;
+	int open;
+	unsigned long login_gen;	/* the login this session saw */
+	struct p11_cached *cache;
+	size_t ncache;
+};
+
+static const struct {
+	CK_RV rv;
+	const char *name;
+} rv_names[] = {
+	{ CKR_OK, "CKR_OK" },
+	{ CKR_HOST_MEMORY, "CKR_HOST_MEMORY" },
+	{ CKR_SLOT_ID_INVALID, "CKR_SLOT_ID_INVALID" },
+	{ CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR" },
+	{ CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED" },
+	{ CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD" },
+	{ CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE" },
+	{ CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID" },
+	{ CKR_DATA_INVALID, "CKR_DATA_INVALID" },
+	{ CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE" },
+	{ CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR" },
+	{ CKR_DEVICE_MEMORY, "CKR_DEVICE_MEMORY" },
+	{ CKR_DEVICE_REMOVED, "CKR_DEVICE_REMOVED" },
+	{ CKR_FUNCTION_CANCELED, "CKR_FUNCTION_CANCELED" },
+	{ CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED" },
+	{ CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID" },
+	{ CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT" },
+	{ CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED" },
+	{ CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID" },
+	{ CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID" },
+	{ CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID" },
+	{ CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE" },
+	{ CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT" },
+	{ CKR_PIN_INVALID, "CKR_PIN_INVALID" },
+	{ CKR_PIN_LEN_RANGE, "CKR_PIN_LEN_RANGE" },
+	{ CKR_PIN_EXPIRED, "CKR_PIN_EXPIRED" },
+	{ CKR_PIN_LOCKED, "CKR_PIN_LOCKED" },
+	{ CKR_SESSION_CLOSED, "CKR_SESSION_CLOSED" },
+	{ CKR_SESSION_COUNT, "CKR_SESSION_COUNT" },
+	{ CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID" },
+	{ CKR_TOKEN_NOT_PRESENT, "CKR_TOKEN_NOT_PRESENT" },
+	{ CKR_TOKEN_NOT_RECOGNIZED, "CKR_TOKEN_NOT_RECOGNIZED" },
+	{ CKR_USER_ALREADY_LOGGED_IN, "CKR_USER_ALREADY_LOGGED_IN" },
+	{ CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN" },
+	{ CKR_USER_PIN_NOT_INITIALIZED, "CKR_USER_PIN_NOT_INITIALIZED" },
+	{ CKR_USER_TYPE_INVALID, "CKR_USER_TYPE_INVALID" },
+	{ CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL" },
+	{ CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED" },
+	{ CKR_CRYPTOKI_ALREADY_INITIALIZED,
+	    "CKR_CRYPTOKI_ALREADY_INITIALIZED" },
+};
+
+const char *
+p11_rv_name(unsigned long rv)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rv_names) / sizeof(rv_names[0]); i++) {
+		if (rv_names[i].rv == rv)
+			return rv_names[i].name;
+	}
+	return NULL;
+}
+
+/* Writes "what: CKR_X" into err and returns the matching KMES_ERR_*. */
+static int
+rv_fail(char *err, const char *what, CK_RV rv)
+{
+	const char *name = p11_rv_name(rv);
+
+	if (err != NULL) {
+		if (name != NULL)
+			snprintf(err, P11_ERRMSG_MAX, "%s: %s", what, name);
+		else
+			snprintf(err, P11_ERRMSG_MAX, "%s: CK_RV 0x%lx", what,
+			    (unsigned long)rv);
+	}
+	switch (rv) {
+	case CKR_PIN_INCORRECT:
+	case CKR_PIN_INVALID:
+	case CKR_PIN_LEN_RANGE:
+		return KMES_ERR_PIN_INCORRECT;
+	case CKR_PIN_LOCKED:
+	case CKR_PIN_EXPIRED:
+		return KMES_ERR_PIN_LOCKED;
+	case CKR_USER_NOT_LOGGED_IN:
+		return KMES_ERR_NOT_LOGGED_IN;
+	case CKR_HOST_MEMORY:
+		return KMES_ERR_ALLOC;
+	default:
+		return KMES_ERR_TOKEN;
+	}
+}
+
+/* The HSM went away or forgot us: worth one new session and login. */
+static int
+rv_session_lost(CK_RV rv)
+{
+	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+	    rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+	    rv == CKR_USER_NOT_LOGGED_IN;
+}
+
+/* PKCS#11 pads labels and serials with blanks; keep them as C strings. */
+static void
+copy_padded(char *dst, const CK_UTF8CHAR *src, size_t len)
+{
+	size_t i;
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	for (i = len; i > 0 && (dst[i - 1] == ' ' || dst[i - 1] == '\0'); i--)
+		dst[i - 1] = '\0';
+	/* Control bytes would garble logs and prompts. */
+	for (i = 0; dst[i] != '\0'; i++) {
+		if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+			dst[i] = '?';
+	}
+}
+
+int
+p11_module_load(const char *path, struct p11_module **mp,
+    char err[P11_ERRMSG_MAX])
+{
+	struct p11_module *m = NULL;
+	CK_RV (*getfl)(CK_FUNCTION_LIST **);
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+	int r;
+
+	*mp = NULL;
+	err[0] = '\0';
+	if ((m = calloc(1, sizeof(*m))) == NULL ||
+	    (m->path = strdup(path)) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	if ((m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, P11_ERRMSG_MAX, "cannot load %s: %s", path,
+		    dlerror());
+		r = KMES_ERR_TOKEN;
+		goto out;
+	}
+	*(void **)&getfl = dlsym(m->dl, "C_GetFunctionList");
+	if (getfl == NULL) {
+		snprintf(err, P11_ERRMSG_MAX, "%s is not a PKCS#11 module "
+		    "(no C_GetFunctionList)", path);
+		r = KMES_ERR_TOKEN;
+		goto out;
+	}
+	if ((rv = getfl(&m->f)) != CKR_OK || m->f == NULL) {
+		r = rv_fail(err, "C_GetFunctionList", rv != CKR_OK ? rv :
+		    CKR_GENERAL_ERROR);
+		m->f = NULL;
+		goto out;
+	}
+	if (m->f->version.major != 2 && m->f->version.major != 3) {
+		snprintf(err, P11_ERRMSG_MAX, "%s speaks PKCS#11 %u.%u", path,
+		    m->f->version.major, m->f->version.minor);
+		r = KMES_ERR_TOKEN;
+		m->f = NULL;
+		goto out;
+	}
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	if ((rv = m->f->C_Initialize(&args)) != CKR_OK &&
+	    rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		r = rv_fail(err, "C_Initialize", rv);
+		m->f = NULL;
+		goto out;
+	}
+	*mp = m;
+	m = NULL;
+	r = 0;
+ out:
+	p11_module_free(m);
+	return r;
+}
+
+static void
+token_free(struct p11_token *t)
+{
+	if (t == NULL)
+		return;
+	kmes_secure_free(t->pin);
+	pthread_mutex_destroy(&t->mtx);
+	free(t);
+}
+
+void
+p11_module_free(struct p11_module *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	if (m->f != NULL)
+		(void)m->f->C_Finalize(NULL);
+	for (i = 0; i < m->ntokens; i++)
+		token_free(m->tokens[i]);
+	free(m->tokens);
+	if (m->dl != NULL)
+		dlclose(m->dl);
+	free(m->path);
+	free(m);
+}
+
+/* The slots with a token in them; *slotsp is malloc'd. */
+static int
+present_slots(struct p11_module *m, CK_SLOT_ID **slotsp, CK_ULONG *np,
+    char *err)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	*slotsp = NULL;
+	*np = 0;
+	if ((rv = m->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK)
+		return rv_fail(err, "C_GetSlotList", rv);
+	if (n > SLOTS_MAX)
+		n = SLOTS_MAX;
+	if ((slots = calloc(n == 0 ? 1 : n, sizeof(*slots))) == NULL)
+		return KMES_ERR_ALLOC;
+	/* A slot may appear between the two calls: ask once more. */
+	if ((rv = m->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK &&
+	    rv != CKR_BUFFER_TOO_SMALL) {
+		free(slots);
+		return rv_fail(err, "C_GetSlotList", rv);
+	}
+	*slotsp = slots;
+	*np = n > SLOTS_MAX ? SLOTS_MAX : n;
+	return 0;
+}
+
+int
+p11_module_tokens(struct p11_module *m, const char *want,
+    struct p11_token ***tokensp, size_t *np, char err[P11_ERRMSG_MAX])
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG i, nslots = 0;
+	CK_TOKEN_INFO ti;
+	struct p11_token *t = NULL, **nt;
+	char seen[P11_ERRMSG_MAX / 2], label[33], serial[17];
+	size_t seen_len = 0;
+	int r;
+
+	*tokensp = NULL;
+	*np = 0;
+	err[0] = '\0';
+	seen[0] = '\0';
+	if ((r = present_slots(m, &slots, &nslots, err)) != 0)
+		goto out;
+	for (i = 0; i < nslots; i++) {
+		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		copy_padded(label, ti.label, sizeof(ti.label));
+		copy_padded(serial, ti.serialNumber, sizeof(ti.serialNumber));
+		if (!(ti.flags & CKF_TOKEN_INITIALIZED))
+			continue;
+		if (want != NULL && strcmp(want, label) != 0 &&
+		    strcmp(want, serial) != 0) {
+			if (seen_len < sizeof(seen)) {
+				int n = snprintf(seen + seen_len,
+				    sizeof(seen) - seen_len, "%s'%s' (serial "
+				    "%s)", seen_len == 0 ? "" : ", ", label,
+				    serial);
+
+				if (n > 0)
+					seen_len += (size_t)n;
+			}
+			continue;
+		}
+		if ((t = calloc(1, sizeof(*t))) == NULL) {
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		pthread_mutex_init(&t->mtx, NULL);
+		t->m = m;
+		t->slot = slots[i];
+		memcpy(t->label, label, sizeof(label));
+		memcpy(t->serial, serial, sizeof(serial));
+		t->login_required = (ti.flags & CKF_LOGIN_REQUIRED) != 0;
+		if ((nt = reallocarray(m->tokens, m->ntokens + 1,
+		    sizeof(*nt))) == NULL) {
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		m->tokens = nt;
+		m->tokens[m->ntokens++] = t;
+		t = NULL;
+		(*np)++;
+	}
+	if (*np == 0) {
+		if (want != NULL)
+			snprintf(err, P11_ERRMSG_MAX, "no token '%s' in %s; "
+			    "tokens there: %s", want, m->path,
+			    seen_len == 0 ? "none" : seen);
+		else
+			snprintf(err, P11_ERRMSG_MAX, "no initialised token "
+			    "in %s", m->path);
+		r = KMES_ERR_TOKEN_NOT_FOUND;
+		goto out;
+	}
+	*tokensp = m->tokens + (m->ntokens - *np);
+	r = 0;
+ out:
+	token_free(t);
+	free(slots);
+	return r;
+}
+
+const char *
+p11_token_label(const struct p11_token *t)
+{
+	return t->label;
+}
+
+const char *
+p11_token_serial(const struct p11_token *t)
+{
+	return t->serial;
+}
+
+/*
+ * Finds t's slot again (a network HSM may come back on another slot
+ * number) and opens the session that holds the login. Caller holds t->mtx.
+ */
+static int
+token_login_locked(struct p11_token *t, char *err)
+{
+	struct p11_module *m = t->m;
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG i, n = 0;
+	CK_TOKEN_INFO ti;
+	char label[33], serial[17];
+	CK_RV rv;
+	int r, found = 0;
+
+	if (t->have_login_session) {
+		(void)m->f->C_CloseSession(t->login_session);
+		t->have_login_session = 0;
+	}
+	if ((r = present_slots(m, &slots, &n, err)) != 0)
+		goto out;
+	for (i = 0; i < n && !found; i++) {
+		if (m->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		copy_padded(label, ti.label, sizeof(ti.label));
+		copy_padded(serial, ti.serialNumber, sizeof(ti.serialNumber));
+		if (strcmp(label, t->label) == 0 &&
+		    strcmp(serial, t->serial) == 0) {
+			t->slot = slots[i];
+			found = 1;
+		}
+	}
+	if (!found) {
+		snprintf(err, P11_ERRMSG_MAX, "token '%s' (serial %s) is no "
+		    "longer present", t->label, t->serial);
+		r = KMES_ERR_TOKEN_NOT_FOUND;
+		goto out;
+	}
+	if ((rv = m->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
+	    &t->login_session)) != CKR_OK) {
+		r = rv_fail(err, "C_OpenSession", rv);
+		goto out;
+	}
+	t->have_login_session = 1;
+	if (t->login_required) {
+		rv = m->f->C_Login(t->login_session, CKU_USER,
+		    t->pin, (CK_ULONG)t->pinlen);
+		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+			r = rv_fail(err, "C_Login", rv);
+			(void)m->f->C_CloseSession(t->login_session);
+			t->have_login_session = 0;
+			goto out;
+		}
+	}
+	t->login_gen++;
+	r = 0;
+ out:
+	free(slots);
+	return r;
+}
+
+int
+p11_token_login(struct p11_token *t, const uint8_t *pin, size_t len,
+    char err[P11_ERRMSG_MAX])
+{
+	uint8_t *copy;
+	int r;
+
+	err[0] = '\0';
+	if ((copy = kmes_secure_alloc(len == 0 ? 1 : len)) == NULL)
+		return KMES_ERR_ALLOC;
+	memcpy(copy, pin, len);
+	pthread_mutex_lock(&t->mtx);
+	kmes_secure_free(t->pin);
+	t->pin = copy;
+	t->pinlen = len;
+	r = token_login_locked(t, err);
+	if (r != 0) {
+		/* A PIN the token refused is not kept for re-logins. */
+		kmes_secure_free(t->pin);
+		t->pin = NULL;
+		t->pinlen = 0;
+	}
+	pthread_mutex_unlock(&t->mtx);
+	return r;
+}
+
+/*
+ * Reads one attribute of obj into a malloc'd buffer (NUL-terminated for
+ * convenience, the NUL not counted). Returns 0, KMES_ERR_KEY_NOT_FOUND if
+ * the object has no such attribute, or another negative KMES_ERR_*.
+ */
+static int
+get_attr(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+    CK_ATTRIBUTE_TYPE type, uint8_t **valp, size_t *lenp)
+{
+	CK_ATTRIBUTE a;
+	uint8_t *v = NULL;
+	CK_ULONG want;
+	CK_RV rv;
+
+	*valp = NULL;
+	*lenp = 0;
+	a.type = type;
+	a.pValue = NULL;
+	a.ulValueLen = 0;
+	rv = m->f->C_GetAttributeValue(s, obj, &a, 1);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
+	    a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+		return KMES_ERR_KEY_NOT_FOUND;
+	if (rv != CKR_OK)
+		return rv_fail(NULL, "C_GetAttributeValue", rv);
+	/* A module may claim any length: cap before allocating. */
+	if (a.ulValueLen > ATTR_MAX)
+		return KMES_ERR_KEY_INVALID;
+	want = a.ulValueLen;
+	if ((v = calloc(1, want + 1)) == NULL)
+		return KMES_ERR_ALLOC;
+	a.pValue = v;
+	if ((rv = m->f->C_GetAttributeValue(s, obj, &a, 1)) != CKR_OK) {
+		free(v);
+		return rv_fail(NULL, "C_GetAttributeValue", rv);
+	}
+	/* The value may have shrunk between the calls, never grown. */
+	if (a.ulValueLen > want) {
+		free(v);
+		return KMES_ERR_KEY_INVALID;
+	}
+	v[a.ulValueLen] = '\0';
+	*valp = v;
+	*lenp = a.ulValueLen;
+	return 0;
+}
+
+static int
+get_ulong(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+    CK_ATTRIBUTE_TYPE type, CK_ULONG *out)
+{
+	uint8_t *v;
+	size_t len;
+	int r;
+
+	if ((r = get_attr(m, s, obj, type, &v, &len)) != 0)
+		return r;
+	if (len != sizeof(*out)) {
+		free(v);
+		return KMES_ERR_KEY_INVALID;
+	}
+	memcpy(out, v, sizeof(*out));
+	free(v);
+	return 0;
+}
+
+/* Up to max objects matching tmpl; *objsp is malloc'd. */
+static int
+find_objects(struct p11_module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
+    CK_ULONG ntmpl, size_t max, CK_OBJECT_HANDLE **objsp, size_t *np)
+{
+	CK_OBJECT_HANDLE *objs = NULL, *no;
+	CK_ULONG got;
+	size_t n = 0, alloc = 0;
+	CK_RV rv;
+	int r = 0;
+
+	*objsp = NULL;
+	*np = 0;
+	if ((rv = m->f->C_FindObjectsInit(s, tmpl, ntmpl)) != CKR_OK)
+		return rv_fail(NULL, "C_FindObjectsInit", rv);
+	for (;;) {
+		if (n == alloc) {
+			if (alloc >= max)
+				break;
+			alloc = alloc == 0 ? 16 : alloc * 2;
+			if (alloc > max)
+				alloc = max;
+			if ((no = reallocarray(objs, alloc,
+			    sizeof(*objs))) == NULL) {
+				r = KMES_ERR_ALLOC;
+				break;
+			}
+			objs = no;
+		}
+		got = 0;
+		rv = m->f->C_FindObjects(s, objs + n, (CK_ULONG)(alloc - n),
+		    &got);
+		if (rv != CKR_OK) {
+			r = rv_fail(NULL, "C_FindObjects", rv);
+			break;
+		}
+		if (got == 0)
+			break;
+		if (got > alloc - n)
+			got = alloc - n;
+		n += got;
+	}
+	(void)m->f->C_FindObjectsFinal(s);
+	if (r != 0) {
+		free(objs);
+		return r;
+	}
+	*objsp = objs;
+	*np = n;
+	return 0;
+}
+
+/* DER of the curves we know, as CKA_EC_PARAMS carries them. */
+static const struct {
+	const uint8_t *der;
+	size_t len;
+	const char *type;	/* SSH key type */
+	const char *curve;	/* SSH curve name; NULL for Ed25519 */
+} ec_params[] = {
+	{ (const uint8_t *)"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10,
+	    "ecdsa-sha2-nistp256", "nistp256" },
+	{ (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x22", 7,
+	    "ecdsa-sha2-nistp384", "nistp384" },
+	{ (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x23", 7,
+	    "ecdsa-sha2-nistp521", "nistp521" },
+	/* id-Ed25519, and the PrintableString some tokens use instead. */
+	{ (const uint8_t *)"\x06\x03\x2b\x65\x70", 5, "ssh-ed25519", NULL },
+	{ (const uint8_t *)"\x13\x0c" "edwards25519", 14, "ssh-ed25519",
+	    NULL },
+};
+
+/*
+ * CKA_EC_POINT should be a DER OCTET STRING around the point, but some
+ * tokens give the bare point. Points *pp at the point either way.
+ */
+static void
+unwrap_point(const uint8_t *v, size_t len, const uint8_t **pp, size_t *lenp)
+{
+	struct kbuf *b;
+	uint8_t tag, l0, l1;
+	size_t inner = 0, hdr = 0;
+
+	*pp = v;
+	*lenp = len;
+	if ((b = kbuf_from(v, len)) == NULL)
+		return;
+	if (kbuf_get_u8(b, &tag) != 0 || tag != 0x04 ||
+	    kbuf_get_u8(b, &l0) != 0)
+		goto out;
+	if (l0 < 0x80) {
+		inner = l0;
+		hdr = 2;
+	} else if (l0 == 0x81 && kbuf_get_u8(b, &l1) == 0) {
+		inner = l1;
+		hdr = 3;
+	} else
+		goto out;
+	/* A bare uncompressed point also starts with 0x04: the length
+	 * must then account for exactly the rest. */
+	if (inner == kbuf_len(b) && inner > 0) {
+		*pp = kbuf_ptr(b);
+		*lenp = inner;
+	}
+	(void)hdr;
+ out:
+	kbuf_free(b);
+}
+
+/* Builds and validates the SSH public key from a token's values. */
+static int
+ec_public_key(const uint8_t *params, size_t plen, const uint8_t *point,
+    size_t ptlen, struct ks_key **keyp)
+{
+	struct kbuf *b = NULL;
+	const uint8_t *q;
+	size_t i, qlen;
+	int r = KMES_ERR_KEY_UNSUPPORTED;
+
+	*keyp = NULL;
+	for (i = 0; i < sizeof(ec_params) / sizeof(ec_params[0]); i++) {
+		if (ec_params[i].len == plen &&
+		    memcmp(ec_params[i].der, params, plen) == 0)
+			break;
+	}
+	if (i == sizeof(ec_params) / sizeof(ec_params[0]))
+		return KMES_ERR_KEY_UNSUPPORTED;
+	unwrap_point(point, ptlen, &q, &qlen);
+	if ((b = kbuf_new()) == NULL)
+		return KMES_ERR_ALLOC;
+	if ((r = kbuf_put_cstring(b, ec_params[i].type)) != 0 ||
+	    (ec_params[i].curve != NULL &&
+	    (r = kbuf_put_cstring(b, ec_params[i].curve)) != 0) ||
+	    (r = kbuf_put_string(b, q, qlen)) != 0)
+		goto out;
+	r = ks_key_from_blob(kbuf_ptr(b), kbuf_len(b), keyp);
+	if (r != 0 && (q != point || qlen != ptlen)) {
+		/* The "wrapper" was the first bytes of a bare point. */
+		kbuf_reset(b);
+		if ((r = kbuf_put_cstring(b, ec_params[i].type)) != 0 ||
+		    (ec_params[i].curve != NULL &&
+		    (r = kbuf_put_cstring(b, ec_params[i].curve)) != 0) ||
+		    (r = kbuf_put_string(b, point, ptlen)) != 0)
+			goto out;
+		r = ks_key_from_blob(kbuf_ptr(b), kbuf_len(b), keyp);
+	}
+ out:
+	kbuf_free(b);
+	return r;
+}
+
+static int
+rsa_public_key(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
+    struct ks_key **keyp)
+{
+	struct kbuf *b;
+	int r;
+
+	*keyp = NULL;
+	if ((b = kbuf_new()) == NULL)
+		return KMES_ERR_ALLOC;
+	if ((r = kbuf_put_cstring(b, "ssh-rsa")) == 0 &&
+	    (r = kbuf_put_mpint(b, e, elen)) == 0 &&
+	    (r = kbuf_put_mpint(b, n, nlen)) == 0)
+		r = ks_key_from_blob(kbuf_ptr(b), kbuf_len(b), keyp);
+	kbuf_free(b);
+	return r;
+}
+
+/*
+ * The public object with the same CKA_ID (and key type) as a private key,
+ * or 0 if there is none.
+ */
+static CK_OBJECT_HANDLE
+find_public(struct p11_module *m, CK_SESSION_HANDLE s, const uint8_t *id,
+    size_t idlen, CK_KEY_TYPE kt)
+{
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, (void *)id, (CK_ULONG)idlen },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+	};
+	CK_OBJECT_HANDLE *objs = NULL, h = 0;
+	size_t n = 0;
+
+	if (find_objects(m, s, tmpl, 3, 2, &objs, &n) == 0 && n >= 1)
+		h = objs[0];
+	free(objs);
+	return h;
+}
+
+/* The public key of the private object priv (of key type kt). */
+static int
+object_public_key(struct p11_module *m, CK_SESSION_HANDLE s,
+    CK_OBJECT_HANDLE priv, CK_KEY_TYPE kt, const uint8_t *id, size_t idlen,
+    struct ks_key **keyp)
+{
+	CK_OBJECT_HANDLE pub;
+	uint8_t *a = NULL, *b = NULL;
+	size_t alen, blen;
+	int r;
+
+	*keyp = NULL;
+	pub = find_public(m, s, id, idlen, kt);
+	if (kt == CKK_RSA) {
+		/* Private RSA objects usually carry the public values too. */
+		if (pub == 0 ||
+		    get_attr(m, s, pub, CKA_MODULUS, &a, &alen) != 0 ||
+		    get_attr(m, s, pub, CKA_PUBLIC_EXPONENT, &b, &blen) != 0) {
+			free(a);
+			free(b);
+			a = b = NULL;
+			if ((r = get_attr(m, s, priv, CKA_MODULUS, &a,
+			    &alen)) != 0 ||
+			    (r = get_attr(m, s, priv, CKA_PUBLIC_EXPONENT, &b,
+			    &blen)) != 0)
+				goto out;
+		}
+		r = rsa_public_key(a, alen, b, blen, keyp);
+		goto out;
+	}
+	/* EC and EdDSA: the point is only on the public object. */
+	if (pub == 0) {
+		r = KMES_ERR_KEY_NOT_FOUND;
+		goto out;
+	}
+	if (get_attr(m, s, pub, CKA_EC_PARAMS, &a, &alen) != 0 &&
+	    (r = get_attr(m, s, priv, CKA_EC_PARAMS, &a, &alen)) != 0)
+		goto out;
+	if ((r = get_attr(m, s, pub, CKA_EC_POINT, &b, &blen)) != 0)
+		goto out;
+	r = ec_public_key(a, alen, b, blen, keyp);
+ out:
+	free(a);
+	free(b);
+	return r;
+}
+
+static void
+key_free(struct p11_key *k)
+{
+	if (k == NULL)
+		return;
+	ks_key_free(k->pub);
+	free(k->label);
+	free(k->id);
+	free(k);
+}
+
+void
+p11_keys_free(struct p11_key **keys, size_t n)
+{
+	size_t i;
+
+	if (keys == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		key_free(keys[i]);
+	free(keys);
+}
+
+static void
+notef(void (*note)(void *, const char *), void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+notef(void (*note)(void *, const char *), void *arg, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (note == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	note(arg, buf);
+}
+
+/* Returns 1 if keys[0..n) already has a key with this CKA_ID or blob. */
+static int
+seen_key(struct p11_key **keys, size_t n, const struct p11_token *t,
+    const uint8_t *id, size_t idlen, const struct ks_key *pub)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (keys[i]->token == t && keys[i]->id_len == idlen &&
+		    memcmp(keys[i]->id, id, idlen) == 0)
+			return 1;
+		if (pub != NULL && ks_key_equal_public(keys[i]->pub, pub))
+			return 1;
+	}
+	return 0;
+}
+
+int
+p11_token_keys(struct p11_token *t, struct p11_key ***keysp, size_t *np,
+    void (*note)(void *, const char *), void *arg)
+{
+	struct p11_module *m = t->m;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) } };
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE *objs = NULL;
+	CK_KEY_TYPE kt;
+	CK_ULONG can_sign;
+	struct p11_key *k = NULL, **nk;
+	struct ks_key *pub = NULL;
+	uint8_t *id = NULL, *label = NULL, *v;
+	size_t i, nobjs = 0, idlen, llen, vlen;
+	char idhex[2 * 16 + 1];
+	CK_RV rv;
+	int r;
+
+	if ((rv = m->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
+	    &s)) != CKR_OK)
+		return rv_fail(NULL, "C_OpenSession", rv);
+	if ((r = find_objects(m, s, tmpl, 1, OBJECTS_MAX, &objs,
+	    &nobjs)) != 0)
+		goto out;
+	for (i = 0; i < nobjs; i++) {
+		free(id);
+		free(label);
+		id = label = NULL;
+		ks_key_free(pub);
+		pub = NULL;
+		if (get_attr(m, s, objs[i], CKA_ID, &id, &idlen) != 0)
+			idlen = 0;
+		if (get_attr(m, s, objs[i], CKA_LABEL, &label, &llen) != 0)
+			llen = 0;
+		kbuf_hex(id, idlen > 16 ? 16 : idlen, idhex);
+		if (idlen == 0) {
+			notef(note, arg, "token '%s': private key \"%s\" has "
+			    "no CKA_ID; skipped", t->label,
+			    llen != 0 ? (char *)label : "");
+			continue;
+		}
+		if (get_ulong(m, s, objs[i], CKA_KEY_TYPE, &kt) != 0 ||
+		    (kt != CKK_RSA && kt != CKK_EC && kt != CKK_EC_EDWARDS)) {
+			notef(note, arg, "token '%s': key id %s is not RSA, "
+			    "ECDSA or Ed25519; skipped", t->label, idhex);
+			continue;
+		}
+		/* CKA_SIGN absent counts as allowed; false does not. */
+		if (get_attr(m, s, objs[i], CKA_SIGN, &v, &vlen) == 0) {
+			can_sign = vlen == 1 && v[0] != 0;
+			free(v);
+			if (!can_sign) {
+				notef(note, arg, "token '%s': key id %s may "
+				    "not sign; skipped", t->label, idhex);
+				continue;
+			}
+		}
+		if ((r = object_public_key(m, s, objs[i], kt, id, idlen,
+		    &pub)) != 0) {
+			if (r == KMES_ERR_ALLOC)
+				goto out;
+			notef(note, arg, "token '%s': key id %s: no usable "
+			    "public key (%s); skipped", t->label, idhex,
+			    kmes_err(r));
+			continue;
+		}
+		if (seen_key(*keysp, *np, t, id, idlen, pub)) {
+			notef(note, arg, "token '%s': key id %s appears more "
+			    "than once; only the first is served", t->label,
+			    idhex);
+			continue;
+		}
+		if ((k = calloc(1, sizeof(*k))) == NULL) {
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		k->token = t;
+		k->pub = pub;
+		pub = NULL;
+		k->id = id;
+		k->id_len = idlen;
+		id = NULL;
+		if (llen != 0 && strlen((char *)label) == llen) {
+			k->label = (char *)label;
+			label = NULL;
+		} else if (asprintf(&k->label, "%s id %s", t->label,
+		    idhex) == -1) {
+			k->label = NULL;
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		if ((nk = reallocarray(*keysp, *np + 1, sizeof(*nk))) == NULL) {
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		*keysp = nk;
+		nk[(*np)++] = k;
+		k = NULL;
+	}
+	r = 0;
+ out:
+	key_free(k);
+	ks_key_free(pub);
+	free(id);
+	free(label);
+	free(objs);
+	(void)m->f->C_CloseSession(s);
+	return r;
+}
+
+int
+p11_session_open(struct p11_token *t, struct p11_session **sp)
+{
+	struct p11_session *s;
+
+	*sp = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return KMES_ERR_ALLOC;
+	s->t = t;
+	*sp = s;
+	return 0;
+}
+
+static void
+session_close(struct p11_session *s)
+{
+	if (s->open)
+		(void)s->t->m->f->C_CloseSession(s->h);
+	s->open = 0;
+	free(s->cache);
+	s->cache = NULL;
+	s->ncache = 0;
+}
+
+void
+p11_session_free(struct p11_session *s)
+{
+	if (s == NULL)
+		return;
+	session_close(s);
+	free(s);
+}
+
+/* Opens the session if needed. */
+static CK_RV
+session_ensure(struct p11_session *s)
+{
+	struct p11_token *t = s->t;
+	CK_RV rv;
+
+	if (s->open)
+		return CKR_OK;
+	pthread_mutex_lock(&t->mtx);
+	s->login_gen = t->login_gen;
+	pthread_mutex_unlock(&t->mtx);
+	rv = t->m->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
+	    &s->h);
+	if (rv == CKR_OK)
+		s->open = 1;
+	return rv;
+}
+
+/* The private key handle of k in s, from the cache or a search. */
+static CK_RV
+private_handle(struct p11_session *s, const struct p11_key *k,
+    CK_OBJECT_HANDLE *hp)
+{
+	struct p11_module *m = s->t->m;
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, k->id, (CK_ULONG)k->id_len },
+	};
+	CK_OBJECT_HANDLE h = 0;
+	CK_ULONG got = 0;
+	struct p11_cached *nc;
+	size_t i;
+	CK_RV rv;
+
+	for (i = 0; i < s->ncache; i++) {
+		if (s->cache[i].key == k) {
+			*hp = s->cache[i].h;
+			return CKR_OK;
+		}
+	}
+	if ((rv = m->f->C_FindObjectsInit(s->h, tmpl, 2)) != CKR_OK)
+		return rv;
+	rv = m->f->C_FindObjects(s->h, &h, 1, &got);
+	(void)m->f->C_FindObjectsFinal(s->h);
+	if (rv != CKR_OK)
+		return rv;
+	if (got != 1)
+		return CKR_KEY_HANDLE_INVALID;
+	if ((nc = reallocarray(s->cache, s->ncache + 1,
+	    sizeof(*nc))) != NULL) {
+		s->cache = nc;
+		s->cache[s->ncache].key = k;
+		s->cache[s->ncache++].h = h;
+	}
+	*hp = h;
+	return CKR_OK;
+}
+
+/* One attempt: C_SignInit + C_Sign of in with mech. */
+static CK_RV
+sign_once(struct p11_session *s, const struct p11_key *k, CK_MECHANISM_TYPE
+    mt, const uint8_t *in, size_t inlen, uint8_t *out, CK_ULONG *outlen)
+{
+	CK_FUNCTION_LIST *f = s->t->m->f;
+	CK_MECHANISM mech = { mt, NULL, 0 };
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+
+	if ((rv = session_ensure(s)) != CKR_OK ||
+	    (rv = private_handle(s, k, &h)) != CKR_OK)
+		return rv;
+	if ((rv = f->C_SignInit(s->h, &mech, h)) != CKR_OK)
+		return rv;
+	*outlen = SIG_MAX;
+	return f->C_Sign(s->h, (CK_BYTE *)in, (CK_ULONG)inlen, out, outlen);
+}
+
+/* Logs in again unless another thread did since this session began. */
+static int
+session_relogin(struct p11_session *s, char *err)
+{
+	struct p11_token *t = s->t;
+	int r = 0;
+
+	session_close(s);
+	pthread_mutex_lock(&t->mtx);
+	if (t->login_gen == s->login_gen)
+		r = token_login_locked(t, err);
+	pthread_mutex_unlock(&t->mtx);
+	return r;
+}
+
+/* ASN.1 DigestInfo prefixes for PKCS#1 v1.5 (RFC 8017, 9.2 note 1). */
+static const uint8_t di_sha1[] = { 0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b,
+	0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14 };
+static const uint8_t di_sha256[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09,
+	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+	0x20 };
+static const uint8_t di_sha512[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09,
+	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
+	0x40 };
+
+int
+p11_session_sign(struct p11_session *s, const struct p11_key *k,
+    const uint8_t *data, size_t dlen, uint32_t flags, struct kbuf *sig,
+    char err[P11_ERRMSG_MAX])
+{
+	uint8_t in[sizeof(di_sha512) + KS_HASH_MAX_LEN], out[SIG_MAX];
+	const uint8_t *prefix = NULL;
+	const char *alg;
+	size_t plen = 0, hlen, inlen = 0, half;
+	CK_MECHANISM_TYPE mt;
+	enum ks_hash hash;
+	struct kbuf *inner = NULL;
+	CK_ULONG outlen = 0;
+	CK_RV rv;
+	int r, attempt;
+
+	err[0] = '\0';
+	if (k->token != s->t)
+		return KMES_ERR_INVALID_ARGUMENT;
+	alg = ks_key_type_name(k->pub);
+	switch (ks_key_type(k->pub)) {
+	case KS_KEY_RSA:
+		mt = CKM_RSA_PKCS;
+		if (flags & KS_SIGN_RSA_SHA2_512) {
+			hash = KS_HASH_SHA512;
+			prefix = di_sha512;
+			plen = sizeof(di_sha512);
+			alg = "rsa-sha2-512";
+		} else if (flags & KS_SIGN_RSA_SHA2_256) {
+			hash = KS_HASH_SHA256;
+			prefix = di_sha256;
+			plen = sizeof(di_sha256);
+			alg = "rsa-sha2-256";
+		} else {
+			hash = KS_HASH_SHA1;
+			prefix = di_sha1;
+			plen = sizeof(di_sha1);
+		}
+		break;
+	case KS_KEY_ECDSA_P256:
+		mt = CKM_ECDSA;
+		hash = KS_HASH_SHA256;
+		break;
+	case KS_KEY_ECDSA_P384:
+		mt = CKM_ECDSA;
+		hash = KS_HASH_SHA384;
+		break;
+	case KS_KEY_ECDSA_P521:
+		mt = CKM_ECDSA;
+		hash = KS_HASH_SHA512;
+		break;
+	case KS_KEY_ED25519:
+		mt = CKM_EDDSA;
+		hash = KS_HASH_NONE;
+		break;
+	default:
+		return KMES_ERR_KEY_UNSUPPORTED;
+	}
+	if (hash != KS_HASH_NONE) {
+		if (plen != 0)
+			memcpy(in, prefix, plen);
+		if ((r = ks_digest(hash, data, dlen, in + plen,
+		    sizeof(in) - plen, &hlen)) != 0)
+			return r;
+		inlen = plen + hlen;
+	}
+	for (attempt = 0;; attempt++) {
+		if (hash == KS_HASH_NONE)
+			rv = sign_once(s, k, mt, data, dlen, out, &outlen);
+		else
+			rv = sign_once(s, k, mt, in, inlen, out, &outlen);
+		if (rv == CKR_OK)
+			break;
+		/* The HSM lost our session or login: reopen, once. */
+		if (attempt == 0 && (rv_session_lost(rv) ||
+		    rv == CKR_KEY_HANDLE_INVALID ||
+		    rv == CKR_OBJECT_HANDLE_INVALID)) {
+			if ((r = session_relogin(s, err)) != 0)
+				goto out;
+			continue;
+		}
+		r = rv_fail(err, "C_Sign", rv);
+		session_close(s);
+		goto out;
+	}
+	if (outlen == 0 || outlen > SIG_MAX) {
+		snprintf(err, P11_ERRMSG_MAX, "C_Sign returned %lu bytes",
+		    (unsigned long)outlen);
+		r = KMES_ERR_TOKEN;
+		goto out;
+	}
+	if ((r = kbuf_put_cstring(sig, alg)) != 0)
+		goto out;
+	switch (ks_key_type(k->pub)) {
+	case KS_KEY_ECDSA_P256:
+	case KS_KEY_ECDSA_P384:
+	case KS_KEY_ECDSA_P521:
+		/* PKCS#11 gives r || s; SSH wants two mpints in a string. */
+		if (outlen % 2 != 0) {
+			r = KMES_ERR_TOKEN;
+			goto out;
+		}
+		half = outlen / 2;
+		if ((inner = kbuf_new()) == NULL) {
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		if ((r = kbuf_put_mpint(inner, out, half)) != 0 ||
+		    (r = kbuf_put_mpint(inner, out + half, half)) != 0 ||
+		    (r = kbuf_put_stringb(sig, inner)) != 0)
+			goto out;
+		break;
+	default:
+		if ((r = kbuf_put_string(sig, out, outlen)) != 0)
+			goto out;
+		break;
+	}
+	r = 0;
+ out:
+	kbuf_free(inner);
+	kmes_wipe(in, sizeof(in));
+	return r;
+}
