@@ -43,6 +43,8 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "p11-shim-functions.h"
+
 #define SHIM_DEFAULT_MODULE	"/usr/lib/softhsm/libsofthsm2.so"
 #define SHIM_EXPORT		__attribute__((visibility("default")))
 
@@ -52,204 +54,6 @@
 /* Control files are a few lines; anything larger is a mistake. */
 #define SHIM_CTL_MAX		(64 * 1024)
 #define SHIM_DELAY_MAX_MS	(10 * 60 * 1000UL)
-
-/*
- * Every function of the 2.40 list except C_GetFunctionList, as
- * X(name, parameter list, argument list). The wrappers, the list we hand
- * out and the names a rule may use all come from this one table.
- */
-#define SHIM_FUNCTIONS(X) \
-	X(C_Initialize, (CK_VOID_PTR a), (a)) \
-	X(C_Finalize, (CK_VOID_PTR r), (r)) \
-	X(C_GetInfo, (CK_INFO_PTR i), (i)) \
-	X(C_GetSlotList, (CK_BBOOL p, CK_SLOT_ID_PTR l, CK_ULONG_PTR n), \
-	    (p, l, n)) \
-	X(C_GetSlotInfo, (CK_SLOT_ID s, CK_SLOT_INFO_PTR i), (s, i)) \
-	X(C_GetTokenInfo, (CK_SLOT_ID s, CK_TOKEN_INFO_PTR i), (s, i)) \
-	X(C_GetMechanismList, \
-	    (CK_SLOT_ID s, CK_MECHANISM_TYPE_PTR l, CK_ULONG_PTR n), \
-	    (s, l, n)) \
-	X(C_GetMechanismInfo, \
-	    (CK_SLOT_ID s, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO_PTR i), \
-	    (s, t, i)) \
-	X(C_InitToken, \
-	    (CK_SLOT_ID s, CK_UTF8CHAR_PTR p, CK_ULONG n, CK_UTF8CHAR_PTR l), \
-	    (s, p, n, l)) \
-	X(C_InitPIN, (CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR p, CK_ULONG n), \
-	    (h, p, n)) \
-	X(C_SetPIN, \
-	    (CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR o, CK_ULONG on, \
-	    CK_UTF8CHAR_PTR p, CK_ULONG pn), \
-	    (h, o, on, p, pn)) \
-	X(C_OpenSession, \
-	    (CK_SLOT_ID s, CK_FLAGS f, CK_VOID_PTR a, CK_NOTIFY cb, \
-	    CK_SESSION_HANDLE_PTR h), \
-	    (s, f, a, cb, h)) \
-	X(C_CloseSession, (CK_SESSION_HANDLE h), (h)) \
-	X(C_CloseAllSessions, (CK_SLOT_ID s), (s)) \
-	X(C_GetSessionInfo, (CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR i), \
-	    (h, i)) \
-	X(C_GetOperationState, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR st, CK_ULONG_PTR n), (h, st, n)) \
-	X(C_SetOperationState, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR st, CK_ULONG n, \
-	    CK_OBJECT_HANDLE ek, CK_OBJECT_HANDLE ak), \
-	    (h, st, n, ek, ak)) \
-	X(C_Login, \
-	    (CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, \
-	    CK_ULONG n), \
-	    (h, u, p, n)) \
-	X(C_Logout, (CK_SESSION_HANDLE h), (h)) \
-	X(C_CreateObject, \
-	    (CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, \
-	    CK_OBJECT_HANDLE_PTR o), \
-	    (h, t, n, o)) \
-	X(C_CopyObject, \
-	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, \
-	    CK_ULONG n, CK_OBJECT_HANDLE_PTR no), \
-	    (h, o, t, n, no)) \
-	X(C_DestroyObject, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o), (h, o)) \
-	X(C_GetObjectSize, \
-	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ULONG_PTR n), \
-	    (h, o, n)) \
-	X(C_GetAttributeValue, \
-	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, \
-	    CK_ULONG n), \
-	    (h, o, t, n)) \
-	X(C_SetAttributeValue, \
-	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, \
-	    CK_ULONG n), \
-	    (h, o, t, n)) \
-	X(C_FindObjectsInit, \
-	    (CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n), (h, t, n)) \
-	X(C_FindObjects, \
-	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR o, CK_ULONG max, \
-	    CK_ULONG_PTR n), \
-	    (h, o, max, n)) \
-	X(C_FindObjectsFinal, (CK_SESSION_HANDLE h), (h)) \
-	X(C_EncryptInit, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), \
-	    (h, m, k)) \
-	X(C_Encrypt, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_EncryptUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_EncryptFinal, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
-	    (h, out, outl)) \
-	X(C_DecryptInit, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), \
-	    (h, m, k)) \
-	X(C_Decrypt, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_DecryptUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_DecryptFinal, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
-	    (h, out, outl)) \
-	X(C_DigestInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m), (h, m)) \
-	X(C_Digest, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_DigestUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl), \
-	    (h, in, inl)) \
-	X(C_DigestKey, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k), (h, k)) \
-	X(C_DigestFinal, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
-	    (h, out, outl)) \
-	X(C_SignInit, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), \
-	    (h, m, k)) \
-	X(C_Sign, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_SignUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl), \
-	    (h, in, inl)) \
-	X(C_SignFinal, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
-	    (h, out, outl)) \
-	X(C_SignRecoverInit, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), \
-	    (h, m, k)) \
-	X(C_SignRecover, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_VerifyInit, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), \
-	    (h, m, k)) \
-	X(C_Verify, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR sig, \
-	    CK_ULONG sigl), \
-	    (h, in, inl, sig, sigl)) \
-	X(C_VerifyUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl), \
-	    (h, in, inl)) \
-	X(C_VerifyFinal, (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sigl), \
-	    (h, sig, sigl)) \
-	X(C_VerifyRecoverInit, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), \
-	    (h, m, k)) \
-	X(C_VerifyRecover, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sigl, \
-	    CK_BYTE_PTR out, CK_ULONG_PTR outl), \
-	    (h, sig, sigl, out, outl)) \
-	X(C_DigestEncryptUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_DecryptDigestUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_SignEncryptUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_DecryptVerifyUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl)) \
-	X(C_GenerateKey, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, \
-	    CK_ULONG n, CK_OBJECT_HANDLE_PTR k), \
-	    (h, m, t, n, k)) \
-	X(C_GenerateKeyPair, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pt, \
-	    CK_ULONG pn, CK_ATTRIBUTE_PTR st, CK_ULONG sn, \
-	    CK_OBJECT_HANDLE_PTR pk, CK_OBJECT_HANDLE_PTR sk), \
-	    (h, m, pt, pn, st, sn, pk, sk)) \
-	X(C_WrapKey, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE wk, \
-	    CK_OBJECT_HANDLE k, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
-	    (h, m, wk, k, out, outl)) \
-	X(C_UnwrapKey, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE uk, \
-	    CK_BYTE_PTR in, CK_ULONG inl, CK_ATTRIBUTE_PTR t, CK_ULONG n, \
-	    CK_OBJECT_HANDLE_PTR k), \
-	    (h, m, uk, in, inl, t, n, k)) \
-	X(C_DeriveKey, \
-	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE bk, \
-	    CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k), \
-	    (h, m, bk, t, n, k)) \
-	X(C_SeedRandom, (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl), \
-	    (h, in, inl)) \
-	X(C_GenerateRandom, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG outl), \
-	    (h, out, outl)) \
-	X(C_GetFunctionStatus, (CK_SESSION_HANDLE h), (h)) \
-	X(C_CancelFunction, (CK_SESSION_HANDLE h), (h)) \
-	X(C_WaitForSlotEvent, (CK_FLAGS f, CK_SLOT_ID_PTR s, CK_VOID_PTR r), \
-	    (f, s, r))
 
 /* p11-kit 0.24's header predates PKCS#11 3.0; this is 3.0's CK_INTERFACE. */
 struct shim_interface {
@@ -324,8 +128,10 @@ static const struct {
 };
 
 #define SHIM_NAME(name, params, args) #name,
+#define SHIM_OP_NAME(name, params, args, end) #name,
 static const char *const shim_function_names[] = {
 	SHIM_FUNCTIONS(SHIM_NAME)
+	SHIM_OPERATIONS(SHIM_OP_NAME)
 	"C_GetFunctionList",
 	"C_GetInterface",
 	"C_GetInterfaceList",
@@ -739,6 +545,48 @@ shim_gate(const char *fn, CK_RV *rv)
 	abort();	/* unreachable: every action is handled above */
 }
 
+/* Let the real module finish a one-shot operation, output discarded. */
+static void
+shim_end_one(CK_C_Sign f, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl)
+{
+	CK_BYTE *buf;
+	CK_ULONG n = 0, size;
+
+	/* A failed call has ended the operation already. */
+	if (f(h, in, inl, NULL, &n) != CKR_OK)
+		return;
+	size = n > 0 ? n : 1;
+	if ((buf = malloc(size)) == NULL)
+		return;
+	(void)f(h, in, inl, buf, &n);
+	explicit_bzero(buf, size);
+	free(buf);
+}
+
+/* The same for a multi-part operation: its final call, output discarded. */
+static void
+shim_end_final(CK_C_SignFinal f, CK_SESSION_HANDLE h)
+{
+	CK_BYTE *buf;
+	CK_ULONG n = 0, size;
+
+	if (f(h, NULL, &n) != CKR_OK)
+		return;
+	size = n > 0 ? n : 1;
+	if ((buf = malloc(size)) == NULL)
+		return;
+	(void)f(h, buf, &n);
+	explicit_bzero(buf, size);
+	free(buf);
+}
+
+/* PKCS#11: any error but CKR_BUFFER_TOO_SMALL ends the operation. */
+static int
+shim_ends_operation(CK_RV rv)
+{
+	return rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL;
+}
+
 #define SHIM_WRAPPER(name, params, args) \
 	static CK_RV \
 	shim_##name params \
@@ -750,6 +598,21 @@ shim_gate(const char *fn, CK_RV *rv)
 		return shim_real->name args; \
 	}
 SHIM_FUNCTIONS(SHIM_WRAPPER)
+
+#define SHIM_OP_WRAPPER(name, params, args, end) \
+	static CK_RV \
+	shim_##name params \
+	{ \
+		CK_RV rv; \
+	\
+		if (shim_gate(#name, &rv)) { \
+			if (shim_ends_operation(rv)) \
+				end; \
+			return rv; \
+		} \
+		return shim_real->name args; \
+	}
+SHIM_OPERATIONS(SHIM_OP_WRAPPER)
 
 static void
 shim_load(void)
@@ -779,8 +642,11 @@ shim_load(void)
 	}
 
 #define SHIM_ENTRY(name, params, args) shim_list.name = shim_##name;
+#define SHIM_OP_ENTRY(name, params, args, end) shim_list.name = shim_##name;
 	SHIM_FUNCTIONS(SHIM_ENTRY)
+	SHIM_OPERATIONS(SHIM_OP_ENTRY)
 #undef SHIM_ENTRY
+#undef SHIM_OP_ENTRY
 	shim_list.C_GetFunctionList = C_GetFunctionList;
 	/* Claim no more than the real module offers, and no more than 2.40. */
 	shim_list.version = list->version;
