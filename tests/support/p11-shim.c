@@ -19,6 +19,13 @@
  * call, so a test changes faults between calls by replacing the file
  * (write a temporary file and rename it, so no call reads half a rule).
  *
+ * "once" is exact across threads and processes: the file is read under
+ * flock() and a consumed rule removed (temporary file, rename) before the
+ * lock is dropped. "hang" blocks every signal in the calling thread, as a
+ * wedged driver ignores SIGTERM: expect to need SIGKILL. A faked error on
+ * C_Sign and the other operation calls also ends the real module's
+ * operation, as PKCS#11 says an error does (see p11-shim-functions.h).
+ *
  * A control file the shim cannot read or parse is a broken test, not a
  * fault to inject: the call fails with SHIM_CKR_BAD_CTL, a vendor code no
  * rule would name, and stderr says why. Every fired rule is logged on
