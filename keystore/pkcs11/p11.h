@@ -1,0 +1,238 @@
+/*
+ * p11.h: the insides of libkmes-pkcs11.so, the key store as a PKCS#11 token.
+ *
+ * One slot, one token: the store at $KMES_STORE or ks_store_default_path().
+ * Each store record shows as a public and a private key object. All module
+ * state sits behind one mutex (p11_lock); the entry points in p11-module.c
+ * take it, and everything declared here expects it held. Nothing here
+ * includes OpenSSL: the signing primitives are keystore/crypto-p11.c's.
+ */
+#ifndef KMES_P11_H
+#define KMES_P11_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "p11-compat.h"
+
+struct kbuf;
+struct ks_p11_hash_ctx;
+struct ks_p11_signer;
+struct ks_store;
+
+#define P11_SLOT_ID 1
+#define P11_MAX_SESSIONS 1024
+/* A template longer than this is a bug or an attack, never a real need. */
+#define P11_TMPL_MAX 64
+/* No attribute we read is longer (a 16384-bit modulus is 2 KiB). */
+#define P11_ATTR_VALUE_MAX (64 * 1024)
+#define P11_ID_LEN 16
+/* EC point as DER OCTET STRING: tag, up to two length bytes, 133 bytes. */
+#define P11_EC_POINT_DER_MAX (3 + 133)
+
+/* ---------------------------------------------------------- templates */
+
+/* One attribute of a checked template; value points into the caller's. */
+struct p11_attr {
+	CK_ATTRIBUTE_TYPE type;
+	const uint8_t *value;
+	size_t len;
+};
+
+struct p11_tmpl {
+	size_t n;
+	struct p11_attr a[P11_TMPL_MAX];
+};
+
+/*
+ * Checks an application's template and copies its shape into t: at most
+ * P11_TMPL_MAX attributes, no NULL value with a length, no value over
+ * P11_ATTR_VALUE_MAX, no attribute twice, CK_BBOOL values one byte of 0 or
+ * 1, CK_ULONG values exactly sizeof(CK_ULONG). Returns CKR_OK,
+ * CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_VALUE_INVALID or
+ * CKR_TEMPLATE_INCONSISTENT.
+ */
+CK_RV p11_tmpl_parse(const CK_ATTRIBUTE *attrs, CK_ULONG n,
+    struct p11_tmpl *t) __attribute__((warn_unused_result));
+
+/* Returns the attribute of type in t, or NULL. */
+const struct p11_attr *p11_tmpl_find(const struct p11_tmpl *t,
+    CK_ATTRIBUTE_TYPE type);
+
+/* Sets *v from a CK_BBOOL attribute. Returns 1 if present, else 0. */
+int p11_tmpl_bool(const struct p11_tmpl *t, CK_ATTRIBUTE_TYPE type, int *v);
+
+/* Sets *v from a CK_ULONG attribute. Returns 1 if present, else 0. */
+int p11_tmpl_ulong(const struct p11_tmpl *t, CK_ATTRIBUTE_TYPE type,
+    CK_ULONG *v);
+
+/* Returns 1 if type is read as a CK_BBOOL, 2 as a CK_ULONG, else 0. */
+int p11_attr_kind(CK_ATTRIBUTE_TYPE type);
+
+/*
+ * Maps CKA_EC_PARAMS (a DER OID or PrintableString curve name) to a key
+ * type. Returns 0 and sets *type, or KMES_ERR_KEY_UNSUPPORTED or
+ * KMES_ERR_INVALID_FORMAT.
+ */
+int p11_ec_params_type(const uint8_t *p, size_t len, int *type)
+    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------ objects */
+
+/* One store record: a public object (handle) and a private one (handle+1). */
+struct p11_key {
+	CK_OBJECT_HANDLE handle;
+	char *label;
+	uint8_t *blob;		/* SSH public key blob */
+	size_t blob_len;
+	uint32_t flags;		/* KS_REC_* */
+	int type;		/* enum ks_key_type */
+	CK_KEY_TYPE ck_type;
+	uint8_t id[P11_ID_LEN];
+	const uint8_t *n, *e;	/* RSA modulus and exponent, in blob */
+	size_t n_len, e_len;
+	CK_ULONG bits;
+	const uint8_t *params;	/* static DER */
+	size_t params_len;
+	uint8_t point[P11_EC_POINT_DER_MAX];	/* CKA_EC_POINT */
+	size_t point_len;
+	struct ks_p11_signer *signer;	/* after login, on first use */
+	int seen;
+};
+
+/*
+ * Builds the objects of one record from its label, public blob and flags
+ * (the blob is parsed with kbuf). Returns 0 or a negative KMES_ERR_*
+ * (KMES_ERR_KEY_UNSUPPORTED for a type PKCS#11 cannot show).
+ */
+int p11_key_new(const char *label, const uint8_t *blob, size_t blob_len,
+    uint32_t flags, struct p11_key **kp) __attribute__((warn_unused_result));
+
+/* Wipes the signer and frees; accepts NULL. */
+void p11_key_free(struct p11_key *k);
+
+/* What looking up one attribute of an object found. */
+enum p11_attr_res {
+	P11_ATTR_OK,
+	P11_ATTR_SENSITIVE,
+	P11_ATTR_INVALID,
+};
+
+/* Scratch space for values that are not stored in the key itself. */
+union p11_attr_buf {
+	CK_ULONG ul;
+	CK_BBOOL b;
+	uint8_t bytes[32];
+};
+
+/*
+ * Looks up attribute type of k's public (priv == 0) or private object.
+ * On P11_ATTR_OK *vp and *lenp give the value, which may live in buf.
+ */
+enum p11_attr_res p11_key_attr(const struct p11_key *k, int priv,
+    CK_ATTRIBUTE_TYPE type, union p11_attr_buf *buf, const void **vp,
+    size_t *lenp);
+
+/*
+ * Fills an application's template with k's values, as C_GetAttributeValue
+ * (every attribute is answered; the last error is returned).
+ */
+CK_RV p11_key_get_attrs(const struct p11_key *k, int priv,
+    CK_ATTRIBUTE *attrs, CK_ULONG n);
+
+/* Returns 1 if every attribute of t has this value in k's object. */
+int p11_key_match(const struct p11_key *k, int priv, const struct p11_tmpl *t);
+
+/* Mechanisms k may sign with, as CKA_ALLOWED_MECHANISMS lists them. */
+const CK_MECHANISM_TYPE *p11_key_mechs(const struct p11_key *k, size_t *np);
+
+/* ------------------------------------------------------------ sessions */
+
+struct p11_sign_op {
+	int active;
+	int multi;			/* C_SignUpdate was called */
+	CK_MECHANISM_TYPE mech;
+	CK_OBJECT_HANDLE key;		/* the private object */
+	int hash;			/* enum ks_p11_hash, 0 for none */
+	int pss_hash, pss_mgf;
+	size_t pss_salt;
+	struct ks_p11_hash_ctx *hctx;	/* hash-and-sign mechanisms */
+	struct kbuf *data;		/* the others collect their input */
+	size_t data_max;
+};
+
+struct p11_session {
+	CK_SESSION_HANDLE handle;
+	CK_FLAGS flags;
+	int find_active;
+	CK_OBJECT_HANDLE *found;
+	size_t nfound, found_pos;
+	struct p11_sign_op sign;
+};
+
+/* The whole module. */
+struct p11_state {
+	int initialized;
+	pid_t pid;
+	char *path;
+	struct ks_store *store;		/* NULL: no token present */
+	struct p11_key **keys;
+	size_t nkeys;
+	CK_OBJECT_HANDLE next_handle;
+	struct p11_session **sessions;
+	size_t nsessions;
+	CK_SESSION_HANDLE next_session;
+};
+
+extern struct p11_state p11;
+
+/* Re-reads the store if it changed and rebuilds the objects. Returns CKR_*. */
+CK_RV p11_sync(void);
+
+/* Drops every object and session (wiping signers); keeps the store. */
+void p11_objects_clear(void);
+
+/* Finds the key behind an object handle; *priv says which object. */
+struct p11_key *p11_object(CK_OBJECT_HANDLE h, int *priv);
+
+/* Whether the objects are visible now (private ones need a login). */
+int p11_logged_in(void);
+
+/* Ends a session's sign operation. */
+void p11_sign_op_end(struct p11_sign_op *op);
+
+/* Maps a KMES_ERR_* code to the nearest CKR_*. */
+CK_RV p11_rv(int r);
+
+/* Pads s into a fixed-width blank-filled PKCS#11 text field. */
+void p11_pad(CK_UTF8CHAR *dst, size_t width, const char *s);
+
+/* Entry points implemented in the other files (lock held by the caller). */
+CK_RV p11_find_init(struct p11_session *s, CK_ATTRIBUTE_PTR t, CK_ULONG n);
+CK_RV p11_find(struct p11_session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
+    CK_ULONG_PTR count);
+void p11_find_final(struct p11_session *s);
+CK_RV p11_get_attrs(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n);
+CK_RV p11_destroy(struct p11_session *s, CK_OBJECT_HANDLE h);
+CK_RV p11_generate(struct p11_session *s, CK_MECHANISM_PTR mech,
+    CK_ATTRIBUTE_PTR pub, CK_ULONG npub, CK_ATTRIBUTE_PTR priv,
+    CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv);
+CK_RV p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
+    CK_OBJECT_HANDLE key);
+CK_RV p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
+    CK_BYTE_PTR sig, CK_ULONG_PTR siglen);
+CK_RV p11_sign_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len);
+CK_RV p11_sign_final(struct p11_session *s, CK_BYTE_PTR sig,
+    CK_ULONG_PTR siglen);
+
+/* The mechanisms this token offers. */
+struct p11_mech {
+	CK_MECHANISM_TYPE type;
+	CK_ULONG min_bits, max_bits;
+	CK_FLAGS flags;
+};
+extern const struct p11_mech p11_mechs[];
+extern const size_t p11_nmechs;
+
+#endif /* KMES_P11_H */
