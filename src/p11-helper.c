@@ -116,7 +116,7 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 	struct p11_token **found = NULL;
 	size_t pinlen, i, nfound = 0, dlen = 0;
 	uint8_t type;
-	int r, n;
+	int r, n, logged_in = 0;
 
 	if ((r = kbuf_get_u8(m, &type)) != 0 || type != P11H_INIT ||
 	    (r = kbuf_get_cstring(m, &module, NULL)) != 0 ||
@@ -141,8 +141,18 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 			snprintf(what, sizeof(what), "token '%s': %s",
 			    p11_token_label(found[i]), err);
 			memcpy(err, what, P11_ERRMSG_MAX);
-			goto out;
+			/*
+			 * Every token of a module (ssh-add -s) share one
+			 * PIN; as ssh-agent does, serve the tokens that
+			 * take it. A named token must take it.
+			 */
+			if (want[0] != '\0' || nfound == 1)
+				goto out;
+			log_info("%s; skipping that token", err);
+			r = 0;
+			continue;
 		}
+		logged_in++;
 		if ((r = p11_token_keys(found[i], &h->keys, &h->nkeys,
 		    note_log, NULL)) != 0) {
 			snprintf(err, P11_ERRMSG_MAX, "token '%s': listing "
@@ -155,6 +165,10 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 		    p11_token_label(found[i]), p11_token_serial(found[i]));
 		if (n > 0 && (size_t)n < sizeof(desc) - dlen)
 			dlen += (size_t)n;
+	}
+	if (logged_in == 0) {
+		r = KMES_ERR_PIN_INCORRECT;
+		goto out;
 	}
 	if ((r = kbuf_put_u8(reply, P11H_OK)) != 0 ||
 	    (r = kbuf_put_cstring(reply, desc)) != 0 ||
