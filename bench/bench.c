@@ -47,6 +47,14 @@ static struct bench_key keys[] = {
 	{ .label = "RSA-3072", .type = KS_KEY_RSA, .bits = 3072,
 	    .flags = KS_SIGN_RSA_SHA2_512, .sigalg = "rsa-sha2-512",
 	    .target = 1.3 },
+	/* Keys in a SoftHSM2 token: kmes-agent's helper process against
+	 * ssh-agent's ssh-pkcs11-helper, same module, same keys. */
+	{ .label = "Token P-256", .type = KS_KEY_ECDSA_P256, .bits = 256,
+	    .sigalg = "ecdsa-sha2-nistp256", .target = 3.0,
+	    .token = "bench-p256" },
+	{ .label = "Token RSA-2048", .type = KS_KEY_RSA, .bits = 2048,
+	    .flags = KS_SIGN_RSA_SHA2_512, .sigalg = "rsa-sha2-512",
+	    .target = 3.0, .token = "bench-rsa" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -209,6 +217,8 @@ report(const struct bench_agent *agents, double seconds)
 		else
 			snprintf(m1, sizeof(m1), "%.0f",
 			    s->rate * keys[i].target);
+		if (keys[i].token != NULL)
+			continue;
 		printf("| %s | %.0f | %.0f | %s |\n", keys[i].label,
 		    keys[i].ceiling1, keys[i].ceiling2, m1);
 	}
@@ -319,7 +329,27 @@ setup_keys(struct bench_agent *agents)
 	size_t i, a;
 	int r;
 
+	for (a = 0; a < NAGENTS; a++) {
+		if ((r = bench_token_add(&agents[a])) != 0) {
+			fprintf(stderr, "kmes-bench: adding the SoftHSM2 token "
+			    "to %s: %s\n", agents[a].name, kmes_err(r));
+			return -1;
+		}
+	}
 	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].token != NULL) {
+			/* The private key stays in the token: no ceiling. */
+			for (a = 0; a < NAGENTS; a++) {
+				if ((r = bench_token_key(&agents[a],
+				    &keys[i])) != 0) {
+					fprintf(stderr, "kmes-bench: %s in "
+					    "%s: %s\n", keys[i].label,
+					    agents[a].name, kmes_err(r));
+					return -1;
+				}
+			}
+			continue;
+		}
 		fprintf(stderr, "kmes-bench: generating %s key\n",
 		    keys[i].label);
 		if ((r = ks_key_generate(keys[i].type, keys[i].bits,
@@ -430,6 +460,12 @@ main(int argc, char **argv)
 	}
 	have_dir = 1;
 
+	if (bench_token_prepare(tmpdir, keys, NKEYS) != 0) {
+		fprintf(stderr, "kmes-bench: cannot make the SoftHSM2 token "
+		    "(apt install softhsm2 opensc)\n");
+		keep = 1;
+		goto out;
+	}
 	agents[KMES].name = "kmes-agent";
 	agents[KMES].path = kmes_path;
 	agents[SSH].name = "ssh-agent";
@@ -485,6 +521,8 @@ main(int argc, char **argv)
 	}
 	for (a = 0; a < NAGENTS; a++)
 		bench_samples_free(&samples[a]);
+	if (!keep)
+		bench_token_cleanup();
 	if (have_dir && keep) {
 		fprintf(stderr, "kmes-bench: logs kept in %s\n", tmpdir);
 	} else if (have_dir) {

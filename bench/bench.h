@@ -42,6 +42,7 @@ struct bench_key {
 	uint32_t flags;		/* SIGN_REQUEST flags */
 	const char *sigalg;	/* algorithm every signature must name */
 	double target;		/* wanted kmes/ssh-agent throughput ratio */
+	const char *token;	/* key label on the SoftHSM2 token, or NULL */
 	double ceiling1;	/* in-process signatures/s, one thread */
 	double ceiling2;	/* the same on SCALING_CORES threads */
 	struct ks_key *key;
@@ -87,6 +88,28 @@ int bench_agent_alive(struct bench_agent *a);
 
 /* Adds k to the agent as ssh-add would. Returns 0 or a negative KMES_ERR_*. */
 int bench_agent_add(const struct bench_agent *a, const struct bench_key *k);
+
+/* token.c: the PKCS#11 rows (SoftHSM2). */
+
+/*
+ * Makes a private SoftHSM2 token under dir with a key for every entry of
+ * keys that names one, and exports SOFTHSM2_CONF for the agents started
+ * after it. Returns 0, or -1 with a message on stderr.
+ */
+int bench_token_prepare(const char *dir, struct bench_key *keys,
+    size_t nkeys);
+
+/* Loads the token's module into a, as ssh-add -s does. Returns 0 or KMES_ERR_*. */
+int bench_token_add(const struct bench_agent *a);
+
+/*
+ * Finds k's token key in a's list: sets k->key and k->blob the first time,
+ * else checks a serves the same key. Returns 0 or a negative KMES_ERR_*.
+ */
+int bench_token_key(const struct bench_agent *a, struct bench_key *k);
+
+/* Removes the token directory. */
+void bench_token_cleanup(void);
 
 /* measure.c */
 
