@@ -115,6 +115,27 @@ state_free(void)
 	memset(&p11, 0, sizeof(p11));
 }
 
+/*
+ * In a child of fork(): the store's data key sits in MADV_DONTFORK pages
+ * (secmem.c), which the child does not have, so the parent's store must
+ * not be touched: it is dropped without freeing (its pages are the
+ * parent's copy anyway). Decrypted keys live in OpenSSL's secure heap,
+ * which the child does inherit: those are wiped.
+ */
+static void
+state_forget_parent(void)
+{
+	size_t i;
+
+	for (i = 0; i < p11.nsessions; i++)
+		p11_sign_op_end(&p11.sessions[i]->sign);
+	sessions_close_all();
+	p11_objects_clear();	/* wipes the signers */
+	p11.store = NULL;
+	free(p11.path);
+	memset(&p11, 0, sizeof(p11));
+}
+
 /* Takes the lock, first shedding a parent's state after fork(). */
 static void
 lock_raw(void)
@@ -125,7 +146,7 @@ lock_raw(void)
 	 */
 	if (p11.initialized && p11.pid != getpid()) {
 		(void)pthread_mutex_init(&p11_lock, NULL);
-		state_free();
+		state_forget_parent();
 	}
 	(void)pthread_mutex_lock(&p11_lock);
 }
