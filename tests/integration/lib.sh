@@ -366,7 +366,8 @@ _agent_up() {
 # start_agent <name> [agent options...]: run "$AGENT -D -a $TMP/<name>.sock"
 # in the background with $AGENT_ENV, wait until it answers, export
 # SSH_AUTH_SOCK and set AGENT_PID.  Its stdout+stderr go to $TMP/<name>.log.
-# A name containing "/" is taken as the socket path itself.
+# A name containing "/" is taken as the socket path itself.  AGENT_FD3
+# names a file the agent gets on descriptor 3 (for --pin-fd 3).
 start_agent() {
 	local name=$1 sock
 	shift
@@ -376,7 +377,7 @@ start_agent() {
 	*)	sock=$TMP/$name.sock ;;
 	esac
 	env ${AGENT_ENV[@]+"${AGENT_ENV[@]}"} "$AGENT" -D -a "$sock" "$@" \
-		>"$TMP/$name.log" 2>&1 </dev/null &
+		>"$TMP/$name.log" 2>&1 </dev/null 3<"${AGENT_FD3:-/dev/null}" &
 	AGENT_PID=$!
 	register_pid "$AGENT_PID"
 	wait_for 15 _agent_up "$sock" "$AGENT_PID"

@@ -25,21 +25,14 @@ softhsm_keygen "$TOK" "$PIN" EC:edwards25519 05 tok-ed25519
 # The module as ssh-add and ssh-agent name it after realpath.
 MODULE=$(realpath "$SOFTHSM_MODULE")
 
-# start_token_agent <name> <pin file> [agent options...]: like start_agent,
-# with the PINs on descriptor 3.
+# start_token_agent <name> <pin file> [agent options...]: start_agent with
+# the PINs on descriptor 3.
 start_token_agent() {
-	local name=$1 pins=$2 sock=$TMP/$1.sock
+	local name=$1
+	AGENT_FD3=$2
 	shift 2
-	env ${AGENT_ENV[@]+"${AGENT_ENV[@]}"} "$AGENT" -D -a "$sock" \
-		--pin-fd 3 "$@" >"$TMP/$name.log" 2>&1 </dev/null 3<"$pins" &
-	AGENT_PID=$!
-	register_pid "$AGENT_PID"
-	wait_for 20 _agent_up "$sock" "$AGENT_PID"
-	if ! pid_alive "$AGENT_PID" || ! agent_answers "$sock"; then
-		diag_file "$TMP/$name.log"
-		bail_out "agent '$name' did not start answering on $sock"
-	fi
-	export SSH_AUTH_SOCK=$sock
+	start_agent "$name" --pin-fd 3 "$@"
+	AGENT_FD3=
 }
 
 printf '%s\n' "$PIN" >"$TMP/pin"
