@@ -4,7 +4,8 @@
 # OpenSSH's own ssh-agent, pkcs11-tool (listing, signing checked with
 # openssl, key generation and deletion seen by kmes-keytool), p11tool,
 # p11-kit's proxy with the module registered in a user configuration,
-# PyKCS11, and the PIN counter (wrong PIN, lockout flags, CKR_PIN_LOCKED).
+# PyKCS11, a running kmes-agent seeing the module's writes, and the PIN
+# counter (wrong PIN, lockout flags, CKR_PIN_LOCKED).
 # A missing client is a failure (bail out), never a skip.
 #
 # Run: KEYTOOL=build/src/keytool/kmes-keytool AGENT=build/src/kmes-agent \
@@ -190,6 +191,21 @@ expect_ok "the RSA generated key is deleted too" p11_login \
 run kt list
 expect_eq "kmes-keytool list: back to the four keys" 4 \
 	"$(printf '%s\n' "$OUT" | grep -c .)"
+
+# -------------------------------------- a running kmes-agent sees the writes
+start_agent kmes --store "$KMES_STORE"
+KMES_AGENT_PID=$AGENT_PID
+expect_ok "pkcs11-tool --keypairgen while kmes-agent serves the store" \
+	p11_login --keypairgen --key-type EC:secp384r1 --label p11-live
+LIVE_FP=$(kt list | awk '$3 == "p11-live" { print $2 }')
+[ -n "$LIVE_FP" ] && wait_for 10 agent_has "$LIVE_FP"
+tap_result $? "kmes-agent lists the key the module generated"
+expect_ok "pkcs11-tool --delete-object while kmes-agent runs" p11_login \
+	--delete-object --type pubkey --label p11-live
+[ -n "$LIVE_FP" ] && wait_for 10 agent_lacks "$LIVE_FP"
+tap_result $? "kmes-agent drops the key the module deleted"
+stop_pid "$KMES_AGENT_PID"
+unset SSH_AUTH_SOCK
 
 # ---------------------------------------------------------------- p11tool
 run bounded p11tool --provider "$MODULE" --list-all
