@@ -631,6 +631,9 @@ START_TEST(test_fork_child_starts_afresh)
 	pid_t pid;
 	int st;
 
+	/* A decrypted key in the parent: the child must wipe its copy. */
+	sign_one(h, "p256", CKM_ECDSA_SHA256, msg, sizeof(msg), 0, sig, &len);
+	len = sizeof(sig);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
