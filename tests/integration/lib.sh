@@ -310,6 +310,18 @@ case $AGENT in
 *) AGENT=$PWD/$AGENT ;;
 esac
 
+# preload_sanitizer_of <shared object>: a -Db_sanitize build's module needs
+# its runtime loaded first in the clients that load it (ssh, pkcs11-tool,
+# python), which are not built with it; export LD_PRELOAD for them.
+preload_sanitizer_of() {
+	local libs
+	libs=$(ldd "$1" | awk '$1 ~ /^lib(asan|ubsan)\.so/ { print $3 }' | xargs)
+	[ -n "$libs" ] || return 0
+	export LD_PRELOAD="${libs// /:}"
+	export ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0
+	diag "sanitizer build: preloading $LD_PRELOAD"
+}
+
 # kmes: true when the checks for kmes-agent's intentional differences apply.
 kmes() {
 	[ "${KMES:-0}" = 1 ]

@@ -15,6 +15,7 @@ require pkcs11-tool softhsm2-util openssl xxd date
 softhsm_setup
 shim_setup
 diag "shim under test: $SHIM_MODULE"
+preload_sanitizer_of "$SHIM_MODULE"
 
 TOKEN=kmes-shim
 PIN=1234-shim

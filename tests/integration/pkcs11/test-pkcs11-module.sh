@@ -36,15 +36,7 @@ require pkcs11-tool p11tool p11-kit openssl xxd base64 sha256sum setpriv \
 "$PYTHON" -c 'import PyKCS11, cryptography' 2>/dev/null ||
 	bail_out "python3-pykcs11 and python3-cryptography are required"
 diag "module under test: $MODULE"
-# A -Db_sanitize build's module needs its runtime loaded first in the
-# clients (ssh, pkcs11-tool, python), which are not built with it.
-SAN_LIBS=$(ldd "$MODULE" | awk '$1 ~ /^lib(asan|ubsan)\.so/ { print $3 }' |
-	xargs)
-if [ -n "$SAN_LIBS" ]; then
-	export LD_PRELOAD="${SAN_LIBS// /:}"
-	export ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0
-	diag "sanitizer build: preloading $LD_PRELOAD"
-fi
+preload_sanitizer_of "$MODULE"
 
 PIN=4321-pin
 SOPIN=so-pin-8765
