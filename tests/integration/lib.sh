@@ -388,8 +388,14 @@ start_agent() {
 		name=$(basename "$name") ;;
 	*)	sock=$TMP/$name.sock ;;
 	esac
-	env ${AGENT_ENV[@]+"${AGENT_ENV[@]}"} "$AGENT" -D -a "$sock" "$@" \
-		>"$TMP/$name.log" 2>&1 </dev/null 3<"${AGENT_FD3:-/dev/null}" &
+	if [ -n "${AGENT_FD3:-}" ]; then
+		env ${AGENT_ENV[@]+"${AGENT_ENV[@]}"} "$AGENT" -D -a "$sock" \
+			"$@" >"$TMP/$name.log" 2>&1 </dev/null 3<"$AGENT_FD3" &
+	else
+		# Descriptors the caller opened (3<<<"$PIN") pass through.
+		env ${AGENT_ENV[@]+"${AGENT_ENV[@]}"} "$AGENT" -D -a "$sock" \
+			"$@" >"$TMP/$name.log" 2>&1 </dev/null &
+	fi
 	AGENT_PID=$!
 	register_pid "$AGENT_PID"
 	wait_for 15 _agent_up "$sock" "$AGENT_PID"
