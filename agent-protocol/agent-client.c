@@ -83,23 +83,17 @@ int
 agent_client_request(struct agent_client *ac, const struct kbuf *req,
     struct kbuf *reply)
 {
-	uint8_t hdr[4], *p;
-	uint32_t len;
 	int r;
 
 	kbuf_reset(ac->out);
-	kbuf_reset(reply);
 	if ((r = agent_msg_put_framed(ac->out, req)) != 0 ||
-	    (r = kmes_write_all(ac->fd, kbuf_ptr(ac->out), kbuf_len(ac->out))) != 0 ||
-	    (r = kmes_read_all(ac->fd, hdr, sizeof(hdr))) != 0)
+	    (r = kmes_write_all(ac->fd, kbuf_ptr(ac->out),
+	    kbuf_len(ac->out))) != 0)
 		return r;
-	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-	    (uint32_t)hdr[2] << 8 | hdr[3];
-	if (len == 0 || len > AGENT_MSG_MAX)
-		return KMES_ERR_AGENT_PROTOCOL;
-	if ((r = kbuf_reserve(reply, len, &p)) != 0)
-		return r;
-	return kmes_read_all(ac->fd, p, len);
+	r = agent_msg_read_framed(ac->fd, AGENT_MSG_MAX, reply);
+	if (r == KMES_ERR_MESSAGE_TOO_LARGE || r == KMES_ERR_INVALID_FORMAT)
+		r = KMES_ERR_AGENT_PROTOCOL;
+	return r;
 }
 
 int

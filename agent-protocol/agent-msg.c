@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent-msg.h"
+#include "fdio.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "secmem.h"
@@ -12,7 +13,7 @@
 #define SSH2_MSG_USERAUTH_REQUEST 50
 
 int
-agent_msg_frame(const struct kbuf *in, size_t *msglen)
+agent_msg_frame_max(const struct kbuf *in, size_t max, size_t *msglen)
 {
 	const uint8_t *p = kbuf_ptr(in);
 	uint32_t len;
@@ -23,7 +24,7 @@ agent_msg_frame(const struct kbuf *in, size_t *msglen)
 	len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
 	/* Judge the claimed length before waiting for it to arrive. */
-	if (len > AGENT_MSG_MAX)
+	if (len > max)
 		return KMES_ERR_MESSAGE_TOO_LARGE;
 	if (len == 0)
 		return KMES_ERR_INVALID_FORMAT;
@@ -34,11 +35,51 @@ agent_msg_frame(const struct kbuf *in, size_t *msglen)
 }
 
 int
-agent_msg_put_framed(struct kbuf *out, const struct kbuf *body)
+agent_msg_frame(const struct kbuf *in, size_t *msglen)
 {
-	if (kbuf_len(body) > AGENT_MSG_MAX)
+	return agent_msg_frame_max(in, AGENT_MSG_MAX, msglen);
+}
+
+int
+agent_msg_put_framed_max(struct kbuf *out, const struct kbuf *body,
+    size_t max)
+{
+	if (kbuf_len(body) > max)
 		return KMES_ERR_MESSAGE_TOO_LARGE;
 	return kbuf_put_stringb(out, body);
+}
+
+int
+agent_msg_put_framed(struct kbuf *out, const struct kbuf *body)
+{
+	return agent_msg_put_framed_max(out, body, AGENT_MSG_MAX);
+}
+
+int
+agent_msg_read_framed(int fd, size_t max, struct kbuf *body)
+{
+	uint8_t hdr[4], *p;
+	struct kbuf *h;
+	uint32_t len;
+	int r;
+
+	kbuf_reset(body);
+	if ((r = kmes_read_all(fd, hdr, sizeof(hdr))) != 0)
+		return r;
+	if ((h = kbuf_from(hdr, sizeof(hdr))) == NULL)
+		return KMES_ERR_ALLOC;
+	r = kbuf_get_u32(h, &len);
+	kbuf_free(h);
+	if (r != 0)
+		return r;
+	/* Judge the claimed length before allocating for it. */
+	if (len > max)
+		return KMES_ERR_MESSAGE_TOO_LARGE;
+	if (len == 0)
+		return KMES_ERR_INVALID_FORMAT;
+	if ((r = kbuf_reserve(body, len, &p)) != 0)
+		return r;
+	return kmes_read_all(fd, p, len);
 }
 
 int

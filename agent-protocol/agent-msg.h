@@ -70,8 +70,26 @@ struct kbuf;
 int agent_msg_frame(const struct kbuf *in, size_t *msglen)
     __attribute__((warn_unused_result));
 
+/* The same with another cap than AGENT_MSG_MAX (the PKCS#11 helpers'). */
+int agent_msg_frame_max(const struct kbuf *in, size_t max, size_t *msglen)
+    __attribute__((warn_unused_result));
+
 /* Appends a framed message (u32 length + body). Returns 0 or KMES_ERR_*. */
 int agent_msg_put_framed(struct kbuf *out, const struct kbuf *body);
+
+/* The same with another cap than AGENT_MSG_MAX. */
+int agent_msg_put_framed_max(struct kbuf *out, const struct kbuf *body,
+    size_t max);
+
+/*
+ * Reads one framed message from a blocking fd into body (reset first),
+ * judging the claimed length against max before reading it. Returns 0,
+ * KMES_ERR_CONNECTION_CLOSED, KMES_ERR_TIMEOUT (SO_RCVTIMEO ran out),
+ * KMES_ERR_MESSAGE_TOO_LARGE or KMES_ERR_INVALID_FORMAT for a bad length,
+ * or another negative KMES_ERR_*.
+ */
+int agent_msg_read_framed(int fd, size_t max, struct kbuf *body)
+    __attribute__((warn_unused_result));
 
 /* Appends a framed one-byte message (SUCCESS, FAILURE). */
 int agent_msg_put_code(struct kbuf *out, uint8_t code);

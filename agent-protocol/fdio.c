@@ -35,6 +35,9 @@ kmes_read_all(int fd, void *p, size_t len)
 		if ((n = read(fd, b, len)) == -1) {
 			if (errno == EINTR)
 				continue;
+			/* A blocking fd whose SO_RCVTIMEO ran out. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return KMES_ERR_TIMEOUT;
 			return KMES_ERR_SYSTEM;
 		}
 		if (n == 0)

@@ -13,7 +13,8 @@ int kmes_write_all(int fd, const void *p, size_t len)
 
 /*
  * Reads exactly len bytes, retrying on EINTR. Returns 0,
- * KMES_ERR_CONNECTION_CLOSED at end of file, or KMES_ERR_SYSTEM.
+ * KMES_ERR_CONNECTION_CLOSED at end of file, KMES_ERR_TIMEOUT when the
+ * descriptor's SO_RCVTIMEO runs out, or KMES_ERR_SYSTEM.
  */
 int kmes_read_all(int fd, void *p, size_t len)
     __attribute__((warn_unused_result));

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/time.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -118,8 +119,7 @@ frame(const struct kbuf *body)
 
 	if ((b = kbuf_new()) == NULL)
 		return NULL;
-	if (kbuf_put_u32(b, (uint32_t)kbuf_len(body)) != 0 ||
-	    kbuf_putb(b, body) != 0) {
+	if (agent_msg_put_framed_max(b, body, P11H_MSG_MAX) != 0) {
 		kbuf_free(b);
 		return NULL;
 	}
@@ -149,50 +149,17 @@ token_init(void)
 
 /* ------------------------------------------------ helper process start */
 
-/* Reads one framed reply within ms milliseconds (blocking threads only). */
+/* Reads one framed reply, waiting at most ms between bytes. */
 static int
 read_reply(int fd, struct kbuf *b, uint64_t ms)
 {
-	struct pollfd pfd = { fd, POLLIN, 0 };
-	uint8_t hdr[4], *p;
-	uint32_t len;
-	size_t got = 0, want = sizeof(hdr);
-	uint64_t end = agent_now_ms() + ms, now;
-	ssize_t n;
-	int phase = 0, r;
+	struct timeval tv;
 
-	kbuf_reset(b);
-	p = hdr;
-	for (;;) {
-		if (got == want) {
-			if (phase == 1)
-				return 0;
-			len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-			    (uint32_t)hdr[2] << 8 | hdr[3];
-			if (len == 0 || len > P11H_MSG_MAX)
-				return KMES_ERR_MESSAGE_TOO_LARGE;
-			if ((r = kbuf_reserve(b, len, &p)) != 0)
-				return r;
-			got = 0;
-			want = len;
-			phase = 1;
-			continue;
-		}
-		now = agent_now_ms();
-		if (now >= end)
-			return KMES_ERR_TIMEOUT;
-		if (poll(&pfd, 1, (int)(end - now)) <= 0)
-			continue;
-		n = read(fd, p + got, want - got);
-		if (n == 0)
-			return KMES_ERR_CONNECTION_CLOSED;
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return KMES_ERR_SYSTEM;
-		}
-		got += (size_t)n;
-	}
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+		return KMES_ERR_SYSTEM;
+	return agent_msg_read_framed(fd, P11H_MSG_MAX, b);
 }
 
 /* Kills and reaps p's helper. Caller holds p->mtx. */
@@ -289,7 +256,7 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 {
 	size_t nch = (size_t)a->opt.nloops * CHAN_PER_LOOP, i, n = 0, made = 0;
 	int mine[P11H_MAX_CHANNELS];
-	struct kbuf *body = NULL, *rep = NULL, *cb = NULL;
+	struct kbuf *body = NULL, *msg = NULL, *rep = NULL, *cb = NULL;
 	struct ks_key **keys = NULL;
 	char **comments = NULL, *why = NULL, *desc = NULL;
 	struct agent_constraints *cons = NULL;
@@ -309,27 +276,20 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 		snprintf(err, errlen, "cannot start the PKCS#11 helper");
 		goto out;
 	}
+	/* The INIT carries the PIN: secure buffers only. */
 	if ((body = kbuf_new_secure(P11H_MSG_MAX)) == NULL ||
+	    (msg = kbuf_new_secure(P11H_MSG_MAX + 4)) == NULL ||
 	    (rep = kbuf_new()) == NULL) {
 		r = KMES_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = kbuf_put_u32(body, 0)) != 0 ||
-	    (r = kbuf_put_u8(body, P11H_INIT)) != 0 ||
+	if ((r = kbuf_put_u8(body, P11H_INIT)) != 0 ||
 	    (r = kbuf_put_cstring(body, p->module)) != 0 ||
 	    (r = kbuf_put_cstring(body, p->token != NULL ? p->token : "")) !=
-	    0 || (r = kbuf_put_string(body, p->pin, p->pinlen)) != 0)
+	    0 || (r = kbuf_put_string(body, p->pin, p->pinlen)) != 0 ||
+	    (r = agent_msg_put_framed_max(msg, body, P11H_MSG_MAX)) != 0)
 		goto out;
-	{
-		uint8_t *hdr = (uint8_t *)kbuf_ptr(body);
-		size_t len = kbuf_len(body) - 4;
-
-		hdr[0] = (uint8_t)(len >> 24);
-		hdr[1] = (uint8_t)(len >> 16);
-		hdr[2] = (uint8_t)(len >> 8);
-		hdr[3] = (uint8_t)len;
-	}
-	if (kmes_write_all(mine[0], kbuf_ptr(body), kbuf_len(body)) != 0) {
+	if (kmes_write_all(mine[0], kbuf_ptr(msg), kbuf_len(msg)) != 0) {
 		r = KMES_ERR_CONNECTION_CLOSED;
 		snprintf(err, errlen, "the PKCS#11 helper died at start");
 		goto out;
@@ -423,6 +383,7 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 	free(comments);
 	free(cons);
 	kbuf_free(body);
+	kbuf_free(msg);
 	kbuf_free(rep);
 	free(why);
 	free(desc);
@@ -793,18 +754,16 @@ chan_event(struct loop *l, int fd, uint32_t ev, void *arg)
 			break;
 	}
 	(void)ev;
-	while (ch->fd >= 0 && kbuf_len(ch->in) >= 4) {
-		const uint8_t *h = kbuf_ptr(ch->in);
+	while (ch->fd >= 0) {
+		int r = agent_msg_frame_max(ch->in, P11H_MSG_MAX, &len);
 
-		len = (size_t)h[0] << 24 | (size_t)h[1] << 16 |
-		    (size_t)h[2] << 8 | h[3];
-		if (len == 0 || len > P11H_MSG_MAX) {
+		if (r == KMES_ERR_MESSAGE_INCOMPLETE)
+			break;
+		if (r != 0) {
 			chan_dead(ch, pi, "it sent a bad frame");
 			break;
 		}
-		if (kbuf_len(ch->in) < 4 + len)
-			break;
-		if ((m = kbuf_from(h + 4, len)) == NULL) {
+		if ((m = kbuf_from(kbuf_ptr(ch->in) + 4, len)) == NULL) {
 			chan_dead(ch, pi, "out of memory");
 			break;
 		}

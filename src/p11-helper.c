@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent-msg.h"
 #include "crypto.h"
 #include "fdio.h"
 #include "kbuf.h"
@@ -42,44 +43,20 @@ struct worker {
 	struct p11_session **sessions;	/* one per token, opened lazily */
 };
 
-/* Reads one framed message into b (reset first). Returns 0 or KMES_ERR_*. */
-static int
-read_msg(int fd, struct kbuf *b)
-{
-	uint8_t hdr[4], *p;
-	uint32_t len;
-	int r;
-
-	kbuf_reset(b);
-	if (kmes_read_all(fd, hdr, sizeof(hdr)) != 0)
-		return KMES_ERR_CONNECTION_CLOSED;
-	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-	    (uint32_t)hdr[2] << 8 | hdr[3];
-	if (len == 0 || len > P11H_MSG_MAX)
-		return KMES_ERR_MESSAGE_TOO_LARGE;
-	if ((r = kbuf_reserve(b, len, &p)) != 0)
-		return r;
-	if (kmes_read_all(fd, p, len) != 0)
-		return KMES_ERR_CONNECTION_CLOSED;
-	return 0;
-}
-
 /* Sends body framed. The agent reads every reply, so this cannot block
  * for long; a dead agent makes it fail and the helper leave. */
 static int
 send_msg(int fd, const struct kbuf *body)
 {
-	uint8_t hdr[4];
-	size_t len = kbuf_len(body);
+	struct kbuf *f;
+	int r;
 
-	hdr[0] = (uint8_t)(len >> 24);
-	hdr[1] = (uint8_t)(len >> 16);
-	hdr[2] = (uint8_t)(len >> 8);
-	hdr[3] = (uint8_t)len;
-	if (kmes_write_all(fd, hdr, sizeof(hdr)) != 0 ||
-	    kmes_write_all(fd, kbuf_ptr(body), len) != 0)
-		return KMES_ERR_CONNECTION_CLOSED;
-	return 0;
+	if ((f = kbuf_new()) == NULL)
+		return KMES_ERR_ALLOC;
+	if ((r = agent_msg_put_framed_max(f, body, P11H_MSG_MAX)) == 0)
+		r = kmes_write_all(fd, kbuf_ptr(f), kbuf_len(f));
+	kbuf_free(f);
+	return r;
 }
 
 static void
@@ -272,7 +249,7 @@ worker_run(void *arg)
 	    kbuf_set_max_size(m, P11H_MSG_MAX) != 0)
 		_exit(1);
 	for (;;) {
-		if ((r = read_msg(w->fd, m)) != 0)
+		if ((r = agent_msg_read_framed(w->fd, P11H_MSG_MAX, m)) != 0)
 			break;
 		if ((r = serve_sign(w, m, reply, sig)) != 0)
 			break;
@@ -316,7 +293,7 @@ p11helper_main(int argc, char **argv)
 		return 1;
 	err[0] = '\0';
 	/* The INIT carries the PIN: a secure buffer, wiped when freed. */
-	if ((i = read_msg(P11H_FD_BASE, m)) != 0)
+	if ((i = agent_msg_read_framed(P11H_FD_BASE, P11H_MSG_MAX, m)) != 0)
 		return 1;
 	if ((i = do_init(&h, m, reply, err)) != 0) {
 		log_error("%s", err);
