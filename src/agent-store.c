@@ -139,6 +139,21 @@ astore_locked(struct agent *a)
 }
 
 int
+astore_tries_left(struct agent *a)
+{
+	struct agent_store *s = a->store;
+	uint32_t failed;
+
+	/* Loops never wait for a login in progress: unknown then. */
+	if (s == NULL || pthread_mutex_trylock(&s->mtx) != 0)
+		return -1;
+	failed = ks_store_pin_failures(s->st);
+	pthread_mutex_unlock(&s->mtx);
+	return failed >= KS_STORE_MAX_TRIES ? 0 :
+	    (int)(KS_STORE_MAX_TRIES - failed);
+}
+
+int
 astore_login(struct agent *a, const uint8_t *pin, size_t len,
     unsigned int *tries_left)
 {

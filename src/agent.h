@@ -33,6 +33,7 @@ struct agent_options {
 	uint32_t default_lifetime;	/* -t, seconds */
 	char *allowed_providers;	/* -P */
 	uint32_t pkcs11_timeout_ms;	/* --pkcs11-timeout; 0 = default */
+	const char *pinentry;		/* --pinentry; NULL = search PATH */
 	uid_t uid;			/* served besides root */
 	unsigned int nloops;
 };
@@ -140,6 +141,8 @@ int policy_pkalg_matches(const char *pkalg, const struct ks_key *k);
 int astore_open(struct agent *a, const char *path);
 void astore_close(struct agent *a);
 const char *astore_label(struct agent *a);
+/* PIN tries left before the store blocks; -1 if unknown right now. */
+int astore_tries_left(struct agent *a);
 /* Returns 1 if a store is served and its private keys are not loaded. */
 int astore_locked(struct agent *a);
 /* Logs in with the PIN and loads the private keys. Returns 0 or KMES_ERR_*. */
