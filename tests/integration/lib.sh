@@ -288,6 +288,9 @@ _tmpbase=${TMPDIR:-/tmp}
 [ ${#_tmpbase} -gt 40 ] && _tmpbase=/tmp
 TMP=$(mktemp -d "$_tmpbase/kmes-it.XXXXXX") ||
 	bail_out "cannot create a temporary directory"
+# The agent reads $XDG_CONFIG_HOME/kmes/agent.conf: the user's own file
+# must never change what a test sees. Tests that want one write it here.
+export XDG_CONFIG_HOME="$TMP/config"
 
 # ------------------------------------------------------------ prerequisites
 
