@@ -356,6 +356,30 @@ p11_token_serial(const struct p11_token *t)
 }
 
 /*
+ * After a refused PIN, what the token says about its retry counter (the
+ * only count PKCS#11 offers), appended to err for the user.
+ */
+static void
+pin_state_note(struct p11_module *m, CK_SLOT_ID slot, char *err)
+{
+	CK_TOKEN_INFO ti;
+	const char *note = NULL;
+	size_t used;
+
+	if (err == NULL || m->f->C_GetTokenInfo(slot, &ti) != CKR_OK)
+		return;
+	if (ti.flags & CKF_USER_PIN_LOCKED)
+		note = "; the token has now locked its user PIN";
+	else if (ti.flags & CKF_USER_PIN_FINAL_TRY)
+		note = "; one try left before the token locks the PIN";
+	else if (ti.flags & CKF_USER_PIN_COUNT_LOW)
+		note = "; the token is counting wrong PINs and may lock";
+	if (note == NULL || (used = strlen(err)) >= P11_ERRMSG_MAX - 1)
+		return;
+	snprintf(err + used, P11_ERRMSG_MAX - used, "%s", note);
+}
+
+/*
  * Finds t's slot again (a network HSM may come back on another slot
  * number) and opens the session that holds the login. Caller holds t->mtx.
  */
@@ -404,6 +428,9 @@ token_login_locked(struct p11_token *t, char *err)
 		    t->pin, (CK_ULONG)t->pinlen);
 		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 			r = p11_rv_fail(err, "C_Login", rv);
+			if (r == KMES_ERR_PIN_INCORRECT ||
+			    r == KMES_ERR_PIN_LOCKED)
+				pin_state_note(m, t->slot, err);
 			(void)m->f->C_CloseSession(t->login_session);
 			t->have_login_session = 0;
 			goto out;
