@@ -1,6 +1,7 @@
 /*
  * readpass.c: PINs and passphrases from a descriptor, the terminal or
- * $SSH_ASKPASS, straight into locked memory.
+ * $SSH_ASKPASS, straight into locked memory. readpass_pin(), which may
+ * also ask through a pinentry program, lives in pinentry.c.
  *
  * The terminal code follows OpenBSD's readpassphrase(3): echo off, every
  * catchable signal that would leave the terminal silent is caught, the

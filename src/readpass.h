@@ -1,6 +1,7 @@
 /*
  * readpass.h: reading PINs and passphrases from a descriptor, from the
- * controlling terminal with echo off, or through $SSH_ASKPASS.
+ * controlling terminal with echo off, through $SSH_ASKPASS, or (PINs)
+ * through a pinentry program.
  *
  * Every secret is returned in memory from kmes_secure_alloc (locked, no
  * dump, guarded, wiped on free), NUL-terminated for convenience, and must
@@ -53,6 +54,28 @@ int readpass_askpass(const char *prompt, uint8_t **secp, size_t *lenp)
  * set). Returns as readpass_tty() or readpass_askpass().
  */
 int readpass_interactive(const char *prompt, int confirm, uint8_t **secp,
+    size_t *lenp) __attribute__((warn_unused_result));
+
+/* What readpass_pin() asks for. */
+struct readpass_prompt {
+	const char *name;	/* "keystore 'work'", "token 'HSM1'" */
+	int tries_left;		/* -1 unknown */
+	const char *error;	/* what went wrong on the previous try, or NULL */
+	const char *pinentry;	/* explicit program (--pinentry/config) or NULL */
+};
+
+/*
+ * Asks for a PIN, trying in order: an explicit pinentry (told the
+ * terminal's name if there is one, so pinentry-tty/-curses draw on it);
+ * else the terminal ("Enter PIN for keystore 'work' (9 tries left): ");
+ * else a pinentry found on PATH; else $SSH_ASKPASS. A cancel stops there
+ * (KMES_ERR_DENIED); a pinentry that cannot run or show a dialog gives way
+ * to the next. $KMES_PINENTRY_TIMEOUT (seconds) bounds a pinentry dialog.
+ * A pinentry failure other than a cancel is explained on stderr. Returns
+ * 0, KMES_ERR_SYSTEM when no way to ask exists, or another KMES_ERR_*.
+ * Defined in pinentry.c: a program that calls it links that too.
+ */
+int readpass_pin(const struct readpass_prompt *p, uint8_t **secp,
     size_t *lenp) __attribute__((warn_unused_result));
 
 #endif /* KMES_READPASS_H */
