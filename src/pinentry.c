@@ -36,7 +36,7 @@
 /* A whole session is a few short lines; a flood ends it. */
 #define PE_TOTAL_MAX (64 * 1024)
 /* After SETTIMEOUT, time for the program to notice and answer. */
-#define PE_GRACE_S 10
+#define PE_GRACE_S 5
 /* How long the program may take to leave after BYE before SIGKILL. */
 #define PE_EXIT_MS 1000
 /* How often a wait looks at req->quit. */
