@@ -21,9 +21,11 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "config.h"
 #include "fdio.h"
 #include "keytable.h"
 #include "kmes-err.h"
+#include "listen.h"
 #include "log.h"
 #include "p11-proto.h"
 #include "readpass.h"
@@ -35,11 +37,14 @@
 
 enum {
 	OPT_STORE = 256, OPT_PIN, OPT_PIN_FD, OPT_AUDIT_LOG, OPT_LOCK_IDLE,
-	OPT_PKCS11, OPT_TOKEN, OPT_PKCS11_TIMEOUT,
+	OPT_PKCS11, OPT_TOKEN, OPT_PKCS11_TIMEOUT, OPT_CONFIG, OPT_NO_CONFIG,
+	OPT_PINENTRY, OPT_PRINT_SOCKET,
 };
 
 /* What needs a PIN at start: the key store, then each --pkcs11. */
 #define MAX_CLI_TOKENS 8
+_Static_assert(CONFIG_MAX_PKCS11 <= MAX_CLI_TOKENS,
+    "the config file's modules must fit the login targets");
 struct login_target {
 	const char *module;	/* NULL for the key store */
 	const char *token;	/* --token: label or serial; NULL for all */
@@ -47,8 +52,7 @@ struct login_target {
 static struct login_target targets[1 + MAX_CLI_TOKENS];
 static size_t ntargets;
 
-static char socket_dir[PATH_MAX];
-static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static struct listen_sock lsock;
 
 static void
 usage(void)
@@ -61,10 +65,13 @@ usage(void)
 	    "                  [--pkcs11 module [--token label|serial]] ...\n"
 	    "                  [--pkcs11-timeout time]\n"
 	    "                  [--audit-log path] [--lock-idle time]\n"
+	    "                  [--config file | --no-config] "
+	    "[--pinentry program]\n"
 	    "       " PROGNAME " [-a bind_address] [-E fingerprint_hash] "
 	    "[-P allowed_providers]\n"
 	    "                  [-t life] command [arg ...]\n"
-	    "       " PROGNAME " [-c | -s] -k\n");
+	    "       " PROGNAME " [-c | -s] -k\n"
+	    "       " PROGNAME " --print-socket\n");
 	exit(1);
 }
 
@@ -92,10 +99,7 @@ harden_process(void)
 static void
 cleanup_socket(void)
 {
-	if (socket_path[0] != '\0')
-		(void)unlink(socket_path);
-	if (socket_dir[0] != '\0')
-		(void)rmdir(socket_dir);
+	listen_cleanup(&lsock);
 }
 
 static int
@@ -129,84 +133,18 @@ kill_agent(int csh)
 	return 0;
 }
 
-/* A fresh 0700 directory under $XDG_RUNTIME_DIR, $TMPDIR or /tmp. */
+/* --print-socket: where the systemd user units put the socket. */
 static int
-make_socket_dir(pid_t pid)
+print_unit_socket(void)
 {
-	const char *bases[] = { getenv("XDG_RUNTIME_DIR"), getenv("TMPDIR"),
-	    "/tmp" };
-	struct stat st;
-	size_t i;
-	int n;
+	char path[PATH_MAX];
 
-	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-		if (bases[i] == NULL || bases[i][0] != '/' ||
-		    stat(bases[i], &st) != 0 || !S_ISDIR(st.st_mode))
-			continue;
-		n = snprintf(socket_dir, sizeof(socket_dir),
-		    "%s/kmes-agent.XXXXXX", bases[i]);
-		if (n < 0 || (size_t)n >= sizeof(socket_dir))
-			continue;
-		if (mkdtemp(socket_dir) == NULL) {
-			socket_dir[0] = '\0';
-			continue;
-		}
-		n = snprintf(socket_path, sizeof(socket_path), "%s/agent.%ld",
-		    socket_dir, (long)pid);
-		if (n < 0 || (size_t)n >= sizeof(socket_path)) {
-			(void)rmdir(socket_dir);
-			socket_dir[0] = '\0';
-			continue;
-		}
-		return 0;
+	if (listen_unit_socket_path(path, sizeof(path)) != 0) {
+		fprintf(stderr, PROGNAME ": $XDG_RUNTIME_DIR is too long\n");
+		return 1;
 	}
-	fprintf(stderr, PROGNAME ": cannot create a private socket "
-	    "directory: %s\n", strerror(errno));
-	return -1;
-}
-
-static int
-listen_socket(const char *path)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	mode_t old;
-	int fd;
-
-	if (lstat(path, &st) == 0) {
-		fprintf(stderr, PROGNAME ": cannot bind to %s: a file already "
-		    "exists there (left untouched)\n", path);
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, PROGNAME ": socket path too long: %s\n", path);
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		perror(PROGNAME ": socket");
-		return -1;
-	}
-	/* The socket is born 0600: no window where others may connect. */
-	old = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, PROGNAME ": cannot bind to %s: %s\n", path,
-		    strerror(errno));
-		umask(old);
-		close(fd);
-		return -1;
-	}
-	umask(old);
-	if (listen(fd, 128) == -1) {
-		perror(PROGNAME ": listen");
-		(void)unlink(path);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	printf("%s\n", path);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static void
@@ -281,12 +219,17 @@ target_name(struct agent *a, const struct login_target *t, char *buf,
 		snprintf(buf, len, "the tokens of %s", t->module);
 }
 
-/* Gets a PIN for t: from pin_fd, else the terminal or askpass. */
+/*
+ * Gets a PIN for t: from pin_fd, else interactively (the terminal, a
+ * pinentry or SSH_ASKPASS). left: tries before the PIN blocks (-1 if
+ * unknown); again: the previous try was a wrong PIN.
+ */
 static int
-get_pin(struct agent *a, const struct login_target *t, int pin_fd,
-    uint8_t **pinp, size_t *lenp)
+get_pin(struct agent *a, const struct login_target *t, int pin_fd, int left,
+    int again, uint8_t **pinp, size_t *lenp)
 {
-	char prompt[PATH_MAX + 64], name[PATH_MAX + 32];
+	struct readpass_prompt p;
+	char name[PATH_MAX + 32];
 	int r;
 
 	if (pin_fd >= 0) {
@@ -295,14 +238,26 @@ get_pin(struct agent *a, const struct login_target *t, int pin_fd,
 			    "descriptor %d: %s\n", pin_fd, kmes_err(r));
 		return r;
 	}
-	/* The prompt goes to the terminal, never to stdout (eval). */
+	/* The prompt goes to the terminal or a dialog, never to stdout. */
 	target_name(a, t, name, sizeof(name));
-	snprintf(prompt, sizeof(prompt), "Enter PIN for %s: ", name);
-	if ((r = readpass_interactive(prompt, 0, pinp, lenp)) != 0)
-		fprintf(stderr, PROGNAME ": cannot read the PIN: %s\n",
-		    r == KMES_ERR_SYSTEM ? "no terminal and no SSH_ASKPASS" :
-		    kmes_err(r));
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.tries_left = left;
+	p.error = again ? "Wrong PIN." : NULL;
+	p.pinentry = a->opt.pinentry;
+	if ((r = readpass_pin(&p, pinp, lenp)) != 0)
+		fprintf(stderr, PROGNAME ": cannot read the PIN for %s: %s\n",
+		    name, r == KMES_ERR_SYSTEM ? "no terminal, no usable "
+		    "pinentry and no SSH_ASKPASS" : r == KMES_ERR_DENIED ?
+		    "cancelled" : kmes_err(r));
 	return r;
+}
+
+/* Tries left for t before asking, as far as we can know. */
+static int
+target_left(struct agent *a, const struct login_target *t)
+{
+	return t->module == NULL ? astore_tries_left(a) : -1;
 }
 
 static void
@@ -319,7 +274,8 @@ pin_failed(struct agent *a, const struct login_target *t, int r,
 	}
 	if (r == KMES_ERR_PIN_INCORRECT)
 		fprintf(stderr, PROGNAME ": wrong PIN for keystore '%s' "
-		    "(%u tries left)\n", astore_label(a), left);
+		    "(%u %s left)\n", astore_label(a), left,
+		    left == 1 ? "try" : "tries");
 	else if (r == KMES_ERR_PIN_LOCKED)
 		fprintf(stderr, PROGNAME ": the PIN of keystore '%s' is "
 		    "blocked; unblock it with 'kmes-keytool unblock'\n",
@@ -360,14 +316,15 @@ login_here(struct agent *a, int pin_fd)
 {
 	uint8_t *pin = NULL;
 	size_t len, ti;
-	unsigned int left, i;
+	unsigned int left = 0, i;
 	char msg[TOKEN_ERR_MAX];
 	int r = 0;
 
 	for (ti = 0; ti < ntargets; ti++) {
 		for (i = 0; i < target_tries(&targets[ti], pin_fd); i++) {
-			if ((r = get_pin(a, &targets[ti], pin_fd, &pin,
-			    &len)) != 0)
+			if ((r = get_pin(a, &targets[ti], pin_fd,
+			    i == 0 ? target_left(a, &targets[ti]) :
+			    (int)left, i > 0, &pin, &len)) != 0)
 				return r;
 			r = login_target(a, &targets[ti], pin, len, &left, msg,
 			    sizeof(msg));
@@ -397,15 +354,16 @@ login_via_child(struct agent *a, int pin_fd, int to_child, int from_child)
 	uint8_t *pin = NULL;
 	size_t len, ti;
 	uint32_t hdr, mlen;
-	int32_t res[2];
+	int32_t res[2] = { 0, -1 };
 	char msg[TOKEN_ERR_MAX];
 	unsigned int i;
 	int r = 0;
 
 	for (ti = 0; ti < ntargets; ti++) {
 		for (i = 0; i < target_tries(&targets[ti], pin_fd); i++) {
-			if ((r = get_pin(a, &targets[ti], pin_fd, &pin,
-			    &len)) != 0)
+			if ((r = get_pin(a, &targets[ti], pin_fd,
+			    i == 0 ? target_left(a, &targets[ti]) : res[1],
+			    i > 0, &pin, &len)) != 0)
 				goto out;
 			hdr = (uint32_t)len;
 			if (kmes_write_all(to_child, &hdr, sizeof(hdr)) != 0 ||
@@ -444,7 +402,7 @@ login_from_parent(struct agent *a, int from_parent, int to_parent)
 	uint8_t *pin;
 	uint32_t len, mlen;
 	unsigned int left;
-	int32_t res[2];
+	int32_t res[2] = { 0, -1 };
 	char msg[TOKEN_ERR_MAX];
 	size_t ti;
 	int r;
@@ -490,6 +448,10 @@ main(int argc, char **argv)
 		{ "token", required_argument, NULL, OPT_TOKEN },
 		{ "pkcs11-timeout", required_argument, NULL,
 		    OPT_PKCS11_TIMEOUT },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "no-config", no_argument, NULL, OPT_NO_CONFIG },
+		{ "pinentry", required_argument, NULL, OPT_PINENTRY },
+		{ "print-socket", no_argument, NULL, OPT_PRINT_SOCKET },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent agent;
@@ -502,6 +464,11 @@ main(int argc, char **argv)
 	int pipe_res[2] = { -1, -1 };
 	struct stat st;
 	int ch, c_flag = 0, s_flag = 0, k_flag = 0, d_flag = 0, D_flag = 0;
+	int activated, no_config = 0, print_socket = 0, lock_idle_set = 0;
+	int lifetime_set = 0, timeout_set = 0;
+	const char *config_path = NULL;
+	struct agent_config *cfg = NULL;
+	char cfg_err[PATH_MAX + 256];
 	int r, status = 0;
 	long life;
 	pid_t parent_pid, pid;
@@ -512,6 +479,10 @@ main(int argc, char **argv)
 	/* A PKCS#11 helper: ourselves, re-executed by agent-token.c. */
 	if (argc > 1 && strcmp(argv[1], P11H_ARG) == 0)
 		return p11helper_main(argc, argv);
+	listen_sock_init(&lsock);
+	/* First, so that nothing we start inherits LISTEN_*. */
+	if ((activated = listen_activated(&lsock)) == -1)
+		exit(1);
 	token_init();
 	memset(&agent, 0, sizeof(agent));
 	agent.opt.fp_hash = KS_FP_SHA256;
@@ -525,6 +496,18 @@ main(int argc, char **argv)
 			break;
 		case OPT_PIN:
 			want_pin = 1;
+			break;
+		case OPT_CONFIG:
+			config_path = optarg;
+			break;
+		case OPT_NO_CONFIG:
+			no_config = 1;
+			break;
+		case OPT_PINENTRY:
+			agent.opt.pinentry = optarg;
+			break;
+		case OPT_PRINT_SOCKET:
+			print_socket = 1;
 			break;
 		case OPT_AUDIT_LOG:
 			audit_path = optarg;
@@ -555,6 +538,7 @@ main(int argc, char **argv)
 				usage();
 			}
 			agent.opt.pkcs11_timeout_ms = (uint32_t)life * 1000;
+			timeout_set = 1;
 			break;
 		case OPT_LOCK_IDLE:
 			if ((life = agent_convtime(optarg)) <= 0) {
@@ -563,6 +547,7 @@ main(int argc, char **argv)
 				usage();
 			}
 			agent.opt.lock_idle = (uint32_t)life;
+			lock_idle_set = 1;
 			break;
 		case OPT_PIN_FD:
 			pin_fd = (int)strtol(optarg, &end, 10);
@@ -620,6 +605,7 @@ main(int argc, char **argv)
 				usage();
 			}
 			agent.opt.default_lifetime = (uint32_t)life;
+			lifetime_set = 1;
 			break;
 		default:
 			usage();
@@ -637,6 +623,57 @@ main(int argc, char **argv)
 	}
 	if (k_flag)
 		return kill_agent(c_flag);
+	if (print_socket)
+		return print_unit_socket();
+	if (config_path != NULL && no_config) {
+		fprintf(stderr, PROGNAME ": --config and --no-config\n");
+		usage();
+	}
+	/*
+	 * The config file, for what a systemd-started agent cannot get from
+	 * flags comfortably; any flag given overrides it.
+	 */
+	if (!no_config) {
+		char *def = NULL;
+
+		if (config_path == NULL)
+			config_path = def = config_default_path();
+		if (config_path != NULL && config_load(config_path,
+		    def == NULL, &cfg, cfg_err, sizeof(cfg_err)) != 0) {
+			fprintf(stderr, PROGNAME ": %s\n", cfg_err);
+			exit(1);
+		}
+		if (cfg != NULL) {
+			if (store_path == NULL)
+				store_path = cfg->store;
+			if (audit_path == NULL)
+				audit_path = cfg->audit_log;
+			if (agent.opt.pinentry == NULL)
+				agent.opt.pinentry = cfg->pinentry;
+			if (agent.opt.allowed_providers == NULL)
+				agent.opt.allowed_providers =
+				    cfg->allowed_providers;
+			if (!want_pin && cfg->pin == 1)
+				want_pin = 1;
+			if (!lock_idle_set && cfg->lock_idle > 0)
+				agent.opt.lock_idle = (uint32_t)cfg->lock_idle;
+			if (!lifetime_set && cfg->lifetime > 0)
+				agent.opt.default_lifetime =
+				    (uint32_t)cfg->lifetime;
+			if (!timeout_set && cfg->pkcs11_timeout > 0)
+				agent.opt.pkcs11_timeout_ms =
+				    (uint32_t)cfg->pkcs11_timeout * 1000;
+			/* --pkcs11 on the command line replaces the list. */
+			for (i = 0; ntokens == 0 && i < cfg->npkcs11; i++) {
+				tokens[i].module = cfg->pkcs11[i].module;
+				tokens[i].token = cfg->pkcs11[i].token;
+			}
+			if (ntokens == 0)
+				ntokens = cfg->npkcs11;
+		}
+		free(def);
+		config_path = NULL;
+	}
 	if (agent.opt.allowed_providers == NULL)
 		agent.opt.allowed_providers = DEFAULT_ALLOWED_PROVIDERS;
 	agent.opt.debug = d_flag;
@@ -696,25 +733,18 @@ main(int argc, char **argv)
 	}
 
 	parent_pid = getpid();
-	if (bind_address != NULL) {
-		if (strlen(bind_address) >= sizeof(socket_path)) {
-			fprintf(stderr, PROGNAME ": socket path too long\n");
+	if (activated) {
+		if (bind_address != NULL) {
+			fprintf(stderr, PROGNAME ": -a cannot be used with socket "
+			    "activation (the socket unit names the path)\n");
 			exit(1);
 		}
-		snprintf(socket_path, sizeof(socket_path), "%s", bind_address);
-		if ((agent.listen_fd = listen_socket(socket_path)) == -1) {
-			socket_path[0] = '\0';
+	} else if (bind_address != NULL) {
+		if (listen_bind(&lsock, bind_address) != 0)
 			exit(1);
-		}
-	} else {
-		if (make_socket_dir(parent_pid) != 0)
-			exit(1);
-		if ((agent.listen_fd = listen_socket(socket_path)) == -1) {
-			socket_path[0] = '\0';
-			cleanup_socket();
-			exit(1);
-		}
-	}
+	} else if (listen_private(&lsock, parent_pid) != 0)
+		exit(1);
+	agent.listen_fd = lsock.fd;
 
 	if (agent.opt.foreground) {
 		log_init(PROGNAME, d_flag ? LOG_LVL_DEBUG : LOG_LVL_INFO, 1);
@@ -724,7 +754,7 @@ main(int argc, char **argv)
 			cleanup_socket();
 			exit(1);
 		}
-		print_env(c_flag, socket_path, parent_pid, 0);
+		print_env(c_flag, lsock.path, parent_pid, 0);
 	} else {
 		fflush(stdout);
 		if (want_pin && (pipe2(pipe_pin, O_CLOEXEC) != 0 ||
@@ -757,11 +787,11 @@ main(int argc, char **argv)
 				}
 			}
 			if (argc == 0) {
-				print_env(c_flag, socket_path, pid, 1);
+				print_env(c_flag, lsock.path, pid, 1);
 				exit(0);
 			}
 			snprintf(pidstr, sizeof(pidstr), "%ld", (long)pid);
-			if (setenv("SSH_AUTH_SOCK", socket_path, 1) != 0 ||
+			if (setenv("SSH_AUTH_SOCK", lsock.path, 1) != 0 ||
 			    setenv("SSH_AGENT_PID", pidstr, 1) != 0) {
 				perror("setenv");
 				exit(1);
@@ -828,7 +858,7 @@ main(int argc, char **argv)
 		cleanup_socket();
 		exit(1);
 	}
-	log_verbose("listening on %s with %u threads", socket_path,
+	log_verbose("listening on %s with %u threads", lsock.path,
 	    agent.opt.nloops);
 	if ((r = loops_start(&agent)) != 0) {
 		log_error("event loop: %s", kmes_err(r));
@@ -839,6 +869,7 @@ main(int argc, char **argv)
 	cleanup_socket();
 	astore_close(&agent);
 	audit_close();
+	config_free(cfg);
 	ks_table_free(agent.table);
 	kmes_secure_free(agent.lock_secret);
 	close(agent.listen_fd);

@@ -257,7 +257,9 @@ cat >"$TMP/pin.exp" <<EXP
 set timeout 30
 spawn sh -c "exec \$env(AGENT) -s -a $TMP/t.sock --store $STORE --pin >$TMP/t.out"
 expect {
-	"Enter PIN for keystore 'work': " { send "$PIN\r" }
+	-re {Enter PIN for keystore 'work' \([0-9]+ tries left\): } {
+		send "$PIN\r"
+	}
 	timeout { exit 2 }
 	eof { exit 3 }
 }

@@ -203,7 +203,7 @@ OWN_FP=$(fingerprint "$UDIR/id_ed25519.pub")
 
 launch "$TMP/owner.log" "$USOCK" 15 \
 	setpriv --reuid="$OWNER" --regid="$(id -gn "$OWNER")" --init-groups \
-	env HOME="$UDIR" "$AGENT" -D -a "$USOCK" ||
+	env HOME="$UDIR" XDG_CONFIG_HOME="$UDIR/config" "$AGENT" -D -a "$USOCK" ||
 	{ diag_file "$TMP/owner.log"; bail_out "the agent did not start as $OWNER"; }
 APID=$LAUNCHED
 # Root's own ssh-add checks below go through this socket too.
