@@ -27,6 +27,7 @@
 #include "kmes-err.h"
 #include "listen.h"
 #include "log.h"
+#include "login.h"
 #include "p11-proto.h"
 #include "readpass.h"
 #include "secmem.h"
@@ -41,16 +42,8 @@ enum {
 	OPT_PINENTRY, OPT_PRINT_SOCKET,
 };
 
-/* What needs a PIN at start: the key store, then each --pkcs11. */
-#define MAX_CLI_TOKENS 8
 _Static_assert(CONFIG_MAX_PKCS11 <= MAX_CLI_TOKENS,
     "the config file's modules must fit the login targets");
-struct login_target {
-	const char *module;	/* NULL for the key store */
-	const char *token;	/* --token: label or serial; NULL for all */
-};
-static struct login_target targets[1 + MAX_CLI_TOKENS];
-static size_t ntargets;
 
 static struct listen_sock lsock;
 
@@ -190,8 +183,6 @@ parse_fp_hash(const char *s, enum ks_fp_hash *h)
 	return 0;
 }
 
-#define PIN_TRIES 3
-
 /* OpenSSL's secure heap, once, in the process that will hold keys. */
 static void
 secure_heap_init(void)
@@ -205,234 +196,6 @@ secure_heap_init(void)
 	if ((r = ks_crypto_init(0)) != 0)
 		log_error("secure heap not fully available (%s): private keys "
 		    "may not be locked in memory", kmes_err(r));
-}
-
-static void
-target_name(struct agent *a, const struct login_target *t, char *buf,
-    size_t len)
-{
-	if (t->module == NULL)
-		snprintf(buf, len, "keystore '%s'", astore_label(a));
-	else if (t->token != NULL)
-		snprintf(buf, len, "token '%s'", t->token);
-	else
-		snprintf(buf, len, "the tokens of %s", t->module);
-}
-
-/*
- * Gets a PIN for t: from pin_fd, else interactively (the terminal, a
- * pinentry or SSH_ASKPASS). left: tries before the PIN blocks (-1 if
- * unknown); again: the previous try was a wrong PIN.
- */
-static int
-get_pin(struct agent *a, const struct login_target *t, int pin_fd, int left,
-    int again, uint8_t **pinp, size_t *lenp)
-{
-	struct readpass_prompt p;
-	char name[PATH_MAX + 32];
-	int r;
-
-	if (pin_fd >= 0) {
-		if ((r = readpass_fd(pin_fd, pinp, lenp)) != 0)
-			fprintf(stderr, PROGNAME ": cannot read the PIN from "
-			    "descriptor %d: %s\n", pin_fd, kmes_err(r));
-		return r;
-	}
-	/* The prompt goes to the terminal or a dialog, never to stdout. */
-	target_name(a, t, name, sizeof(name));
-	memset(&p, 0, sizeof(p));
-	p.name = name;
-	p.tries_left = left;
-	p.error = again ? "Wrong PIN." : NULL;
-	p.pinentry = a->opt.pinentry;
-	if ((r = readpass_pin(&p, pinp, lenp)) != 0)
-		fprintf(stderr, PROGNAME ": cannot read the PIN for %s: %s\n",
-		    name, r == KMES_ERR_SYSTEM ? "no terminal, no usable "
-		    "pinentry and no SSH_ASKPASS" : r == KMES_ERR_DENIED ?
-		    "cancelled" : kmes_err(r));
-	return r;
-}
-
-/* Tries left for t before asking, as far as we can know. */
-static int
-target_left(struct agent *a, const struct login_target *t)
-{
-	return t->module == NULL ? astore_tries_left(a) : -1;
-}
-
-static void
-pin_failed(struct agent *a, const struct login_target *t, int r,
-    unsigned int left, const char *msg)
-{
-	char name[PATH_MAX + 32];
-
-	if (t->module != NULL) {
-		target_name(a, t, name, sizeof(name));
-		fprintf(stderr, PROGNAME ": cannot use %s: %s\n", name,
-		    msg[0] != '\0' ? msg : kmes_err(r));
-		return;
-	}
-	if (r == KMES_ERR_PIN_INCORRECT)
-		fprintf(stderr, PROGNAME ": wrong PIN for keystore '%s' "
-		    "(%u %s left)\n", astore_label(a), left,
-		    left == 1 ? "try" : "tries");
-	else if (r == KMES_ERR_PIN_LOCKED)
-		fprintf(stderr, PROGNAME ": the PIN of keystore '%s' is "
-		    "blocked; unblock it with 'kmes-keytool unblock'\n",
-		    astore_label(a));
-	else
-		fprintf(stderr, PROGNAME ": cannot unlock keystore '%s': %s\n",
-		    astore_label(a), kmes_err(r));
-}
-
-/* Logs in to t with pin, in the agent process. */
-static int
-login_target(struct agent *a, const struct login_target *t,
-    const uint8_t *pin, size_t len, unsigned int *left, char *msg,
-    size_t msglen)
-{
-	msg[0] = '\0';
-	*left = 0;
-	if (t->module == NULL)
-		return astore_login(a, pin, len, left);
-	return token_add_provider(a, t->module, t->token, pin, len, NULL, 0,
-	    0, 1, msg, msglen);
-}
-
-/* Terminal prompts may be retried for the store; a token PIN is tried
- * once, since an HSM may lock its user after very few failures. */
-static unsigned int
-target_tries(const struct login_target *t, int pin_fd)
-{
-	return (pin_fd < 0 && t->module == NULL) ? PIN_TRIES : 1;
-}
-
-/*
- * Foreground: log in here, up to PIN_TRIES times from a terminal.
- * Returns 0 or the last KMES_ERR_*.
- */
-static int
-login_here(struct agent *a, int pin_fd)
-{
-	uint8_t *pin = NULL;
-	size_t len, ti;
-	unsigned int left = 0, i;
-	char msg[TOKEN_ERR_MAX];
-	int r = 0;
-
-	for (ti = 0; ti < ntargets; ti++) {
-		for (i = 0; i < target_tries(&targets[ti], pin_fd); i++) {
-			if ((r = get_pin(a, &targets[ti], pin_fd,
-			    i == 0 ? target_left(a, &targets[ti]) :
-			    (int)left, i > 0, &pin, &len)) != 0)
-				return r;
-			r = login_target(a, &targets[ti], pin, len, &left, msg,
-			    sizeof(msg));
-			kmes_secure_free(pin);
-			pin = NULL;
-			if (r == 0)
-				break;
-			pin_failed(a, &targets[ti], r, left, msg);
-			if (r != KMES_ERR_PIN_INCORRECT)
-				break;
-		}
-		if (r != 0)
-			return r;
-	}
-	return 0;
-}
-
-/*
- * Daemon: the PINs are read here, in the process that has the terminal,
- * and handed to the agent child over a pipe; the child logs in (secrets
- * never exist in memory that is not locked and its own) and reports back.
- * Returns 0 when the child is logged in everywhere, else the last KMES_ERR_*.
- */
-static int
-login_via_child(struct agent *a, int pin_fd, int to_child, int from_child)
-{
-	uint8_t *pin = NULL;
-	size_t len, ti;
-	uint32_t hdr, mlen;
-	int32_t res[2] = { 0, -1 };
-	char msg[TOKEN_ERR_MAX];
-	unsigned int i;
-	int r = 0;
-
-	for (ti = 0; ti < ntargets; ti++) {
-		for (i = 0; i < target_tries(&targets[ti], pin_fd); i++) {
-			if ((r = get_pin(a, &targets[ti], pin_fd,
-			    i == 0 ? target_left(a, &targets[ti]) : res[1],
-			    i > 0, &pin, &len)) != 0)
-				goto out;
-			hdr = (uint32_t)len;
-			if (kmes_write_all(to_child, &hdr, sizeof(hdr)) != 0 ||
-			    kmes_write_all(to_child, pin, len) != 0 ||
-			    kmes_read_all(from_child, res, sizeof(res)) != 0 ||
-			    kmes_read_all(from_child, &mlen,
-			    sizeof(mlen)) != 0 || mlen >= sizeof(msg) ||
-			    kmes_read_all(from_child, msg, mlen) != 0) {
-				r = KMES_ERR_CONNECTION_CLOSED;
-				fprintf(stderr, PROGNAME ": the agent process "
-				    "went away\n");
-				goto out;
-			}
-			msg[mlen] = '\0';
-			kmes_secure_free(pin);
-			pin = NULL;
-			if ((r = res[0]) == 0)
-				break;
-			pin_failed(a, &targets[ti], r, (unsigned int)res[1],
-			    msg);
-			if (r != KMES_ERR_PIN_INCORRECT)
-				break;
-		}
-		if (r != 0)
-			break;
-	}
- out:
-	kmes_secure_free(pin);
-	return r;
-}
-
-/* Child side of login_via_child. Returns 0 once logged in everywhere. */
-static int
-login_from_parent(struct agent *a, int from_parent, int to_parent)
-{
-	uint8_t *pin;
-	uint32_t len, mlen;
-	unsigned int left;
-	int32_t res[2] = { 0, -1 };
-	char msg[TOKEN_ERR_MAX];
-	size_t ti;
-	int r;
-
-	for (ti = 0; ti < ntargets; ti++) {
-		do {
-			if (kmes_read_all(from_parent, &len,
-			    sizeof(len)) != 0 || len > READPASS_MAX)
-				return KMES_ERR_CONNECTION_CLOSED;
-			if ((pin = kmes_secure_alloc(len == 0 ? 1 :
-			    len)) == NULL)
-				return KMES_ERR_ALLOC;
-			if (kmes_read_all(from_parent, pin, len) != 0) {
-				kmes_secure_free(pin);
-				return KMES_ERR_CONNECTION_CLOSED;
-			}
-			r = login_target(a, &targets[ti], pin, len, &left, msg,
-			    sizeof(msg));
-			kmes_secure_free(pin);
-			res[0] = r;
-			res[1] = (int32_t)left;
-			mlen = (uint32_t)strlen(msg);
-			if (kmes_write_all(to_parent, res, sizeof(res)) != 0 ||
-			    kmes_write_all(to_parent, &mlen,
-			    sizeof(mlen)) != 0 ||
-			    kmes_write_all(to_parent, msg, mlen) != 0)
-				return KMES_ERR_CONNECTION_CLOSED;
-		} while (r != 0);
-	}
-	return 0;
 }
 
 int
@@ -707,7 +470,7 @@ main(int argc, char **argv)
 	free(default_store);
 	/* The PINs to ask for at start: the store's, then each token's. */
 	if (want_pin && agent.store != NULL)
-		targets[ntargets++].module = NULL;
+		(void)login_add_target(NULL, NULL);
 	for (i = 0; i < ntokens; i++) {
 		char canon[PATH_MAX];
 
@@ -722,7 +485,7 @@ main(int argc, char **argv)
 			fprintf(stderr, PROGNAME ": out of memory\n");
 			exit(1);
 		}
-		targets[ntargets++] = tokens[i];
+		(void)login_add_target(tokens[i].module, tokens[i].token);
 	}
 	if (ntokens != 0)
 		want_pin = 1;
