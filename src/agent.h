@@ -125,6 +125,24 @@ void dispatch_thread_done(void);
 void dispatch_confirm_done(struct agent *a, struct conn *c, int allowed,
     const uint8_t *answer, size_t len);
 
+/* dispatch.c helpers shared with store-unlock.c. */
+/* Appends a bare reply (SUCCESS/FAILURE) to c; marks c closing if full. */
+void dispatch_reply_code(struct conn *c, uint8_t code);
+/* The key's fingerprint in the -E hash, or "(no fingerprint)". */
+void dispatch_fingerprint(const struct agent *a, const struct ks_key *k,
+    char *fp, size_t len);
+/* Forgets c's sign request that waited (wipes its data). */
+void dispatch_drop_pending(struct conn *c);
+
+/* store-unlock.c */
+/* Logs in to the store with pin on a helper thread, then replies to c (or
+ * finishes its waiting sign request). Returns 0 or a negative KMES_ERR_*. */
+int unlock_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
+    size_t len, int for_sign);
+/* Asks for the store PIN for c's waiting sign request (pinentry, else
+ * SSH_ASKPASS); without a way to ask, refuses the request. */
+void unlock_ask_store_pin(struct agent *a, struct conn *c);
+
 /* policy.c */
 int policy_session_bind(struct conn *c, struct kbuf *m);
 int policy_identity_permitted(const struct ks_identity *id,

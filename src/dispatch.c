@@ -12,7 +12,6 @@
 #include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
-#include "pinentry.h"
 #include "secmem.h"
 
 /* Scratch buffers reused by each loop thread: no allocation per request. */
@@ -36,8 +35,8 @@ dispatch_thread_done(void)
 	scratch_body = scratch_sig = NULL;
 }
 
-static void
-reply_code(struct conn *c, uint8_t code)
+void
+dispatch_reply_code(struct conn *c, uint8_t code)
 {
 	if (agent_msg_put_code(c->out, code) != 0)
 		c->closing = 1;
@@ -50,9 +49,9 @@ reply_body(struct conn *c, const struct kbuf *body)
 		c->closing = 1;
 }
 
-static void
-fingerprint(const struct agent *a, const struct ks_key *k, char *fp,
-    size_t len)
+void
+dispatch_fingerprint(const struct agent *a, const struct ks_key *k,
+    char *fp, size_t len)
 {
 	if (ks_key_fingerprint(k, a->opt.fp_hash, fp, len) != 0)
 		snprintf(fp, len, "(no fingerprint)");
@@ -108,7 +107,7 @@ process_request_identities(struct agent *a, struct conn *c, int locked)
  fail:
 	ks_identity_list_free(ids, n);
 	log_error("listing identities: %s", kmes_err(r));
-	reply_code(c, SSH_AGENT_FAILURE);
+	dispatch_reply_code(c, SSH_AGENT_FAILURE);
 }
 
 /* Signs and queues the SIGN_RESPONSE (or FAILURE). */
@@ -134,7 +133,7 @@ sign_and_reply(struct agent *a, struct conn *c, struct ks_identity *id,
 		log_error("signing with \"%s\" failed: %s",
 		    ks_identity_comment(id), kmes_err(r));
 		audit_sign(a, c, id, NULL, 0, "error", kmes_err(r));
-		reply_code(c, SSH_AGENT_FAILURE);
+		dispatch_reply_code(c, SSH_AGENT_FAILURE);
 		return;
 	}
 	atomic_store(&a->last_use_ms, agent_now_ms());
@@ -150,7 +149,7 @@ sign_and_reply(struct agent *a, struct conn *c, struct ks_identity *id,
 	if (log_enabled(LOG_LVL_DEBUG)) {
 		char fp[KS_FP_MAX];
 
-		fingerprint(a, ks_identity_key(id), fp, sizeof(fp));
+		dispatch_fingerprint(a, ks_identity_key(id), fp, sizeof(fp));
 		log_debug("signed %zu bytes with %s %s \"%s\"", dlen,
 		    ks_key_short_name(ks_identity_key(id)), fp,
 		    ks_identity_comment(id));
@@ -240,336 +239,14 @@ stash_pending(struct conn *c, struct ks_identity *id, const uint8_t *data,
 	return 0;
 }
 
-static void
-drop_pending(struct conn *c)
+void
+dispatch_drop_pending(struct conn *c)
 {
 	kmes_freezero(c->pending_data, c->pending_dlen);
 	c->pending_data = NULL;
 	c->pending_dlen = 0;
 	ks_identity_unref(c->pending_id);
 	c->pending_id = NULL;
-}
-
-/* A store login (PIN -> data key -> private keys) on a helper thread. */
-struct store_job {
-	struct agent *agent;
-	uint8_t *pin;		/* secure memory */
-	size_t pinlen;
-	int for_sign;		/* a sign request waits on it */
-	unsigned int tries_left;
-	int r;
-};
-
-static void
-store_job_free(struct store_job *j)
-{
-	kmes_secure_free(j->pin);
-	free(j);
-}
-
-static void
-store_job_run(void *arg)
-{
-	struct store_job *j = arg;
-
-	j->r = astore_login(j->agent, j->pin, j->pinlen, &j->tries_left);
-}
-
-static void
-sign_pending_after_unlock(struct agent *a, struct conn *c)
-{
-	struct ks_identity *id;
-	const uint8_t *blob;
-	size_t blob_len;
-	char fp[KS_FP_MAX], prompt[1024];
-
-	/* The same key, now with its private half loaded. */
-	blob = ks_key_blob(ks_identity_key(c->pending_id), &blob_len);
-	id = ks_table_lookup(a->table, blob, blob_len, agent_now_ms());
-	if (id == NULL || !ks_key_has_private(ks_identity_key(id))) {
-		ks_identity_unref(id);
-		drop_pending(c);
-		reply_code(c, SSH_AGENT_FAILURE);
-		return;
-	}
-	ks_identity_unref(c->pending_id);
-	c->pending_id = id;
-	if (ks_identity_constraints(id)->confirm) {
-		fingerprint(a, ks_identity_key(id), fp, sizeof(fp));
-		snprintf(prompt, sizeof(prompt),
-		    "Allow use of key %s?\nKey fingerprint %s.",
-		    ks_identity_comment(id), fp);
-		if (askpass_start(c, ASKPASS_CONFIRM, prompt,
-		    dispatch_confirm_done) != 0)
-			dispatch_confirm_done(a, c, 0, NULL, 0);
-		return;
-	}
-	dispatch_confirm_done(a, c, 1, NULL, 0);
-}
-
-static const char *
-unlock_result(int r)
-{
-	switch (r) {
-	case 0:
-		return "ok";
-	case KMES_ERR_PIN_INCORRECT:
-		return "wrong-pin";
-	case KMES_ERR_PIN_LOCKED:
-		return "blocked";
-	default:
-		return "error";
-	}
-}
-
-static void
-store_job_done(struct conn *c, void *arg)
-{
-	struct store_job *j = arg;
-	struct agent *a = j->agent;
-	int r = j->r, for_sign = j->for_sign;
-
-	store_job_free(j);
-	audit_unlock(c, "keystore", unlock_result(r));
-	if (for_sign) {
-		if (r == 0)
-			sign_pending_after_unlock(a, c);
-		else {
-			audit_sign(a, c, c->pending_id, NULL, 0, "refused",
-			    "keystore PIN not accepted");
-			drop_pending(c);
-			reply_code(c, SSH_AGENT_FAILURE);
-		}
-		return;
-	}
-	reply_code(c, r == 0 ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
-}
-
-/* Starts a store login with pin on a helper thread; c waits for it. */
-static int
-start_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
-    size_t len, int for_sign)
-{
-	struct store_job *j;
-
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return KMES_ERR_ALLOC;
-	j->agent = a;
-	j->for_sign = for_sign;
-	j->pinlen = len;
-	if ((j->pin = kmes_secure_alloc(len == 0 ? 1 : len)) == NULL) {
-		free(j);
-		return KMES_ERR_ALLOC;
-	}
-	memcpy(j->pin, pin, len);
-	if (loop_offload(c, store_job_run, store_job_done, j) != 0) {
-		store_job_free(j);
-		return KMES_ERR_SYSTEM;
-	}
-	return 0;
-}
-
-static void
-store_pin_answered(struct agent *a, struct conn *c, int ok,
-    const uint8_t *pin, size_t len)
-{
-	if (!ok || start_store_login(a, c, pin, len, 1) != 0) {
-		log_info("keystore PIN entry cancelled");
-		audit_sign(a, c, c->pending_id, NULL, 0, "refused",
-		    "keystore locked; PIN not given");
-		drop_pending(c);
-		reply_code(c, SSH_AGENT_FAILURE);
-	}
-}
-
-/* Asks through SSH_ASKPASS; the answer comes back on c's loop. */
-static void
-ask_store_pin_askpass(struct agent *a, struct conn *c)
-{
-	char prompt[512];
-	const char *label = astore_label(a);
-
-	snprintf(prompt, sizeof(prompt), "Enter PIN for keystore '%s':",
-	    label != NULL ? label : "?");
-	if (askpass_start(c, ASKPASS_SECRET, prompt, store_pin_answered) != 0) {
-		log_info("keystore \"%s\" is locked and no PIN prompt is "
-		    "possible: unlock it with ssh-add -X",
-		    label != NULL ? label : "?");
-		audit_sign(a, c, c->pending_id, NULL, 0, "refused",
-		    "keystore locked");
-		drop_pending(c);
-		reply_code(c, SSH_AGENT_FAILURE);
-	}
-}
-
-/*
- * The store PIN through a pinentry, on a helper thread: the dialog and the
- * login both block. A wrong PIN is asked once more (with SETERROR): a typo
- * should not cost the user a failed ssh, but each try also costs one of
- * the store's tries and keeps the client waiting, so twice is the limit.
- * The client waits at most STORE_PIN_ROUNDS dialogs of STORE_PIN_DIALOG_S
- * seconds ($KMES_PINENTRY_TIMEOUT) plus pinentry's grace.
- */
-#define STORE_PIN_ROUNDS 2
-#define STORE_PIN_DIALOG_S 60
-
-struct pin_job {
-	struct agent *agent;
-	char *program;			/* pinentry to run */
-	char *intro;			/* first lines of SETDESC */
-	unsigned int timeout_s;
-	int logins[STORE_PIN_ROUNDS];	/* login outcomes, for the audit log */
-	unsigned int nlogins;
-	int r;
-};
-
-static void
-pin_job_free(struct pin_job *j)
-{
-	if (j == NULL)
-		return;
-	free(j->program);
-	free(j->intro);
-	free(j);
-}
-
-static void
-pin_job_run(void *arg)
-{
-	struct pin_job *j = arg;
-	struct pinentry_req req;
-	uint8_t *pin = NULL;
-	size_t len;
-	unsigned int round, left = 0;
-	char desc[1024], error[128];
-	int r = KMES_ERR_INTERNAL, tries;
-
-	for (round = 0; round < STORE_PIN_ROUNDS; round++) {
-		tries = astore_tries_left(j->agent);
-		if (tries >= 0)
-			snprintf(desc, sizeof(desc), "%s\n%d %s left.",
-			    j->intro, tries, tries == 1 ? "try" : "tries");
-		else
-			snprintf(desc, sizeof(desc), "%s", j->intro);
-		memset(&req, 0, sizeof(req));
-		req.program = j->program;
-		req.title = "kmes-agent";
-		req.desc = desc;
-		req.prompt = "PIN:";
-		req.error = round > 0 ? error : NULL;
-		req.timeout_s = j->timeout_s;
-		req.quit = &j->agent->quit;
-		if ((r = pinentry_getpin(&req, &pin, &len)) != 0)
-			break;
-		r = astore_login(j->agent, pin, len, &left);
-		kmes_secure_free(pin);
-		pin = NULL;
-		j->logins[j->nlogins++] = r;
-		if (r != KMES_ERR_PIN_INCORRECT || left == 0)
-			break;
-		snprintf(error, sizeof(error), "Wrong PIN (%u %s left)", left,
-		    left == 1 ? "try" : "tries");
-	}
-	j->r = r;
-}
-
-static void
-pin_job_done(struct conn *c, void *arg)
-{
-	struct pin_job *j = arg;
-	struct agent *a = j->agent;
-	unsigned int i;
-	int r = j->r, asked = j->nlogins > 0;
-	char *program = j->program;
-
-	for (i = 0; i < j->nlogins; i++)
-		audit_unlock(c, "keystore", unlock_result(j->logins[i]));
-	j->program = NULL;
-	pin_job_free(j);
-	if (c->closing) {
-		/* The client left meanwhile; nobody waits for a reply. */
-		drop_pending(c);
-		free(program);
-		return;
-	}
-	if (r == 0) {
-		free(program);
-		sign_pending_after_unlock(a, c);
-		return;
-	}
-	if (r == KMES_ERR_SYSTEM && !asked) {
-		log_info("pinentry %s: %s; asking through SSH_ASKPASS",
-		    program, pinentry_err(r));
-		free(program);
-		ask_store_pin_askpass(a, c);
-		return;
-	}
-	if (r == KMES_ERR_PIN_INCORRECT || r == KMES_ERR_PIN_LOCKED)
-		log_info("keystore PIN not accepted: %s", kmes_err(r));
-	else
-		log_info("keystore PIN through pinentry %s: %s", program,
-		    pinentry_err(r));
-	free(program);
-	audit_sign(a, c, c->pending_id, NULL, 0, "refused",
-	    "keystore PIN not given or not accepted");
-	drop_pending(c);
-	reply_code(c, SSH_AGENT_FAILURE);
-}
-
-/*
- * The pinentry the daemon may use: the configured one, else "pinentry" on
- * PATH when there is a display to show it on (a daemon has no terminal).
- */
-static char *
-runtime_pinentry(const struct agent *a)
-{
-	const char *s;
-
-	if (a->opt.pinentry != NULL && *a->opt.pinentry != '\0')
-		return strdup(a->opt.pinentry);
-	if (((s = getenv("DISPLAY")) == NULL || *s == '\0') &&
-	    ((s = getenv("WAYLAND_DISPLAY")) == NULL || *s == '\0'))
-		return NULL;
-	return pinentry_find();
-}
-
-/* Starts a pinentry job for c. Returns 0 or KMES_ERR_* (then ask otherwise). */
-static int
-ask_store_pin_pinentry(struct agent *a, struct conn *c)
-{
-	struct pin_job *j = NULL;
-	const char *label = astore_label(a);
-	int r = KMES_ERR_ALLOC;
-
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		goto out;
-	j->agent = a;
-	if ((j->program = runtime_pinentry(a)) == NULL) {
-		r = KMES_ERR_SYSTEM;
-		goto out;
-	}
-	/* Copied here: a store reload may replace the label meanwhile. */
-	if (asprintf(&j->intro, "A program wants to use the key \"%s\".\n"
-	    "Please enter the PIN of keystore '%s'.",
-	    ks_identity_comment(c->pending_id),
-	    label != NULL ? label : "?") == -1) {
-		j->intro = NULL;
-		goto out;
-	}
-	j->timeout_s = pinentry_timeout_env(STORE_PIN_DIALOG_S);
-	if ((r = loop_offload(c, pin_job_run, pin_job_done, j)) != 0)
-		goto out;
-	j = NULL;
- out:
-	pin_job_free(j);
-	return r;
-}
-
-static void
-ask_store_pin(struct agent *a, struct conn *c)
-{
-	if (ask_store_pin_pinentry(a, c) != 0)
-		ask_store_pin_askpass(a, c);
 }
 
 static void
@@ -616,11 +293,11 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
 		if (stash_pending(c, id, data, dlen, flags) != 0)
 			goto fail;
 		id = NULL;
-		ask_store_pin(a, c);
+		unlock_ask_store_pin(a, c);
 		return;
 	}
 	if (cons->confirm) {
-		fingerprint(a, ks_identity_key(id), fp, sizeof(fp));
+		dispatch_fingerprint(a, ks_identity_key(id), fp, sizeof(fp));
 		if (user == NULL)
 			snprintf(prompt, sizeof(prompt),
 			    "Allow use of key %s?\nKey fingerprint %s.",
@@ -650,7 +327,7 @@ process_sign_request(struct agent *a, struct conn *c, struct kbuf *m)
  fail:
 	free(user);
 	ks_identity_unref(id);
-	reply_code(c, SSH_AGENT_FAILURE);
+	dispatch_reply_code(c, SSH_AGENT_FAILURE);
 }
 
 void
@@ -674,9 +351,9 @@ dispatch_confirm_done(struct agent *a, struct conn *c, int allowed,
 		log_verbose("user refused use of key \"%s\"",
 		    ks_identity_comment(id));
 		audit_sign(a, c, id, NULL, 0, "denied", "not confirmed");
-		reply_code(c, SSH_AGENT_FAILURE);
+		dispatch_reply_code(c, SSH_AGENT_FAILURE);
 	}
-	drop_pending(c);
+	dispatch_drop_pending(c);
 }
 
 /* Says why an add was refused, naming the key type the client sent. */
@@ -737,7 +414,7 @@ process_add_identity(struct agent *a, struct conn *c, struct kbuf *m)
 		expiry = now + (uint64_t)cons.lifetime * 1000;
 	else if (a->opt.default_lifetime != 0)
 		expiry = now + (uint64_t)a->opt.default_lifetime * 1000;
-	fingerprint(a, key, fp, sizeof(fp));
+	dispatch_fingerprint(a, key, fp, sizeof(fp));
 	log_info("added %s %s \"%s\"%s%s (lifetime %lus) (destination "
 	    "constraints: %zu)", ks_key_short_name(key), fp, comment,
 	    old != NULL ? " replacing the old entry" : "",
@@ -753,14 +430,14 @@ process_add_identity(struct agent *a, struct conn *c, struct kbuf *m)
 	if (expiry != 0)
 		loop_kick_expiry(a);
 	ks_identity_unref(old);
-	reply_code(c, SSH_AGENT_SUCCESS);
+	dispatch_reply_code(c, SSH_AGENT_SUCCESS);
 	return;
  fail:
 	ks_identity_unref(old);
 	ks_key_free(key);
 	free(comment);
 	agent_constraints_clear(&cons);
-	reply_code(c, SSH_AGENT_FAILURE);
+	dispatch_reply_code(c, SSH_AGENT_FAILURE);
 }
 
 static void
@@ -785,11 +462,11 @@ process_remove_identity(struct agent *a, struct conn *c, struct kbuf *m)
 	}
 	log_info("removed key \"%s\"", ks_identity_comment(id));
 	ks_identity_unref(id);
-	reply_code(c, SSH_AGENT_SUCCESS);
+	dispatch_reply_code(c, SSH_AGENT_SUCCESS);
 	return;
  fail:
 	ks_identity_unref(id);
-	reply_code(c, SSH_AGENT_FAILURE);
+	dispatch_reply_code(c, SSH_AGENT_FAILURE);
 }
 
 static void
@@ -798,7 +475,7 @@ process_remove_all(struct agent *a, struct conn *c)
 	size_t n = ks_table_remove_all(a->table, KS_ORIGIN_ADDED);
 
 	log_info("removed all %zu added identities", n);
-	reply_code(c, SSH_AGENT_SUCCESS);
+	dispatch_reply_code(c, SSH_AGENT_SUCCESS);
 }
 
 /* LOCK / UNLOCK: the KDF runs on a helper thread. */
@@ -886,7 +563,7 @@ lock_job_done(struct conn *c, void *arg)
 		loop_conn_wait_until(c, agent_now_ms() + delay);
 		return;
 	}
-	reply_code(c, ok ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
+	dispatch_reply_code(c, ok ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
 }
 
 static void
@@ -920,7 +597,7 @@ process_lock(struct agent *a, struct conn *c, struct kbuf *m, int lock)
 	if (!lock && !locked && astore_locked(a)) {
 		/* Not locked by ssh-add -x: ssh-add -X gives the store PIN. */
 		free(j);
-		if (start_store_login(a, c, pw, pwlen, 0) != 0)
+		if (unlock_store_login(a, c, pw, pwlen, 0) != 0)
 			goto fail;
 		return;
 	}
@@ -945,7 +622,7 @@ process_lock(struct agent *a, struct conn *c, struct kbuf *m, int lock)
 	}
 	return;
  fail:
-	reply_code(c, SSH_AGENT_FAILURE);
+	dispatch_reply_code(c, SSH_AGENT_FAILURE);
 }
 
 static void
@@ -956,12 +633,13 @@ process_extension(struct agent *a, struct conn *c, struct kbuf *m)
 	int r;
 
 	if ((r = kbuf_get_cstring(m, &name, NULL)) != 0) {
-		reply_code(c, SSH_AGENT_FAILURE);
+		dispatch_reply_code(c, SSH_AGENT_FAILURE);
 		return;
 	}
 	if (strcmp(name, AGENT_EXT_SESSION_BIND) == 0) {
 		r = policy_session_bind(c, m);
-		reply_code(c, r == 0 ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
+		dispatch_reply_code(c, r == 0 ? SSH_AGENT_SUCCESS :
+		    SSH_AGENT_FAILURE);
 	} else if (strcmp(name, AGENT_EXT_QUERY) == 0 && kbuf_len(m) == 0) {
 		/* draft-miller-ssh-agent: SUCCESS and the names we know. */
 		body = scratch(&scratch_body);
@@ -969,12 +647,12 @@ process_extension(struct agent *a, struct conn *c, struct kbuf *m)
 		    kbuf_put_u8(body, SSH_AGENT_SUCCESS) != 0 ||
 		    kbuf_put_cstring(body, AGENT_EXT_QUERY) != 0 ||
 		    kbuf_put_cstring(body, AGENT_EXT_SESSION_BIND) != 0)
-			reply_code(c, SSH_AGENT_FAILURE);
+			dispatch_reply_code(c, SSH_AGENT_FAILURE);
 		else
 			reply_body(c, body);
 	} else {
 		log_debug("unsupported extension \"%s\"", name);
-		reply_code(c, SSH_AGENT_FAILURE);
+		dispatch_reply_code(c, SSH_AGENT_FAILURE);
 	}
 	free(name);
 }
@@ -999,7 +677,7 @@ dispatch_message(struct agent *a, struct conn *c, struct kbuf *msg)
 		if (type == SSH_AGENTC_REQUEST_IDENTITIES)
 			process_request_identities(a, c, 1);
 		else
-			reply_code(c, SSH_AGENT_FAILURE);
+			dispatch_reply_code(c, SSH_AGENT_FAILURE);
 		return;
 	}
 	switch (type) {
@@ -1041,7 +719,7 @@ dispatch_message(struct agent *a, struct conn *c, struct kbuf *msg)
 	default:
 		log_info("unknown message type %u from pid %ld", type,
 		    (long)c->peer_pid);
-		reply_code(c, SSH_AGENT_FAILURE);
+		dispatch_reply_code(c, SSH_AGENT_FAILURE);
 		break;
 	}
 }

@@ -498,8 +498,9 @@ main(int argc, char **argv)
 	parent_pid = getpid();
 	if (activated) {
 		if (bind_address != NULL) {
-			fprintf(stderr, PROGNAME ": -a cannot be used with socket "
-			    "activation (the socket unit names the path)\n");
+			fprintf(stderr, PROGNAME ": -a cannot be used with "
+			    "socket activation (the socket unit names the "
+			    "path)\n");
 			exit(1);
 		}
 	} else if (bind_address != NULL) {
