@@ -9,12 +9,12 @@
 #   seconds   per target; default $FUZZ_SECONDS, else 60
 #   builddir  default $FUZZ_BUILD, else build-fuzz (in the repository)
 #   target    fuzz-agent-msg fuzz-keyblob fuzz-store fuzz-keyfile
-#             fuzz-p11-template fuzz-config (default all)
+#             fuzz-p11-template fuzz-config fuzz-pinentry (default all)
 # On failure the scratch directory, with the crashing inputs libFuzzer
 # saved, is kept and named; set FUZZ_KEEP=1 to keep it always.
 set -euo pipefail
 
-ALL_TARGETS="fuzz-agent-msg fuzz-keyblob fuzz-store fuzz-keyfile fuzz-p11-template fuzz-config"
+ALL_TARGETS="fuzz-agent-msg fuzz-keyblob fuzz-store fuzz-keyfile fuzz-p11-template fuzz-config fuzz-pinentry"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${FUZZ_BUILD:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
