@@ -215,6 +215,118 @@ else
 	bail_out "systemd-analyze not found (package systemd, see .ci/deps)"
 fi
 
+# A real user manager, when this test may run one: root, a private mount
+# namespace in which /run/systemd/system exists (systemd --user insists on
+# a system booted with systemd), and the runtime directory under $TMP.
+# Everything it starts is stopped through "systemctl --user exit".
+SD_BIN=
+for b in /usr/lib/systemd/systemd /lib/systemd/systemd; do
+	[ -x "$b" ] && SD_BIN=$b && break
+done
+SD_CHECKS="socket-started socket-modes print-socket activated service-pid
+	no-new-privs seccomp no-core key-listed socket-kept reactivated
+	socket-removed"
+sd_desc() {
+	case $1 in
+	socket-started) echo "systemctl --user start kmes-agent.socket succeeds" ;;
+	socket-modes) echo "the manager creates the socket 0600 in a 0700 directory" ;;
+	print-socket) echo "kmes-agent --print-socket names the socket the unit listens on" ;;
+	activated) echo "the first ssh-add -l starts kmes-agent.service and is answered" ;;
+	service-pid) echo "the service's main process is the installed agent" ;;
+	no-new-privs) echo "the service runs with no_new_privs" ;;
+	seccomp) echo "the service's seccomp filters are in force" ;;
+	no-core) echo "the service's core file limit is 0" ;;
+	key-listed) echo "a key added through the unit's socket is listed" ;;
+	socket-kept) echo "stopping the service leaves the socket file in place" ;;
+	reactivated) echo "the next connection starts a fresh agent" ;;
+	socket-removed) echo "stopping the socket unit removes the socket file" ;;
+	esac
+}
+cat >"$TMP/sd-user.sh" <<'SDEOF'
+# Runs in a private mount namespace; $1 results file, $2 unit dir, $3
+# runtime dir, $4 installed agent, $5 key, $6 manager log, $7 systemd.
+out=$1 units=$2 rt=$3 agent=$4 key=$5 log=$6 sd_bin=$7
+res() { echo "$1 0" >>"$out"; }
+mkdir -p "$rt/fake-run-systemd/system"
+if [ -d /run/systemd ]; then
+	mount --bind "$rt/fake-run-systemd" /run/systemd || exit 77
+else
+	{ mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system; } || exit 77
+fi
+export XDG_RUNTIME_DIR=$rt SYSTEMD_UNIT_PATH=$units:
+"$sd_bin" --user --log-target=console --log-level=warning >"$log" 2>&1 &
+sd=$!
+stop_manager() {
+	timeout 10 systemctl --user exit >/dev/null 2>&1
+	n=0
+	while kill -0 "$sd" 2>/dev/null && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	kill -KILL "$sd" 2>/dev/null
+	wait "$sd" 2>/dev/null
+}
+trap stop_manager EXIT
+n=0
+until [ -S "$rt/systemd/private" ]; do
+	{ kill -0 "$sd" 2>/dev/null && [ $n -lt 100 ]; } || exit 77
+	sleep 0.1
+	n=$((n + 1))
+done
+timeout 10 systemctl --user start kmes-agent.socket && res socket-started
+sock=$rt/kmes-agent/socket
+[ "$(stat -c %a "$sock")" = 600 ] && [ "$(stat -c %a "$rt/kmes-agent")" = 700 ] &&
+	res socket-modes
+[ "$(XDG_RUNTIME_DIR=$rt "$agent" --print-socket)" = "$sock" ] && res print-socket
+export SSH_AUTH_SOCK=$sock
+timeout 10 ssh-add -l >/dev/null 2>&1
+[ $? -eq 1 ] && res activated
+pid=$(timeout 10 systemctl --user show -p MainPID --value kmes-agent.service)
+[ "$(readlink -f "/proc/$pid/exe")" = "$(readlink -f "$agent")" ] && res service-pid
+grep -Eq '^NoNewPrivs:[[:space:]]+1$' "/proc/$pid/status" && res no-new-privs
+grep -Eq '^Seccomp:[[:space:]]+2$' "/proc/$pid/status" && res seccomp
+grep -Eq '^Max core file size +0 +0 ' "/proc/$pid/limits" && res no-core
+timeout 10 ssh-add -q "$key" 2>/dev/null &&
+	timeout 10 ssh-add -l 2>/dev/null | grep -q sd-user-key && res key-listed
+timeout 10 systemctl --user stop kmes-agent.service 2>/dev/null
+[ -S "$sock" ] && res socket-kept
+timeout 10 ssh-add -l >/dev/null 2>&1
+[ $? -eq 1 ] && res reactivated
+timeout 10 systemctl --user stop kmes-agent.socket kmes-agent.service 2>/dev/null
+[ ! -e "$sock" ] && res socket-removed
+exit 0
+SDEOF
+sd_rc=77
+if [ "$(id -u)" -eq 0 ] && [ -n "$SD_BIN" ] && [ -d "$TMP/units" ] &&
+	command -v unshare >/dev/null &&
+	unshare -m --propagation private true 2>/dev/null; then
+	mkdir -p "$TMP/sd-units" "$TMP/sd-rt"
+	chmod 0700 "$TMP/sd-rt"
+	cp "$TMP/units/kmes-agent.socket" "$TMP/units/kmes-agent.service" \
+		"$TMP/sd-units/"
+	gen_key ed25519 "$TMP/sd-key" sd-user-key
+	: >"$TMP/sd-results"
+	timeout -k 5 90 unshare -m --propagation private bash "$TMP/sd-user.sh" \
+		"$TMP/sd-results" "$TMP/sd-units" "$TMP/sd-rt" \
+		"$DEST$BINDIR/kmes-agent" "$TMP/sd-key" "$TMP/sd-manager.log" \
+		"$SD_BIN" </dev/null >/dev/null 2>&1
+	sd_rc=$?
+fi
+if [ "$sd_rc" -ne 77 ]; then
+	for c in $SD_CHECKS; do
+		if grep -qx "$c 0" "$TMP/sd-results"; then
+			pass "systemd --user: $(sd_desc "$c")"
+		else
+			fail "systemd --user: $(sd_desc "$c")"
+		fi
+	done
+	grep -qx 'activated 0' "$TMP/sd-results" || diag_file "$TMP/sd-manager.log"
+else
+	for c in $SD_CHECKS; do
+		pass "systemd --user: $(sd_desc "$c") # SKIP needs root, unshare and a user manager that starts here"
+	done
+fi
+
 # ------------------------------------------------------------- man pages
 if [ "$WITH_MAN" = true ]; then
 	require man mandoc
@@ -230,14 +342,15 @@ if [ "$WITH_MAN" = true ]; then
 		run mandoc -T lint -W warning "$page"
 		expect_eq "$p is mandoc -T lint clean" "" "$OUT$ERR"
 		# Cross-references to the project's own pages must resolve.
-		for x in $(sed -n 's/^\.Xr \(kmes[^ ]*\) \([1-9]\).*/\1.\2/p' "$page" |
-			sort -u); do
+		sed -n 's/^\.Xr \(kmes[^ ]*\) \([1-9]\).*/\1.\2/p' "$page" |
+			sort -u >"$TMP/xrefs"
+		while IFS= read -r x; do
 			if printf '%s\n' "$MAN_PAGES" | grep -Fxq -- "$x"; then
 				pass "$p refers to ${x%.*}(${x##*.}), which is installed"
 			else
 				fail "$p refers to ${x%.*}(${x##*.}), which is installed"
 			fi
-		done
+		done <"$TMP/xrefs"
 	done
 fi
 

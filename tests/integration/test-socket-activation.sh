@@ -221,9 +221,11 @@ refused() {
 	rm -rf "${XRT:?}"/* "$TMP/h.sock" "$TMP/h.sock2"
 }
 
+# The inner shell's own pid, which its exec keeps, is LISTEN_PID.
 # shellcheck disable=SC2016
 refused "descriptor 3 is /dev/null" \
 	bash -c 'exec 3</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -D' "$AGENT"
+# shellcheck disable=SC2016
 refused "descriptor 3 is closed" \
 	bash -c 'exec 3<&-; LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -D' "$AGENT"
 refused "descriptor 3 is a Unix socket that is not listening" \
