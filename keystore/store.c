@@ -460,6 +460,36 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 }
 
 int
+ks_store_check_pin(struct ks_store *s, const uint8_t *pin, size_t pinlen,
+    unsigned int *tries_left)
+{
+	struct ks_secrets *sec = NULL;
+	int r;
+
+	if (tries_left != NULL)
+		*tries_left = 0;
+	if (s == NULL || !valid_pin(pin, pinlen))
+		return KMES_ERR_INVALID_ARGUMENT;
+	if ((sec = kmes_secure_alloc(sizeof(*sec))) == NULL)
+		return KMES_ERR_ALLOC;
+	/* Counted like a login: guessing here is guessing the PIN. */
+	if ((r = update_counter(s, KS_ROLE_USER, 0)) != 0 ||
+	    (r = ks_wrap_open(s->img, KS_ROLE_USER, pin, pinlen,
+	    sec->dk)) != 0 ||
+	    (r = ks_secrets_derive(sec)) != 0 ||
+	    (r = ks_image_check_mac(s->img, sec)) != 0 ||
+	    (r = update_counter(s, KS_ROLE_USER, 1)) != 0)
+		goto out;
+	r = 0;
+ out:
+	if (tries_left != NULL)
+		*tries_left = KS_STORE_MAX_TRIES -
+		    s->img->failures[KS_ROLE_USER];
+	kmes_secure_free(sec);
+	return r;
+}
+
+int
 ks_store_load_key(const struct ks_store *s, size_t i, struct ks_key **keyp)
 {
 	*keyp = NULL;

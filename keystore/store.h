@@ -117,6 +117,15 @@ int ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 void ks_store_logout(struct ks_store *s);
 
 /*
+ * Checks the user PIN without changing the login state (a context-specific
+ * login: a key that asks for the PIN at every use). Failures count and
+ * block as for ks_store_login. Returns 0, KMES_ERR_PIN_INCORRECT,
+ * KMES_ERR_PIN_LOCKED or another negative KMES_ERR_*.
+ */
+int ks_store_check_pin(struct ks_store *s, const uint8_t *pin, size_t pinlen,
+    unsigned int *tries_left) __attribute__((warn_unused_result));
+
+/*
  * Decrypts record i into a private key (in the secure heap). Needs a login.
  * Returns 0, KMES_ERR_NOT_LOGGED_IN, KMES_ERR_STORE_CORRUPT or KMES_ERR_*.
  */

@@ -573,6 +573,33 @@ p11_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 	return rv;
 }
 
+/*
+ * The PIN for one signature with a CKA_ALWAYS_AUTHENTICATE key (the store's
+ * confirm keys), after its C_SignInit. It counts against the PIN's tries
+ * like any login, and a wrong one leaves the user's login as it was.
+ */
+static CK_RV
+context_login(struct p11_session *s, CK_UTF8CHAR_PTR pin, CK_ULONG pinlen)
+{
+	CK_RV rv;
+
+	if (!s->sign.active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (!p11_logged_in())
+		return CKR_USER_NOT_LOGGED_IN;
+	if (pin == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if (pinlen > KS_STORE_PIN_MAX)
+		return CKR_PIN_LEN_RANGE;
+	if (!s->sign.need_auth || s->sign.authed)
+		return CKR_OK;
+	if ((rv = p11_rv(ks_store_check_pin(p11.store, pin, pinlen,
+	    NULL))) != CKR_OK)
+		return rv == CKR_ARGUMENTS_BAD ? CKR_PIN_LEN_RANGE : rv;
+	s->sign.authed = 1;
+	return CKR_OK;
+}
+
 static CK_RV
 login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     CK_ULONG pinlen)
@@ -583,8 +610,7 @@ login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 	if ((rv = enter_session(h, &s)) != CKR_OK)
 		return rv;
 	if (user == CKU_CONTEXT_SPECIFIC) {
-		/* No key here has CKA_ALWAYS_AUTHENTICATE. */
-		rv = CKR_OPERATION_NOT_INITIALIZED;
+		rv = context_login(s, pin, pinlen);
 		goto out;
 	}
 	if (user != CKU_USER) {
@@ -608,6 +634,8 @@ login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 	rv = p11_rv(ks_store_login(p11.store, 0, pin, pinlen, NULL));
 	if (rv == CKR_ARGUMENTS_BAD)
 		rv = CKR_PIN_LEN_RANGE;
+	if (rv == CKR_OK)
+		s->fresh_login = 1;
  out:
 	leave();
 	return rv;

@@ -277,8 +277,10 @@ private_attr(const struct p11_key *k, CK_ATTRIBUTE_TYPE type,
 	case CKA_UNWRAP:
 	case CKA_EXTRACTABLE:
 	case CKA_WRAP_WITH_TRUSTED:
-	case CKA_ALWAYS_AUTHENTICATE:
 		BOOLV(0);
+	case CKA_ALWAYS_AUTHENTICATE:
+		/* kmes-keytool --confirm: the PIN again for every signature. */
+		BOOLV((k->flags & KS_REC_CONFIRM) != 0);
 	case CKA_ALWAYS_SENSITIVE:
 	case CKA_NEVER_EXTRACTABLE:
 		/* An imported key was once a file: it was extractable then. */

@@ -236,6 +236,11 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
 		goto out;
 	op->mech = mech->mechanism;
 	op->key = hkey;
+	op->need_auth = (k->flags & KS_REC_CONFIRM) != 0;
+	if (op->need_auth && s->fresh_login) {
+		op->authed = 1;
+		s->fresh_login = 0;
+	}
 	if ((op->hash = mech_hash(mech->mechanism)) != 0) {
 		if ((r = ks_p11_hash_new((enum ks_p11_hash)op->hash,
 		    &op->hctx)) != 0) {
@@ -415,6 +420,8 @@ p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
 
 	if (!op->active)
 		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->need_auth && !op->authed)
+		return CKR_USER_NOT_LOGGED_IN;
 	if (siglenp == NULL || (data == NULL && len != 0) || op->multi) {
 		p11_sign_op_end(op);
 		return CKR_ARGUMENTS_BAD;
@@ -431,6 +438,8 @@ p11_sign_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len)
 
 	if (!op->active)
 		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->need_auth && !op->authed)
+		return CKR_USER_NOT_LOGGED_IN;
 	if (data == NULL && len != 0) {
 		p11_sign_op_end(op);
 		return CKR_ARGUMENTS_BAD;
@@ -450,6 +459,8 @@ p11_sign_final(struct p11_session *s, CK_BYTE_PTR sig, CK_ULONG_PTR siglenp)
 
 	if (!op->active)
 		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->need_auth && !op->authed)
+		return CKR_USER_NOT_LOGGED_IN;
 	if (siglenp == NULL) {
 		p11_sign_op_end(op);
 		return CKR_ARGUMENTS_BAD;

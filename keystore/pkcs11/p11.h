@@ -160,6 +160,10 @@ struct p11_sign_op {
 	struct ks_p11_hash_ctx *hctx;	/* hash-and-sign mechanisms */
 	struct kbuf *data;		/* the others collect their input */
 	size_t data_max;
+	/* A confirm key (CKA_ALWAYS_AUTHENTICATE): C_Login(CKU_CONTEXT_
+	 * SPECIFIC) with the PIN must come before its signature. */
+	int need_auth;
+	int authed;
 };
 
 struct p11_session {
@@ -169,6 +173,13 @@ struct p11_session {
 	CK_OBJECT_HANDLE *found;
 	size_t nfound, found_pos;
 	struct p11_sign_op sign;
+	/*
+	 * The user just logged in on this session: that PIN entry also
+	 * authorises the next signature with a CKA_ALWAYS_AUTHENTICATE key,
+	 * as with PIV cards (OpenSSH skips the context-specific login right
+	 * after a user login). Used up by that signature.
+	 */
+	int fresh_login;
 };
 
 /* The whole module. */

@@ -313,6 +313,38 @@ sshd_logged "Accepted publickey for .* (RSA|ECDSA) SHA256:"
 tap_result $? "sshd accepted the key the agent signed with through the module"
 stop_pid "$OA_PID"
 
+# ---------------------------------------- a confirm key: the PIN every time
+# The module cannot ask yes/no; a --confirm key is CKA_ALWAYS_AUTHENTICATE,
+# so ssh asks for the PIN again (a context-specific login) to sign with it.
+run ktp generate -t ecdsa -b 256 -l ask-key --confirm
+tap_result "$RC" "kmes-keytool makes a confirm key" || _show_last generate
+kt export-public ask-key >"$TMP/ask-key.pub" || bail_out "export ask-key"
+cp "$SSHD_DIR/authorized_keys" "$TMP/authorized_keys.saved"
+cp "$TMP/ask-key.pub" "$SSHD_DIR/authorized_keys"
+: >"$TMP/askpass.log"
+log_mark
+run env "${ASKPASS_ENV[@]}" timeout 60 ssh -F "$SSH_CONFIG" \
+	-o BatchMode=no -o IdentitiesOnly=no -I "$MODULE" kmes-test \
+	echo logged-in-with-confirm-key
+expect_eq "ssh -I logs in with the confirm key" \
+	"logged-in-with-confirm-key" "$OUT" || diag "$ERR"
+expect_eq "ssh asked for the PIN once: a fresh login covers one signature" \
+	1 "$(grep -c "^argv=Enter PIN for '$TOKEN'" "$TMP/askpass.log")"
+sshd_logged "Accepted publickey for .* ECDSA $(fingerprint "$TMP/ask-key.pub")"
+tap_result $? "sshd accepted the confirm key's signature"
+printf 'wrong-pin\n' >"$TMP/answer"
+run env "${ASKPASS_ENV[@]}" timeout 60 ssh -F "$SSH_CONFIG" \
+	-o BatchMode=no -o IdentitiesOnly=no -o PreferredAuthentications=publickey \
+	-I "$MODULE" kmes-test echo should-not-log-in
+expect_lacks "with a wrong PIN the confirm key does not sign" \
+	should-not-log-in "$OUT"
+printf '%s\n' "$PIN" >"$TMP/answer"
+cp "$TMP/authorized_keys.saved" "$SSHD_DIR/authorized_keys"
+run ktp delete ask-key
+tap_result "$RC" "the confirm key is deleted again" || _show_last delete
+# The wrong PIN above counted; a good login resets the counter.
+run p11 --login --pin "$PIN" -L
+
 # ------------------------------------------------------ wrong PIN, lockout
 # token_flags: the flags pkcs11-tool -L shows for the token.
 token_flags() {

@@ -588,6 +588,79 @@ START_TEST(test_wrong_pins_count_and_lock)
 }
 END_TEST
 
+/*
+ * A confirm key (kmes-keytool --confirm) carries CKA_ALWAYS_AUTHENTICATE and
+ * signs only with the PIN entered for that signature: the user login just
+ * made, or a context-specific login after C_SignInit. The module cannot ask
+ * yes/no, so it asks for the PIN (OpenSSH does so for such keys). A wrong
+ * PIN there counts and does not log the user out.
+ */
+START_TEST(test_confirm_key_wants_the_pin_for_each_signature)
+{
+	static const uint8_t msg[32] = { 1, 2, 3 };
+	struct ks_store *st = NULL;
+	struct ks_key *k = NULL;
+	CK_SESSION_HANDLE h;
+	CK_OBJECT_HANDLE key;
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_BBOOL always = CK_FALSE;
+	CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always) };
+	uint8_t sig[256];
+	CK_ULONG len = sizeof(sig);
+	int round;
+
+	ck_assert_int_eq(ks_store_open(store_path, &st), 0);
+	ck_assert_int_eq(ks_store_login(st, 0, (const uint8_t *)PIN,
+	    strlen(PIN), NULL), 0);
+	ck_assert_int_eq(ks_key_generate(KS_KEY_ECDSA_P256, 0, &k), 0);
+	ck_assert_int_eq(ks_store_add_key(st, "asks", k, KS_REC_GENERATED |
+	    KS_REC_NEVER_EXTRACTABLE | KS_REC_CONFIRM), 0);
+	ks_store_free(st);
+
+	h = open_session(0, 1);
+	ck_assert_uint_ne(key = find(h, CKO_PRIVATE_KEY, "asks"), 0);
+	ck_assert_uint_eq(f->C_GetAttributeValue(h, key, &a, 1), CKR_OK);
+	ck_assert_uint_eq(always, CK_TRUE);
+	/* The other keys do not ask. */
+	a.pValue = &always;
+	ck_assert_uint_eq(f->C_GetAttributeValue(h,
+	    find(h, CKO_PRIVATE_KEY, "p256"), &a, 1), CKR_OK);
+	ck_assert_uint_eq(always, CK_FALSE);
+
+	/* Not before a signature is being made. */
+	ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
+	    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OPERATION_NOT_INITIALIZED);
+	/* The PIN of the user login just made covers one signature. */
+	ck_assert_uint_eq(f->C_SignInit(h, &m, key), CKR_OK);
+	ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg), sig,
+	    &len), CKR_OK);
+	check_sig(k, "ecdsa-sha2-nistp256", sig, len, msg, sizeof(msg));
+	/* Every later one wants the PIN again. */
+	for (round = 0; round < 2; round++) {
+		len = sizeof(sig);
+		ck_assert_uint_eq(f->C_SignInit(h, &m, key), CKR_OK);
+		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg),
+		    sig, &len), CKR_USER_NOT_LOGGED_IN);
+		ck_assert_uint_eq(f->C_SignUpdate(h, (CK_BYTE_PTR)msg, 1),
+		    CKR_USER_NOT_LOGGED_IN);
+		ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
+		    (CK_UTF8CHAR_PTR)"nope", 4), CKR_PIN_INCORRECT);
+		ck_assert_uint_ne(token_flags() & CKF_USER_PIN_COUNT_LOW, 0);
+		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg),
+		    sig, &len), CKR_USER_NOT_LOGGED_IN);
+		ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
+		    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OK);
+		/* The user's own login survived the wrong PIN. */
+		ck_assert_uint_eq(token_flags() & CKF_USER_PIN_COUNT_LOW, 0);
+		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg),
+		    sig, &len), CKR_OK);
+		check_sig(k, "ecdsa-sha2-nistp256", sig, len, msg,
+		    sizeof(msg));
+	}
+	ks_key_free(k);
+}
+END_TEST
+
 START_TEST(test_generate_writes_and_destroy_deletes)
 {
 	static const uint8_t p384_oid[] = {
@@ -718,6 +791,7 @@ pkcs11_suite(void)
 	tcase_add_test(tc, test_each_mechanism_signs_verifiably);
 	tcase_add_test(tc, test_size_query_and_short_buffer_keep_the_operation);
 	tcase_add_test(tc, test_wrong_pins_count_and_lock);
+	tcase_add_test(tc, test_confirm_key_wants_the_pin_for_each_signature);
 	tcase_add_test(tc, test_generate_writes_and_destroy_deletes);
 	tcase_add_test(tc, test_fork_child_starts_afresh);
 	tcase_add_test(tc, test_threads_sign_at_once);
