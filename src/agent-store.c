@@ -172,9 +172,11 @@ astore_login(struct agent *a, const uint8_t *pin, size_t len,
 		/* --lock-idle counts from here. */
 		atomic_store(&a->last_use_ms, agent_now_ms());
 		r = rebuild(a, s);
+	} else if (a->loops == NULL) {
+		/* At start-up the caller tells the user; no second line. */
 	} else if (r == KMES_ERR_PIN_INCORRECT)
-		log_error("keystore \"%s\": wrong PIN, %u tries left",
-		    s->label, left);
+		log_error("keystore \"%s\": wrong PIN, %u %s left",
+		    s->label, left, left == 1 ? "try" : "tries");
 	else if (r == KMES_ERR_PIN_LOCKED)
 		log_error("keystore \"%s\": PIN blocked; unblock it with "
 		    "kmes-keytool unblock", s->label);
