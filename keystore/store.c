@@ -421,6 +421,34 @@ ks_store_logout(struct ks_store *s)
 	s->sec = NULL;
 }
 
+/*
+ * Checks pin for role: the try is counted first, then the KDF, the key
+ * unwrap and the file's MAC; a good PIN resets the counter. Returns 0 with
+ * the derived secrets in *secp (secure memory), or a negative KMES_ERR_*.
+ */
+static int
+open_secrets(struct ks_store *s, enum ks_role role, const uint8_t *pin,
+    size_t pinlen, struct ks_secrets **secp)
+{
+	struct ks_secrets *sec = NULL;
+	int r;
+
+	*secp = NULL;
+	if ((sec = kmes_secure_alloc(sizeof(*sec))) == NULL)
+		return KMES_ERR_ALLOC;
+	/* A right PIN must also find the rest of the file untouched. */
+	if ((r = update_counter(s, role, 0)) != 0 ||
+	    (r = ks_wrap_open(s->img, role, pin, pinlen, sec->dk)) != 0 ||
+	    (r = ks_secrets_derive(sec)) != 0 ||
+	    (r = ks_image_check_mac(s->img, sec)) != 0 ||
+	    (r = update_counter(s, role, 1)) != 0) {
+		kmes_secure_free(sec);
+		return r;
+	}
+	*secp = sec;
+	return 0;
+}
+
 int
 ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
     size_t pinlen, unsigned int *tries_left)
@@ -435,27 +463,11 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 	if (s == NULL || (so != 0 && so != 1) || !valid_pin(pin, pinlen))
 		return KMES_ERR_INVALID_ARGUMENT;
 	ks_store_logout(s);
-	if ((sec = kmes_secure_alloc(sizeof(*sec))) == NULL)
-		return KMES_ERR_ALLOC;
-	if ((r = update_counter(s, role, 0)) != 0 ||
-	    (r = ks_wrap_open(s->img, role, pin, pinlen, sec->dk)) != 0 ||
-	    (r = ks_secrets_derive(sec)) != 0)
-		goto out;
-	/* The PIN is right; the rest of the file must be untouched too. */
-	if ((r = ks_image_check_mac(s->img, sec)) != 0)
-		goto out;
-	s->sec = sec;
-	sec = NULL;
-	if ((r = update_counter(s, role, 1)) != 0) {
-		ks_store_logout(s);
-		goto out;
-	}
-	r = 0;
- out:
+	if ((r = open_secrets(s, role, pin, pinlen, &sec)) == 0)
+		s->sec = sec;
 	if (tries_left != NULL)
 		*tries_left = KS_STORE_MAX_TRIES -
 		    s->img->failures[KS_ROLE_USER];
-	kmes_secure_free(sec);
 	return r;
 }
 
@@ -470,22 +482,12 @@ ks_store_check_pin(struct ks_store *s, const uint8_t *pin, size_t pinlen,
 		*tries_left = 0;
 	if (s == NULL || !valid_pin(pin, pinlen))
 		return KMES_ERR_INVALID_ARGUMENT;
-	if ((sec = kmes_secure_alloc(sizeof(*sec))) == NULL)
-		return KMES_ERR_ALLOC;
 	/* Counted like a login: guessing here is guessing the PIN. */
-	if ((r = update_counter(s, KS_ROLE_USER, 0)) != 0 ||
-	    (r = ks_wrap_open(s->img, KS_ROLE_USER, pin, pinlen,
-	    sec->dk)) != 0 ||
-	    (r = ks_secrets_derive(sec)) != 0 ||
-	    (r = ks_image_check_mac(s->img, sec)) != 0 ||
-	    (r = update_counter(s, KS_ROLE_USER, 1)) != 0)
-		goto out;
-	r = 0;
- out:
+	r = open_secrets(s, KS_ROLE_USER, pin, pinlen, &sec);
+	kmes_secure_free(sec);
 	if (tries_left != NULL)
 		*tries_left = KS_STORE_MAX_TRIES -
 		    s->img->failures[KS_ROLE_USER];
-	kmes_secure_free(sec);
 	return r;
 }
 
