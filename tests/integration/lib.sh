@@ -483,6 +483,41 @@ EOF
 	chmod 0700 "$1"
 }
 
+# ---------------------------------------------------- a terminal (expect)
+
+# agent_on_tty <name> <prompt regex> <pin> [agent options...]: start
+# "$AGENT -s -a $TMP/<name>.sock <options>" on a pseudo-terminal under
+# expect(1) and type <pin> once a prompt matching the (Tcl) regex shows:
+# typing earlier would be flushed with the typeahead. Sets RC (0 when the
+# agent's start-up ended well; 2: no prompt in time, 3: the program ended
+# without one) and TTY_AGENT_PID (registered); its stdout is in
+# $TMP/<name>.out. Values reach expect through the environment, so no
+# quoting of paths or PINs into Tcl is needed.
+TTY_AGENT_PID=
+agent_on_tty() {
+	local name=$1 re=$2 pin=$3 cmd
+	shift 3
+	printf -v cmd '%q ' "$AGENT" -s -a "$TMP/$name.sock" "$@"
+	cat >"$TMP/tty-agent.exp" <<'EXP'
+set timeout 30
+spawn sh -c $env(TTY_CMD)
+expect {
+	-re $env(TTY_RE) { send "$env(TTY_PIN)\r" }
+	timeout { exit 2 }
+	eof { exit 3 }
+}
+expect eof
+catch wait result
+exit [lindex $result 3]
+EXP
+	TTY_CMD="exec $cmd >$(printf '%q' "$TMP/$name.out")" TTY_RE=$re \
+		TTY_PIN=$pin run expect -f "$TMP/tty-agent.exp"
+	TTY_AGENT_PID=$(sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p' \
+		"$TMP/$name.out" 2>/dev/null)
+	[ -n "$TTY_AGENT_PID" ] && register_pid "$TTY_AGENT_PID"
+	return 0
+}
+
 # -------------------------------------------------------------------- sshd
 
 SSHD_DIR=

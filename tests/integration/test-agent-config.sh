@@ -113,8 +113,12 @@ expect_contains "and records the signature" '"result":"ok"' \
 wait_for 10 agent_lacks "$ADDED_FP"
 expect_ok "'lifetime 2' from the file expires the ssh-add'ed key" \
 	agent_lacks "$ADDED_FP"
-sleep 2
-expect_fail "'lock-idle 3' from the file locked the idle store" \
+# The agent logs the idle lock; wait for that, not for a guessed time.
+idle_locked() { grep -q "locked; its keys were wiped" "$TMP/timed.log"; }
+wait_for 15 idle_locked
+expect_ok "'lock-idle 3' from the file: the agent locked the idle store" \
+	idle_locked
+expect_fail "and a store key no longer signs without a PIN" \
 	sign_with_agent "$TMP/s1/key.pub" "$TMP/msg"
 expect_ok "the locked store's key is still listed" agent_has "$FP1"
 stop_pid "$AGENT_PID"
@@ -123,7 +127,13 @@ rm -f "$HOME/audit.jsonl"
 # -t on the command line beats the file's lifetime.
 start_agent tflag -t 1h
 run bounded ssh-add "$TMP/added"
-sleep 3
+# A probe key with a 3 s lifetime of its own: once it has gone, more than
+# the file's 2 s have passed for the key added without -t.
+gen_key ed25519 "$TMP/probe" probe-key
+PROBE_FP=$(fingerprint "$TMP/probe.pub")
+run bounded ssh-add -t 3 "$TMP/probe"
+wait_for 15 agent_lacks "$PROBE_FP"
+expect_ok "the probe key expired after its own 3 s" agent_lacks "$PROBE_FP"
 expect_ok "-t overrides the file's lifetime" agent_has "$ADDED_FP"
 stop_pid "$AGENT_PID"
 

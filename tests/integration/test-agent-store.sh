@@ -253,25 +253,11 @@ expect_eq "and leaves no socket" no \
 
 # --pin on a terminal: the prompt goes to the tty, never to stdout. expect
 # types the PIN only once the prompt is shown (the prompt flushes typeahead).
-cat >"$TMP/pin.exp" <<EXP
-set timeout 30
-spawn sh -c "exec \$env(AGENT) -s -a $TMP/t.sock --store $STORE --pin >$TMP/t.out"
-expect {
-	-re {Enter PIN for keystore 'work' \([0-9]+ tries left\): } {
-		send "$PIN\r"
-	}
-	timeout { exit 2 }
-	eof { exit 3 }
-}
-expect eof
-catch wait result
-exit [lindex \$result 3]
-EXP
-run expect -f "$TMP/pin.exp"
+agent_on_tty t 'Enter PIN for keystore .work. \([0-9]+ tries left\): ' \
+	"$PIN" --store "$STORE" --pin
 tap_result "$RC" "--pin asks on the terminal and the agent starts" ||
 	_show_last expect
-tpid=$(sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p' "$TMP/t.out")
-[ -n "$tpid" ] && register_pid "$tpid"
+tpid=$TTY_AGENT_PID
 expect_lacks "--pin prompts on the terminal, not on stdout" \
 	"Enter PIN" "$(cat "$TMP/t.out")"
 expect_contains "stdout holds the environment to eval" "SSH_AUTH_SOCK=" \

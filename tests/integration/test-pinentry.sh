@@ -307,23 +307,11 @@ expect_ok "runtime: ...and the pinentry is gone too" wait_for 5 no_fake_left
 # -------------------------------------------- a real pinentry-tty (pty)
 
 if [ -x /usr/bin/pinentry-tty ]; then
-	cat >"$TMP/tty.exp" <<EXP
-set timeout 30
-spawn sh -c "exec \$env(AGENT) -s -a $TMP/tty.sock --store $STORE --pin --pinentry /usr/bin/pinentry-tty >$TMP/tty.out"
-expect {
-	-re "keystore 'work'.*10 tries left.*PIN:" { send "$PIN\r" }
-	timeout { exit 2 }
-	eof { exit 3 }
-}
-expect eof
-catch wait result
-exit [lindex \$result 3]
-EXP
-	run expect -f "$TMP/tty.exp"
+	agent_on_tty tty "keystore 'work'.*10 tries left.*PIN:" "$PIN" \
+		--store "$STORE" --pin --pinentry /usr/bin/pinentry-tty
 	tap_result "$RC" "pinentry-tty on a terminal shows the store and tries; the PIN typed unlocks" ||
 		_show_last expect
-	tpid=$(sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p' "$TMP/tty.out")
-	[ -n "$tpid" ] && register_pid "$tpid"
+	tpid=$TTY_AGENT_PID
 	expect_ok "pinentry-tty: the store key signs" \
 		env SSH_AUTH_SOCK="$TMP/tty.sock" ssh-add -T "$TMP/k-ed25519.pub"
 	[ -n "$tpid" ] && stop_pid "$tpid"
