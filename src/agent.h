@@ -145,6 +145,9 @@ void unlock_ask_store_pin(struct agent *a, struct conn *c);
 
 /* policy.c */
 int policy_session_bind(struct conn *c, struct kbuf *m);
+/* Returns 1 if c has a session binding, i.e. it may have come over ssh -A
+ * from another host: such a peer may not load code or try PINs. */
+int policy_conn_remote(const struct conn *c);
 int policy_identity_permitted(const struct ks_identity *id,
     const struct conn *c, const char *user, const char **fwd_host,
     const char **dest_host);

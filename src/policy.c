@@ -56,6 +56,18 @@ policy_conn_clear(struct conn *c)
 }
 
 int
+policy_conn_remote(const struct conn *c)
+{
+	/*
+	 * Like ssh-agent 9.2: a connection that carries any session binding
+	 * came from an ssh client, and on a forwarded socket the first one is
+	 * the forwarding hop's. A hostile peer on the far host cannot unsend
+	 * it, so "any bind" is the test that cannot be dodged.
+	 */
+	return c->nbinds != 0;
+}
+
+int
 policy_session_bind(struct conn *c, struct kbuf *m)
 {
 	struct agent_session_bind sb;
