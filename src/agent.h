@@ -239,9 +239,20 @@ int loop_watch_fd(struct loop *l, int fd, void (*cb)(struct loop *, int,
     uint32_t, void *), void *arg);
 void loop_unwatch_fd(struct loop *l, int fd);
 struct agent *loop_agent(struct loop *l);
-/* Runs fn(arg) on a helper thread, then done(c, arg) on c's loop. */
+/*
+ * Runs fn(arg) on a pool thread for jobs that wait on other processes
+ * (dialogs, PKCS#11), then done(c, arg) on c's loop. Returns 0, or a
+ * negative KMES_ERR_* (KMES_ERR_NO_BUFFER_SPACE: queue full) and then
+ * neither runs: the caller still owns arg and answers FAILURE.
+ */
 int loop_offload(struct conn *c, void (*fn)(void *),
     void (*done)(struct conn *, void *), void *arg);
+/* As loop_offload, on the KDF pool (one thread per core, at most 4). */
+int loop_offload_kdf(struct conn *c, void (*fn)(void *),
+    void (*done)(struct conn *, void *), void *arg);
+/* Brackets every scrypt run off the loops: bounds the KDF memory. */
+void loop_kdf_enter(void);
+void loop_kdf_leave(void);
 /* Wakes loop 0 so it recomputes the next key expiry. */
 void loop_kick_expiry(struct agent *a);
 

@@ -478,7 +478,7 @@ process_remove_all(struct agent *a, struct conn *c)
 	dispatch_reply_code(c, SSH_AGENT_SUCCESS);
 }
 
-/* LOCK / UNLOCK: the KDF runs on a helper thread. */
+/* LOCK / UNLOCK: the KDF runs on the KDF pool. */
 struct lock_job {
 	struct agent *agent;
 	int lock;		/* 1 LOCK, 0 UNLOCK */
@@ -506,7 +506,9 @@ lock_job_run(void *arg)
 {
 	struct lock_job *j = arg;
 
+	loop_kdf_enter();
 	j->r = ks_pw_hash(j->pw, j->pwlen, j->salt, j->hash);
+	loop_kdf_leave();
 }
 
 static void
@@ -616,7 +618,7 @@ process_lock(struct agent *a, struct conn *c, struct kbuf *m, int lock)
 		goto fail;
 	}
 	memcpy(j->pw, pw, pwlen);
-	if (loop_offload(c, lock_job_run, lock_job_done, j) != 0) {
+	if (loop_offload_kdf(c, lock_job_run, lock_job_done, j) != 0) {
 		lock_job_free(j);
 		goto fail;
 	}

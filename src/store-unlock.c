@@ -38,7 +38,9 @@ store_job_run(void *arg)
 {
 	struct store_job *j = arg;
 
+	loop_kdf_enter();
 	j->r = astore_login(j->agent, j->pin, j->pinlen, &j->tries_left);
+	loop_kdf_leave();
 }
 
 static void
@@ -111,7 +113,7 @@ store_job_done(struct conn *c, void *arg)
 	dispatch_reply_code(c, r == 0 ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
 }
 
-/* Starts a store login with pin on a helper thread; c waits for it. */
+/* Starts a store login with pin on the KDF pool; c waits for it. */
 int
 unlock_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
     size_t len, int for_sign)
@@ -128,7 +130,7 @@ unlock_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
 		return KMES_ERR_ALLOC;
 	}
 	memcpy(j->pin, pin, len);
-	if (loop_offload(c, store_job_run, store_job_done, j) != 0) {
+	if (loop_offload_kdf(c, store_job_run, store_job_done, j) != 0) {
 		store_job_free(j);
 		return KMES_ERR_SYSTEM;
 	}
@@ -227,7 +229,9 @@ pin_job_run(void *arg)
 		req.quit = &j->agent->quit;
 		if ((r = pinentry_getpin(&req, &pin, &len)) != 0)
 			break;
+		loop_kdf_enter();
 		r = astore_login(j->agent, pin, len, &left);
+		loop_kdf_leave();
 		kmes_secure_free(pin);
 		pin = NULL;
 		j->logins[j->nlogins++] = r;
