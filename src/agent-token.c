@@ -936,6 +936,7 @@ struct add_job {
 	uint8_t *cons;
 	size_t cons_len;
 	uint64_t expiry_ms;
+	int guess;		/* a PIN from the client: rate-limited */
 	int r;
 	char err[TOKEN_ERR_MAX];
 };
@@ -964,6 +965,8 @@ add_job_done(struct conn *c, void *arg)
 {
 	struct add_job *j = arg;
 
+	if (j->guess)
+		guess_done(j->agent, j->r);
 	if (j->r != 0)
 		log_error("cannot add PKCS#11 provider %s: %s", j->module,
 		    j->err[0] != '\0' ? j->err : kmes_err(j->r));
@@ -983,7 +986,7 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 	const uint8_t *pin, *cstart;
 	size_t pinlen, clen;
 	uint64_t now = agent_now_ms();
-	int r;
+	int r, admitted = 0;
 
 	memset(&cons, 0, sizeof(cons));
 	if ((r = kbuf_get_cstring(m, &provider, NULL)) != 0 ||
@@ -1012,12 +1015,18 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 		    "the allow-list (-P)", canon);
 		goto fail;
 	}
+	/* A PIN is a guess: never from ssh -A, and at the global rate. */
+	if (pinlen != 0 && (guess_refuse_remote(c, "token") ||
+	    guess_admit(a, c, "token") != 0))
+		goto fail;
+	admitted = pinlen != 0;
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->module = strdup(canon)) == NULL ||
 	    (j->pin = kmes_secure_alloc(pinlen == 0 ? 1 : pinlen)) == NULL ||
 	    (clen != 0 && (j->cons = malloc(clen)) == NULL))
 		goto fail;
 	j->agent = a;
+	j->guess = admitted;
 	memcpy(j->pin, pin, pinlen);
 	j->pinlen = pinlen;
 	if (clen != 0)
@@ -1040,6 +1049,8 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 	agent_constraints_clear(&cons);
 	free(provider);
  fail_quiet:
+	if (admitted)
+		guess_done(a, KMES_ERR_NO_BUFFER_SPACE);
 	if (agent_msg_put_code(c->out, SSH_AGENT_FAILURE) != 0)
 		c->closing = 1;
 }

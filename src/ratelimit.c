@@ -15,7 +15,9 @@
  *   consecutive failure up to delay_max: a sustained attack falls to one
  *   guess per delay_max.
  * A guess that does not pass is refused at once; nothing queues, so no
- * client can pile up state here.
+ * client can pile up state here. The reply to a wrong guess is held until
+ * the next guess would pass (rl_done's result), so a client that waits for
+ * its replies, like ssh-add, only ever sees a slow "no", as with ssh-agent.
  *
  * The legitimate user after an attack: the delay is capped and the bucket
  * refills in refill_ms, so once the attacker stops, a guess is admitted
@@ -121,10 +123,10 @@ rl_admit(struct ratelimit *rl, uint64_t *retry_ms)
 	return r;
 }
 
-void
+uint64_t
 rl_done(struct ratelimit *rl, enum rl_outcome o)
 {
-	uint64_t now, delay;
+	uint64_t now, delay, wait = 0;
 	unsigned int shift;
 
 	pthread_mutex_lock(&rl->mtx);
@@ -150,11 +152,16 @@ rl_done(struct ratelimit *rl, enum rl_outcome o)
 		/* Two verdicts close together: the later wait wins. */
 		if (now + delay > rl->not_before)
 			rl->not_before = now + delay;
+		wait = rl->not_before - now;
+		if (rl->credit_ms < rl->p.refill_ms &&
+		    rl->p.refill_ms - rl->credit_ms > wait)
+			wait = rl->p.refill_ms - rl->credit_ms;
 		break;
 	case RL_NEUTRAL:
 		break;
 	}
 	pthread_mutex_unlock(&rl->mtx);
+	return wait;
 }
 
 unsigned int

@@ -51,8 +51,13 @@ void rl_free(struct ratelimit *rl);
  */
 int rl_admit(struct ratelimit *rl, uint64_t *retry_ms)
     __attribute__((warn_unused_result));
-/* Ends an admitted guess with its outcome. */
-void rl_done(struct ratelimit *rl, enum rl_outcome o);
+/*
+ * Ends an admitted guess with its outcome. Returns the milliseconds until
+ * the next guess could be admitted (0 after RL_RIGHT): holding a wrong
+ * guess's reply that long means a client that waits for its replies, as
+ * ssh-add does, is never refused.
+ */
+uint64_t rl_done(struct ratelimit *rl, enum rl_outcome o);
 /* Guesses admitted and not yet done (for tests and logs). */
 unsigned int rl_inflight(struct ratelimit *rl);
 

@@ -2,8 +2,9 @@
  * test-ratelimit.c: the global guessing limiter (src/ratelimit.c) on a
  * fake clock: a burst, then one guess per refill whatever the number of
  * clients; no more than max_inflight checked at once; a doubling delay
- * after failures that stops at its cap and ends on a right guess; and the
- * user's one typo after an attack costs seconds, not minutes.
+ * after failures that stops at its cap and ends on a right guess; a client
+ * that waits for its (held) replies is never refused; and the user's one
+ * typo after an attack costs seconds, not minutes.
  */
 #include <check.h>
 #include <stdint.h>
@@ -129,7 +130,9 @@ START_TEST(test_failure_delay_doubles_up_to_its_cap)
 
 	for (i = 0; i < 10; i++) {
 		fake_now += 10 * RL_REFILL_MS;	/* the bucket is full */
-		ck_assert_int_eq(guess(rl, RL_WRONG), 0);
+		ck_assert_int_eq(rl_admit(rl, NULL), 0);
+		/* The wrong guess's reply is held exactly that long. */
+		ck_assert_uint_eq(rl_done(rl, RL_WRONG), expect);
 		ck_assert_int_eq(rl_admit(rl, &retry), KMES_ERR_DENIED);
 		ck_assert_uint_eq(retry, expect);
 		/* One millisecond early is still refused; on time passes. */
@@ -156,7 +159,8 @@ START_TEST(test_right_guess_ends_the_delay)
 		ck_assert_int_eq(guess(rl, RL_WRONG), 0);
 	}
 	fake_now += RL_DELAY_MAX_MS;
-	ck_assert_int_eq(guess(rl, RL_RIGHT), 0);
+	ck_assert_int_eq(rl_admit(rl, NULL), 0);
+	ck_assert_uint_eq(rl_done(rl, RL_RIGHT), 0);
 	/* No delay left: the next guess waits only for the bucket. */
 	ck_assert_int_eq(guess(rl, RL_WRONG), 0);
 	fake_now += RL_DELAY_BASE_MS;
@@ -215,6 +219,30 @@ START_TEST(test_one_typo_after_attack_costs_seconds_not_minutes)
 }
 END_TEST
 
+/*
+ * ssh-add -X typed wrong again and again by one user: each "no" is held
+ * for what rl_done says, and the next try, sent when it arrives, is never
+ * refused at once, however long the run.
+ */
+START_TEST(test_client_that_waits_for_replies_is_never_refused)
+{
+	struct ratelimit *rl = new_rl();
+	uint64_t hold;
+	unsigned int i;
+
+	for (i = 0; i < 50; i++) {
+		ck_assert_int_eq(rl_admit(rl, NULL), 0);
+		fake_now += 60;		/* the KDF */
+		hold = rl_done(rl, RL_WRONG);
+		ck_assert_uint_le(hold, RL_DELAY_MAX_MS);
+		fake_now += hold;
+	}
+	ck_assert_int_eq(rl_admit(rl, NULL), 0);
+	ck_assert_uint_eq(rl_done(rl, RL_RIGHT), 0);
+	rl_free(rl);
+}
+END_TEST
+
 START_TEST(test_bad_params_are_refused)
 {
 	struct rl_params p = daemon_params;
@@ -260,6 +288,7 @@ ratelimit_suite(void)
 	tcase_add_test(tc, test_right_guess_ends_the_delay);
 	tcase_add_test(tc, test_failures_forgotten_after_quiet_time);
 	tcase_add_test(tc, test_one_typo_after_attack_costs_seconds_not_minutes);
+	tcase_add_test(tc, test_client_that_waits_for_replies_is_never_refused);
 	tcase_add_test(tc, test_bad_params_are_refused);
 	tcase_add_test(tc, test_clock_stepping_back_refills_nothing);
 	suite_add_tcase(s, tc);
