@@ -596,7 +596,7 @@ offload_to(struct workers *pool, struct conn *c, void (*fn)(void *),
 	o->arg = arg;
 	if ((r = workers_submit(pool, offload_run, o)) != 0) {
 		/* Full: the caller still owns arg and answers FAILURE. */
-		log_info("busy: %s job from pid %ld refused (queue full)",
+		log_verbose("busy: %s job from pid %ld refused (queue full)",
 		    pool == kdf_pool ? "KDF" : "helper", (long)c->peer_pid);
 		free(o);
 		return r;

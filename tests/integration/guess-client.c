@@ -15,8 +15,9 @@
  *	The same bound connection sends LOCK SECRET, then UNLOCK SECRET
  *	(ssh-add -x, -X on the far host). Prints both replies; exits 0 if
  *	both were SUCCESS, else 1 (2 on anything else).
- *   guess-client lock-flood SOCK N
- *	N connections at once, each sending LOCK; then reads every reply
+ *   guess-client lock-flood SOCK N PASSWORD
+ *	N connections at once, each sending LOCK PASSWORD (one of them
+ *	locks the agent, the rest are refused); then reads every reply
  *	(60 s at most). Prints "success S failure F lost L ms M".
  *
  * The secret is read from the environment (GUESS_SECRET) when SECRET is
@@ -244,20 +245,18 @@ cmd_fwd_unlock(const char *sock, const char *secret, int lock_first)
 }
 
 static int
-cmd_lock_flood(const char *sock, long n)
+cmd_lock_flood(const char *sock, long n, const char *pw)
 {
 	int *fds = NULL, t;
 	long i, ok = 0, bad = 0, lost = 0;
 	uint64_t start = now_ms(), deadline;
 	struct kbuf *b = NULL;
-	char pw[64];
 
-	if ((fds = calloc((size_t)n, sizeof(*fds))) == NULL ||
+	if (n <= 0 || (fds = calloc((size_t)n, sizeof(*fds))) == NULL ||
 	    (b = kbuf_new()) == NULL)
 		return 2;
 	/* All requests first, so the agent holds every one at once. */
 	for (i = 0; i < n; i++) {
-		snprintf(pw, sizeof(pw), "lock-pw-%ld", i);
 		if ((fds[i] = connect_to(sock)) == -1 ||
 		    put_unlock(b, SSH_AGENTC_LOCK, pw) != 0 ||
 		    send_frame(fds[i], b) != 0) {
@@ -311,9 +310,11 @@ main(int argc, char **argv)
 		return cmd_fwd_unlock(argv[2], secret,
 		    strcmp(argv[1], "fwd-lock-unlock") == 0);
 	}
-	if (argc == 4 && strcmp(argv[1], "lock-flood") == 0)
-		return cmd_lock_flood(argv[2], strtol(argv[3], NULL, 10));
+	if (argc == 5 && strcmp(argv[1], "lock-flood") == 0)
+		return cmd_lock_flood(argv[2], strtol(argv[3], NULL, 10),
+		    argv[4]);
 	fprintf(stderr, "usage: guess-client flood SOCK SECONDS | "
-	    "fwd-unlock SOCK SECRET | fwd-lock-unlock SOCK SECRET | lock-flood SOCK N\n");
+	    "fwd-unlock SOCK SECRET |\n\tfwd-lock-unlock SOCK SECRET | "
+	    "lock-flood SOCK N PASSWORD\n");
 	return 2;
 }
