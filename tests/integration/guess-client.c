@@ -6,6 +6,8 @@
  *	A new connection per wrong UNLOCK guess, as fast as the agent
  *	accepts, never reading a reply (up to 256 left open, then the
  *	oldest is closed). Prints "sent N ms M".
+ *   guess-client card-flood SOCK SECONDS MODULE
+ *	The same with ADD_SMARTCARD_KEY for MODULE and a wrong token PIN.
  *   guess-client fwd-unlock SOCK SECRET
  *	One connection that first binds to a made-up ssh session with
  *	is_forwarding = 1 (what ssh -A's far end looks like), then sends
@@ -137,15 +139,30 @@ put_unlock(struct kbuf *b, int type, const char *secret)
 	    kbuf_put_cstring(b, secret) != 0 ? -1 : 0;
 }
 
+/* One wrong guess: UNLOCK, or ADD_SMARTCARD_KEY for module. */
 static int
-cmd_flood(const char *sock, long seconds)
+put_guess(struct kbuf *b, const char *module, unsigned long n)
+{
+	char pw[64];
+
+	snprintf(pw, sizeof(pw), "%s%lu", module == NULL ? "wrong-guess-" :
+	    "9", n);
+	if (module == NULL)
+		return put_unlock(b, SSH_AGENTC_UNLOCK, pw);
+	kbuf_reset(b);
+	return kbuf_put_u8(b, SSH_AGENTC_ADD_SMARTCARD_KEY) != 0 ||
+	    kbuf_put_cstring(b, module) != 0 ||
+	    kbuf_put_cstring(b, pw) != 0 ? -1 : 0;
+}
+
+static int
+cmd_flood(const char *sock, long seconds, const char *module)
 {
 	int fds[MAX_OPEN], fd;
 	size_t i, next = 0;
 	unsigned long sent = 0;
 	uint64_t start = now_ms(), end = start + (uint64_t)seconds * 1000;
 	struct kbuf *b;
-	char pw[64];
 
 	for (i = 0; i < MAX_OPEN; i++)
 		fds[i] = -1;
@@ -154,9 +171,7 @@ cmd_flood(const char *sock, long seconds)
 	while (now_ms() < end) {
 		if ((fd = connect_to(sock)) == -1)
 			continue;
-		snprintf(pw, sizeof(pw), "wrong-guess-%lu", sent);
-		if (put_unlock(b, SSH_AGENTC_UNLOCK, pw) == 0 &&
-		    send_frame(fd, b) == 0)
+		if (put_guess(b, module, sent) == 0 && send_frame(fd, b) == 0)
 			sent++;
 		/* Never read: the reply may go wherever it likes. */
 		if (fds[next] != -1)
@@ -300,7 +315,9 @@ main(int argc, char **argv)
 	if ((r = ks_crypto_init(0)) != 0 && r != KMES_ERR_SYSTEM)
 		return 2;
 	if (argc == 4 && strcmp(argv[1], "flood") == 0)
-		return cmd_flood(argv[2], strtol(argv[3], NULL, 10));
+		return cmd_flood(argv[2], strtol(argv[3], NULL, 10), NULL);
+	if (argc == 5 && strcmp(argv[1], "card-flood") == 0)
+		return cmd_flood(argv[2], strtol(argv[3], NULL, 10), argv[4]);
 	if (argc == 4 && (strcmp(argv[1], "fwd-unlock") == 0 ||
 	    strcmp(argv[1], "fwd-lock-unlock") == 0)) {
 		secret = argv[3];
@@ -314,7 +331,7 @@ main(int argc, char **argv)
 		return cmd_lock_flood(argv[2], strtol(argv[3], NULL, 10),
 		    argv[4]);
 	fprintf(stderr, "usage: guess-client flood SOCK SECONDS | "
-	    "fwd-unlock SOCK SECRET |\n\tfwd-lock-unlock SOCK SECRET | "
-	    "lock-flood SOCK N PASSWORD\n");
+	    "card-flood SOCK SECONDS MODULE |\n\tfwd-unlock SOCK SECRET | "
+	    "fwd-lock-unlock SOCK SECRET | lock-flood SOCK N PASSWORD\n");
 	return 2;
 }

@@ -7,7 +7,9 @@
 #   the agent's own lock password stays allowed from it, as in OpenSSH;
 # - a client that opens a new connection per lock-password guess and never
 #   reads a reply gets no more than the global rate admitted (counted in
-#   the audit log: one record per checked guess);
+#   the audit log: one record per checked guess); token PINs sent with
+#   ADD_SMARTCARD_KEY the same way share that limit (counted in the log:
+#   one line per PIN the token checked);
 # - the user's ssh-add -X with the right password right after the attack
 #   succeeds within a few seconds.
 #
@@ -16,6 +18,7 @@
 #      bash tests/integration/test-guess-limit.sh
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/softhsm.sh"
 
 [ -n "${KEYTOOL:-}" ] || bail_out "KEYTOOL is not set"
 [ -n "${GUESS_CLIENT:-}" ] || bail_out "GUESS_CLIENT is not set"
@@ -136,5 +139,34 @@ tap_result $? "guesses were checked and refused, both audited" ||
 expect_contains "the refusal says why in the log" "too many guesses" \
 	"$(cat "$TMP/rate.log")"
 expect_lacks "the audit log holds no secret" "$LOCKPW" "$(cat "$AUDIT")"
+
+# --- token PINs (ssh-add -s) count against the same limit
+softhsm_setup
+TOK="Guess Token"
+TOKPIN=1234
+softhsm_init_token "$TOK" "$TOKPIN" 5678 >/dev/null || bail_out "no token"
+softhsm_keygen "$TOK" "$TOKPIN" EC:prime256v1 01 tok-guess
+MODULE=$(realpath "$SOFTHSM_MODULE")
+start_agent card
+run "$GUESS_CLIENT" card-flood "$SSH_AUTH_SOCK" "$FLOOD_S" "$MODULE"
+tap_result "$RC" "the token PIN flood client ran" || _show_last card-flood
+read -r _ SENT _ FLOOD_MS <<<"$OUT"
+diag "token flood: $SENT guesses sent in $FLOOD_MS ms"
+user_card() { askpass "$TOKPIN" -s "$MODULE" >/dev/null 2>&1; }
+T0=$(now_ms)
+wait_for "$USER_BOUND_S" user_card
+RCU=$?
+WAITED=$(($(now_ms) - T0))
+[ "$RCU" -eq 0 ] && [ "$WAITED" -le $((USER_BOUND_S * 1000)) ]
+tap_result $? "ssh-add -s with the right PIN succeeds within ${USER_BOUND_S} s of the attack (took $WAITED ms)" ||
+	diag_file "$TMP/card.log"
+expect_contains "the token's key is served" "tok-guess" "$(bounded ssh-add -l)"
+CHECKED=$(grep -c "cannot add PKCS#11 provider" "$TMP/card.log")
+diag "token PINs checked: $CHECKED" \
+	"$(grep "cannot add PKCS#11 provider" "$TMP/card.log" | sed "s/.*: //" | sort | uniq -c)"
+MAX=$((BURST + (FLOOD_MS + 999) / 1000 + 1))
+[ "${SENT:-0}" -ge 100 ] && [ "$CHECKED" -le "$MAX" ]
+tap_result $? "at most $MAX of $SENT token PINs in ${FLOOD_MS} ms reached the token" ||
+	diag "checked: $CHECKED"
 
 done_testing
