@@ -964,15 +964,19 @@ static void
 add_job_done(struct conn *c, void *arg)
 {
 	struct add_job *j = arg;
+	uint64_t hold = 0;
 
 	if (j->guess)
-		guess_done(j->agent, j->r);
+		hold = guess_done(j->agent, j->r);
 	if (j->r != 0)
 		log_error("cannot add PKCS#11 provider %s: %s", j->module,
 		    j->err[0] != '\0' ? j->err : kmes_err(j->r));
-	if (agent_msg_put_code(c->out, j->r == 0 ? SSH_AGENT_SUCCESS :
-	    SSH_AGENT_FAILURE) != 0)
-		c->closing = 1;
+	/* A wrong PIN's answer waits until the next guess may pass. */
+	if (j->r == 0 || !guess_hold_failure(c, hold)) {
+		if (agent_msg_put_code(c->out, j->r == 0 ?
+		    SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE) != 0)
+			c->closing = 1;
+	}
 	add_job_free(j);
 }
 

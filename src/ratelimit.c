@@ -22,10 +22,13 @@
  * The legitimate user after an attack: the delay is capped and the bucket
  * refills in refill_ms, so once the attacker stops, a guess is admitted
  * within delay_max (4 s); a typo then costs at most another delay_max,
- * never minutes. A right guess ends the delay (not the bucket: a client
- * that knows one secret, e.g. a lock password it set itself, cannot buy
- * back speed against another beyond the bucket's rate), and failures are
- * forgotten after forget_ms without one.
+ * never minutes. A right guess ends the delay and gives its bucket turn
+ * back, and failures are forgotten after forget_ms without one. A client
+ * that knows one secret (say a lock password it set itself) gains nothing
+ * against another from that: right guesses only give back what they took,
+ * so wrong ones still get at most burst, then one per refill_ms; and the
+ * delay it can clear only guards the lock password, which it cannot use
+ * while the agent is locked (the store and tokens count their own tries).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -136,6 +139,12 @@ rl_done(struct ratelimit *rl, enum rl_outcome o)
 		rl->inflight--;
 	switch (o) {
 	case RL_RIGHT:
+		/* A right guess gives its turn back: the bucket meters only
+		 * guesses that could be an attacker's, and a user adding
+		 * tokens and unlocking in a row is never refused. */
+		rl->credit_ms += rl->p.refill_ms;
+		if (rl->credit_ms > (uint64_t)rl->p.burst * rl->p.refill_ms)
+			rl->credit_ms = (uint64_t)rl->p.burst * rl->p.refill_ms;
 		rl->failures = 0;
 		rl->not_before = 0;
 		break;

@@ -170,6 +170,39 @@ START_TEST(test_right_guess_ends_the_delay)
 }
 END_TEST
 
+START_TEST(test_right_guesses_do_not_use_up_the_bucket)
+{
+	struct ratelimit *rl = new_rl();
+	unsigned int i;
+
+	/* ssh-add -s for several tokens and ssh-add -X, all right. */
+	for (i = 0; i < 20; i++)
+		ck_assert_int_eq(guess(rl, RL_RIGHT), 0);
+	/* Wrong ones still get exactly the burst. */
+	for (i = 0; i < RL_BURST; i++)
+		ck_assert_int_eq(guess(rl, RL_NEUTRAL), 0);
+	ck_assert_int_eq(rl_admit(rl, NULL), KMES_ERR_DENIED);
+	rl_free(rl);
+}
+END_TEST
+
+/* Knowing one secret buys no guesses at another: alternating a right
+ * guess with a wrong one still meters the wrong ones at the refill rate. */
+START_TEST(test_right_guesses_do_not_launder_wrong_ones)
+{
+	struct ratelimit *rl = new_rl();
+	uint64_t start = fake_now, wrong = 0;
+
+	while (fake_now - start < 60000) {
+		if (guess(rl, RL_RIGHT) == 0 && guess(rl, RL_NEUTRAL) == 0)
+			wrong++;
+		fake_now += 10;
+	}
+	ck_assert_uint_le(wrong, RL_BURST + 60000 / RL_REFILL_MS);
+	rl_free(rl);
+}
+END_TEST
+
 START_TEST(test_failures_forgotten_after_quiet_time)
 {
 	struct ratelimit *rl = new_rl();
@@ -286,6 +319,8 @@ ratelimit_suite(void)
 	tcase_add_test(tc, test_inflight_bound_refuses_parallel_guesses);
 	tcase_add_test(tc, test_failure_delay_doubles_up_to_its_cap);
 	tcase_add_test(tc, test_right_guess_ends_the_delay);
+	tcase_add_test(tc, test_right_guesses_do_not_use_up_the_bucket);
+	tcase_add_test(tc, test_right_guesses_do_not_launder_wrong_ones);
 	tcase_add_test(tc, test_failures_forgotten_after_quiet_time);
 	tcase_add_test(tc, test_one_typo_after_attack_costs_seconds_not_minutes);
 	tcase_add_test(tc, test_client_that_waits_for_replies_is_never_refused);
