@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "kmes-err.h"
@@ -137,7 +138,8 @@ gated_job(void *arg)
 	m = atomic_load(&max_in_gate);
 	while (n > m && !atomic_compare_exchange_weak(&max_in_gate, &m, n))
 		;
-	for (i = 0; i < 1000; i++)
+	/* Stay inside a moment, so other holders would overlap. */
+	for (i = 0; i < 100; i++)
 		sched_yield();
 	atomic_fetch_sub(&in_gate, 1);
 	workers_gate_leave(gate);
@@ -149,8 +151,8 @@ START_TEST(test_gate_admits_no_more_than_its_slots)
 	unsigned int i;
 
 	ck_assert_ptr_nonnull(gate = workers_gate_new(2));
-	ck_assert_ptr_nonnull(w = workers_new(8, 64));
-	for (i = 0; i < 64; i++)
+	ck_assert_ptr_nonnull(w = workers_new(8, 32));
+	for (i = 0; i < 32; i++)
 		ck_assert_int_eq(workers_submit(w, gated_job, NULL), 0);
 	workers_free(w);
 	ck_assert_uint_ge(atomic_load(&max_in_gate), 1);
@@ -165,6 +167,8 @@ workers_suite(void)
 	Suite *s = suite_create("workers");
 	TCase *tc = tcase_create("pool");
 
+	/* The machine may be shared with a whole test run. */
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_full_queue_refuses_at_once_and_runs_nothing);
 	tcase_add_test(tc, test_stop_runs_every_queued_job_once);
 	tcase_add_test(tc, test_zero_threads_or_queue_is_refused);
