@@ -174,7 +174,7 @@ int guess_admit(struct agent *a, struct conn *c, const char *target)
  * Returns the ms until the next guess may be admitted (0 if none wait). */
 uint64_t guess_done(struct agent *a, int r);
 /* Queues FAILURE for c to go out after ms (c waits meanwhile). Returns 1
- * if it did (or c is closing), 0 if ms is 0: then reply now. */
+ * if it did, 0 if ms is 0 or c is closing: then reply now. */
 int guess_hold_failure(struct conn *c, uint64_t ms);
 
 /* agent-store.c: the embedded key store's keys as identities. */
