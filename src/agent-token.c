@@ -39,6 +39,7 @@
 #include "kmes-err.h"
 #include "log.h"
 #include "match.h"
+#include "module-check.h"
 #include "p11-proto.h"
 #include "secmem.h"
 
@@ -182,12 +183,32 @@ helper_reap(struct provider *p)
 	atomic_store(&p->alive, 0);
 }
 
-/* Spawns kmes-agent --pkcs11-helper with nch channels at fds 3.. . */
+/*
+ * Moves fd above every descriptor number the helper is given, so that no
+ * dup2() in the child overwrites a descriptor still to be passed on.
+ */
 static int
-helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch)
+fd_above_targets(int fd)
+{
+	int moved;
+
+	if (fd > P11H_MODULE_FD)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, P11H_MODULE_FD + 1);
+	close(fd);
+	return moved;
+}
+
+/*
+ * Spawns kmes-agent --pkcs11-helper with nch channels at fds 3.. and the
+ * checked module file (module_fd) at P11H_MODULE_FD.
+ */
+static int
+helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch,
+    int module_fd)
 {
 	posix_spawn_file_actions_t fa;
-	int theirs[P11H_MAX_CHANNELS], sv[2], err;
+	int theirs[P11H_MAX_CHANNELS], sv[2], err, mfd = -1;
 	char nbuf[16], lbuf[16];
 	char *argv[6];
 	size_t i, made = 0;
@@ -195,12 +216,18 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch)
 	int r = KMES_ERR_SYSTEM;
 	extern char **environ;
 
+	if ((mfd = fcntl(module_fd, F_DUPFD_CLOEXEC, P11H_MODULE_FD + 1)) < 0)
+		goto out;
 	for (i = 0; i < nch; i++) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    sv) != 0)
 			goto out;
 		mine[i] = sv[0];
-		theirs[i] = sv[1];
+		if ((theirs[i] = fd_above_targets(sv[1])) < 0) {
+			close(sv[0]);
+			mine[i] = -1;
+			goto out;
+		}
 		made++;
 	}
 	snprintf(nbuf, sizeof(nbuf), "%zu", nch);
@@ -224,6 +251,7 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch)
 	for (i = 0; i < nch; i++)
 		posix_spawn_file_actions_adddup2(&fa, theirs[i],
 		    P11H_FD_BASE + (int)i);
+	posix_spawn_file_actions_adddup2(&fa, mfd, P11H_MODULE_FD);
 	/* Ourselves, re-executed: no helper binary to find or to trust. */
 	err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -232,8 +260,12 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch)
 		goto out;
 	}
 	p->pid = pid;
+	log_info("started a PKCS#11 helper (pid %ld) for %s", (long)pid,
+	    p->module);
 	r = 0;
  out:
+	if (mfd >= 0)
+		close(mfd);
 	for (i = 0; i < made; i++) {
 		close(theirs[i]);
 		if (r != 0) {
@@ -255,7 +287,8 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
     size_t errlen)
 {
 	size_t nch = (size_t)a->opt.nloops * CHAN_PER_LOOP, i, n = 0, made = 0;
-	int mine[P11H_MAX_CHANNELS];
+	int mine[P11H_MAX_CHANNELS], module_fd = -1;
+	char chk[TOKEN_ERR_MAX - 16];
 	struct kbuf *body = NULL, *msg = NULL, *rep = NULL, *cb = NULL;
 	struct ks_key **keys = NULL;
 	char **comments = NULL, *why = NULL, *desc = NULL;
@@ -272,7 +305,16 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 		nch = MAX_LOOPS * CHAN_PER_LOOP;
 	for (i = 0; i < nch; i++)
 		mine[i] = -1;
-	if ((r = helper_spawn(a, p, mine, nch)) != 0) {
+	/*
+	 * Every start, restarts included: what the helper loads is checked
+	 * here, before any process exists that could dlopen() it.
+	 */
+	if ((r = modcheck_open(p->module, a->opt.uid, &module_fd, chk,
+	    sizeof(chk))) != 0) {
+		snprintf(err, errlen, "not loaded: %s", chk);
+		goto out;
+	}
+	if ((r = helper_spawn(a, p, mine, nch, module_fd)) != 0) {
 		snprintf(err, errlen, "cannot start the PKCS#11 helper");
 		goto out;
 	}
@@ -367,6 +409,8 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
  out:
 	if (r != 0 && err[0] == '\0')
 		snprintf(err, errlen, "%s", kmes_err(r));
+	if (module_fd >= 0)
+		close(module_fd);
 	for (i = 0; i < nch; i++) {
 		if (mine[i] >= 0)
 			close(mine[i]);
