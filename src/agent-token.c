@@ -972,6 +972,42 @@ token_conn_gone(struct conn *c)
 
 /* ------------------------------------------ ADD/REMOVE_SMARTCARD_KEY */
 
+/*
+ * A connection with a session binding may be another host's, reaching us
+ * through ssh -A: it must not make us load code (CVE-2023-38408: the
+ * constructor of any library the allow-list matches runs at dlopen) nor
+ * drop the user's providers. As ssh-agent, refuse unless the user opted in
+ * (-O allow-remote-pkcs11). Reads only the provider name, to say what was
+ * refused; the PIN and constraints stay unparsed. Returns 1 if refused
+ * (FAILURE queued), 0 if the request may go on.
+ */
+static int
+refuse_remote(struct agent *a, struct conn *c, struct kbuf *m,
+    const char *op)
+{
+	char *provider = NULL;
+
+	if (!policy_conn_remote(c))
+		return 0;
+	if (a->opt.allow_remote_pkcs11) {
+		log_info("%s of a PKCS#11 provider by a connection with a "
+		    "session binding: allowed by -O allow-remote-pkcs11", op);
+		return 0;
+	}
+	if (kbuf_get_cstring(m, &provider, NULL) != 0)
+		provider = NULL;
+	log_error("refusing to %s PKCS#11 provider \"%s\" for a connection "
+	    "with a session binding (uid %ld, pid %ld): it may come from "
+	    "another host over ssh -A; -O allow-remote-pkcs11 allows it", op,
+	    provider != NULL ? provider : "(malformed)", (long)c->peer_uid,
+	    (long)c->peer_pid);
+	audit_provider(c, op, provider, "refused", "session-bound connection");
+	free(provider);
+	if (agent_msg_put_code(c->out, SSH_AGENT_FAILURE) != 0)
+		c->closing = 1;
+	return 1;
+}
+
 struct add_job {
 	struct agent *agent;
 	char *module;
@@ -1011,6 +1047,8 @@ add_job_done(struct conn *c, void *arg)
 	if (j->r != 0)
 		log_error("cannot add PKCS#11 provider %s: %s", j->module,
 		    j->err[0] != '\0' ? j->err : kmes_err(j->r));
+	audit_provider(c, "add", j->module, j->r == 0 ? "ok" : "error",
+	    j->r == 0 ? NULL : j->err[0] != '\0' ? j->err : kmes_err(j->r));
 	if (agent_msg_put_code(c->out, j->r == 0 ? SSH_AGENT_SUCCESS :
 	    SSH_AGENT_FAILURE) != 0)
 		c->closing = 1;
@@ -1030,6 +1068,9 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 	int r;
 
 	memset(&cons, 0, sizeof(cons));
+	/* First: a remote peer gets nothing parsed, opened or started. */
+	if (refuse_remote(a, c, m, "add"))
+		return;
 	if ((r = kbuf_get_cstring(m, &provider, NULL)) != 0 ||
 	    (r = kbuf_get_string_direct(m, &pin, &pinlen)) != 0) {
 		log_info("malformed add-smartcard request: %s", kmes_err(r));
@@ -1049,11 +1090,14 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 	if (realpath(provider, canon) == NULL) {
 		log_error("refusing PKCS#11 provider \"%s\": realpath: %s",
 		    provider, strerror(errno));
+		audit_provider(c, "add", provider, "refused", strerror(errno));
 		goto fail;
 	}
 	if (kmes_match_pattern_list(canon, a->opt.allowed_providers) != 1) {
 		log_error("refusing PKCS#11 provider \"%s\": not allowed by "
 		    "the allow-list (-P)", canon);
+		audit_provider(c, "add", canon, "refused",
+		    "not allowed by the allow-list (-P)");
 		goto fail;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
@@ -1128,6 +1172,8 @@ remove_job_done(struct conn *c, void *arg)
 	if (j->found == 0)
 		log_info("remove-smartcard: provider %s was not added",
 		    j->canon);
+	audit_provider(c, "remove", j->canon, j->found != 0 ? "ok" : "error",
+	    j->found != 0 ? NULL : "not added");
 	if (agent_msg_put_code(c->out, j->found != 0 ? SSH_AGENT_SUCCESS :
 	    SSH_AGENT_FAILURE) != 0)
 		c->closing = 1;
@@ -1142,6 +1188,8 @@ token_process_remove(struct agent *a, struct conn *c, struct kbuf *m)
 	size_t pinlen;
 	struct remove_job *j = NULL;
 
+	if (refuse_remote(a, c, m, "remove"))
+		return;
 	if (kbuf_get_cstring(m, &provider, NULL) != 0 ||
 	    kbuf_get_string_direct(m, &pin, &pinlen) != 0 ||
 	    kbuf_len(m) != 0) {

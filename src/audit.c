@@ -247,3 +247,29 @@ audit_unlock(const struct conn *c, const char *target, const char *result)
 	json_raw(buf, sizeof(buf), &off, "}\n");
 	write_record(buf, off);
 }
+
+void
+audit_provider(const struct conn *c, const char *op, const char *module,
+    const char *result, const char *reason)
+{
+	char buf[PATH_MAX + 1024];
+	size_t off = 0;
+
+	if (!audit_enabled())
+		return;
+	record_head(buf, sizeof(buf), &off, "pkcs11-provider", c);
+	json_raw(buf, sizeof(buf), &off, ",\"op\":");
+	json_str(buf, sizeof(buf), &off, op);
+	json_raw(buf, sizeof(buf), &off, ",\"module\":");
+	json_str(buf, sizeof(buf), &off, module);
+	/* A bound connection may be a remote host's, over ssh -A. */
+	json_raw(buf, sizeof(buf), &off, ",\"session_binds\":%zu,\"result\":",
+	    c->nbinds);
+	json_str(buf, sizeof(buf), &off, result);
+	if (reason != NULL) {
+		json_raw(buf, sizeof(buf), &off, ",\"reason\":");
+		json_str(buf, sizeof(buf), &off, reason);
+	}
+	json_raw(buf, sizeof(buf), &off, "}\n");
+	write_record(buf, off);
+}
