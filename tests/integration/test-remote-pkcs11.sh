@@ -141,6 +141,16 @@ expect_eq "every refused add has its audit record" 5 \
 expect_no_match "a refused add never reaches the token (no C_Login)" \
 	"C_Login|PIN_INCORRECT" "$(cat "$A_LOG")"
 
+# The refused name is the peer's: it must not forge log lines or records.
+run raw fwd add "$MODS/evil
+{\"time\":\"forged\"}" "$PIN"
+expect_eq "a bound add with a newline in the name: FAILURE" "bind: SUCCESS
+add: FAILURE" "$OUT"
+expect_eq "... the audit log stays one record per line" "" \
+	"$(grep -v '^{"time":"[0-9T:.-]*Z","event":.*}$' "$TMP/a-audit.log")"
+expect_no_match "... and the log has no line the peer wrote" '^\{"time":"forged"' \
+	"$(cat "$A_LOG")"
+
 # ------------------------------------------ local clients: the file checks
 # The user's own ssh-add -s of a shared object in the allow-list is loaded
 # (as with OpenSSH's ssh-agent: the user chose it) -- and the marker shows.
