@@ -152,7 +152,7 @@ copy_padded(char *dst, const CK_UTF8CHAR *src, size_t len)
 }
 
 int
-p11_module_load(const char *path, struct p11_module **mp,
+p11_module_load(const char *path, const char *name, struct p11_module **mp,
     char err[P11_ERRMSG_MAX])
 {
 	struct p11_module *m = NULL;
@@ -163,13 +163,15 @@ p11_module_load(const char *path, struct p11_module **mp,
 
 	*mp = NULL;
 	err[0] = '\0';
+	if (name == NULL)
+		name = path;
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
-	    (m->path = strdup(path)) == NULL) {
+	    (m->path = strdup(name)) == NULL) {
 		r = KMES_ERR_ALLOC;
 		goto out;
 	}
 	if ((m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(err, P11_ERRMSG_MAX, "cannot load %s: %s", path,
+		snprintf(err, P11_ERRMSG_MAX, "cannot load %s: %s", name,
 		    dlerror());
 		r = KMES_ERR_TOKEN;
 		goto out;
@@ -177,7 +179,7 @@ p11_module_load(const char *path, struct p11_module **mp,
 	*(void **)&getfl = dlsym(m->dl, "C_GetFunctionList");
 	if (getfl == NULL) {
 		snprintf(err, P11_ERRMSG_MAX, "%s is not a PKCS#11 module "
-		    "(no C_GetFunctionList)", path);
+		    "(no C_GetFunctionList)", name);
 		r = KMES_ERR_TOKEN;
 		goto out;
 	}
@@ -188,7 +190,7 @@ p11_module_load(const char *path, struct p11_module **mp,
 		goto out;
 	}
 	if (m->f->version.major != 2 && m->f->version.major != 3) {
-		snprintf(err, P11_ERRMSG_MAX, "%s speaks PKCS#11 %u.%u", path,
+		snprintf(err, P11_ERRMSG_MAX, "%s speaks PKCS#11 %u.%u", name,
 		    m->f->version.major, m->f->version.minor);
 		r = KMES_ERR_TOKEN;
 		m->f = NULL;

@@ -38,11 +38,13 @@ struct p11_key {
 };
 
 /*
- * Loads the module at path and calls C_Initialize (with OS locking).
- * Returns 0 or a negative KMES_ERR_*; on error a message is left in err.
+ * Loads the module at path (e.g. /proc/self/fd/N) and calls C_Initialize
+ * (with OS locking); messages call it name (NULL: path). Returns 0 or a
+ * negative KMES_ERR_*; on error a message is left in err.
  */
-int p11_module_load(const char *path, struct p11_module **mp,
-    char err[P11_ERRMSG_MAX]) __attribute__((warn_unused_result));
+int p11_module_load(const char *path, const char *name,
+    struct p11_module **mp, char err[P11_ERRMSG_MAX])
+    __attribute__((warn_unused_result));
 
 /* C_Finalize, dlclose, and wipes the tokens' PINs. Accepts NULL. */
 void p11_module_free(struct p11_module *m);

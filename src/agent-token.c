@@ -39,6 +39,7 @@
 #include "kmes-err.h"
 #include "log.h"
 #include "match.h"
+#include "module-check.h"
 #include "p11-proto.h"
 #include "secmem.h"
 
@@ -182,12 +183,32 @@ helper_reap(struct provider *p)
 	atomic_store(&p->alive, 0);
 }
 
-/* Spawns kmes-agent --pkcs11-helper with nch channels at fds 3.. . */
+/*
+ * Moves fd above every descriptor number the helper is given, so that no
+ * dup2() in the child overwrites a descriptor still to be passed on.
+ */
 static int
-helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch)
+fd_above_targets(int fd)
+{
+	int moved;
+
+	if (fd > P11H_MODULE_FD)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, P11H_MODULE_FD + 1);
+	close(fd);
+	return moved;
+}
+
+/*
+ * Spawns kmes-agent --pkcs11-helper with nch channels at fds 3.. and the
+ * checked module file (module_fd) at P11H_MODULE_FD.
+ */
+static int
+helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch,
+    int module_fd)
 {
 	posix_spawn_file_actions_t fa;
-	int theirs[P11H_MAX_CHANNELS], sv[2], err;
+	int theirs[P11H_MAX_CHANNELS], sv[2], err, mfd = -1;
 	char nbuf[16], lbuf[16];
 	char *argv[6];
 	size_t i, made = 0;
@@ -195,12 +216,18 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch)
 	int r = KMES_ERR_SYSTEM;
 	extern char **environ;
 
+	if ((mfd = fcntl(module_fd, F_DUPFD_CLOEXEC, P11H_MODULE_FD + 1)) < 0)
+		goto out;
 	for (i = 0; i < nch; i++) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 		    sv) != 0)
 			goto out;
 		mine[i] = sv[0];
-		theirs[i] = sv[1];
+		if ((theirs[i] = fd_above_targets(sv[1])) < 0) {
+			close(sv[0]);
+			mine[i] = -1;
+			goto out;
+		}
 		made++;
 	}
 	snprintf(nbuf, sizeof(nbuf), "%zu", nch);
@@ -224,6 +251,7 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch)
 	for (i = 0; i < nch; i++)
 		posix_spawn_file_actions_adddup2(&fa, theirs[i],
 		    P11H_FD_BASE + (int)i);
+	posix_spawn_file_actions_adddup2(&fa, mfd, P11H_MODULE_FD);
 	/* Ourselves, re-executed: no helper binary to find or to trust. */
 	err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -232,8 +260,12 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch)
 		goto out;
 	}
 	p->pid = pid;
+	log_info("started a PKCS#11 helper (pid %ld) for %s", (long)pid,
+	    p->module);
 	r = 0;
  out:
+	if (mfd >= 0)
+		close(mfd);
 	for (i = 0; i < made; i++) {
 		close(theirs[i]);
 		if (r != 0) {
@@ -255,7 +287,8 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
     size_t errlen)
 {
 	size_t nch = (size_t)a->opt.nloops * CHAN_PER_LOOP, i, n = 0, made = 0;
-	int mine[P11H_MAX_CHANNELS];
+	int mine[P11H_MAX_CHANNELS], module_fd = -1;
+	char chk[TOKEN_ERR_MAX - 16];
 	struct kbuf *body = NULL, *msg = NULL, *rep = NULL, *cb = NULL;
 	struct ks_key **keys = NULL;
 	char **comments = NULL, *why = NULL, *desc = NULL;
@@ -272,7 +305,16 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 		nch = MAX_LOOPS * CHAN_PER_LOOP;
 	for (i = 0; i < nch; i++)
 		mine[i] = -1;
-	if ((r = helper_spawn(a, p, mine, nch)) != 0) {
+	/*
+	 * Every start, restarts included: what the helper loads is checked
+	 * here, before any process exists that could dlopen() it.
+	 */
+	if ((r = modcheck_open(p->module, a->opt.uid, &module_fd, chk,
+	    sizeof(chk))) != 0) {
+		snprintf(err, errlen, "not loaded: %s", chk);
+		goto out;
+	}
+	if ((r = helper_spawn(a, p, mine, nch, module_fd)) != 0) {
 		snprintf(err, errlen, "cannot start the PKCS#11 helper");
 		goto out;
 	}
@@ -367,6 +409,8 @@ helper_start(struct agent *a, struct provider *p, size_t source, char *err,
  out:
 	if (r != 0 && err[0] == '\0')
 		snprintf(err, errlen, "%s", kmes_err(r));
+	if (module_fd >= 0)
+		close(module_fd);
 	for (i = 0; i < nch; i++) {
 		if (mine[i] >= 0)
 			close(mine[i]);
@@ -928,6 +972,42 @@ token_conn_gone(struct conn *c)
 
 /* ------------------------------------------ ADD/REMOVE_SMARTCARD_KEY */
 
+/*
+ * A connection with a session binding may be another host's, reaching us
+ * through ssh -A: it must not make us load code (CVE-2023-38408: the
+ * constructor of any library the allow-list matches runs at dlopen) nor
+ * drop the user's providers. As ssh-agent, refuse unless the user opted in
+ * (-O allow-remote-pkcs11). Reads only the provider name, to say what was
+ * refused; the PIN and constraints stay unparsed. Returns 1 if refused
+ * (FAILURE queued), 0 if the request may go on.
+ */
+static int
+refuse_remote(struct agent *a, struct conn *c, struct kbuf *m,
+    const char *op)
+{
+	char *provider = NULL;
+
+	if (!policy_conn_remote(c))
+		return 0;
+	if (a->opt.allow_remote_pkcs11) {
+		log_info("%s of a PKCS#11 provider by a connection with a "
+		    "session binding: allowed by -O allow-remote-pkcs11", op);
+		return 0;
+	}
+	if (kbuf_get_cstring(m, &provider, NULL) != 0)
+		provider = NULL;
+	log_error("refusing to %s PKCS#11 provider \"%s\" for a connection "
+	    "with a session binding (uid %ld, pid %ld): it may come from "
+	    "another host over ssh -A; -O allow-remote-pkcs11 allows it", op,
+	    provider != NULL ? provider : "(malformed)", (long)c->peer_uid,
+	    (long)c->peer_pid);
+	audit_provider(c, op, provider, "refused", "session-bound connection");
+	free(provider);
+	if (agent_msg_put_code(c->out, SSH_AGENT_FAILURE) != 0)
+		c->closing = 1;
+	return 1;
+}
+
 struct add_job {
 	struct agent *agent;
 	char *module;
@@ -971,6 +1051,8 @@ add_job_done(struct conn *c, void *arg)
 	if (j->r != 0)
 		log_error("cannot add PKCS#11 provider %s: %s", j->module,
 		    j->err[0] != '\0' ? j->err : kmes_err(j->r));
+	audit_provider(c, "add", j->module, j->r == 0 ? "ok" : "error",
+	    j->r == 0 ? NULL : j->err[0] != '\0' ? j->err : kmes_err(j->r));
 	/* A wrong PIN's answer waits until the next guess may pass. */
 	if (j->r == 0 || !guess_hold_failure(c, hold)) {
 		if (agent_msg_put_code(c->out, j->r == 0 ?
@@ -993,6 +1075,9 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 	int r, admitted = 0;
 
 	memset(&cons, 0, sizeof(cons));
+	/* First: a remote peer gets nothing parsed, opened or started. */
+	if (refuse_remote(a, c, m, "add"))
+		return;
 	if ((r = kbuf_get_cstring(m, &provider, NULL)) != 0 ||
 	    (r = kbuf_get_string_direct(m, &pin, &pinlen)) != 0) {
 		log_info("malformed add-smartcard request: %s", kmes_err(r));
@@ -1012,16 +1097,23 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 	if (realpath(provider, canon) == NULL) {
 		log_error("refusing PKCS#11 provider \"%s\": realpath: %s",
 		    provider, strerror(errno));
+		audit_provider(c, "add", provider, "refused", strerror(errno));
 		goto fail;
 	}
 	if (kmes_match_pattern_list(canon, a->opt.allowed_providers) != 1) {
 		log_error("refusing PKCS#11 provider \"%s\": not allowed by "
 		    "the allow-list (-P)", canon);
+		audit_provider(c, "add", canon, "refused",
+		    "not allowed by the allow-list (-P)");
 		goto fail;
 	}
-	/* A PIN is a guess: never from ssh -A, and at the global rate. */
-	if (pinlen != 0 && (guess_refuse_remote(c, "token") ||
-	    guess_admit(a, c, "token") != 0))
+	/*
+	 * A PIN is a guess, at the global rate. A session-bound peer only
+	 * gets this far with -O allow-remote-pkcs11 (refuse_remote above):
+	 * the user opted in to its token logins too, so they are limited
+	 * like a local client's, not refused.
+	 */
+	if (pinlen != 0 && guess_admit(a, c, "token") != 0)
 		goto fail;
 	admitted = pinlen != 0;
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
@@ -1099,6 +1191,8 @@ remove_job_done(struct conn *c, void *arg)
 	if (j->found == 0)
 		log_info("remove-smartcard: provider %s was not added",
 		    j->canon);
+	audit_provider(c, "remove", j->canon, j->found != 0 ? "ok" : "error",
+	    j->found != 0 ? NULL : "not added");
 	if (agent_msg_put_code(c->out, j->found != 0 ? SSH_AGENT_SUCCESS :
 	    SSH_AGENT_FAILURE) != 0)
 		c->closing = 1;
@@ -1113,6 +1207,8 @@ token_process_remove(struct agent *a, struct conn *c, struct kbuf *m)
 	size_t pinlen;
 	struct remove_job *j = NULL;
 
+	if (refuse_remote(a, c, m, "remove"))
+		return;
 	if (kbuf_get_cstring(m, &provider, NULL) != 0 ||
 	    kbuf_get_string_direct(m, &pin, &pinlen) != 0 ||
 	    kbuf_len(m) != 0) {

@@ -35,6 +35,7 @@ struct agent_options {
 	char *allowed_providers;	/* -P */
 	uint32_t pkcs11_timeout_ms;	/* --pkcs11-timeout; 0 = default */
 	const char *pinentry;		/* --pinentry; NULL = search PATH */
+	int allow_remote_pkcs11;	/* -O allow-remote-pkcs11 */
 	uid_t uid;			/* served besides root */
 	unsigned int nloops;
 };
@@ -206,6 +207,9 @@ void audit_sign(const struct agent *a, const struct conn *c,
 /* An unlock attempt on target "agent" or "keystore". */
 void audit_unlock(const struct conn *c, const char *target,
     const char *result);
+/* A PKCS#11 provider add or remove (op), its outcome and why. */
+void audit_provider(const struct conn *c, const char *op, const char *module,
+    const char *result, const char *reason);
 
 /* askpass.c */
 enum askpass_kind {

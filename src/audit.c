@@ -247,3 +247,38 @@ audit_unlock(const struct conn *c, const char *target, const char *result)
 	json_raw(buf, sizeof(buf), &off, "}\n");
 	write_record(buf, off);
 }
+
+void
+audit_provider(const struct conn *c, const char *op, const char *module,
+    const char *result, const char *reason)
+{
+	/*
+	 * The module name may be a remote peer's, up to a whole message
+	 * long: cut it so that even fully escaped (6 bytes per byte) the
+	 * record ends with its "}\n" instead of running into the next one.
+	 */
+	char buf[16 * 1024], name[1024];
+	size_t off = 0;
+
+	if (!audit_enabled())
+		return;
+	snprintf(name, sizeof(name), "%s", module != NULL ? module : "");
+	record_head(buf, sizeof(buf), &off, "pkcs11-provider", c);
+	json_raw(buf, sizeof(buf), &off, ",\"op\":");
+	json_str(buf, sizeof(buf), &off, op);
+	json_raw(buf, sizeof(buf), &off, ",\"module\":");
+	if (module != NULL)
+		json_str(buf, sizeof(buf), &off, name);
+	else
+		json_raw(buf, sizeof(buf), &off, "null");
+	/* A bound connection may be a remote host's, over ssh -A. */
+	json_raw(buf, sizeof(buf), &off, ",\"session_binds\":%zu,\"result\":",
+	    c->nbinds);
+	json_str(buf, sizeof(buf), &off, result);
+	if (reason != NULL) {
+		json_raw(buf, sizeof(buf), &off, ",\"reason\":");
+		json_str(buf, sizeof(buf), &off, reason);
+	}
+	json_raw(buf, sizeof(buf), &off, "}\n");
+	write_record(buf, off);
+}

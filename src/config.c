@@ -38,6 +38,7 @@ enum config_kw {
 	KW_AUDIT_LOG,
 	KW_PINENTRY,
 	KW_ALLOWED_PROVIDERS,
+	KW_ALLOW_REMOTE_PKCS11,
 	KW_COUNT
 };
 
@@ -62,6 +63,8 @@ static const struct config_keyword {
 	    "a program name or an absolute path", 0, 0 },
 	[KW_ALLOWED_PROVIDERS] = { "allowed-providers", 1,
 	    "a comma-separated list of patterns", 0, 0 },
+	[KW_ALLOW_REMOTE_PKCS11] = { "allow-remote-pkcs11", 1, "yes or no",
+	    0, 0 },
 };
 
 struct config_parser {
@@ -323,6 +326,15 @@ parse_line(struct config_parser *p, char *line)
 		return set_string(&cfg->pinentry, v);
 	case KW_ALLOWED_PROVIDERS:
 		return set_string(&cfg->allowed_providers, v);
+	case KW_ALLOW_REMOTE_PKCS11:
+		if (strcmp(v, "yes") == 0)
+			cfg->allow_remote_pkcs11 = 1;
+		else if (strcmp(v, "no") == 0)
+			cfg->allow_remote_pkcs11 = 0;
+		else
+			return parse_error(p, "%s: \"%s\" is not %s", k->name,
+			    show(shown, sizeof(shown), v), k->expect);
+		return 0;
 	case KW_COUNT:
 		break;
 	}
@@ -340,6 +352,7 @@ config_new(const char *name)
 	cfg->lock_idle = -1;
 	cfg->lifetime = -1;
 	cfg->pkcs11_timeout = -1;
+	cfg->allow_remote_pkcs11 = -1;
 	if ((cfg->path = strdup(name)) == NULL) {
 		free(cfg);
 		return NULL;

@@ -26,6 +26,7 @@ struct agent_config {
 	long lock_idle;		/* seconds, -1 unset */
 	long lifetime;		/* seconds (-t), -1 unset */
 	long pkcs11_timeout;	/* seconds, -1 unset */
+	int allow_remote_pkcs11; /* -1 unset, 0 no, 1 yes (-O allow-remote-pkcs11) */
 	size_t npkcs11;
 	struct config_pkcs11 pkcs11[CONFIG_MAX_PKCS11];
 };

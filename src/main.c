@@ -54,7 +54,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: " PROGNAME " [-c | -s] [-Dd] [-a bind_address] "
 	    "[-E fingerprint_hash]\n"
-	    "                  [-P allowed_providers] [-t life]\n"
+	    "                  [-O option] [-P allowed_providers] [-t life]\n"
 	    "                  [--store path] [--pin | --pin-fd fd]\n"
 	    "                  [--pkcs11 module [--token label|serial]] ...\n"
 	    "                  [--pkcs11-timeout time]\n"
@@ -62,8 +62,9 @@ usage(void)
 	    "                  [--config file | --no-config] "
 	    "[--pinentry program]\n"
 	    "       " PROGNAME " [-a bind_address] [-E fingerprint_hash] "
-	    "[-P allowed_providers]\n"
-	    "                  [-t life] command [arg ...]\n"
+	    "[-O option]\n"
+	    "                  [-P allowed_providers] [-t life] "
+	    "command [arg ...]\n"
 	    "       " PROGNAME " [-c | -s] -k\n"
 	    "       " PROGNAME " --print-socket\n");
 	exit(1);
@@ -252,7 +253,7 @@ main(int argc, char **argv)
 	agent.opt.fp_hash = KS_FP_SHA256;
 	agent.listen_fd = -1;
 
-	while ((ch = getopt_long(argc, argv, "+cDdksE:a:P:t:", long_opts,
+	while ((ch = getopt_long(argc, argv, "+cDdksE:a:O:P:t:", long_opts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case OPT_STORE:
@@ -355,6 +356,21 @@ main(int argc, char **argv)
 		case 'a':
 			bind_address = optarg;
 			break;
+		case 'O':
+			/*
+			 * ssh-agent's -O words. Only the ones implemented are
+			 * accepted: a silently ignored security option would
+			 * be worse than a refusal to start.
+			 */
+			if (strcmp(optarg, "allow-remote-pkcs11") == 0)
+				agent.opt.allow_remote_pkcs11 = 1;
+			else {
+				fprintf(stderr, PROGNAME ": unknown -O option "
+				    "\"%s\" (supported: allow-remote-pkcs11)"
+				    "\n", optarg);
+				usage();
+			}
+			break;
 		case 'P':
 			if (agent.opt.allowed_providers != NULL) {
 				fprintf(stderr, PROGNAME ": -P option already "
@@ -424,6 +440,10 @@ main(int argc, char **argv)
 			if (!lifetime_set && cfg->lifetime > 0)
 				agent.opt.default_lifetime =
 				    (uint32_t)cfg->lifetime;
+			/* -O can only add this; "no" in the file is the
+			 * default, never a veto of the command line. */
+			if (cfg->allow_remote_pkcs11 == 1)
+				agent.opt.allow_remote_pkcs11 = 1;
 			if (!timeout_set && cfg->pkcs11_timeout > 0)
 				agent.opt.pkcs11_timeout_ms =
 				    (uint32_t)cfg->pkcs11_timeout * 1000;

@@ -25,6 +25,7 @@
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "log.h"
+#include "module-check.h"
 #include "p11-proto.h"
 #include "secmem.h"
 #include "token.h"
@@ -88,7 +89,8 @@ static int
 do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
     char err[P11_ERRMSG_MAX])
 {
-	char *module = NULL, *want = NULL, desc[512];
+	char *module = NULL, *want = NULL, desc[512], dlpath[64];
+	char why[128];
 	const uint8_t *pin;
 	struct p11_token **found = NULL;
 	size_t pinlen, i, nfound = 0, dlen = 0;
@@ -104,7 +106,19 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 		r = r != 0 ? r : KMES_ERR_INVALID_FORMAT;
 		goto out;
 	}
-	if ((r = p11_module_load(module, &h->m, err)) != 0 ||
+	/*
+	 * Load the descriptor the agent checked, not the path: the file at
+	 * the path may have been replaced since. The check runs again here,
+	 * in the process that loads, right before dlopen().
+	 */
+	if ((r = modcheck_fd(P11H_MODULE_FD, getuid(), why,
+	    sizeof(why))) != 0) {
+		snprintf(err, P11_ERRMSG_MAX, "refusing to load %s: %s",
+		    module, why);
+		goto out;
+	}
+	snprintf(dlpath, sizeof(dlpath), "/proc/self/fd/%d", P11H_MODULE_FD);
+	if ((r = p11_module_load(dlpath, module, &h->m, err)) != 0 ||
 	    (r = p11_module_tokens(h->m, want[0] == '\0' ? NULL : want,
 	    &found, &nfound, err)) != 0)
 		goto out;

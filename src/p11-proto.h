@@ -5,7 +5,10 @@
  * A helper is kmes-agent itself, re-executed with --pkcs11-helper, so that
  * a vendor module that hangs or crashes takes down only the helper. It gets
  * N channels as descriptors 3 .. 3+N-1; each is served by its own thread
- * with its own PKCS#11 session, and answers its requests in order.
+ * with its own PKCS#11 session, and answers its requests in order. The
+ * module itself comes open, as descriptor P11H_MODULE_FD, already checked
+ * by the agent (module-check.h): the helper loads that descriptor, never
+ * the path, which INIT carries for messages only.
  *
  * Every message is a u32 length and then:
  *   INIT   (channel 0, first): u8 P11H_INIT, string module, string token
@@ -27,6 +30,8 @@
 /* First channel descriptor in the helper. */
 #define P11H_FD_BASE 3
 #define P11H_MAX_CHANNELS 64
+/* The module file, open for reading, past the last channel. */
+#define P11H_MODULE_FD (P11H_FD_BASE + P11H_MAX_CHANNELS)
 
 /* Largest message either side accepts: a sign request's data plus room. */
 #define P11H_MSG_MAX (512 * 1024)

@@ -23,7 +23,8 @@
  * refills in refill_ms, so once the attacker stops, a guess is admitted
  * within delay_max (4 s); a typo then costs at most another delay_max,
  * never minutes. A right guess ends the delay and gives its bucket turn
- * back, and failures are forgotten after forget_ms without one. A client
+ * back (so does a request refused before any secret was checked), and
+ * failures are forgotten after forget_ms without one. A client
  * that knows one secret (say a lock password it set itself) gains nothing
  * against another from that: right guesses only give back what they took,
  * so wrong ones still get at most burst, then one per refill_ms; and the
@@ -126,6 +127,17 @@ rl_admit(struct ratelimit *rl, uint64_t *retry_ms)
 	return r;
 }
 
+/* Gives an admitted guess's bucket turn back. Caller holds mtx. */
+static void
+refund(struct ratelimit *rl)
+{
+	uint64_t cap = (uint64_t)rl->p.burst * rl->p.refill_ms;
+
+	rl->credit_ms += rl->p.refill_ms;
+	if (rl->credit_ms > cap)
+		rl->credit_ms = cap;
+}
+
 uint64_t
 rl_done(struct ratelimit *rl, enum rl_outcome o)
 {
@@ -142,9 +154,7 @@ rl_done(struct ratelimit *rl, enum rl_outcome o)
 		/* A right guess gives its turn back: the bucket meters only
 		 * guesses that could be an attacker's, and a user adding
 		 * tokens and unlocking in a row is never refused. */
-		rl->credit_ms += rl->p.refill_ms;
-		if (rl->credit_ms > (uint64_t)rl->p.burst * rl->p.refill_ms)
-			rl->credit_ms = (uint64_t)rl->p.burst * rl->p.refill_ms;
+		refund(rl);
 		rl->failures = 0;
 		rl->not_before = 0;
 		break;
@@ -167,6 +177,9 @@ rl_done(struct ratelimit *rl, enum rl_outcome o)
 			wait = rl->p.refill_ms - rl->credit_ms;
 		break;
 	case RL_NEUTRAL:
+		/* Refused before any secret was checked (a module file that
+		 * is not loaded, a provider already added): not a guess. */
+		refund(rl);
 		break;
 	}
 	pthread_mutex_unlock(&rl->mtx);

@@ -1,8 +1,9 @@
 /*
  * ratelimit.h: one limiter for every secret a client can guess (the
  * agent's lock password, the store PIN, a token PIN), shared by all
- * connections: a token bucket, a bound on guesses being checked at once,
- * and a capped delay that grows with consecutive failures.
+ * connections: a token bucket that only wrong guesses use up, a bound on
+ * guesses being checked at once, and a capped delay that grows with
+ * consecutive failures.
  */
 #ifndef KMES_RATELIMIT_H
 #define KMES_RATELIMIT_H
@@ -32,7 +33,7 @@ struct rl_params {
 enum rl_outcome {
 	RL_RIGHT,	/* the secret was right: the failure delay ends */
 	RL_WRONG,	/* a wrong secret: the next guess waits longer */
-	RL_NEUTRAL,	/* no verdict (I/O error, token absent) */
+	RL_NEUTRAL,	/* refused before any secret was checked */
 };
 
 /* Monotonic milliseconds; injected so tests can drive time. */

@@ -35,7 +35,8 @@ static const char good_conf[] =
     "pkcs11-timeout 2m\n"
     "audit-log ~/log/kmes#audit.json\n"
     "pinentry pinentry-gnome3\n"
-    "allowed-providers /usr/lib*/*,/opt/fx lib/*\n";
+    "allowed-providers /usr/lib*/*,/opt/fx lib/*\n"
+    "allow-remote-pkcs11 yes\n";
 
 #define TEST_HOME "/home/tester"
 
@@ -61,6 +62,7 @@ check_good(const struct agent_config *cfg, const char *name)
 	ck_assert_str_eq(cfg->audit_log, TEST_HOME "/log/kmes#audit.json");
 	ck_assert_str_eq(cfg->pinentry, "pinentry-gnome3");
 	ck_assert_str_eq(cfg->allowed_providers, "/usr/lib*/*,/opt/fx lib/*");
+	ck_assert_int_eq(cfg->allow_remote_pkcs11, 1);
 }
 
 static void
@@ -74,6 +76,7 @@ check_unset(const struct agent_config *cfg)
 	ck_assert_int_eq(cfg->lock_idle, -1);
 	ck_assert_int_eq(cfg->lifetime, -1);
 	ck_assert_int_eq(cfg->pkcs11_timeout, -1);
+	ck_assert_int_eq(cfg->allow_remote_pkcs11, -1);
 	ck_assert_uint_eq(cfg->npkcs11, 0);
 }
 
@@ -250,6 +253,25 @@ START_TEST(test_pin_other_than_yes_or_no_is_refused_unquoted)
 }
 END_TEST
 
+START_TEST(test_allow_remote_pkcs11_takes_only_yes_or_no)
+{
+	struct agent_config *cfg;
+
+	cfg = parse_ok("allow-remote-pkcs11 no\n");
+	ck_assert_int_eq(cfg->allow_remote_pkcs11, 0);
+	config_free(cfg);
+	cfg = parse_ok("allow-remote-pkcs11 = yes");
+	ck_assert_int_eq(cfg->allow_remote_pkcs11, 1);
+	config_free(cfg);
+	/* A typo must not open the hole, nor silently leave it shut. */
+	parse_bad("allow-remote-pkcs11 1\n", 1,
+	    "allow-remote-pkcs11: \"1\" is not yes or no");
+	parse_bad("\nallow-remote-pkcs11 Yes\n", 2, "allow-remote-pkcs11:");
+	parse_bad("allow-remote-pkcs11\n", 1,
+	    "allow-remote-pkcs11: missing value");
+}
+END_TEST
+
 START_TEST(test_relative_paths_are_refused)
 {
 	parse_bad("store keys/kmes\n", 1, "store: \"keys/kmes\" is not an "
@@ -319,6 +341,7 @@ END_TEST
 static const char *const singletons[] = {
 	"store /a", "pin no", "pkcs11-timeout 5", "lock-idle 5",
 	"lifetime 5", "audit-log /l", "pinentry pe", "allowed-providers /x/*",
+	"allow-remote-pkcs11 no",
 };
 
 START_TEST(test_singleton_given_twice_names_first_line)
@@ -702,6 +725,7 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_time_names_keyword);
 	tcase_add_test(tc, test_time_out_of_range_names_keyword);
 	tcase_add_test(tc, test_pin_other_than_yes_or_no_is_refused_unquoted);
+	tcase_add_test(tc, test_allow_remote_pkcs11_takes_only_yes_or_no);
 	tcase_add_test(tc, test_relative_paths_are_refused);
 	tcase_add_test(tc, test_tilde_needs_an_absolute_home);
 	tcase_add_test(tc, test_token_before_any_pkcs11_is_refused);

@@ -32,15 +32,31 @@ static const struct rl_params daemon_params = {
 	.forget_ms = RL_FORGET_MS,
 };
 
+/* The same bucket without the failure delay, to see the bucket alone. */
+static const struct rl_params bucket_params = {
+	.burst = RL_BURST,
+	.refill_ms = RL_REFILL_MS,
+	.max_inflight = RL_MAX_INFLIGHT,
+	.delay_base_ms = 0,
+	.delay_max_ms = 0,
+	.forget_ms = RL_FORGET_MS,
+};
+
 static struct ratelimit *
-new_rl(void)
+new_rl_with(const struct rl_params *p)
 {
 	struct ratelimit *rl;
 
 	fake_now = 1000000;
-	rl = rl_new(&daemon_params, fake_clock, NULL);
+	rl = rl_new(p, fake_clock, NULL);
 	ck_assert_ptr_nonnull(rl);
 	return rl;
+}
+
+static struct ratelimit *
+new_rl(void)
+{
+	return new_rl_with(&daemon_params);
 }
 
 /* Admits and ends one guess with o; returns rl_admit's result. */
@@ -56,13 +72,12 @@ guess(struct ratelimit *rl, enum rl_outcome o)
 
 START_TEST(test_burst_then_refused_at_once)
 {
-	struct ratelimit *rl = new_rl();
+	struct ratelimit *rl = new_rl_with(&bucket_params);
 	uint64_t retry = 0;
 	unsigned int i;
 
-	/* Neutral outcomes: only the bucket speaks. */
 	for (i = 0; i < RL_BURST; i++)
-		ck_assert_int_eq(guess(rl, RL_NEUTRAL), 0);
+		ck_assert_int_eq(guess(rl, RL_WRONG), 0);
 	ck_assert_int_eq(rl_admit(rl, &retry), KMES_ERR_DENIED);
 	ck_assert_uint_eq(retry, RL_REFILL_MS);
 	ck_assert_uint_eq(rl_inflight(rl), 0);
@@ -72,13 +87,13 @@ END_TEST
 
 START_TEST(test_refill_gives_one_guess_per_period)
 {
-	struct ratelimit *rl = new_rl();
+	struct ratelimit *rl = new_rl_with(&bucket_params);
 	uint64_t start, admitted = 0;
 
 	start = fake_now;
 	/* A client hammering every 10 ms for 60 s. */
 	while (fake_now - start < 60000) {
-		if (guess(rl, RL_NEUTRAL) == 0)
+		if (guess(rl, RL_WRONG) == 0)
 			admitted++;
 		fake_now += 10;
 	}
@@ -90,12 +105,12 @@ END_TEST
 
 START_TEST(test_credit_does_not_accumulate_past_burst)
 {
-	struct ratelimit *rl = new_rl();
+	struct ratelimit *rl = new_rl_with(&bucket_params);
 	unsigned int i, n = 0;
 
 	fake_now += 3600 * 1000;	/* an hour idle */
 	for (i = 0; i < 100; i++)
-		if (guess(rl, RL_NEUTRAL) == 0)
+		if (guess(rl, RL_WRONG) == 0)
 			n++;
 	ck_assert_uint_eq(n, RL_BURST);
 	rl_free(rl);
@@ -170,17 +185,21 @@ START_TEST(test_right_guess_ends_the_delay)
 }
 END_TEST
 
+/* Right or refused-before-the-check requests give their turn back. */
 START_TEST(test_right_guesses_do_not_use_up_the_bucket)
 {
-	struct ratelimit *rl = new_rl();
+	struct ratelimit *rl = new_rl_with(&bucket_params);
 	unsigned int i;
 
-	/* ssh-add -s for several tokens and ssh-add -X, all right. */
-	for (i = 0; i < 20; i++)
+	/* ssh-add -s for several tokens and ssh-add -X, all right, and
+	 * modules refused before any PIN was tried. */
+	for (i = 0; i < 20; i++) {
 		ck_assert_int_eq(guess(rl, RL_RIGHT), 0);
+		ck_assert_int_eq(guess(rl, RL_NEUTRAL), 0);
+	}
 	/* Wrong ones still get exactly the burst. */
 	for (i = 0; i < RL_BURST; i++)
-		ck_assert_int_eq(guess(rl, RL_NEUTRAL), 0);
+		ck_assert_int_eq(guess(rl, RL_WRONG), 0);
 	ck_assert_int_eq(rl_admit(rl, NULL), KMES_ERR_DENIED);
 	rl_free(rl);
 }
@@ -190,11 +209,11 @@ END_TEST
  * guess with a wrong one still meters the wrong ones at the refill rate. */
 START_TEST(test_right_guesses_do_not_launder_wrong_ones)
 {
-	struct ratelimit *rl = new_rl();
+	struct ratelimit *rl = new_rl_with(&bucket_params);
 	uint64_t start = fake_now, wrong = 0;
 
 	while (fake_now - start < 60000) {
-		if (guess(rl, RL_RIGHT) == 0 && guess(rl, RL_NEUTRAL) == 0)
+		if (guess(rl, RL_RIGHT) == 0 && guess(rl, RL_WRONG) == 0)
 			wrong++;
 		fake_now += 10;
 	}
@@ -294,11 +313,11 @@ END_TEST
 
 START_TEST(test_clock_stepping_back_refills_nothing)
 {
-	struct ratelimit *rl = new_rl();
+	struct ratelimit *rl = new_rl_with(&bucket_params);
 	unsigned int i;
 
 	for (i = 0; i < RL_BURST; i++)
-		ck_assert_int_eq(guess(rl, RL_NEUTRAL), 0);
+		ck_assert_int_eq(guess(rl, RL_WRONG), 0);
 	fake_now -= 100000;
 	ck_assert_int_eq(rl_admit(rl, NULL), KMES_ERR_DENIED);
 	fake_now += 100000;
