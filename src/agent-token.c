@@ -488,15 +488,25 @@ token_add_provider(struct agent *a, const char *module, const char *token,
 	p = &provs[slot];
 	pthread_mutex_lock(&p->mtx);
 	provider_clear(p);
+	/*
+	 * Named before provs_mtx is let go: another add scans every used
+	 * slot's module and token under provs_mtx alone, and two concurrent
+	 * ssh-add -s once made it strcmp a NULL module (a crash).
+	 */
+	if ((p->module = strdup(module)) == NULL ||
+	    (token != NULL && (p->token = strdup(token)) == NULL)) {
+		provider_clear(p);
+		pthread_mutex_unlock(&p->mtx);
+		pthread_mutex_unlock(&provs_mtx);
+		return KMES_ERR_ALLOC;
+	}
 	p->used = 1;
 	p->removed = 0;
 	p->from_cli = from_cli;
 	p->expiry_ms = expiry_ms;
 	pthread_mutex_unlock(&provs_mtx);
 
-	if ((p->module = strdup(module)) == NULL ||
-	    (token != NULL && (p->token = strdup(token)) == NULL) ||
-	    (p->pin = kmes_secure_alloc(pinlen == 0 ? 1 : pinlen)) == NULL ||
+	if ((p->pin = kmes_secure_alloc(pinlen == 0 ? 1 : pinlen)) == NULL ||
 	    (cons_len != 0 && (p->cons = malloc(cons_len)) == NULL)) {
 		r = KMES_ERR_ALLOC;
 		goto out;
@@ -512,7 +522,18 @@ token_add_provider(struct agent *a, const char *module, const char *token,
 		/* Nothing of a provider that did not start stays behind. */
 		ks_table_remove_source(a->table, KS_ORIGIN_TOKEN,
 		    (uint32_t)slot + 1);
-		provider_clear(p);
+		/*
+		 * The slot goes back as removed, its module and token kept:
+		 * an add scanning the slots holds provs_mtx only, so they are
+		 * freed only by the add that reuses the slot (under it).
+		 */
+		free(p->desc);
+		kmes_secure_free(p->pin);
+		free(p->cons);
+		p->desc = NULL;
+		p->pin = p->cons = NULL;
+		p->pinlen = p->cons_len = 0;
+		p->removed = 1;
 	}
 	pthread_mutex_unlock(&p->mtx);
 	return r;
