@@ -157,6 +157,9 @@ run "$GUESS_CLIENT" card-flood "$SSH_AUTH_SOCK" "$FLOOD_S" "$MODULE"
 tap_result "$RC" "the token PIN flood client ran" || _show_last card-flood
 read -r _ SENT _ FLOOD_MS <<<"$OUT"
 diag "token flood: $SENT guesses sent in $FLOOD_MS ms"
+pid_alive "$AGENT_PID"
+tap_result $? "the agent survives concurrent token adds (no crash)" ||
+	diag_file "$TMP/card.log"
 user_card() {
 	printf '%s ' "$(now_ms)" >>"$TMP/user-card.log"
 	askpass "$TOKPIN" -s "$MODULE" >>"$TMP/user-card.log" 2>&1
