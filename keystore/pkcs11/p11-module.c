@@ -251,6 +251,7 @@ p11_C_Initialize(CK_VOID_PTR init_args)
 	}
 	lock_raw();
 	if (p11.initialized) {
+		p11.fresh_login = 0;
 		rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
 		goto out;
 	}
