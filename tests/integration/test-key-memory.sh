@@ -75,7 +75,7 @@ expect_only_secure() {
 # are found in the agent's memory, in a "secure" mapping or "any" (a
 # control: the scan can see them).
 expect_found() {
-	local desc=$1 where=$2 key=$3 n missing= kind=secure
+	local desc=$1 where=$2 key=$3 n missing='' kind=secure
 	shift 3
 	[ "$where" = any ] && kind='[a-z]*'
 	for n in "$@"; do
