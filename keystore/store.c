@@ -39,6 +39,7 @@ struct ks_store {
 	struct ks_image *img;
 	struct stat st;		/* the file img was read from */
 	struct ks_secrets *sec;	/* NULL unless logged in */
+	int no_backup;		/* this handle is on PATH.1 itself */
 };
 
 char *
@@ -98,11 +99,12 @@ store_new(const char *path, struct ks_store **sp)
 }
 
 /*
- * Reads PATH as it is now: it must be the same store (same id) and, while
- * logged in, carry a MAC made with our data key.
+ * Reads PATH as it is now: it must be the same store (same id) and, if sec
+ * is given, carry a MAC made with that data key.
  */
 static int
-reload(const struct ks_store *s, struct ks_image **imgp, struct stat *stp)
+reload(const struct ks_store *s, const struct ks_secrets *sec,
+    struct ks_image **imgp, struct stat *stp)
 {
 	struct kbuf *file = NULL;
 	struct ks_image *img = NULL;
@@ -116,7 +118,7 @@ reload(const struct ks_store *s, struct ks_image **imgp, struct stat *stp)
 		r = KMES_ERR_STORE_CORRUPT;
 		goto out;
 	}
-	if (s->sec != NULL && (r = ks_image_check_mac(img, s->sec)) != 0)
+	if (sec != NULL && (r = ks_image_check_mac(img, sec)) != 0)
 		goto out;
 	*imgp = img;
 	img = NULL;
@@ -136,21 +138,33 @@ install(struct ks_store *s, struct ks_image **imgp, const struct stat *st)
 	s->st = *st;
 }
 
-/* Writes *imgp as PATH and makes it current (lock held). */
+/*
+ * Writes img as PATH (lock held) and, if keep is set, makes a copy of it
+ * the handle's current image. If good is set, the file img was re-read
+ * from (stat old) passed its MAC under the lock and is kept as PATH.1
+ * first; a write that only counts a try cannot know that, and must not
+ * push a last good copy out for a damaged one.
+ */
 static int
-commit(struct ks_store *s, struct ks_image **imgp)
+commit(struct ks_store *s, const struct ks_image *img, const struct stat *old,
+    int keep, int good)
 {
+	struct ks_image *copy = NULL;
 	struct kbuf *b = NULL;
 	struct stat st;
 	int r;
 
 	if ((b = kbuf_new()) == NULL)
 		return KMES_ERR_ALLOC;
-	if ((r = ks_image_encode(*imgp, b)) != 0 ||
-	    (r = ks_file_replace(&s->f, b, 0, &st)) != 0)
+	if ((r = ks_image_encode(img, b)) != 0 ||
+	    (keep && (r = ks_image_dup(img, &copy)) != 0) ||
+	    (r = ks_file_replace(&s->f, b, 0,
+	    s->no_backup || !good ? NULL : old, &st)) != 0)
 		goto out;
-	install(s, imgp, &st);
+	if (keep)
+		install(s, &copy, &st);
  out:
+	ks_image_free(copy);
 	kbuf_free(b);
 	return r;
 }
@@ -167,12 +181,12 @@ mutate(struct ks_store *s, int (*apply)(struct ks_image *, void *),
 	if (s->sec == NULL)
 		return KMES_ERR_NOT_LOGGED_IN;
 	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
-	    (r = reload(s, &img, &st)) != 0 ||
+	    (r = reload(s, s->sec, &img, &st)) != 0 ||
 	    (r = apply(img, arg)) != 0)
 		goto out;
 	img->generation++;
 	if ((r = ks_image_set_mac(img, s->sec)) == 0)
-		r = commit(s, &img);
+		r = commit(s, img, &st, 1, 1);
  out:
 	ks_image_free(img);
 	ks_file_unlock(lockfd);
@@ -242,7 +256,7 @@ ks_store_create(const char *path, const char *label, const uint8_t *pin,
 	    (r = ks_image_encode(img, b)) != 0)
 		goto out;
 	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
-	    (r = ks_file_replace(&s->f, b, 1, &st)) != 0)
+	    (r = ks_file_replace(&s->f, b, 1, NULL, &st)) != 0)
 		goto out;
 	r = 0;
  out:
@@ -291,12 +305,53 @@ ks_store_refresh(struct ks_store *s, int *changed)
 		    KMES_ERR_SYSTEM;
 	if (ks_file_same(&st, &s->st))
 		return 0;
-	if ((r = reload(s, &img, &st)) != 0)
+	if ((r = reload(s, s->sec, &img, &st)) != 0)
 		return r;
 	install(s, &img, &st);
 	if (changed != NULL)
 		*changed = 1;
 	return 0;
+}
+
+int
+ks_store_open_backup(const char *path, struct ks_store **sp)
+{
+	struct ks_store *s = NULL;
+	struct kbuf *file = NULL;
+	char *p = NULL, *t = NULL;
+	int r;
+
+	*sp = NULL;
+	if ((r = store_new(path, &s)) != 0)
+		return r;
+	if ((p = strdup(s->f.backup)) == NULL ||
+	    (t = strdup(s->f.backup_tmp)) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	free(s->f.path);
+	free(s->f.tmp);
+	s->f.path = p;
+	s->f.tmp = t;
+	p = t = NULL;
+	s->no_backup = 1;
+	if ((r = ks_file_read(s->f.path, &file, &s->st)) != 0 ||
+	    (r = ks_image_parse(file, &s->img)) != 0)
+		goto out;
+	*sp = s;
+	s = NULL;
+ out:
+	free(p);
+	free(t);
+	kbuf_free(file);
+	ks_store_free(s);
+	return r;
+}
+
+const struct ks_image *
+ks_store_image(const struct ks_store *s)
+{
+	return s->img;
 }
 
 const char *
@@ -321,6 +376,12 @@ uint32_t
 ks_store_pin_failures(const struct ks_store *s)
 {
 	return s->img->failures[KS_ROLE_USER];
+}
+
+unsigned int
+ks_store_pin_in_flight(const struct ks_store *s)
+{
+	return ks_image_inflight(s->img, KS_ROLE_USER);
 }
 
 uint32_t
@@ -379,33 +440,189 @@ ks_store_find(const struct ks_store *s, const char *label)
 }
 
 /*
- * Updates a PIN failure counter in the file as it is now, under the lock:
- * reset = 0 counts an attempt before the KDF runs (killing the process
- * during the slow part must not give a free guess; a blocked PIN gives
- * KMES_ERR_PIN_LOCKED), reset = 1 zeroes the counter after a good PIN.
- * The counters sit outside the MAC, so no login is needed to write them.
+ * How a try is counted (kmes-keystore(5), "how the counter stays
+ * crash-safe"). Before its KDF, an attempt takes one of KS_STORE_SLOTS
+ * slots: under the writers' lock it marks the slot in the file's in-flight
+ * mask (fsynced) and holds an OFD byte lock on that slot in PATH.slots.
+ * Afterwards, again under the lock, it clears its mark and either adds one
+ * failure (wrong PIN), zeroes the counter (right PIN, file intact) or
+ * changes nothing (the file is damaged, or no KDF ran). A mark whose byte
+ * lock nobody holds belongs to a process that died in its KDF: whoever
+ * next holds the writers' lock turns it into a failure, so kill -9 buys no
+ * free guess. An attempt starts only while failures plus attempts in
+ * flight stay under the limit, so parallel guessing cannot overshoot it,
+ * and right PINs in flight are never counted as failures: only wrong ones
+ * (or killed ones) can ever block the PIN.
+ */
+enum attempt_outcome {
+	ATTEMPT_WRONG,	/* a guess: counts */
+	ATTEMPT_GOOD,	/* right PIN on an intact file: resets */
+	ATTEMPT_VOID,	/* damage or no KDF: not a guess, changes nothing */
+};
+
+/* Turns marks of dead attempts into failures; skips slot own. */
+static int
+reap_slots(struct ks_image *img, int slotfd, int own, int *dirty)
+{
+	unsigned int i, role;
+	int held;
+
+	for (role = KS_ROLE_USER; role <= KS_ROLE_SO; role++) {
+		for (i = 0; i < KS_STORE_SLOTS; i++) {
+			if ((img->inflight & KS_SLOT_BIT(role, i)) == 0 ||
+			    (int)i == own)
+				continue;
+			if ((held = ks_slot_held(slotfd, i)) < 0)
+				return held;
+			if (held)
+				continue;
+			img->inflight &= ~KS_SLOT_BIT(role, i);
+			if (img->failures[role] < KS_STORE_MAX_TRIES)
+				img->failures[role]++;
+			*dirty = 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * One pass under the lock: takes a free slot for role (*slotp, 0), or says
+ * which slot to wait for (*waitp, KMES_ERR_LOCKED), or KMES_ERR_PIN_LOCKED.
  */
 static int
-update_counter(struct ks_store *s, enum ks_role role, int reset)
+try_take_slot(struct ks_image *img, enum ks_role role, int slotfd,
+    unsigned int *slotp, unsigned int *waitp)
+{
+	uint32_t used = img->inflight | img->inflight >> 8;
+	unsigned int i;
+	int r;
+
+	*waitp = KS_STORE_SLOTS;
+	if (img->failures[role] >= KS_STORE_MAX_TRIES)
+		return KMES_ERR_PIN_LOCKED;
+	if (img->failures[role] + ks_image_inflight(img, role) >=
+	    KS_STORE_MAX_TRIES) {
+		/* Any of ours in flight may yet fail: wait for one. */
+		for (i = 0; i < KS_STORE_SLOTS; i++) {
+			if ((img->inflight & KS_SLOT_BIT(role, i)) != 0) {
+				*waitp = i;
+				break;
+			}
+		}
+		return KMES_ERR_LOCKED;
+	}
+	for (i = 0; i < KS_STORE_SLOTS; i++) {
+		if ((used & (1u << i)) != 0) {
+			*waitp = i;
+			continue;
+		}
+		/* Unmarked but locked: its owner is just letting go. */
+		if ((r = ks_slot_lock(slotfd, i, 0)) == KMES_ERR_LOCKED) {
+			*waitp = i;
+			continue;
+		}
+		if (r != 0)
+			return r;
+		img->inflight |= KS_SLOT_BIT(role, i);
+		*slotp = i;
+		return 0;
+	}
+	return KMES_ERR_LOCKED;
+}
+
+/*
+ * Takes a slot for one PIN attempt (see above); *imgp gets the file as it
+ * was then, the image the PIN is checked against. Returns 0,
+ * KMES_ERR_PIN_LOCKED or another negative KMES_ERR_*.
+ */
+static int
+attempt_begin(struct ks_store *s, enum ks_role role, int slotfd,
+    unsigned int *slotp, struct ks_image **imgp)
 {
 	struct ks_image *img = NULL;
 	struct stat st;
-	int lockfd = -1, r;
+	unsigned int slot = 0, wait_on;
+	int lockfd = -1, dirty, r, rc;
+
+	*imgp = NULL;
+	for (;;) {
+		dirty = 0;
+		if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
+		    (r = reload(s, NULL, &img, &st)) != 0 ||
+		    (r = reap_slots(img, slotfd, -1, &dirty)) != 0)
+			goto out;
+		r = try_take_slot(img, role, slotfd, &slot, &wait_on);
+		/* A logged-in handle keeps only what its key checks. */
+		if ((r == 0 || dirty) &&
+		    (rc = commit(s, img, &st, s->sec == NULL, 0)) != 0) {
+			if (r == 0)
+				ks_slot_unlock(slotfd, slot);
+			r = rc;
+			goto out;
+		}
+		if (r != KMES_ERR_LOCKED)
+			break;
+		ks_image_free(img);
+		img = NULL;
+		ks_file_unlock(lockfd);
+		lockfd = -1;
+		if (wait_on >= KS_STORE_SLOTS) {
+			r = KMES_ERR_INVALID_FORMAT; /* cannot happen */
+			goto out;
+		}
+		/* Blocks until that attempt ends (or its process dies). */
+		if ((r = ks_slot_lock(slotfd, wait_on, 1)) != 0)
+			goto out;
+		ks_slot_unlock(slotfd, wait_on);
+	}
+	if (r != 0)
+		goto out;
+	*slotp = slot;
+	*imgp = img;
+	img = NULL;
+ out:
+	ks_image_free(img);
+	ks_file_unlock(lockfd);
+	return r;
+}
+
+/*
+ * Settles the attempt in slot under the lock. For a good outcome the file
+ * is re-read and its MAC checked again with sec before the counter is
+ * reset and the image installed: a file swapped in during the KDF is never
+ * taken on trust. Sets *damaged if that check fails. Returns 0 or a
+ * negative KMES_ERR_* (the slot's mark is then left for the next reader to
+ * count as a failure).
+ */
+static int
+attempt_end(struct ks_store *s, enum ks_role role, int slotfd,
+    unsigned int slot, enum attempt_outcome o, const struct ks_secrets *sec,
+    int *damaged)
+{
+	struct ks_image *img = NULL;
+	struct stat st;
+	int lockfd = -1, dirty = 0, keep, good = 0, r;
 
 	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
-	    (r = reload(s, &img, &st)) != 0)
+	    (r = reload(s, NULL, &img, &st)) != 0 ||
+	    (r = reap_slots(img, slotfd, (int)slot, &dirty)) != 0)
 		goto out;
-	if (!reset && img->failures[role] >= KS_STORE_MAX_TRIES)
-		r = KMES_ERR_PIN_LOCKED;
-	if (r != 0 || (reset && img->failures[role] == 0)) {
-		install(s, &img, &st);
-		goto out;
-	}
-	if (reset)
-		img->failures[role] = 0;
-	else
+	img->inflight &= ~KS_SLOT_BIT(role, slot);
+	keep = s->sec == NULL;
+	if (o == ATTEMPT_GOOD) {
+		if (ks_image_check_mac(img, sec) == 0) {
+			img->failures[role] = 0;
+			keep = good = 1;
+		} else {
+			*damaged = 1;
+			keep = 0;
+		}
+	} else if (o == ATTEMPT_WRONG &&
+	    img->failures[role] < KS_STORE_MAX_TRIES)
 		img->failures[role]++;
-	r = commit(s, &img);
+	if (!keep && s->sec != NULL)
+		keep = ks_image_check_mac(img, s->sec) == 0;
+	r = commit(s, img, &st, keep, good);
  out:
 	ks_image_free(img);
 	ks_file_unlock(lockfd);
@@ -422,31 +639,66 @@ ks_store_logout(struct ks_store *s)
 }
 
 /*
- * Checks pin for role: the try is counted first, then the KDF, the key
- * unwrap and the file's MAC; a good PIN resets the counter. Returns 0 with
- * the derived secrets in *secp (secure memory), or a negative KMES_ERR_*.
+ * Checks pin for role, counted as above: slot, KDF, key unwrap, the file's
+ * MAC, settle. Returns 0 with the derived secrets in *secp (secure memory)
+ * and, if imgp is not NULL, the image they were checked against in *imgp;
+ * *damaged is set when the PIN was right but the file failed its MAC (then
+ * 0 is returned only if salvage is set, else KMES_ERR_STORE_CORRUPT).
+ * Returns KMES_ERR_PIN_INCORRECT, KMES_ERR_PIN_LOCKED or another negative
+ * KMES_ERR_* otherwise.
  */
 static int
 open_secrets(struct ks_store *s, enum ks_role role, const uint8_t *pin,
-    size_t pinlen, struct ks_secrets **secp)
+    size_t pinlen, int salvage, struct ks_secrets **secp,
+    struct ks_image **imgp, int *damaged)
 {
 	struct ks_secrets *sec = NULL;
-	int r;
+	struct ks_image *img = NULL;
+	enum attempt_outcome o = ATTEMPT_VOID;
+	unsigned int slot = 0;
+	int slotfd = -1, r, r2;
 
 	*secp = NULL;
+	if (imgp != NULL)
+		*imgp = NULL;
+	*damaged = 0;
 	if ((sec = kmes_secure_alloc(sizeof(*sec))) == NULL)
 		return KMES_ERR_ALLOC;
-	/* A right PIN must also find the rest of the file untouched. */
-	if ((r = update_counter(s, role, 0)) != 0 ||
-	    (r = ks_wrap_open(s->img, role, pin, pinlen, sec->dk)) != 0 ||
-	    (r = ks_secrets_derive(sec)) != 0 ||
-	    (r = ks_image_check_mac(s->img, sec)) != 0 ||
-	    (r = update_counter(s, role, 1)) != 0) {
-		kmes_secure_free(sec);
-		return r;
+	if ((r = ks_slots_open(&s->f, &slotfd)) != 0 ||
+	    (r = attempt_begin(s, role, slotfd, &slot, &img)) != 0)
+		goto out;
+	r = ks_wrap_open(img, role, pin, pinlen, sec->dk);
+	if (r == KMES_ERR_PIN_INCORRECT)
+		o = ATTEMPT_WRONG;
+	else if (r == 0 && (r = ks_secrets_derive(sec)) == 0) {
+		/*
+		 * The PIN opened the data key, so it is right: a MAC failure
+		 * now is damage (or tampering), never a wrong guess.
+		 */
+		if (ks_image_check_mac(img, sec) == 0)
+			o = ATTEMPT_GOOD;
+		else
+			*damaged = 1;
 	}
+	r2 = attempt_end(s, role, slotfd, slot, o, sec, damaged);
+	if (r == 0)
+		r = r2;
+	if (r == 0 && *damaged && !salvage)
+		r = KMES_ERR_STORE_CORRUPT;
+	if (r != 0)
+		goto out;
 	*secp = sec;
-	return 0;
+	sec = NULL;
+	if (imgp != NULL) {
+		*imgp = img;
+		img = NULL;
+	}
+ out:
+	if (slotfd != -1)
+		close(slotfd); /* drops the slot's lock */
+	ks_image_free(img);
+	kmes_secure_free(sec);
+	return r;
 }
 
 int
@@ -455,7 +707,7 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 {
 	enum ks_role role = so ? KS_ROLE_SO : KS_ROLE_USER;
 	struct ks_secrets *sec = NULL;
-	int r;
+	int damaged, r;
 
 	/* The contract reports tries left on failure too. */
 	if (tries_left != NULL)
@@ -463,7 +715,8 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 	if (s == NULL || (so != 0 && so != 1) || !valid_pin(pin, pinlen))
 		return KMES_ERR_INVALID_ARGUMENT;
 	ks_store_logout(s);
-	if ((r = open_secrets(s, role, pin, pinlen, &sec)) == 0)
+	if ((r = open_secrets(s, role, pin, pinlen, 0, &sec, NULL,
+	    &damaged)) == 0)
 		s->sec = sec;
 	if (tries_left != NULL)
 		*tries_left = KS_STORE_MAX_TRIES -
@@ -472,18 +725,33 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 }
 
 int
+ks_store_salvage_login(struct ks_store *s, const uint8_t *pin, size_t pinlen,
+    struct ks_secrets **secp, struct ks_image **imgp, int *damaged)
+{
+	*secp = NULL;
+	*imgp = NULL;
+	*damaged = 0;
+	if (s == NULL || !valid_pin(pin, pinlen))
+		return KMES_ERR_INVALID_ARGUMENT;
+	ks_store_logout(s);
+	return open_secrets(s, KS_ROLE_USER, pin, pinlen, 1, secp, imgp,
+	    damaged);
+}
+
+int
 ks_store_check_pin(struct ks_store *s, const uint8_t *pin, size_t pinlen,
     unsigned int *tries_left)
 {
 	struct ks_secrets *sec = NULL;
-	int r;
+	int damaged, r;
 
 	if (tries_left != NULL)
 		*tries_left = 0;
 	if (s == NULL || !valid_pin(pin, pinlen))
 		return KMES_ERR_INVALID_ARGUMENT;
 	/* Counted like a login: guessing here is guessing the PIN. */
-	r = open_secrets(s, KS_ROLE_USER, pin, pinlen, &sec);
+	r = open_secrets(s, KS_ROLE_USER, pin, pinlen, 0, &sec, NULL,
+	    &damaged);
 	kmes_secure_free(sec);
 	if (tries_left != NULL)
 		*tries_left = KS_STORE_MAX_TRIES -
@@ -581,6 +849,14 @@ ks_store_delete_key(struct ks_store *s, const char *label)
 	return mutate(s, apply_delete, &d);
 }
 
+static int
+apply_nothing(struct ks_image *img, void *arg)
+{
+	(void)img;
+	(void)arg;
+	return 0;
+}
+
 /* Also the unblock: the counter is reset with the new PIN. */
 static int
 apply_set_pin(struct ks_image *img, void *arg)
@@ -607,7 +883,14 @@ ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin,
 	if ((r = ks_wrap_seal(s->img, KS_ROLE_USER, new_pin, new_pinlen,
 	    s->sec->dk, &w)) != 0)
 		return r;
-	return mutate(s, apply_set_pin, &w);
+	if ((r = mutate(s, apply_set_pin, &w)) != 0)
+		return r;
+	/*
+	 * PATH.1 now holds the data key wrapped under the old PIN, which
+	 * may be why the PIN was changed: write once more so that the
+	 * backup, too, opens only with the new one.
+	 */
+	return mutate(s, apply_nothing, NULL);
 }
 
 int
