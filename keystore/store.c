@@ -9,7 +9,8 @@
  * lock: rename is atomic, so they see the old file or the new one, never a
  * mixture. A crash leaves PATH as it was plus perhaps a stale PATH.tmp,
  * which the next writer removes (it holds the lock, so no live writer can
- * own that file).
+ * own that file). A write whose input passed its MAC first keeps the file
+ * it replaces as PATH.1 (a hard link: PATH is never written in place).
  *
  * Sessions. A login unwraps the data key into locked memory and checks the
  * whole-store MAC under it. Every later re-read (a mutation, a refresh)

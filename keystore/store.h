@@ -13,10 +13,12 @@
  * Reading the public part needs no PIN. Everything else needs a login,
  * which leaves the data key in locked memory inside the struct ks_store.
  * Every change is made under an exclusive lock on PATH.lock: re-read the
- * file, apply, write PATH.tmp, fsync, rename over PATH, fsync the directory.
- * So concurrent writers (keytools, the agent, the PKCS#11 module) never lose
- * each other's keys, and a crash leaves the old or the new file, never a
- * broken one.
+ * file, apply, write PATH.tmp, fsync, (keep the old file as PATH.1,) rename
+ * over PATH, fsync the directory. So concurrent writers (keytools, the
+ * agent, the PKCS#11 module) never lose each other's keys, and a crash
+ * leaves the old or the new file, never a broken one. A PIN-free checksum
+ * finds accidental damage before any PIN; ks_store_recover salvages what
+ * is left.
  */
 #ifndef KMES_STORE_H
 #define KMES_STORE_H
