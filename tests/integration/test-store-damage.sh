@@ -39,7 +39,7 @@ ktp() {
 flip_at() {
 	local byte
 	byte=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $((byte ^ 0x04)))" |
+	printf '%b' "\\0$(printf '%03o' $((byte ^ 0x04)))" |
 		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
@@ -73,8 +73,11 @@ for k in k-one:ed25519 k-two:ecdsa k-three:ed25519; do
 	printf '%s\n' "$OUT" >"$TMP/${k%%:*}.pub"
 done
 cp -p "$ST" "$TMP/good"
-[ -f "$ST.1" ] && pass "keystore.1 exists after the writes" ||
+if [ -f "$ST.1" ]; then
+	pass "keystore.1 exists after the writes"
+else
 	fail "keystore.1 exists after the writes"
+fi
 expect_eq "keystore.1 is 0600" 600 "$(stat -c %a "$ST.1" 2>/dev/null)"
 
 # ----------------------------------------------- one bit on the disk
