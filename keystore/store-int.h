@@ -81,7 +81,7 @@ struct ks_record {
 
 /* A parsed store file (public data only). */
 struct ks_image {
-	uint32_t version;	/* as read; always written as KS_STORE_VERSION */
+	uint32_t version;	/* as read; written as KS_STORE_VERSION */
 	uint32_t failures[2];	/* indexed by enum ks_role */
 	uint32_t inflight;	/* KS_SLOT_BIT()s of attempts in their KDF */
 	uint8_t id[KS_STORE_ID_LEN];
@@ -274,7 +274,38 @@ void ks_file_unlock(int fd);
 /* Returns 1 if a and b describe the same, unchanged file. */
 int ks_file_same(const struct stat *a, const struct stat *b);
 
-/* store.c, for store-recover.c. */
+/* store.c, for store-login.c and store-recover.c. */
+
+/* An open store: its files, the image last read, and a login's secrets. */
+struct ks_store {
+	struct ks_files f;
+	struct ks_image *img;
+	struct stat st;		/* the file img was read from */
+	struct ks_secrets *sec;	/* NULL unless logged in */
+	int no_backup;		/* this handle is on PATH.1 itself */
+};
+
+/* Returns 1 if pin has a length the store takes. */
+int ks_pin_valid(const uint8_t *pin, size_t pinlen);
+
+/*
+ * Reads PATH as it is now: it must be the same store (same id) and, if
+ * sec is given, carry a MAC made with that data key. Returns 0 or a
+ * negative KMES_ERR_*.
+ */
+int ks_store_reload(const struct ks_store *s, const struct ks_secrets *sec,
+    struct ks_image **imgp, struct stat *stp)
+    __attribute__((warn_unused_result));
+
+/*
+ * Writes img as PATH (lock held) and, if keep is set, makes a copy of it
+ * the handle's current image; if good is set, the file it replaces (stat
+ * old, MAC-checked under the lock) is kept as PATH.1 first. Returns 0 or
+ * a negative KMES_ERR_*.
+ */
+int ks_store_commit(struct ks_store *s, const struct ks_image *img,
+    const struct stat *old, int keep, int good)
+    __attribute__((warn_unused_result));
 
 /* The handle's current image (public data; MAC-checked only if logged in). */
 const struct ks_image *ks_store_image(const struct ks_store *s);

@@ -24,7 +24,7 @@
 struct salvage {
 	struct ks_store *main;		/* PATH, if it parses */
 	struct ks_store *backup;	/* PATH.1, if it parses */
-	struct ks_image *src;		/* the image whose wrap the PIN opened */
+	struct ks_image *src;		/* the image the PIN opened */
 	struct ks_image *rest;		/* PATH salvaged, when it is unusable */
 	size_t claimed;			/* records PATH claims then */
 	struct ks_secrets *sec;
