@@ -32,8 +32,8 @@ kbuf_new(void)
 	return b;
 }
 
-struct kbuf *
-kbuf_new_secure(size_t max_size)
+static struct kbuf *
+new_secure(size_t max_size, int lock)
 {
 	struct kbuf *b;
 
@@ -42,7 +42,9 @@ kbuf_new_secure(size_t max_size)
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	/* Secure storage is allocated once at full size: no copies to wipe. */
-	if ((b->d = kmes_secure_alloc(max_size)) == NULL) {
+	b->d = lock ? kmes_secure_alloc(max_size) :
+	    kmes_secure_alloc_unlocked(max_size);
+	if (b->d == NULL) {
 		free(b);
 		return NULL;
 	}
@@ -51,6 +53,18 @@ kbuf_new_secure(size_t max_size)
 	b->max_size = max_size;
 	b->secure = 1;
 	return b;
+}
+
+struct kbuf *
+kbuf_new_secure(size_t max_size)
+{
+	return new_secure(max_size, 1);
+}
+
+struct kbuf *
+kbuf_new_secure_unlocked(size_t max_size)
+{
+	return new_secure(max_size, 0);
 }
 
 struct kbuf *

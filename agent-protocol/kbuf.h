@@ -26,6 +26,9 @@ struct kbuf *kbuf_new(void);
 /* Returns a growable buffer whose storage is locked secure memory, or NULL. */
 struct kbuf *kbuf_new_secure(size_t max_size);
 
+/* As kbuf_new_secure, on kmes_secure_alloc_unlocked memory, or NULL. */
+struct kbuf *kbuf_new_secure_unlocked(size_t max_size);
+
 /* Returns a read-only view of len bytes at p (not copied), or NULL. */
 struct kbuf *kbuf_from(const void *p, size_t len);
 

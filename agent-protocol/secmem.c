@@ -73,8 +73,8 @@ kmes_ct_memcmp(const void *a, const void *b, size_t len)
 	return acc != 0;
 }
 
-void *
-kmes_secure_alloc(size_t len)
+static void *
+secmem_map(size_t len, int lock)
 {
 	size_t ps = page_size(), inner, map_len;
 	unsigned char *base;
@@ -96,13 +96,25 @@ kmes_secure_alloc(size_t len)
 	}
 	(void)madvise(base + ps, inner, MADV_DONTDUMP);
 	(void)madvise(base + ps, inner, MADV_DONTFORK);
-	if (mlock(base + ps, inner) != 0)
+	if (lock && mlock(base + ps, inner) != 0)
 		atomic_fetch_add(&secmem_lock_failures, 1);
 	h = (struct secmem_hdr *)(base + ps);
 	h->map_len = map_len;
 	h->user_len = len;
 	h->magic = SECMEM_MAGIC;
 	return h + 1;
+}
+
+void *
+kmes_secure_alloc(size_t len)
+{
+	return secmem_map(len, 1);
+}
+
+void *
+kmes_secure_alloc_unlocked(size_t len)
+{
+	return secmem_map(len, 0);
 }
 
 static struct secmem_hdr *

@@ -14,7 +14,16 @@
 /* Returns zeroed locked memory of len bytes (len > 0), or NULL. */
 void *kmes_secure_alloc(size_t len) __attribute__((warn_unused_result));
 
-/* Wipes and releases memory from kmes_secure_alloc; accepts NULL. */
+/*
+ * As kmes_secure_alloc, but the pages are not locked: still guarded,
+ * excluded from core dumps and wiped. For memory a client can make the
+ * agent hold, past what it may lock (RLIMIT_MEMLOCK is shared with the
+ * agent's other secrets). Returns NULL on failure.
+ */
+void *kmes_secure_alloc_unlocked(size_t len)
+    __attribute__((warn_unused_result));
+
+/* Wipes and releases memory from kmes_secure_alloc*; accepts NULL. */
 void kmes_secure_free(void *p);
 
 /* Returns the usable size of a kmes_secure_alloc block, or 0 for NULL. */

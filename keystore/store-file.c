@@ -26,6 +26,9 @@ ks_files_clear(struct ks_files *f)
 	free(f->path);
 	free(f->lock);
 	free(f->tmp);
+	free(f->slots);
+	free(f->backup);
+	free(f->backup_tmp);
 	free(f->dir);
 	memset(f, 0, sizeof(*f));
 }
@@ -57,6 +60,18 @@ ks_files_init(const char *path, struct ks_files *f)
 	}
 	if (asprintf(&f->tmp, "%s.tmp", path) < 0) {
 		f->tmp = NULL;
+		goto out;
+	}
+	if (asprintf(&f->slots, "%s.slots", path) < 0) {
+		f->slots = NULL;
+		goto out;
+	}
+	if (asprintf(&f->backup, "%s.1", path) < 0) {
+		f->backup = NULL;
+		goto out;
+	}
+	if (asprintf(&f->backup_tmp, "%s.1.tmp", path) < 0) {
+		f->backup_tmp = NULL;
 		goto out;
 	}
 	r = 0;
@@ -212,12 +227,40 @@ install_tmp(const struct ks_files *f, int create)
 }
 
 /*
- * Writes data as the new PATH: PATH.tmp, fsync, rename, fsync the
+ * Keeps the file now at PATH as PATH.1 before it is replaced. PATH is never
+ * written in place, so a second name for its inode is an exact, already
+ * fsynced copy with the same mode; link then rename makes the switch
+ * atomic, so PATH.1 is always a whole file (the old backup or this one).
+ * old is the stat of what the caller read and checked under the lock: if
+ * PATH is some other file now, it is not kept.
+ */
+static int
+keep_backup(const struct ks_files *f, const struct stat *old)
+{
+	struct stat st;
+
+	if (lstat(f->path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_dev != old->st_dev || st.st_ino != old->st_ino)
+		return KMES_ERR_STORE_CORRUPT;
+	/* We hold the lock: a PATH.1.tmp is a crashed writer's. */
+	if (unlink(f->backup_tmp) != 0 && errno != ENOENT)
+		return KMES_ERR_SYSTEM;
+	if (link(f->path, f->backup_tmp) != 0)
+		return KMES_ERR_SYSTEM;
+	if (rename(f->backup_tmp, f->backup) != 0) {
+		(void)unlink(f->backup_tmp);
+		return KMES_ERR_SYSTEM;
+	}
+	return 0;
+}
+
+/*
+ * Writes data as the new PATH: PATH.tmp, fsync, (PATH.1,) rename, fsync the
  * directory. The caller holds the exclusive lock.
  */
 int
 ks_file_replace(const struct ks_files *f, const struct kbuf *data, int create,
-    struct stat *stp)
+    const struct stat *old, struct stat *stp)
 {
 	int fd = -1, tries, placed = 0, r;
 
@@ -243,6 +286,9 @@ ks_file_replace(const struct ks_files *f, const struct kbuf *data, int create,
 		r = KMES_ERR_SYSTEM;
 		goto out;
 	}
+	/* The directory fsync below makes PATH.1 durable with PATH. */
+	if (!create && old != NULL && (r = keep_backup(f, old)) != 0)
+		goto out;
 	if ((r = install_tmp(f, create)) != 0)
 		goto out;
 	placed = 1;
@@ -278,6 +324,72 @@ ks_file_lock(const struct ks_files *f, int *fdp)
 	}
 	*fdp = fd;
 	return 0;
+}
+
+int
+ks_slots_open(const struct ks_files *f, int *fdp)
+{
+	int fd;
+
+	*fdp = -1;
+	fd = open(f->slots, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
+		    KMES_ERR_SYSTEM;
+	*fdp = fd;
+	return 0;
+}
+
+static void
+slot_range(struct flock *fl, short type, unsigned int i)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = (off_t)i;
+	fl->l_len = 1;
+}
+
+/*
+ * OFD locks, not flock or classic fcntl locks: the kernel drops them when
+ * the last descriptor goes (a killed process included), and they belong
+ * to the open file, so two threads of one process are two owners.
+ */
+int
+ks_slot_lock(int fd, unsigned int i, int wait)
+{
+	struct flock fl;
+
+	for (;;) {
+		slot_range(&fl, F_WRLCK, i);
+		if (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EACCES)
+			return KMES_ERR_LOCKED;
+		return KMES_ERR_SYSTEM;
+	}
+}
+
+void
+ks_slot_unlock(int fd, unsigned int i)
+{
+	struct flock fl;
+
+	slot_range(&fl, F_UNLCK, i);
+	(void)fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int
+ks_slot_held(int fd, unsigned int i)
+{
+	struct flock fl;
+
+	slot_range(&fl, F_WRLCK, i);
+	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+		return KMES_ERR_SYSTEM;
+	return fl.l_type != F_UNLCK;
 }
 
 void

@@ -22,6 +22,7 @@
 #define CTX_RECORD "kmes-keystore/1 record"
 #define CTX_REK "kmes-keystore/1 record-key"
 #define CTX_MK "kmes-keystore/1 store-mac"
+#define CTX_SUM "kmes-keystore/2 checksum"
 
 /* Smallest record: five one-byte strings' worth, flags, time, nonce, tag. */
 #define REC_MIN (4 + 1 + 4 + 1 + 4 + 1 + 4 + 8 + KS_AEAD_NONCE_LEN + 4 + \
@@ -185,33 +186,68 @@ parse_record(struct kbuf *b, struct ks_record *rec)
 	return check_blob_type(rec);
 }
 
-int
-ks_image_parse(const struct kbuf *file, struct ks_image **imgp)
+unsigned int
+ks_image_inflight(const struct ks_image *img, enum ks_role role)
 {
-	struct ks_image *img = NULL;
-	struct kbuf *b = NULL;
-	uint8_t magic[KS_STORE_MAGIC_LEN];
-	uint32_t version, log2_n, count;
-	size_t i;
+	return (unsigned int)__builtin_popcount(img->inflight &
+	    KS_SLOTS_ROLE_MASK(role));
+}
+
+/*
+ * Version 2's checksum: HMAC-SHA256 under a public key, so it needs no PIN.
+ * It only catches accidents (a bad bit, a torn write) before any PIN is
+ * tried; anyone who edits the file can recompute it, and the MAC under
+ * the data key is what catches that.
+ */
+static int
+compute_checksum(const uint8_t *p, size_t len,
+    uint8_t sum[KS_STORE_CHECKSUM_LEN])
+{
+	return ks_hmac_sha256((const uint8_t *)CTX_SUM, strlen(CTX_SUM), p,
+	    len, sum);
+}
+
+/* Strict: the checksum of a version 2 file must match. */
+static int
+check_checksum(const struct kbuf *file)
+{
+	uint8_t sum[KS_STORE_CHECKSUM_LEN];
+	size_t len = kbuf_len(file);
 	int r;
 
-	*imgp = NULL;
-	if ((b = kbuf_from(kbuf_ptr(file), kbuf_len(file))) == NULL ||
-	    (img = calloc(1, sizeof(*img))) == NULL) {
-		r = KMES_ERR_ALLOC;
-		goto out;
-	}
+	if (len < KS_STORE_INFLIGHT_OFFSET + KS_STORE_CHECKSUM_LEN)
+		return KMES_ERR_INVALID_FORMAT;
+	if ((r = compute_checksum(kbuf_ptr(file), len - sizeof(sum),
+	    sum)) != 0)
+		return r;
+	if (kmes_ct_memcmp(sum, kbuf_ptr(file) + len - sizeof(sum),
+	    sizeof(sum)) != 0)
+		return KMES_ERR_INVALID_FORMAT;
+	return 0;
+}
+
+/* Everything up to the record count. */
+static int
+parse_header(struct kbuf *b, struct ks_image *img, uint32_t *countp)
+{
+	uint8_t magic[KS_STORE_MAGIC_LEN];
+	uint32_t log2_n, role;
+	int r;
+
 	if ((r = get_raw(b, magic, sizeof(magic))) != 0 ||
-	    (r = kbuf_get_u32(b, &version)) != 0)
-		goto out;
+	    (r = kbuf_get_u32(b, &img->version)) != 0)
+		return r;
 	if (memcmp(magic, KS_STORE_MAGIC, sizeof(magic)) != 0 ||
-	    version != KS_STORE_VERSION) {
-		r = KMES_ERR_INVALID_FORMAT;
-		goto out;
-	}
+	    (img->version != KS_STORE_VERSION &&
+	    img->version != KS_STORE_VERSION_1))
+		return KMES_ERR_INVALID_FORMAT;
 	if ((r = kbuf_get_u32(b, &img->failures[KS_ROLE_USER])) != 0 ||
-	    (r = kbuf_get_u32(b, &img->failures[KS_ROLE_SO])) != 0 ||
-	    (r = get_raw(b, img->id, sizeof(img->id))) != 0 ||
+	    (r = kbuf_get_u32(b, &img->failures[KS_ROLE_SO])) != 0)
+		return r;
+	if (img->version != KS_STORE_VERSION_1 &&
+	    (r = kbuf_get_u32(b, &img->inflight)) != 0)
+		return r;
+	if ((r = get_raw(b, img->id, sizeof(img->id))) != 0 ||
 	    (r = kbuf_get_u32(b, &log2_n)) != 0 ||
 	    (r = kbuf_get_u32(b, &img->kdf.r)) != 0 ||
 	    (r = kbuf_get_u32(b, &img->kdf.p)) != 0 ||
@@ -219,28 +255,69 @@ ks_image_parse(const struct kbuf *file, struct ks_image **imgp)
 	    (r = parse_wrap(b, &img->wrap[KS_ROLE_SO])) != 0 ||
 	    (r = kbuf_get_u64(b, &img->generation)) != 0 ||
 	    (r = get_text(b, 0, KS_STORE_LABEL_MAX, &img->label)) != 0 ||
-	    (r = kbuf_get_u32(b, &count)) != 0)
-		goto out;
+	    (r = kbuf_get_u32(b, countp)) != 0)
+		return r;
 	/*
 	 * The counters are outside the MAC, so anyone who can write the file
-	 * can change them; at least refuse values no store ever holds.
+	 * can change them; at least refuse values no store ever holds. A slot
+	 * in flight is a try that may yet fail, so it counts towards the cap.
 	 */
-	if (img->failures[KS_ROLE_USER] > KS_STORE_MAX_TRIES ||
-	    img->failures[KS_ROLE_SO] > KS_STORE_MAX_TRIES ||
-	    log2_n == 0 || log2_n > UINT8_MAX) {
-		r = KMES_ERR_INVALID_FORMAT;
+	for (role = KS_ROLE_USER; role <= KS_ROLE_SO; role++) {
+		if (img->failures[role] > KS_STORE_MAX_TRIES ||
+		    img->failures[role] + ks_image_inflight(img, role) >
+		    KS_STORE_MAX_TRIES)
+			return KMES_ERR_INVALID_FORMAT;
+	}
+	if ((img->inflight & ~(KS_SLOTS_ROLE_MASK(KS_ROLE_USER) |
+	    KS_SLOTS_ROLE_MASK(KS_ROLE_SO))) != 0 ||
+	    ((img->inflight & 0xff) & (img->inflight >> 8)) != 0 ||
+	    log2_n == 0 || log2_n > UINT8_MAX)
+		return KMES_ERR_INVALID_FORMAT;
+	img->kdf.log2_n = (uint8_t)log2_n;
+	if (!ks_kdf_valid(&img->kdf))
+		return KMES_ERR_INVALID_FORMAT;
+	return 0;
+}
+
+/*
+ * The whole file (salvage = 0), or as much of it as parses (salvage = 1:
+ * no checksum, records up to the first bad one).
+ */
+static int
+image_parse(const struct kbuf *file, int salvage, struct ks_image **imgp,
+    size_t *claimedp)
+{
+	struct ks_image *img = NULL;
+	struct kbuf *b = NULL;
+	uint32_t count;
+	size_t i, tail;
+	int r;
+
+	*imgp = NULL;
+	if (claimedp != NULL)
+		*claimedp = 0;
+	if ((b = kbuf_from(kbuf_ptr(file), kbuf_len(file))) == NULL ||
+	    (img = calloc(1, sizeof(*img))) == NULL) {
+		r = KMES_ERR_ALLOC;
 		goto out;
 	}
-	img->kdf.log2_n = (uint8_t)log2_n;
+	if ((r = parse_header(b, img, &count)) != 0)
+		goto out;
+	/* A bad bit anywhere is found before any PIN is tried. */
+	if (!salvage && img->version != KS_STORE_VERSION_1 &&
+	    (r = check_checksum(file)) != 0)
+		goto out;
+	tail = img->version == KS_STORE_VERSION_1 ? 0 : KS_STORE_CHECKSUM_LEN;
 	/*
 	 * A hostile count must not size an allocation: bound it by the
 	 * bytes that are really there.
 	 */
-	if (!ks_kdf_valid(&img->kdf) || count > KS_STORE_MAX_RECORDS ||
-	    count > kbuf_len(b) / REC_MIN) {
+	if (count > KS_STORE_MAX_RECORDS || count > kbuf_len(b) / REC_MIN) {
 		r = KMES_ERR_INVALID_FORMAT;
 		goto out;
 	}
+	if (claimedp != NULL)
+		*claimedp = count;
 	if (count != 0 &&
 	    (img->recs = calloc(count, sizeof(*img->recs))) == NULL) {
 		r = KMES_ERR_ALLOC;
@@ -248,19 +325,26 @@ ks_image_parse(const struct kbuf *file, struct ks_image **imgp)
 	}
 	for (i = 0; i < count; i++) {
 		img->nrecs = i + 1;
-		if ((r = parse_record(b, &img->recs[i])) != 0)
-			goto out;
-		if (ks_image_find(img, img->recs[i].label) != (long)i) {
-			r = KMES_ERR_INVALID_FORMAT; /* duplicate label */
-			goto out;
+		if ((r = parse_record(b, &img->recs[i])) != 0 ||
+		    ks_image_find(img, img->recs[i].label) != (long)i) {
+			if (r == 0)
+				r = KMES_ERR_INVALID_FORMAT; /* duplicate */
+			if (!salvage)
+				goto out;
+			/* Lengths past here cannot be trusted: stop. */
+			ks_record_clear(&img->recs[i]);
+			img->nrecs = i;
+			r = 0;
+			goto done;
 		}
 	}
-	if ((r = get_raw(b, img->mac, sizeof(img->mac))) != 0)
+	if ((r = get_raw(b, img->mac, sizeof(img->mac))) != 0 && !salvage)
 		goto out;
-	if (kbuf_len(b) != 0) {
+	if (kbuf_len(b) != tail && !salvage) {
 		r = KMES_ERR_INVALID_FORMAT;
 		goto out;
 	}
+ done:
 	*imgp = img;
 	img = NULL;
 	r = 0;
@@ -270,6 +354,28 @@ ks_image_parse(const struct kbuf *file, struct ks_image **imgp)
 	ks_image_free(img);
 	kbuf_free(b);
 	return r;
+}
+
+int
+ks_file_seal_checksum(uint8_t *file, size_t len)
+{
+	if (len < KS_STORE_INFLIGHT_OFFSET + KS_STORE_CHECKSUM_LEN)
+		return KMES_ERR_INVALID_ARGUMENT;
+	return compute_checksum(file, len - KS_STORE_CHECKSUM_LEN,
+	    file + len - KS_STORE_CHECKSUM_LEN);
+}
+
+int
+ks_image_parse(const struct kbuf *file, struct ks_image **imgp)
+{
+	return image_parse(file, 0, imgp, NULL);
+}
+
+int
+ks_image_parse_salvage(const struct kbuf *file, struct ks_image **imgp,
+    size_t *claimedp)
+{
+	return image_parse(file, 1, imgp, claimedp);
 }
 
 static int
@@ -301,7 +407,12 @@ put_record(struct kbuf *b, const struct ks_record *rec)
 	return 0;
 }
 
-/* Appends everything but the MAC; the counters as zero if for_mac. */
+/*
+ * Appends everything but the MAC (and the checksum). for_mac gives the MAC's
+ * input: the layout of version 1 whatever the file's version, with the
+ * counters zero, so that converting a file to version 2 or counting a try
+ * needs no data key.
+ */
 static int
 encode_body(const struct ks_image *img, int for_mac, struct kbuf *b)
 {
@@ -309,11 +420,13 @@ encode_body(const struct ks_image *img, int for_mac, struct kbuf *b)
 	int r;
 
 	if ((r = kbuf_put(b, KS_STORE_MAGIC, KS_STORE_MAGIC_LEN)) != 0 ||
-	    (r = kbuf_put_u32(b, KS_STORE_VERSION)) != 0 ||
+	    (r = kbuf_put_u32(b, for_mac ? KS_STORE_VERSION_1 :
+	    KS_STORE_VERSION)) != 0 ||
 	    (r = kbuf_put_u32(b,
 	    for_mac ? 0 : img->failures[KS_ROLE_USER])) != 0 ||
 	    (r = kbuf_put_u32(b,
 	    for_mac ? 0 : img->failures[KS_ROLE_SO])) != 0 ||
+	    (!for_mac && (r = kbuf_put_u32(b, img->inflight)) != 0) ||
 	    (r = kbuf_put(b, img->id, sizeof(img->id))) != 0 ||
 	    (r = kbuf_put_u32(b, img->kdf.log2_n)) != 0 ||
 	    (r = kbuf_put_u32(b, img->kdf.r)) != 0 ||
@@ -334,11 +447,16 @@ encode_body(const struct ks_image *img, int for_mac, struct kbuf *b)
 int
 ks_image_encode(const struct ks_image *img, struct kbuf *b)
 {
+	uint8_t sum[KS_STORE_CHECKSUM_LEN];
+	size_t start = kbuf_len(b);
 	int r;
 
-	if ((r = encode_body(img, 0, b)) != 0)
+	if ((r = encode_body(img, 0, b)) != 0 ||
+	    (r = kbuf_put(b, img->mac, sizeof(img->mac))) != 0 ||
+	    (r = compute_checksum(kbuf_ptr(b) + start, kbuf_len(b) - start,
+	    sum)) != 0)
 		return r;
-	return kbuf_put(b, img->mac, sizeof(img->mac));
+	return kbuf_put(b, sum, sizeof(sum));
 }
 
 /* MAC over the file with the counters zeroed and without the MAC. */
@@ -379,8 +497,8 @@ ks_image_check_mac(const struct ks_image *img, const struct ks_secrets *sec)
 	return 0;
 }
 
-static int
-copy_record(const struct ks_record *src, struct ks_record *dst)
+int
+ks_record_copy(const struct ks_record *src, struct ks_record *dst)
 {
 	memset(dst, 0, sizeof(*dst));
 	if ((dst->label = strdup(src->label)) == NULL ||
@@ -421,7 +539,7 @@ ks_image_dup(const struct ks_image *img, struct ks_image **copyp)
 		goto out;
 	}
 	for (i = 0; i < img->nrecs; i++) {
-		if ((r = copy_record(&img->recs[i], &c->recs[i])) != 0)
+		if ((r = ks_record_copy(&img->recs[i], &c->recs[i])) != 0)
 			goto out;
 		c->nrecs = i + 1;
 	}

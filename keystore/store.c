@@ -9,7 +9,8 @@
  * lock: rename is atomic, so they see the old file or the new one, never a
  * mixture. A crash leaves PATH as it was plus perhaps a stale PATH.tmp,
  * which the next writer removes (it holds the lock, so no live writer can
- * own that file).
+ * own that file). A write whose input passed its MAC first keeps the file
+ * it replaces as PATH.1 (a hard link: PATH is never written in place).
  *
  * Sessions. A login unwraps the data key into locked memory and checks the
  * whole-store MAC under it. Every later re-read (a mutation, a refresh)
@@ -33,13 +34,6 @@
 #include "secmem.h"
 #include "store-int.h"
 #include "store.h"
-
-struct ks_store {
-	struct ks_files f;
-	struct ks_image *img;
-	struct stat st;		/* the file img was read from */
-	struct ks_secrets *sec;	/* NULL unless logged in */
-};
 
 char *
 ks_store_default_path(void)
@@ -98,11 +92,12 @@ store_new(const char *path, struct ks_store **sp)
 }
 
 /*
- * Reads PATH as it is now: it must be the same store (same id) and, while
- * logged in, carry a MAC made with our data key.
+ * Reads PATH as it is now: it must be the same store (same id) and, if sec
+ * is given, carry a MAC made with that data key.
  */
-static int
-reload(const struct ks_store *s, struct ks_image **imgp, struct stat *stp)
+int
+ks_store_reload(const struct ks_store *s, const struct ks_secrets *sec,
+    struct ks_image **imgp, struct stat *stp)
 {
 	struct kbuf *file = NULL;
 	struct ks_image *img = NULL;
@@ -116,7 +111,7 @@ reload(const struct ks_store *s, struct ks_image **imgp, struct stat *stp)
 		r = KMES_ERR_STORE_CORRUPT;
 		goto out;
 	}
-	if (s->sec != NULL && (r = ks_image_check_mac(img, s->sec)) != 0)
+	if (sec != NULL && (r = ks_image_check_mac(img, sec)) != 0)
 		goto out;
 	*imgp = img;
 	img = NULL;
@@ -136,21 +131,33 @@ install(struct ks_store *s, struct ks_image **imgp, const struct stat *st)
 	s->st = *st;
 }
 
-/* Writes *imgp as PATH and makes it current (lock held). */
-static int
-commit(struct ks_store *s, struct ks_image **imgp)
+/*
+ * Writes img as PATH (lock held) and, if keep is set, makes a copy of it
+ * the handle's current image. If good is set, the file img was re-read
+ * from (stat old) passed its MAC under the lock and is kept as PATH.1
+ * first; a write that only counts a try cannot know that, and must not
+ * push a last good copy out for a damaged one.
+ */
+int
+ks_store_commit(struct ks_store *s, const struct ks_image *img,
+    const struct stat *old, int keep, int good)
 {
+	struct ks_image *copy = NULL;
 	struct kbuf *b = NULL;
 	struct stat st;
 	int r;
 
 	if ((b = kbuf_new()) == NULL)
 		return KMES_ERR_ALLOC;
-	if ((r = ks_image_encode(*imgp, b)) != 0 ||
-	    (r = ks_file_replace(&s->f, b, 0, &st)) != 0)
+	if ((r = ks_image_encode(img, b)) != 0 ||
+	    (keep && (r = ks_image_dup(img, &copy)) != 0) ||
+	    (r = ks_file_replace(&s->f, b, 0,
+	    s->no_backup || !good ? NULL : old, &st)) != 0)
 		goto out;
-	install(s, imgp, &st);
+	if (keep)
+		install(s, &copy, &st);
  out:
+	ks_image_free(copy);
 	kbuf_free(b);
 	return r;
 }
@@ -167,20 +174,20 @@ mutate(struct ks_store *s, int (*apply)(struct ks_image *, void *),
 	if (s->sec == NULL)
 		return KMES_ERR_NOT_LOGGED_IN;
 	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
-	    (r = reload(s, &img, &st)) != 0 ||
+	    (r = ks_store_reload(s, s->sec, &img, &st)) != 0 ||
 	    (r = apply(img, arg)) != 0)
 		goto out;
 	img->generation++;
 	if ((r = ks_image_set_mac(img, s->sec)) == 0)
-		r = commit(s, &img);
+		r = ks_store_commit(s, img, &st, 1, 1);
  out:
 	ks_image_free(img);
 	ks_file_unlock(lockfd);
 	return r;
 }
 
-static int
-valid_pin(const uint8_t *pin, size_t pinlen)
+int
+ks_pin_valid(const uint8_t *pin, size_t pinlen)
 {
 	return pin != NULL && pinlen >= KS_STORE_PIN_MIN &&
 	    pinlen <= KS_STORE_PIN_MAX;
@@ -199,7 +206,7 @@ ks_store_create(const char *path, const char *label, const uint8_t *pin,
 	int lockfd = -1, r;
 
 	if (label == NULL || !ks_label_valid(label, strlen(label), 0) ||
-	    !valid_pin(pin, pinlen) || !valid_pin(so_pin, so_pinlen) ||
+	    !ks_pin_valid(pin, pinlen) || !ks_pin_valid(so_pin, so_pinlen) ||
 	    (kdf != NULL && kdf->log2_n != 0 && !ks_kdf_valid(kdf)))
 		return KMES_ERR_INVALID_ARGUMENT;
 	if ((r = store_new(path, &s)) != 0)
@@ -242,7 +249,7 @@ ks_store_create(const char *path, const char *label, const uint8_t *pin,
 	    (r = ks_image_encode(img, b)) != 0)
 		goto out;
 	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
-	    (r = ks_file_replace(&s->f, b, 1, &st)) != 0)
+	    (r = ks_file_replace(&s->f, b, 1, NULL, &st)) != 0)
 		goto out;
 	r = 0;
  out:
@@ -291,12 +298,53 @@ ks_store_refresh(struct ks_store *s, int *changed)
 		    KMES_ERR_SYSTEM;
 	if (ks_file_same(&st, &s->st))
 		return 0;
-	if ((r = reload(s, &img, &st)) != 0)
+	if ((r = ks_store_reload(s, s->sec, &img, &st)) != 0)
 		return r;
 	install(s, &img, &st);
 	if (changed != NULL)
 		*changed = 1;
 	return 0;
+}
+
+int
+ks_store_open_backup(const char *path, struct ks_store **sp)
+{
+	struct ks_store *s = NULL;
+	struct kbuf *file = NULL;
+	char *p = NULL, *t = NULL;
+	int r;
+
+	*sp = NULL;
+	if ((r = store_new(path, &s)) != 0)
+		return r;
+	if ((p = strdup(s->f.backup)) == NULL ||
+	    (t = strdup(s->f.backup_tmp)) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	free(s->f.path);
+	free(s->f.tmp);
+	s->f.path = p;
+	s->f.tmp = t;
+	p = t = NULL;
+	s->no_backup = 1;
+	if ((r = ks_file_read(s->f.path, &file, &s->st)) != 0 ||
+	    (r = ks_image_parse(file, &s->img)) != 0)
+		goto out;
+	*sp = s;
+	s = NULL;
+ out:
+	free(p);
+	free(t);
+	kbuf_free(file);
+	ks_store_free(s);
+	return r;
+}
+
+const struct ks_image *
+ks_store_image(const struct ks_store *s)
+{
+	return s->img;
 }
 
 const char *
@@ -321,6 +369,12 @@ uint32_t
 ks_store_pin_failures(const struct ks_store *s)
 {
 	return s->img->failures[KS_ROLE_USER];
+}
+
+unsigned int
+ks_store_pin_in_flight(const struct ks_store *s)
+{
+	return ks_image_inflight(s->img, KS_ROLE_USER);
 }
 
 uint32_t
@@ -376,119 +430,6 @@ ks_store_find(const struct ks_store *s, const char *label)
 	if (label == NULL)
 		return -1;
 	return ks_image_find(s->img, label);
-}
-
-/*
- * Updates a PIN failure counter in the file as it is now, under the lock:
- * reset = 0 counts an attempt before the KDF runs (killing the process
- * during the slow part must not give a free guess; a blocked PIN gives
- * KMES_ERR_PIN_LOCKED), reset = 1 zeroes the counter after a good PIN.
- * The counters sit outside the MAC, so no login is needed to write them.
- */
-static int
-update_counter(struct ks_store *s, enum ks_role role, int reset)
-{
-	struct ks_image *img = NULL;
-	struct stat st;
-	int lockfd = -1, r;
-
-	if ((r = ks_file_lock(&s->f, &lockfd)) != 0 ||
-	    (r = reload(s, &img, &st)) != 0)
-		goto out;
-	if (!reset && img->failures[role] >= KS_STORE_MAX_TRIES)
-		r = KMES_ERR_PIN_LOCKED;
-	if (r != 0 || (reset && img->failures[role] == 0)) {
-		install(s, &img, &st);
-		goto out;
-	}
-	if (reset)
-		img->failures[role] = 0;
-	else
-		img->failures[role]++;
-	r = commit(s, &img);
- out:
-	ks_image_free(img);
-	ks_file_unlock(lockfd);
-	return r;
-}
-
-void
-ks_store_logout(struct ks_store *s)
-{
-	if (s == NULL)
-		return;
-	kmes_secure_free(s->sec);
-	s->sec = NULL;
-}
-
-/*
- * Checks pin for role: the try is counted first, then the KDF, the key
- * unwrap and the file's MAC; a good PIN resets the counter. Returns 0 with
- * the derived secrets in *secp (secure memory), or a negative KMES_ERR_*.
- */
-static int
-open_secrets(struct ks_store *s, enum ks_role role, const uint8_t *pin,
-    size_t pinlen, struct ks_secrets **secp)
-{
-	struct ks_secrets *sec = NULL;
-	int r;
-
-	*secp = NULL;
-	if ((sec = kmes_secure_alloc(sizeof(*sec))) == NULL)
-		return KMES_ERR_ALLOC;
-	/* A right PIN must also find the rest of the file untouched. */
-	if ((r = update_counter(s, role, 0)) != 0 ||
-	    (r = ks_wrap_open(s->img, role, pin, pinlen, sec->dk)) != 0 ||
-	    (r = ks_secrets_derive(sec)) != 0 ||
-	    (r = ks_image_check_mac(s->img, sec)) != 0 ||
-	    (r = update_counter(s, role, 1)) != 0) {
-		kmes_secure_free(sec);
-		return r;
-	}
-	*secp = sec;
-	return 0;
-}
-
-int
-ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
-    size_t pinlen, unsigned int *tries_left)
-{
-	enum ks_role role = so ? KS_ROLE_SO : KS_ROLE_USER;
-	struct ks_secrets *sec = NULL;
-	int r;
-
-	/* The contract reports tries left on failure too. */
-	if (tries_left != NULL)
-		*tries_left = 0;
-	if (s == NULL || (so != 0 && so != 1) || !valid_pin(pin, pinlen))
-		return KMES_ERR_INVALID_ARGUMENT;
-	ks_store_logout(s);
-	if ((r = open_secrets(s, role, pin, pinlen, &sec)) == 0)
-		s->sec = sec;
-	if (tries_left != NULL)
-		*tries_left = KS_STORE_MAX_TRIES -
-		    s->img->failures[KS_ROLE_USER];
-	return r;
-}
-
-int
-ks_store_check_pin(struct ks_store *s, const uint8_t *pin, size_t pinlen,
-    unsigned int *tries_left)
-{
-	struct ks_secrets *sec = NULL;
-	int r;
-
-	if (tries_left != NULL)
-		*tries_left = 0;
-	if (s == NULL || !valid_pin(pin, pinlen))
-		return KMES_ERR_INVALID_ARGUMENT;
-	/* Counted like a login: guessing here is guessing the PIN. */
-	r = open_secrets(s, KS_ROLE_USER, pin, pinlen, &sec);
-	kmes_secure_free(sec);
-	if (tries_left != NULL)
-		*tries_left = KS_STORE_MAX_TRIES -
-		    s->img->failures[KS_ROLE_USER];
-	return r;
 }
 
 int
@@ -581,6 +522,14 @@ ks_store_delete_key(struct ks_store *s, const char *label)
 	return mutate(s, apply_delete, &d);
 }
 
+static int
+apply_nothing(struct ks_image *img, void *arg)
+{
+	(void)img;
+	(void)arg;
+	return 0;
+}
+
 /* Also the unblock: the counter is reset with the new PIN. */
 static int
 apply_set_pin(struct ks_image *img, void *arg)
@@ -599,7 +548,7 @@ ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin,
 	struct ks_wrap w;
 	int r;
 
-	if (s == NULL || !valid_pin(new_pin, new_pinlen))
+	if (s == NULL || !ks_pin_valid(new_pin, new_pinlen))
 		return KMES_ERR_INVALID_ARGUMENT;
 	if (s->sec == NULL)
 		return KMES_ERR_NOT_LOGGED_IN;
@@ -607,7 +556,14 @@ ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin,
 	if ((r = ks_wrap_seal(s->img, KS_ROLE_USER, new_pin, new_pinlen,
 	    s->sec->dk, &w)) != 0)
 		return r;
-	return mutate(s, apply_set_pin, &w);
+	if ((r = mutate(s, apply_set_pin, &w)) != 0)
+		return r;
+	/*
+	 * PATH.1 now holds the data key wrapped under the old PIN, which
+	 * may be why the PIN was changed: write once more so that the
+	 * backup, too, opens only with the new one.
+	 */
+	return mutate(s, apply_nothing, NULL);
 }
 
 int

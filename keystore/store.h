@@ -13,10 +13,12 @@
  * Reading the public part needs no PIN. Everything else needs a login,
  * which leaves the data key in locked memory inside the struct ks_store.
  * Every change is made under an exclusive lock on PATH.lock: re-read the
- * file, apply, write PATH.tmp, fsync, rename over PATH, fsync the directory.
- * So concurrent writers (keytools, the agent, the PKCS#11 module) never lose
- * each other's keys, and a crash leaves the old or the new file, never a
- * broken one.
+ * file, apply, write PATH.tmp, fsync, (keep the old file as PATH.1,) rename
+ * over PATH, fsync the directory. So concurrent writers (keytools, the
+ * agent, the PKCS#11 module) never lose each other's keys, and a crash
+ * leaves the old or the new file, never a broken one. A PIN-free checksum
+ * finds accidental damage before any PIN; ks_store_recover salvages what
+ * is left.
  */
 #ifndef KMES_STORE_H
 #define KMES_STORE_H
@@ -102,12 +104,17 @@ int ks_store_entry(const struct ks_store *s, size_t i,
 long ks_store_find(const struct ks_store *s, const char *label);
 
 /*
- * Logs in with the user PIN (so = 0) or the SO PIN (so = 1). The failure
- * counter is incremented and fsynced before the KDF runs and reset on
- * success; after KS_STORE_MAX_TRIES consecutive user-PIN failures the PIN is
- * blocked (KMES_ERR_PIN_LOCKED) until unblocked with the SO PIN.
+ * Logs in with the user PIN (so = 0) or the SO PIN (so = 1). The attempt
+ * is marked in the file (fsynced) before the KDF runs, so a process killed
+ * during it still spends the try; a wrong PIN then counts a failure, a
+ * right one resets the counter. A right PIN on a file that fails its MAC
+ * is KMES_ERR_STORE_CORRUPT and counts nothing. After KS_STORE_MAX_TRIES
+ * consecutive user-PIN failures the PIN is blocked (KMES_ERR_PIN_LOCKED)
+ * until unblocked with the SO PIN; logins in flight at once never count
+ * against it unless they fail.
  * *tries_left (may be NULL) says how many user-PIN tries remain.
- * Returns 0, KMES_ERR_PIN_INCORRECT, KMES_ERR_PIN_LOCKED or KMES_ERR_*.
+ * Returns 0, KMES_ERR_PIN_INCORRECT, KMES_ERR_PIN_LOCKED,
+ * KMES_ERR_STORE_CORRUPT or another KMES_ERR_*.
  */
 int ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
     size_t pinlen, unsigned int *tries_left)
@@ -162,5 +169,42 @@ int ks_store_verify(const struct ks_store *s, long *bad)
 
 /* Consecutive failed SO logins (the SO PIN locks at KS_STORE_MAX_TRIES). */
 uint32_t ks_store_so_pin_failures(const struct ks_store *s);
+
+/*
+ * User-PIN attempts marked in flight when the file was last read (each
+ * becomes a failure if its process dies before it ends).
+ */
+unsigned int ks_store_pin_in_flight(const struct ks_store *s);
+
+/* What ks_store_recover did. */
+struct ks_recover_stats {
+	size_t kept;		/* authentic records from PATH */
+	size_t restored;	/* records taken from the backup PATH.1 */
+	size_t lost;		/* records found in neither */
+	int from_backup;	/* PATH was unusable: the PIN opened PATH.1 */
+};
+
+/*
+ * Called by ks_store_recover for each record of PATH it could not keep:
+ * index in PATH, its label (NULL when unreadable), and whether the backup
+ * supplied it instead (restored = 1) or it is lost.
+ */
+typedef void ks_recover_fn(void *arg, long index, const char *label,
+    int restored);
+
+/*
+ * Salvages the store at path into a new store file out (refused with
+ * KMES_ERR_EXISTS if out exists; path itself is never written but for its
+ * failure counter): every record whose own AEAD tag verifies under the data
+ * key, which the user PIN must unwrap (a counted try). Records that fail
+ * are taken from the backup PATH.1 when it holds them; when PATH itself is
+ * unusable, the PIN opens PATH.1 and its records are kept too. report (may
+ * be NULL) hears of each record not kept from PATH. Returns 0,
+ * KMES_ERR_PIN_INCORRECT, KMES_ERR_PIN_LOCKED, KMES_ERR_STORE_CORRUPT
+ * (neither file usable) or another negative KMES_ERR_*.
+ */
+int ks_store_recover(const char *path, const uint8_t *pin, size_t pinlen,
+    const char *out, ks_recover_fn *report, void *arg,
+    struct ks_recover_stats *stats) __attribute__((warn_unused_result));
 
 #endif /* KMES_STORE_H */

@@ -25,8 +25,24 @@ struct agent_store {
 	pthread_mutex_t mtx;
 	struct ks_store *st;
 	atomic_int unlocked;	/* readable without the mutex */
+	int damaged;		/* a right PIN met a bad MAC: serve nothing */
 	char *label;		/* a copy: a reload frees the store's own */
 };
+
+/*
+ * A damaged store is not served at all, not even its public keys: the
+ * list would come from a file whose MAC failed. The user is told how to
+ * save the intact keys instead.
+ */
+static void
+damaged_message(const char *path)
+{
+	log_error("keystore %s is damaged (its integrity check failed; no PIN "
+	    "try was counted); kmes-agent will not serve it. Save its intact "
+	    "keys with 'kmes-keytool --store %s recover --out NEWFILE', check "
+	    "NEWFILE with 'kmes-keytool --store NEWFILE verify' and move it "
+	    "over the damaged file", path, path);
+}
 
 /* Rebuilds the store's identities. Caller holds s->mtx. */
 static int
@@ -36,7 +52,7 @@ rebuild(struct agent *a, struct agent_store *s)
 	struct ks_key **keys = NULL;
 	char **comments = NULL;
 	struct agent_constraints *cons = NULL;
-	size_t i, n = ks_store_count(s->st), made = 0;
+	size_t i, n = s->damaged ? 0 : ks_store_count(s->st), made = 0;
 	int r = 0, logged_in = ks_store_logged_in(s->st);
 
 	atomic_store(&s->unlocked, logged_in);
@@ -95,6 +111,8 @@ astore_open(struct agent *a, const char *path)
 		return KMES_ERR_ALLOC;
 	pthread_mutex_init(&s->mtx, NULL);
 	if ((r = ks_store_open(path, &s->st)) != 0) {
+		if (r == KMES_ERR_STORE_CORRUPT)
+			damaged_message(path);
 		pthread_mutex_destroy(&s->mtx);
 		free(s);
 		return r;
@@ -167,7 +185,13 @@ astore_login(struct agent *a, const uint8_t *pin, size_t len,
 		return KMES_ERR_STORE_NOT_FOUND;
 	pthread_mutex_lock(&s->mtx);
 	r = ks_store_login(s->st, 0, pin, len, &left);
-	if (r == 0) {
+	if (r == KMES_ERR_STORE_CORRUPT) {
+		/* Said whether at start-up or not: it names the way out. */
+		damaged_message(ks_store_path(s->st));
+		s->damaged = 1;
+		(void)rebuild(a, s);
+	} else if (r == 0) {
+		s->damaged = 0;
 		log_info("keystore \"%s\" unlocked", s->label);
 		/* --lock-idle counts from here. */
 		atomic_store(&a->last_use_ms, agent_now_ms());
@@ -215,10 +239,17 @@ astore_sync(struct agent *a)
 	/* A login in progress holds the store; serve what we have. */
 	if (pthread_mutex_trylock(&s->mtx) != 0)
 		return;
-	if ((r = ks_store_refresh(s->st, &changed)) != 0)
+	r = ks_store_refresh(s->st, &changed);
+	if (r == KMES_ERR_STORE_CORRUPT && !s->damaged) {
+		/* Once, not at every request; the keys go with it. */
+		damaged_message(ks_store_path(s->st));
+		s->damaged = 1;
+		ks_store_logout(s->st);
+		(void)rebuild(a, s);
+	} else if (r != 0 && r != KMES_ERR_STORE_CORRUPT)
 		log_error("keystore \"%s\": cannot re-read: %s",
 		    s->label, kmes_err(r));
-	else if (changed)
+	else if (r == 0 && changed)
 		(void)rebuild(a, s);
 	pthread_mutex_unlock(&s->mtx);
 }

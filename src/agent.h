@@ -14,6 +14,7 @@
 #include "agent-msg.h"
 #include "crypto.h"
 
+struct agent_reader;
 struct agent_store;
 struct kbuf;
 struct ks_table;
@@ -22,8 +23,6 @@ struct ratelimit;
 
 /* Per-connection output held back before we stop reading its requests. */
 #define CONN_OUT_HIGH (256 * 1024)
-/* Input buffer: one maximal message plus its length prefix. */
-#define CONN_IN_MAX (AGENT_MSG_MAX + 4)
 
 /* Options fixed at start-up. */
 struct agent_options {
@@ -94,7 +93,7 @@ struct conn {
 	enum watch_kind kind;	/* WATCH_CONN; must stay first */
 	int fd;
 	struct loop *loop;
-	struct kbuf *in;
+	struct agent_reader *in;	/* requests, secret ones in secure memory */
 	struct kbuf *out;
 	uid_t peer_uid;
 	pid_t peer_pid;

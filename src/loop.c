@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent-reader.h"
 #include "kbuf.h"
 #include "keytable.h"
 #include "kmes-err.h"
@@ -26,7 +27,6 @@
 #include "secmem.h"
 #include "workers.h"
 
-#define READ_CHUNK (64 * 1024)
 #define MAX_EVENTS 64
 /* How long a loop keeps polling after activity before it sleeps. */
 #define LOOP_SPIN_US 200
@@ -196,7 +196,7 @@ conn_free(struct conn *c)
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	atomic_fetch_sub(&l->nconns, 1);
-	kbuf_free(c->in);
+	agent_reader_free(c->in);
 	kbuf_free(c->out);
 	kbuf_free(c->pending_reply);
 	ks_identity_unref(c->pending_id);
@@ -245,7 +245,7 @@ loop_conn_update(struct conn *c)
 	if (c->closing)
 		return;
 	if (c->wait == CONN_READY && kbuf_len(c->out) < CONN_OUT_HIGH &&
-	    kbuf_avail(c->in) > 0)
+	    !agent_reader_ready(c->in))
 		want |= EPOLLIN;
 	if (kbuf_len(c->out) > 0)
 		want |= EPOLLOUT;
@@ -281,77 +281,86 @@ conn_flush(struct conn *c)
 	return 0;
 }
 
+static void
+log_dropped(const struct conn *c, int r)
+{
+	log_info("dropping client (uid %ld, pid %ld): %s", (long)c->peer_uid,
+	    (long)c->peer_pid, kmes_err(r));
+}
+
 /* Handles every complete request while the connection may take more. */
 static int
 conn_process(struct conn *c)
 {
 	struct agent *a = c->loop->agent;
 	struct kbuf *msg;
-	size_t len;
 	int r;
 
 	while (c->wait == CONN_READY && kbuf_len(c->out) < CONN_OUT_HIGH) {
-		r = agent_msg_frame(c->in, &len);
+		r = agent_reader_message(c->in, &msg);
 		if (r == KMES_ERR_MESSAGE_INCOMPLETE)
 			return 0;
-		if (r != 0) {
-			log_info("dropping client (uid %ld, pid %ld): %s",
-			    (long)c->peer_uid, (long)c->peer_pid, kmes_err(r));
-			return -1;
-		}
-		if ((msg = kbuf_from(kbuf_ptr(c->in) + 4, len)) == NULL)
+		if (r != 0)
 			return -1;
 		dispatch_message(a, c, msg);
 		kbuf_free(msg);
 		/* Wipes the request: it may have carried a private key. */
-		if (kbuf_consume(c->in, 4 + len) != 0 || c->closing)
+		if ((r = agent_reader_consume(c->in)) != 0) {
+			log_dropped(c, r);
+			return -1;
+		}
+		if (c->closing)
 			return -1;
 	}
 	return 0;
 }
 
+/*
+ * Reads straight into the home the reader gives each request: a request
+ * that may carry a key, PIN or password goes to locked, no-dump memory
+ * from its first body byte, never through an ordinary buffer.
+ */
 static void
 conn_readable(struct conn *c)
 {
 	uint8_t *p;
 	size_t want;
 	ssize_t n;
+	int r;
 
 	for (;;) {
-		want = kbuf_avail(c->in);
-		if (want > READ_CHUNK)
-			want = READ_CHUNK;
-		if (want == 0)
-			break;
-		if (kbuf_reserve(c->in, want, &p) != 0)
-			goto drop;
+		if ((r = agent_reader_space(c->in, &p, &want)) != 0)
+			goto hostile;
+		if (want == 0) {
+			/* A whole request: handle it before reading on, so a
+			 * flood cannot make us buffer more than one. */
+			if (conn_process(c) != 0)
+				goto drop;
+			if (c->wait != CONN_READY || agent_reader_ready(c->in))
+				break;
+			continue;
+		}
 		n = recv(c->fd, p, want, MSG_DONTWAIT);
-		if (n <= 0) {
-			if (kbuf_consume_end(c->in, want) != 0)
-				goto drop;
-			if (n == 0)
-				goto drop;
+		if ((r = agent_reader_got(c->in, n > 0 ? (size_t)n : 0)) != 0)
+			goto hostile;
+		if (n == 0)
+			goto drop;
+		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			goto drop;
 		}
-		if (kbuf_consume_end(c->in, want - (size_t)n) != 0)
-			goto drop;
 		if ((size_t)n < want)
-			break;
-		/* A full chunk: handle it before reading on, so a flood
-		 * cannot make us buffer more than one message ahead. */
-		if (conn_process(c) != 0)
-			goto drop;
-		if (c->wait != CONN_READY)
 			break;
 	}
 	if (conn_process(c) != 0 || conn_flush(c) != 0)
 		goto drop;
 	loop_conn_update(c);
 	return;
+ hostile:
+	log_dropped(c, r);
  drop:
 	conn_drop(c);
 }
@@ -438,9 +447,8 @@ conn_create(struct loop *l, int fd, const struct ucred *cred)
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->in = kbuf_new()) == NULL ||
-	    (c->out = kbuf_new()) == NULL ||
-	    kbuf_set_max_size(c->in, CONN_IN_MAX) != 0)
+	    (c->in = agent_reader_new()) == NULL ||
+	    (c->out = kbuf_new()) == NULL)
 		goto fail;
 	c->kind = WATCH_CONN;
 	c->fd = fd;
@@ -460,7 +468,7 @@ conn_create(struct loop *l, int fd, const struct ucred *cred)
 	return;
  fail:
 	if (c != NULL) {
-		kbuf_free(c->in);
+		agent_reader_free(c->in);
 		kbuf_free(c->out);
 		free(c);
 	}

@@ -157,8 +157,13 @@ leave(void)
 	(void)pthread_mutex_unlock(&p11_lock);
 }
 
+/*
+ * Locks for an entry point that may not spend the fresh login: only
+ * C_SignInit, which takes it, and the searches of the session that logged
+ * in. Every other entry point comes in through enter() or enter_session().
+ */
 static CK_RV
-enter(void)
+enter_keep(void)
 {
 	lock_raw();
 	if (!p11.initialized) {
@@ -166,6 +171,25 @@ enter(void)
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	}
 	return CKR_OK;
+}
+
+static CK_RV
+enter(void)
+{
+	CK_RV rv;
+
+	if ((rv = enter_keep()) == CKR_OK)
+		p11.fresh_login = 0;
+	return rv;
+}
+
+int
+p11_fresh_login_take(const struct p11_session *s)
+{
+	int fresh = p11.fresh_login != 0 && p11.fresh_login == s->handle;
+
+	p11.fresh_login = 0;
+	return fresh;
 }
 
 static struct p11_session *
@@ -180,19 +204,31 @@ session_get(CK_SESSION_HANDLE h)
 	return NULL;
 }
 
-/* Locks and finds the session; on failure the lock is not held. */
+/*
+ * Locks and finds the session; on failure the lock is not held. With keep,
+ * the fresh login survives if it is this session's (its search for the
+ * key to sign with); otherwise the call spends it.
+ */
 static CK_RV
-enter_session(CK_SESSION_HANDLE h, struct p11_session **sp)
+enter_session_as(CK_SESSION_HANDLE h, struct p11_session **sp, int keep)
 {
 	CK_RV rv;
 
-	if ((rv = enter()) != CKR_OK)
+	if ((rv = enter_keep()) != CKR_OK)
 		return rv;
+	if (!keep || p11.fresh_login != h)
+		p11.fresh_login = 0;
 	if ((*sp = session_get(h)) == NULL) {
 		leave();
 		return CKR_SESSION_HANDLE_INVALID;
 	}
 	return CKR_OK;
+}
+
+static CK_RV
+enter_session(CK_SESSION_HANDLE h, struct p11_session **sp)
+{
+	return enter_session_as(h, sp, 0);
 }
 
 static CK_RV
@@ -215,6 +251,7 @@ p11_C_Initialize(CK_VOID_PTR init_args)
 	}
 	lock_raw();
 	if (p11.initialized) {
+		p11.fresh_login = 0;
 		rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
 		goto out;
 	}
@@ -635,7 +672,7 @@ login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 	if (rv == CKR_ARGUMENTS_BAD)
 		rv = CKR_PIN_LEN_RANGE;
 	if (rv == CKR_OK)
-		s->fresh_login = 1;
+		p11.fresh_login = s->handle;
  out:
 	leave();
 	return rv;
@@ -759,7 +796,7 @@ p11_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR attrs,
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
+	if ((rv = enter_session_as(h, &s, 1)) != CKR_OK)
 		return rv;
 	rv = p11_find_init(s, attrs, n);
 	leave();
@@ -773,7 +810,7 @@ p11_C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out,
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
+	if ((rv = enter_session_as(h, &s, 1)) != CKR_OK)
 		return rv;
 	rv = p11_find(s, out, max, count);
 	leave();
@@ -786,7 +823,7 @@ p11_C_FindObjectsFinal(CK_SESSION_HANDLE h)
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
+	if ((rv = enter_session_as(h, &s, 1)) != CKR_OK)
 		return rv;
 	if (!s->find_active)
 		rv = CKR_OPERATION_NOT_INITIALIZED;
@@ -803,7 +840,8 @@ p11_C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
 	struct p11_session *s;
 	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
+	/* p11_sign_init takes the fresh login, whosever it is. */
+	if ((rv = enter_session_as(h, &s, 1)) != CKR_OK)
 		return rv;
 	rv = p11_sign_init(s, mech, key);
 	leave();

@@ -203,9 +203,11 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
 	const CK_MECHANISM_TYPE *m;
 	struct p11_key *k;
 	size_t i, nm, siglen;
-	int priv, r;
+	int fresh, priv, r;
 	CK_RV rv;
 
+	/* Taken first: a C_SignInit that fails spends it too. */
+	fresh = p11_fresh_login_take(s);
 	if (op->active)
 		return CKR_OPERATION_ACTIVE;
 	if (mech == NULL)
@@ -237,10 +239,7 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
 	op->mech = mech->mechanism;
 	op->key = hkey;
 	op->need_auth = (k->flags & KS_REC_CONFIRM) != 0;
-	if (op->need_auth && s->fresh_login) {
-		op->authed = 1;
-		s->fresh_login = 0;
-	}
+	op->authed = op->need_auth && fresh;
 	if ((op->hash = mech_hash(mech->mechanism)) != 0) {
 		if ((r = ks_p11_hash_new((enum ks_p11_hash)op->hash,
 		    &op->hctx)) != 0) {

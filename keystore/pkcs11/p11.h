@@ -173,13 +173,6 @@ struct p11_session {
 	CK_OBJECT_HANDLE *found;
 	size_t nfound, found_pos;
 	struct p11_sign_op sign;
-	/*
-	 * The user just logged in on this session: that PIN entry also
-	 * authorises the next signature with a CKA_ALWAYS_AUTHENTICATE key,
-	 * as with PIV cards (OpenSSH skips the context-specific login right
-	 * after a user login). Used up by that signature.
-	 */
-	int fresh_login;
 };
 
 /* The whole module. */
@@ -194,6 +187,16 @@ struct p11_state {
 	struct p11_session **sessions;
 	size_t nsessions;
 	CK_SESSION_HANDLE next_session;
+	/*
+	 * The session whose user login is the last thing the module did
+	 * (0: none). That PIN entry also pays for the next signature if it
+	 * is with a CKA_ALWAYS_AUTHENTICATE key, as with PIV cards: OpenSSH
+	 * logs in, looks the key up and signs without a context-specific
+	 * login. Module state, not the session's: any other call, from any
+	 * session or thread, spends it, so a PIN typed once can never pay
+	 * for a confirm signature made later behind the user's back.
+	 */
+	CK_SESSION_HANDLE fresh_login;
 };
 
 extern struct p11_state p11;
@@ -206,6 +209,12 @@ void p11_objects_clear(void);
 
 /* Finds the key behind an object handle; *priv says which object. */
 struct p11_key *p11_object(CK_OBJECT_HANDLE h, int *priv);
+
+/*
+ * Spends the fresh login: returns 1 if it was s's and nothing but s's own
+ * object searches came since, else 0. Called by every C_SignInit.
+ */
+int p11_fresh_login_take(const struct p11_session *s);
 
 /* Whether the objects are visible now (private ones need a login). */
 int p11_logged_in(void);

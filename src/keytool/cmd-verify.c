@@ -28,11 +28,14 @@ cmd_verify(struct keytool *kt, int argc, char **argv)
 			    kmes_err(r));
 		else if (bad >= 0 && ks_store_entry(s, (size_t)bad, &e) == 0)
 			kt_warnx("the key store %s is damaged: key %ld ('%s') "
-			    "failed its integrity check", kt->store_path, bad,
-			    e.label);
+			    "failed its integrity check; save the others with '"
+			    KT_PROG " recover --out NEWFILE'", kt->store_path,
+			    bad, e.label);
 		else
 			kt_warnx("the key store %s is damaged: its header or "
-			    "MAC failed the integrity check", kt->store_path);
+			    "MAC failed the integrity check; save its keys "
+			    "with '" KT_PROG " recover --out NEWFILE'",
+			    kt->store_path);
 		status = r == KMES_ERR_STORE_CORRUPT ? KT_EXIT_CORRUPT :
 		    kt_exit_status(r);
 		goto out;

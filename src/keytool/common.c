@@ -173,7 +173,9 @@ store_error(const struct keytool *kt, int r)
 		break;
 	case KMES_ERR_STORE_CORRUPT:
 		kt_warnx("the key store %s is damaged: it failed its "
-		    "integrity check", kt->store_path);
+		    "integrity check (no PIN try was counted); save its intact "
+		    "keys with '" KT_PROG " recover --out NEWFILE'",
+		    kt->store_path);
 		break;
 	case KMES_ERR_SYSTEM:
 		kt_warnx("key store %s: %s", kt->store_path, strerror(errno));

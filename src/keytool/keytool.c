@@ -42,6 +42,8 @@ static const struct kt_cmd commands[] = {
 	    "set a new PIN with the SO PIN, clearing the failure counter" },
 	{ "info", cmd_info, "", "show facts about the store (no PIN needed)" },
 	{ "verify", cmd_verify, "", "check every record of the store" },
+	{ "recover", cmd_recover, "--out newfile",
+	    "copy every intact key of a damaged store into a new one" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -56,6 +56,7 @@ int cmd_passwd(struct keytool *, int, char **);
 int cmd_unblock(struct keytool *, int, char **);
 int cmd_info(struct keytool *, int, char **);
 int cmd_verify(struct keytool *, int, char **);
+int cmd_recover(struct keytool *, int, char **);
 
 /* Prints "kmes-keytool: message" on stderr. */
 void kt_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

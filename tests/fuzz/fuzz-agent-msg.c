@@ -1,7 +1,10 @@
 /*
  * fuzz-agent-msg.c: the bytes a client writes to the agent socket, taken
- * apart in the daemon's order: src/loop.c frames messages one after
- * another, src/dispatch.c reads each by type (ADD_IDENTITY: the private
+ * apart in the daemon's order: src/loop.c reads messages one after
+ * another through an agent_reader (here fed in reads of changing sizes,
+ * and held to agent_msg_frame's answer for the same bytes; a message that
+ * may carry a secret must come out of secure memory), src/dispatch.c
+ * reads each by type (ADD_IDENTITY: the private
  * key, the comment, the constraints; SIGN_REQUEST: blob, data, flags, and
  * the userauth request inside data for destination-constrained keys;
  * EXTENSION: the name, then session-bind's fields, host key and
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include "agent-msg.h"
+#include "agent-reader.h"
 #include "crypto.h"
 #include "fuzz-common.h"
 #include "kbuf.h"
@@ -369,16 +373,57 @@ dispatch(struct kbuf *m)
 	}
 }
 
+/* The input as a socket: what the reader has taken of it so far. */
+struct stream {
+	const uint8_t *data;
+	size_t size, fed, reads;
+};
+
 /*
- * Frames the next message off in as src/loop.c does and checks the answer
- * against the length prefix. Returns a view of the body (type byte first),
- * or NULL when the daemon would wait for bytes or drop the client (*rp
- * says which).
+ * Feeds the reader until it holds a whole message, in reads of sizes that
+ * change from one read to the next (all it offers, or a few bytes), as a
+ * socket may deliver them. Returns 0, KMES_ERR_MESSAGE_INCOMPLETE when
+ * the input ran out first, or the reader's verdict on a bad header.
+ */
+static int
+feed_reader(struct agent_reader *rd, struct stream *st)
+{
+	static const size_t sizes[] = { SIZE_MAX, 1, 3, SIZE_MAX, 2, 7, 64 };
+	uint8_t *p;
+	size_t want, n;
+	int r;
+
+	while (!agent_reader_ready(rd)) {
+		if ((r = agent_reader_space(rd, &p, &want)) != 0)
+			return r;
+		FUZZ_CHECK(want != 0);
+		n = sizes[st->reads++ % (sizeof(sizes) / sizeof(sizes[0]))];
+		if (n > want)
+			n = want;
+		if (n > st->size - st->fed)
+			n = st->size - st->fed;
+		if (n == 0)
+			return KMES_ERR_MESSAGE_INCOMPLETE;
+		memcpy(p, st->data + st->fed, n);
+		st->fed += n;
+		if ((r = agent_reader_got(rd, n)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Takes the next message off in as src/loop.c does, through the reader,
+ * and checks the answer against agent_msg_frame's and the length prefix;
+ * pending is what agent_reader_consume said of a header it already had.
+ * Returns a view of the body (type byte first), or NULL when the daemon
+ * would wait for bytes or drop the client (*rp says which).
  */
 static struct kbuf *
-next_message(const struct kbuf *in, int *rp)
+next_message(const struct kbuf *in, struct agent_reader *rd,
+    struct stream *st, int pending, int *rp)
 {
-	struct kbuf *msg = NULL, *framed = NULL;
+	struct kbuf *msg = NULL, *framed = NULL, *got = NULL;
 	size_t have = kbuf_len(in), len = 1;
 	uint32_t claimed = have >= 4 ? peek_be32(in) : 0;
 	int r;
@@ -386,6 +431,7 @@ next_message(const struct kbuf *in, int *rp)
 	*rp = r = agent_msg_frame(in, &len);
 	switch (r) {
 	case 0:
+		FUZZ_CHECK(pending == 0);
 		FUZZ_CHECK(have >= 4 && len == claimed);
 		FUZZ_CHECK(len != 0 && len <= AGENT_MSG_MAX && len <= have - 4);
 		break;
@@ -393,12 +439,16 @@ next_message(const struct kbuf *in, int *rp)
 		FUZZ_CHECK(len == 0);
 		FUZZ_CHECK(have < 4 || (claimed != 0 &&
 		    claimed <= AGENT_MSG_MAX && claimed > have - 4));
+		FUZZ_CHECK(pending == 0);
+		FUZZ_CHECK(feed_reader(rd, st) == KMES_ERR_MESSAGE_INCOMPLETE);
 		return NULL;
 	case KMES_ERR_MESSAGE_TOO_LARGE:
 		FUZZ_CHECK(len == 0 && have >= 4 && claimed > AGENT_MSG_MAX);
+		FUZZ_CHECK((pending != 0 ? pending : feed_reader(rd, st)) == r);
 		return NULL;
 	case KMES_ERR_INVALID_FORMAT:
 		FUZZ_CHECK(len == 0 && have >= 4 && claimed == 0);
+		FUZZ_CHECK((pending != 0 ? pending : feed_reader(rd, st)) == r);
 		return NULL;
 	default:
 		FUZZ_CHECK(!"agent_msg_frame: unexpected code");
@@ -410,26 +460,45 @@ next_message(const struct kbuf *in, int *rp)
 	FUZZ_CHECK(agent_msg_put_framed(framed, msg) == 0);
 	FUZZ_CHECK(kbuf_equal_bytes(framed, kbuf_ptr(in), 4 + len));
 	kbuf_free(framed);
+	/* The reader gives the same message, from secure memory if its type
+	 * may carry a secret, having read no byte past it but the next
+	 * header's five. */
+	FUZZ_CHECK(feed_reader(rd, st) == 0);
+	FUZZ_CHECK(agent_reader_message(rd, &got) == 0);
+	FUZZ_CHECK(kbuf_equal(got, msg));
+	FUZZ_CHECK(agent_reader_in_secure(rd) ==
+	    agent_reader_is_secret(kbuf_ptr(msg)[0]));
+	FUZZ_CHECK(st->fed <= (size_t)(kbuf_ptr(in) - st->data) + 4 + len +
+	    AGENT_READER_HDR);
+	kbuf_free(got);
 	return msg;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct stream st = { data, size, 0, 0 };
+	struct agent_reader *rd = NULL;
 	struct kbuf *in = NULL, *msg;
 	size_t n, len;
-	int r = 0;
+	int r = 0, pending = 0;
 
 	fuzz_begin();
 	FUZZ_CHECK((in = kbuf_from(data, size)) != NULL);
+	/* One reader at a time stays inside the locked budget: its blocks
+	 * all come from the kmes_secure_alloc that fuzz-common counts. */
+	FUZZ_CHECK((rd = agent_reader_new()) != NULL);
 	for (n = 0; n < MAX_MESSAGES; n++) {
-		if ((msg = next_message(in, &r)) == NULL)
+		if ((msg = next_message(in, rd, &st, pending, &r)) == NULL)
 			break;
 		len = kbuf_len(msg);
 		dispatch(msg);
 		kbuf_free(msg);
 		FUZZ_CHECK(kbuf_consume(in, 4 + len) == 0);
+		/* It may hold the next header already, and judge it. */
+		pending = agent_reader_consume(rd);
 	}
+	agent_reader_free(rd);
 	/*
 	 * A last frame still incomplete is parsed as if its prefix had named
 	 * the bytes that are there, as for a client that sent just those:

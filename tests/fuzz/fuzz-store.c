@@ -4,9 +4,11 @@
  *
  * A parsed image must be what the format allows and must encode back to
  * the very bytes it came from (the MAC is computed over the re-encoding,
- * so a second encoding of one image would be a second valid file). Its
- * public blobs go through ks_key_from_blob as the agent and kmes-keytool
- * would.
+ * so a second encoding of one image would be a second valid file); a
+ * format 1 file encodes as format 2, which must parse back to the same
+ * image. Its public blobs go through ks_key_from_blob as the agent and
+ * kmes-keytool would. The salvage parser (kmes-keytool recover) reads
+ * every input too, and agrees with the strict one where that succeeds.
  *
  * The seed stores were made by tests/fuzz/gen-corpus.sh with FUZZ_PIN and
  * the cheapest scrypt cost. For such an image the harness also logs in
@@ -95,8 +97,13 @@ check_image(const struct ks_image *img)
 {
 	size_t i;
 
-	FUZZ_CHECK(img->failures[KS_ROLE_USER] <= KS_STORE_MAX_TRIES);
-	FUZZ_CHECK(img->failures[KS_ROLE_SO] <= KS_STORE_MAX_TRIES);
+	FUZZ_CHECK(img->version == KS_STORE_VERSION ||
+	    img->version == KS_STORE_VERSION_1);
+	FUZZ_CHECK(img->failures[KS_ROLE_USER] +
+	    ks_image_inflight(img, KS_ROLE_USER) <= KS_STORE_MAX_TRIES);
+	FUZZ_CHECK(img->failures[KS_ROLE_SO] +
+	    ks_image_inflight(img, KS_ROLE_SO) <= KS_STORE_MAX_TRIES);
+	FUZZ_CHECK(img->version == KS_STORE_VERSION || img->inflight == 0);
 	FUZZ_CHECK(ks_kdf_valid(&img->kdf));
 	FUZZ_CHECK(img->label != NULL &&
 	    ks_label_valid(img->label, strlen(img->label), 0));
@@ -106,16 +113,58 @@ check_image(const struct ks_image *img)
 		check_record(img, i);
 }
 
-/* Checks that img encodes to exactly the len bytes at data. */
+/*
+ * Checks that img encodes to exactly the len bytes at data; a format 1
+ * image encodes as format 2, which must parse strictly and encode to the
+ * same bytes again.
+ */
 static void
 check_encoding(const struct ks_image *img, const uint8_t *data, size_t len)
 {
-	struct kbuf *b = NULL;
+	struct kbuf *b = NULL, *b2 = NULL;
+	struct ks_image *v2 = NULL;
 
 	FUZZ_CHECK((b = kbuf_new()) != NULL);
 	FUZZ_CHECK(ks_image_encode(img, b) == 0);
-	FUZZ_CHECK(kbuf_equal_bytes(b, data, len));
+	if (img->version == KS_STORE_VERSION) {
+		FUZZ_CHECK(kbuf_equal_bytes(b, data, len));
+		kbuf_free(b);
+		return;
+	}
+	FUZZ_CHECK(ks_image_parse(b, &v2) == 0);
+	FUZZ_CHECK(v2->version == KS_STORE_VERSION &&
+	    v2->nrecs == img->nrecs && v2->inflight == 0 &&
+	    memcmp(v2->mac, img->mac, sizeof(v2->mac)) == 0);
+	FUZZ_CHECK((b2 = kbuf_new()) != NULL);
+	FUZZ_CHECK(ks_image_encode(v2, b2) == 0);
+	FUZZ_CHECK(kbuf_equal_bytes(b2, kbuf_ptr(b), kbuf_len(b)));
+	ks_image_free(v2);
+	kbuf_free(b2);
 	kbuf_free(b);
+}
+
+/* The salvage parser never fails where the strict one succeeds. */
+static void
+check_salvage(const struct kbuf *file, const struct ks_image *strict)
+{
+	struct ks_image *img = NULL;
+	size_t claimed = 0, i;
+	int r;
+
+	r = ks_image_parse_salvage(file, &img, &claimed);
+	if (r != 0) {
+		FUZZ_CHECK(r == KMES_ERR_STORE_CORRUPT || r == KMES_ERR_ALLOC);
+		FUZZ_CHECK(img == NULL && strict == NULL);
+		return;
+	}
+	FUZZ_CHECK(img != NULL && img->nrecs <= claimed &&
+	    claimed <= KS_STORE_MAX_RECORDS);
+	for (i = 0; i < img->nrecs; i++)
+		check_record(img, i);
+	if (strict != NULL)
+		FUZZ_CHECK(img->nrecs == strict->nrecs &&
+		    claimed == strict->nrecs);
+	ks_image_free(img);
 }
 
 static int
@@ -215,9 +264,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r != 0) {
 		FUZZ_CHECK(r == KMES_ERR_STORE_CORRUPT || r == KMES_ERR_ALLOC);
 		FUZZ_CHECK(img == NULL);
+		if (r == KMES_ERR_STORE_CORRUPT)
+			check_salvage(file, NULL);
 		goto out;
 	}
 	FUZZ_CHECK(img != NULL);
+	check_salvage(file, img);
 	check_image(img);
 	check_encoding(img, data, size);
 

@@ -588,6 +588,60 @@ START_TEST(test_wrong_pins_count_and_lock)
 }
 END_TEST
 
+/* Puts the confirm key "asks" in the store; *kp gets the key itself. */
+static void
+add_confirm_key(struct ks_key **kp)
+{
+	struct ks_store *st = NULL;
+
+	ck_assert_int_eq(ks_store_open(store_path, &st), 0);
+	ck_assert_int_eq(ks_store_login(st, 0, (const uint8_t *)PIN,
+	    strlen(PIN), NULL), 0);
+	ck_assert_int_eq(ks_key_generate(KS_KEY_ECDSA_P256, 0, kp), 0);
+	ck_assert_int_eq(ks_store_add_key(st, "asks", *kp, KS_REC_GENERATED |
+	    KS_REC_NEVER_EXTRACTABLE | KS_REC_CONFIRM), 0);
+	ks_store_free(st);
+}
+
+/*
+ * Looks the confirm key up on h, as OpenSSH does, starts a signature with
+ * it and returns what C_Sign answers without a context-specific login. A
+ * refused signature is then finished with the PIN given for it, so every
+ * path ends with a signature that verifies.
+ */
+static CK_RV
+confirm_sign(CK_SESSION_HANDLE h, const struct ks_key *k)
+{
+	static const uint8_t msg[32] = { 4, 5, 6 };
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	uint8_t sig[128];
+	CK_ULONG len = sizeof(sig);
+	CK_OBJECT_HANDLE key;
+	CK_RV rv;
+
+	ck_assert_uint_ne(key = find(h, CKO_PRIVATE_KEY, "asks"), 0);
+	ck_assert_uint_eq(f->C_SignInit(h, &m, key), CKR_OK);
+	rv = f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len);
+	if (rv == CKR_USER_NOT_LOGGED_IN) {
+		ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
+		    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OK);
+		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg),
+		    sig, &len), CKR_OK);
+	} else
+		ck_assert_uint_eq(rv, CKR_OK);
+	check_sig(k, "ecdsa-sha2-nistp256", sig, len, msg, sizeof(msg));
+	return rv;
+}
+
+/* Logs out and in again on h: a PIN just typed, nothing done since. */
+static void
+relogin(CK_SESSION_HANDLE h)
+{
+	ck_assert_uint_eq(f->C_Logout(h), CKR_OK);
+	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
+	    strlen(PIN)), CKR_OK);
+}
+
 /*
  * A confirm key (kmes-keytool --confirm) carries CKA_ALWAYS_AUTHENTICATE and
  * signs only with the PIN entered for that signature: the user login just
@@ -598,7 +652,6 @@ END_TEST
 START_TEST(test_confirm_key_wants_the_pin_for_each_signature)
 {
 	static const uint8_t msg[32] = { 1, 2, 3 };
-	struct ks_store *st = NULL;
 	struct ks_key *k = NULL;
 	CK_SESSION_HANDLE h;
 	CK_OBJECT_HANDLE key;
@@ -609,15 +662,12 @@ START_TEST(test_confirm_key_wants_the_pin_for_each_signature)
 	CK_ULONG len = sizeof(sig);
 	int round;
 
-	ck_assert_int_eq(ks_store_open(store_path, &st), 0);
-	ck_assert_int_eq(ks_store_login(st, 0, (const uint8_t *)PIN,
-	    strlen(PIN), NULL), 0);
-	ck_assert_int_eq(ks_key_generate(KS_KEY_ECDSA_P256, 0, &k), 0);
-	ck_assert_int_eq(ks_store_add_key(st, "asks", k, KS_REC_GENERATED |
-	    KS_REC_NEVER_EXTRACTABLE | KS_REC_CONFIRM), 0);
-	ks_store_free(st);
-
+	add_confirm_key(&k);
+	/* The PIN of the user login just made covers one signature, when
+	 * the application only looked the key up in between (OpenSSH). */
 	h = open_session(0, 1);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_OK);
+
 	ck_assert_uint_ne(key = find(h, CKO_PRIVATE_KEY, "asks"), 0);
 	ck_assert_uint_eq(f->C_GetAttributeValue(h, key, &a, 1), CKR_OK);
 	ck_assert_uint_eq(always, CK_TRUE);
@@ -630,11 +680,6 @@ START_TEST(test_confirm_key_wants_the_pin_for_each_signature)
 	/* Not before a signature is being made. */
 	ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
 	    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OPERATION_NOT_INITIALIZED);
-	/* The PIN of the user login just made covers one signature. */
-	ck_assert_uint_eq(f->C_SignInit(h, &m, key), CKR_OK);
-	ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg), sig,
-	    &len), CKR_OK);
-	check_sig(k, "ecdsa-sha2-nistp256", sig, len, msg, sizeof(msg));
 	/* Every later one wants the PIN again. */
 	for (round = 0; round < 2; round++) {
 		len = sizeof(sig);
@@ -657,6 +702,138 @@ START_TEST(test_confirm_key_wants_the_pin_for_each_signature)
 		check_sig(k, "ecdsa-sha2-nistp256", sig, len, msg,
 		    sizeof(msg));
 	}
+	ks_key_free(k);
+}
+END_TEST
+
+/*
+ * The PIN typed for a login authorises at most the very next signature,
+ * and only if that is with a confirm key: an application that signs with
+ * an ordinary key first must not find the confirm key's PIN still paid
+ * for later (the flag used to wait for a confirm key indefinitely).
+ */
+START_TEST(test_login_pin_is_spent_by_a_signature_with_another_key)
+{
+	static const uint8_t msg[] = "ordinary key first";
+	struct ks_key *k = NULL;
+	CK_SESSION_HANDLE h;
+	uint8_t sig[64];
+	CK_ULONG len = sizeof(sig);
+
+	add_confirm_key(&k);
+	h = open_session(0, 1);
+	sign_one(h, "p256", CKM_ECDSA_SHA256, msg, sizeof(msg), 0, sig, &len);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
+	/* Even a multi-part signature with another key spends it. */
+	relogin(h);
+	len = sizeof(sig);
+	sign_one(h, "ed", CKM_EDDSA, msg, sizeof(msg), 1, sig, &len);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
+	/* Control: a fresh login with only the key's lookup between. */
+	relogin(h);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_OK);
+	ks_key_free(k);
+}
+END_TEST
+
+/*
+ * Only the session that logged in may look its key up between the login
+ * and the signature: a search on another session means the login was not
+ * made for this signature. Reading an attribute, even on the same session,
+ * spends it too.
+ */
+START_TEST(test_login_pin_is_spent_by_a_search_elsewhere_first)
+{
+	struct ks_key *k = NULL;
+	CK_SESSION_HANDLE h = open_session(0, 0), other = open_session(0, 0);
+	CK_BBOOL always = CK_FALSE;
+	CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always) };
+	CK_OBJECT_HANDLE key;
+
+	add_confirm_key(&k);
+	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
+	    strlen(PIN)), CKR_OK);
+	ck_assert_uint_ne(find(other, CKO_PRIVATE_KEY, "asks"), 0);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
+
+	relogin(h);
+	ck_assert_uint_ne(key = find(h, CKO_PRIVATE_KEY, "asks"), 0);
+	ck_assert_uint_eq(f->C_GetAttributeValue(h, key, &a, 1), CKR_OK);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
+
+	relogin(h);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_OK);
+	ks_key_free(k);
+}
+END_TEST
+
+/*
+ * The login is the module's, not the session's: a signature on another
+ * session (with any key) spends the PIN, and never borrows it.
+ */
+START_TEST(test_login_pin_is_spent_by_another_session)
+{
+	static const uint8_t msg[] = "another session";
+	struct ks_key *k = NULL;
+	CK_SESSION_HANDLE h = open_session(0, 0), other = open_session(0, 0);
+	uint8_t sig[64];
+	CK_ULONG len = sizeof(sig);
+
+	add_confirm_key(&k);
+	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
+	    strlen(PIN)), CKR_OK);
+	sign_one(other, "ed", CKM_EDDSA, msg, sizeof(msg), 0, sig, &len);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
+
+	/* The confirm signature on the other session does not get it... */
+	relogin(h);
+	ck_assert_uint_eq(confirm_sign(other, k), CKR_USER_NOT_LOGGED_IN);
+	/* ...and leaves nothing for the session that logged in. */
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
+	ks_key_free(k);
+}
+END_TEST
+
+/* Another thread's session, started after the login: what C_Sign said. */
+static void *
+confirm_thread(void *arg)
+{
+	static const uint8_t msg[32] = { 7 };
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_SESSION_HANDLE h;
+	uint8_t sig[128];
+	CK_ULONG len = sizeof(sig);
+	CK_RV *rv = arg;
+
+	*rv = CKR_GENERAL_ERROR;
+	if (f->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, &h) !=
+	    CKR_OK || f->C_SignInit(h, &m, find(h, CKO_PRIVATE_KEY,
+	    "asks")) != CKR_OK)
+		return NULL;
+	*rv = f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len);
+	(void)f->C_CloseSession(h);
+	return NULL;
+}
+
+/*
+ * The flag is module state under the module's lock: a second thread that
+ * tries a confirm signature right after another thread's login neither
+ * gets the PIN's authority nor leaves it for the thread that logged in.
+ */
+START_TEST(test_login_pin_is_spent_by_a_second_thread)
+{
+	struct ks_key *k = NULL;
+	CK_SESSION_HANDLE h = open_session(0, 0);
+	pthread_t t;
+	CK_RV rv;
+
+	add_confirm_key(&k);
+	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
+	    strlen(PIN)), CKR_OK);
+	ck_assert_int_eq(pthread_create(&t, NULL, confirm_thread, &rv), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_uint_eq(rv, CKR_USER_NOT_LOGGED_IN);
+	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
 	ks_key_free(k);
 }
 END_TEST
@@ -792,6 +969,11 @@ pkcs11_suite(void)
 	tcase_add_test(tc, test_size_query_and_short_buffer_keep_the_operation);
 	tcase_add_test(tc, test_wrong_pins_count_and_lock);
 	tcase_add_test(tc, test_confirm_key_wants_the_pin_for_each_signature);
+	tcase_add_test(tc,
+	    test_login_pin_is_spent_by_a_signature_with_another_key);
+	tcase_add_test(tc, test_login_pin_is_spent_by_a_search_elsewhere_first);
+	tcase_add_test(tc, test_login_pin_is_spent_by_another_session);
+	tcase_add_test(tc, test_login_pin_is_spent_by_a_second_thread);
 	tcase_add_test(tc, test_generate_writes_and_destroy_deletes);
 	tcase_add_test(tc, test_fork_child_starts_afresh);
 	tcase_add_test(tc, test_threads_sign_at_once);

@@ -69,10 +69,9 @@ START_TEST(test_every_truncation_is_refused_by_open)
 END_TEST
 
 /*
- * Every bit outside the two failure counters. The counters sit outside
- * the MAC by design (a wrong PIN must be countable without the data key),
- * so a flip there yields a valid store with another count; values above
- * KS_STORE_MAX_TRIES are still refused by open (tested below).
+ * Every bit, the counters included: they sit outside the MAC by design (a
+ * wrong PIN must be countable without the data key), but inside the
+ * version 2 checksum, so a bad bit there is caught before any PIN.
  */
 START_TEST(test_every_bit_flip_is_detected)
 {
@@ -88,9 +87,6 @@ START_TEST(test_every_bit_flip_is_detected)
 	flip = su_path(1, "flip-bad");
 	file = su_read(path, &len);
 	for (i = 0; i < len; i += stride) {
-		if (i >= KS_STORE_FAILURES_OFFSET &&
-		    i < KS_STORE_FAILURES_OFFSET + 8)
-			continue;
 		for (bit = 0; bit < 8; bit++) {
 			file[i] ^= (uint8_t)(1u << bit);
 			su_write(flip, file, len);
@@ -122,22 +118,40 @@ START_TEST(test_garbage_headers_are_refused)
 	bad = su_path(1, "garbage-bad");
 	file = su_read(path, &len);
 	ck_assert_int_eq(ks_store_open(bad, &s), KMES_ERR_STORE_NOT_FOUND);
-	/* Unknown version. */
-	file[11] = 2;
+	/* Unknown version (with a checksum that matches). */
+	ck_assert_int_eq(file[11], KS_STORE_VERSION);
+	file[11] = 3;
+	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
 	su_write(bad, file, len);
 	ck_assert_int_eq(ks_store_open(bad, &s), KMES_ERR_STORE_CORRUPT);
-	file[11] = 1;
+	file[11] = KS_STORE_VERSION;
 	/* A failure count no store ever holds. */
 	file[KS_STORE_FAILURES_OFFSET + 3] = KS_STORE_MAX_TRIES + 1;
+	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
 	su_write(bad, file, len);
 	ck_assert_int_eq(ks_store_open(bad, &s), KMES_ERR_STORE_CORRUPT);
 	file[KS_STORE_FAILURES_OFFSET + 3] = 0;
 	file[KS_STORE_FAILURES_OFFSET + 7] = 0xff;
+	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
 	su_write(bad, file, len);
 	ck_assert_int_eq(ks_store_open(bad, &s), KMES_ERR_STORE_CORRUPT);
 	file[KS_STORE_FAILURES_OFFSET + 7] = 0;
+	/* Failures plus attempts in flight above the cap; unknown slots. */
+	file[KS_STORE_FAILURES_OFFSET + 3] = KS_STORE_MAX_TRIES - 1;
+	file[KS_STORE_INFLIGHT_OFFSET + 3] = 0x03;
+	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
+	su_write(bad, file, len);
+	ck_assert_int_eq(ks_store_open(bad, &s), KMES_ERR_STORE_CORRUPT);
+	file[KS_STORE_FAILURES_OFFSET + 3] = 0;
+	file[KS_STORE_INFLIGHT_OFFSET + 3] = 0;
+	file[KS_STORE_INFLIGHT_OFFSET + 1] = 0x01;
+	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
+	su_write(bad, file, len);
+	ck_assert_int_eq(ks_store_open(bad, &s), KMES_ERR_STORE_CORRUPT);
+	file[KS_STORE_INFLIGHT_OFFSET + 1] = 0;
 	/* The valid count KS_STORE_MAX_TRIES reads as blocked. */
 	file[KS_STORE_FAILURES_OFFSET + 3] = KS_STORE_MAX_TRIES;
+	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
 	su_write(bad, file, len);
 	ck_assert_int_eq(ks_store_open(bad, &s), 0);
 	ck_assert_int_eq(ks_store_pin_blocked(s), 1);
@@ -546,8 +560,10 @@ START_TEST(test_refresh_sees_another_writers_change)
 END_TEST
 
 /*
- * The counter must reach the disk before the KDF runs: an attacker who
- * kills the process while it is busy with a guess has still spent it.
+ * The attempt must reach the disk before the KDF runs: an attacker who
+ * kills the process while it is busy with a guess has still spent it. It
+ * is marked in flight, and the next locked read turns the dead mark into
+ * a failure.
  */
 START_TEST(test_failed_guess_is_counted_before_the_kdf_runs)
 {
@@ -573,7 +589,7 @@ START_TEST(test_failed_guess_is_counted_before_the_kdf_runs)
 	}
 	for (i = 0; i < 100000 && !seen; i++) {
 		if (ks_store_open(path, &s) == 0) {
-			seen = ks_store_pin_failures(s) == 1;
+			seen = ks_store_pin_in_flight(s) == 1;
 			ks_store_free(s);
 			s = NULL;
 		}
@@ -588,7 +604,12 @@ START_TEST(test_failed_guess_is_counted_before_the_kdf_runs)
 	ck_assert_msg(alive, "the guess finished before it was counted");
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
-	ck_assert_uint_eq(ks_store_pin_failures(s), 1);
+	ck_assert_uint_eq(ks_store_pin_in_flight(s), 1);
+	/* The next try finds the dead one's mark: two failures, not one. */
+	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)"wrong!", 6,
+	    NULL), KMES_ERR_PIN_INCORRECT);
+	ck_assert_uint_eq(ks_store_pin_failures(s), 2);
+	ck_assert_uint_eq(ks_store_pin_in_flight(s), 0);
 	ks_store_free(s);
 	free(path);
 }
