@@ -488,15 +488,25 @@ token_add_provider(struct agent *a, const char *module, const char *token,
 	p = &provs[slot];
 	pthread_mutex_lock(&p->mtx);
 	provider_clear(p);
+	/*
+	 * Named before provs_mtx is let go: another add scans every used
+	 * slot's module and token under provs_mtx alone, and two concurrent
+	 * ssh-add -s once made it strcmp a NULL module (a crash).
+	 */
+	if ((p->module = strdup(module)) == NULL ||
+	    (token != NULL && (p->token = strdup(token)) == NULL)) {
+		provider_clear(p);
+		pthread_mutex_unlock(&p->mtx);
+		pthread_mutex_unlock(&provs_mtx);
+		return KMES_ERR_ALLOC;
+	}
 	p->used = 1;
 	p->removed = 0;
 	p->from_cli = from_cli;
 	p->expiry_ms = expiry_ms;
 	pthread_mutex_unlock(&provs_mtx);
 
-	if ((p->module = strdup(module)) == NULL ||
-	    (token != NULL && (p->token = strdup(token)) == NULL) ||
-	    (p->pin = kmes_secure_alloc(pinlen == 0 ? 1 : pinlen)) == NULL ||
+	if ((p->pin = kmes_secure_alloc(pinlen == 0 ? 1 : pinlen)) == NULL ||
 	    (cons_len != 0 && (p->cons = malloc(cons_len)) == NULL)) {
 		r = KMES_ERR_ALLOC;
 		goto out;
@@ -512,7 +522,18 @@ token_add_provider(struct agent *a, const char *module, const char *token,
 		/* Nothing of a provider that did not start stays behind. */
 		ks_table_remove_source(a->table, KS_ORIGIN_TOKEN,
 		    (uint32_t)slot + 1);
-		provider_clear(p);
+		/*
+		 * The slot goes back as removed, its module and token kept:
+		 * an add scanning the slots holds provs_mtx only, so they are
+		 * freed only by the add that reuses the slot (under it).
+		 */
+		free(p->desc);
+		kmes_secure_free(p->pin);
+		free(p->cons);
+		p->desc = NULL;
+		p->pin = p->cons = NULL;
+		p->pinlen = p->cons_len = 0;
+		p->removed = 1;
 	}
 	pthread_mutex_unlock(&p->mtx);
 	return r;
@@ -1016,6 +1037,7 @@ struct add_job {
 	uint8_t *cons;
 	size_t cons_len;
 	uint64_t expiry_ms;
+	int guess;		/* a PIN from the client: rate-limited */
 	int r;
 	char err[TOKEN_ERR_MAX];
 };
@@ -1043,15 +1065,21 @@ static void
 add_job_done(struct conn *c, void *arg)
 {
 	struct add_job *j = arg;
+	uint64_t hold = 0;
 
+	if (j->guess)
+		hold = guess_done(j->agent, j->r);
 	if (j->r != 0)
 		log_error("cannot add PKCS#11 provider %s: %s", j->module,
 		    j->err[0] != '\0' ? j->err : kmes_err(j->r));
 	audit_provider(c, "add", j->module, j->r == 0 ? "ok" : "error",
 	    j->r == 0 ? NULL : j->err[0] != '\0' ? j->err : kmes_err(j->r));
-	if (agent_msg_put_code(c->out, j->r == 0 ? SSH_AGENT_SUCCESS :
-	    SSH_AGENT_FAILURE) != 0)
-		c->closing = 1;
+	/* A wrong PIN's answer waits until the next guess may pass. */
+	if (j->r == 0 || !guess_hold_failure(c, hold)) {
+		if (agent_msg_put_code(c->out, j->r == 0 ?
+		    SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE) != 0)
+			c->closing = 1;
+	}
 	add_job_free(j);
 }
 
@@ -1065,7 +1093,7 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 	const uint8_t *pin, *cstart;
 	size_t pinlen, clen;
 	uint64_t now = agent_now_ms();
-	int r;
+	int r, admitted = 0;
 
 	memset(&cons, 0, sizeof(cons));
 	/* First: a remote peer gets nothing parsed, opened or started. */
@@ -1100,12 +1128,22 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 		    "not allowed by the allow-list (-P)");
 		goto fail;
 	}
+	/*
+	 * A PIN is a guess, at the global rate. A session-bound peer only
+	 * gets this far with -O allow-remote-pkcs11 (refuse_remote above):
+	 * the user opted in to its token logins too, so they are limited
+	 * like a local client's, not refused.
+	 */
+	if (pinlen != 0 && guess_admit(a, c, "token") != 0)
+		goto fail;
+	admitted = pinlen != 0;
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->module = strdup(canon)) == NULL ||
 	    (j->pin = kmes_secure_alloc(pinlen == 0 ? 1 : pinlen)) == NULL ||
 	    (clen != 0 && (j->cons = malloc(clen)) == NULL))
 		goto fail;
 	j->agent = a;
+	j->guess = admitted;
 	memcpy(j->pin, pin, pinlen);
 	j->pinlen = pinlen;
 	if (clen != 0)
@@ -1128,6 +1166,8 @@ token_process_add(struct agent *a, struct conn *c, struct kbuf *m,
 	agent_constraints_clear(&cons);
 	free(provider);
  fail_quiet:
+	if (admitted)
+		guess_done(a, KMES_ERR_NO_BUFFER_SPACE);
 	if (agent_msg_put_code(c->out, SSH_AGENT_FAILURE) != 0)
 		c->closing = 1;
 }

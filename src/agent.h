@@ -19,6 +19,7 @@ struct agent_store;
 struct kbuf;
 struct ks_table;
 struct loop;
+struct ratelimit;
 
 /* Per-connection output held back before we stop reading its requests. */
 #define CONN_OUT_HIGH (256 * 1024)
@@ -55,7 +56,9 @@ struct agent {
 	pthread_mutex_t lock_mtx;
 	int locked;
 	uint8_t *lock_secret;	/* salt || hash, in secure memory */
-	unsigned int unlock_failures;
+
+	/* Every client guess at a lock password or PIN (guess.c). */
+	struct ratelimit *guesses;
 };
 
 /* A session binding recorded by session-bind@openssh.com. */
@@ -157,6 +160,23 @@ int policy_same_key(const struct ks_key *a, const struct ks_key *b);
 /* Returns 1 if a userauth signature algorithm name fits key k. */
 int policy_pkalg_matches(const char *pkalg, const struct ks_key *k);
 
+/* guess.c: the global limit on guessing secrets (ratelimit.c). */
+/* Returns the daemon's limiter, or NULL when out of memory. */
+struct ratelimit *guess_limiter_new(void);
+/* Returns 1 (after a log and audit line) if c may have come over ssh -A and
+ * so may not log in to the store or a token with a PIN it sends; else 0. */
+int guess_refuse_remote(struct conn *c, const char *target);
+/* Admits a guess at target ("agent", "keystore", "token") from c. Returns 0
+ * (then call guess_done once) or KMES_ERR_DENIED, logged and audited. */
+int guess_admit(struct agent *a, struct conn *c, const char *target)
+    __attribute__((warn_unused_result));
+/* Ends an admitted guess with the check's result (0 or KMES_ERR_*).
+ * Returns the ms until the next guess may be admitted (0 if none wait). */
+uint64_t guess_done(struct agent *a, int r);
+/* Queues FAILURE for c to go out after ms (c waits meanwhile). Returns 1
+ * if it did, 0 if ms is 0 or c is closing: then reply now. */
+int guess_hold_failure(struct conn *c, uint64_t ms);
+
 /* agent-store.c: the embedded key store's keys as identities. */
 /* Opens the store at path and lists its public keys. Returns 0 or KMES_ERR_*. */
 int astore_open(struct agent *a, const char *path);
@@ -242,9 +262,20 @@ int loop_watch_fd(struct loop *l, int fd, void (*cb)(struct loop *, int,
     uint32_t, void *), void *arg);
 void loop_unwatch_fd(struct loop *l, int fd);
 struct agent *loop_agent(struct loop *l);
-/* Runs fn(arg) on a helper thread, then done(c, arg) on c's loop. */
+/*
+ * Runs fn(arg) on a pool thread for jobs that wait on other processes
+ * (dialogs, PKCS#11), then done(c, arg) on c's loop. Returns 0, or a
+ * negative KMES_ERR_* (KMES_ERR_NO_BUFFER_SPACE: queue full) and then
+ * neither runs: the caller still owns arg and answers FAILURE.
+ */
 int loop_offload(struct conn *c, void (*fn)(void *),
     void (*done)(struct conn *, void *), void *arg);
+/* As loop_offload, on the KDF pool (one thread per core, at most 4). */
+int loop_offload_kdf(struct conn *c, void (*fn)(void *),
+    void (*done)(struct conn *, void *), void *arg);
+/* Brackets every scrypt run off the loops: bounds the KDF memory. */
+void loop_kdf_enter(void);
+void loop_kdf_leave(void);
 /* Wakes loop 0 so it recomputes the next key expiry. */
 void loop_kick_expiry(struct agent *a);
 

@@ -478,7 +478,11 @@ process_remove_all(struct agent *a, struct conn *c)
 	dispatch_reply_code(c, SSH_AGENT_SUCCESS);
 }
 
-/* LOCK / UNLOCK: the KDF runs on a helper thread. */
+/*
+ * LOCK / UNLOCK: the KDF runs on the KDF pool. An UNLOCK is a guess at the
+ * lock password and passes the global limiter (guess.c) first; OpenSSH
+ * allows it from a forwarded connection, and so do we, at that rate.
+ */
 struct lock_job {
 	struct agent *agent;
 	int lock;		/* 1 LOCK, 0 UNLOCK */
@@ -506,7 +510,9 @@ lock_job_run(void *arg)
 {
 	struct lock_job *j = arg;
 
+	loop_kdf_enter();
 	j->r = ks_pw_hash(j->pw, j->pwlen, j->salt, j->hash);
+	loop_kdf_leave();
 }
 
 static void
@@ -514,8 +520,8 @@ lock_job_done(struct conn *c, void *arg)
 {
 	struct lock_job *j = arg;
 	struct agent *a = j->agent;
-	uint64_t delay;
-	int ok = 0;
+	int ok = 0, verdict = j->r;
+	uint64_t hold = 0;
 
 	pthread_mutex_lock(&a->lock_mtx);
 	if (j->r != 0) {
@@ -536,33 +542,33 @@ lock_job_done(struct conn *c, void *arg)
 		if (kmes_ct_memcmp(j->hash, a->lock_secret +
 		    KS_PWHASH_SALT_LEN, KS_PWHASH_LEN) == 0) {
 			a->locked = 0;
-			a->unlock_failures = 0;
 			kmes_wipe(a->lock_secret,
 			    KS_PWHASH_SALT_LEN + KS_PWHASH_LEN);
 			lock_epoch++;
 			ok = 1;
 			log_info("agent unlocked");
-		} else if (a->unlock_failures < 100)
-			a->unlock_failures++;
+		} else
+			verdict = KMES_ERR_PASSPHRASE_INCORRECT;
+	} else {
+		/* Unlocked (and perhaps relocked) meanwhile: no verdict. */
+		verdict = KMES_ERR_LOCKED;
 	}
-	delay = (!ok && !j->lock) ? 100ULL * a->unlock_failures : 0;
 	pthread_mutex_unlock(&a->lock_mtx);
-	if (!j->lock)
-		audit_unlock(c, "agent", ok ? "ok" : "wrong-password");
-	lock_job_free(j);
-	if (delay != 0 && !c->closing) {
-		/* Only this client waits; everyone else is served. */
-		log_info("unlock failed; delaying this client %.1f s",
-		    (double)delay / 1000);
-		if ((c->pending_reply = kbuf_new()) == NULL ||
-		    agent_msg_put_code(c->pending_reply,
-		    SSH_AGENT_FAILURE) != 0) {
-			c->closing = 1;
-			return;
-		}
-		loop_conn_wait_until(c, agent_now_ms() + delay);
-		return;
+	if (!j->lock) {
+		/* Counted whether or not the client waits for the answer. */
+		hold = guess_done(a, verdict);
+		audit_unlock(c, "agent", ok ? "ok" :
+		    verdict == KMES_ERR_PASSPHRASE_INCORRECT ?
+		    "wrong-password" : "error");
+		if (verdict == KMES_ERR_PASSPHRASE_INCORRECT)
+			log_info("unlock failed: wrong password; answering "
+			    "in %.2f s", (double)hold / 1000);
 	}
+	lock_job_free(j);
+	/* The "no" waits until a next guess could pass (ssh-agent too
+	 * answers a wrong password slowly). */
+	if (!ok && guess_hold_failure(c, hold))
+		return;
 	dispatch_reply_code(c, ok ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
 }
 
@@ -572,7 +578,7 @@ process_lock(struct agent *a, struct conn *c, struct kbuf *m, int lock)
 	const uint8_t *pw;
 	size_t pwlen;
 	struct lock_job *j = NULL;
-	int locked;
+	int locked, admitted = 0;
 
 	/* ssh-agent dies on a malformed request here; we just refuse. */
 	if (kbuf_get_string_direct(m, &pw, &pwlen) != 0 || kbuf_len(m) != 0 ||
@@ -595,7 +601,8 @@ process_lock(struct agent *a, struct conn *c, struct kbuf *m, int lock)
 	if (j == NULL)
 		goto fail;
 	if (!lock && !locked && astore_locked(a)) {
-		/* Not locked by ssh-add -x: ssh-add -X gives the store PIN. */
+		/* Not locked by ssh-add -x: ssh-add -X gives the store PIN
+		 * (store-unlock.c checks where it came from and the rate). */
 		free(j);
 		if (unlock_store_login(a, c, pw, pwlen, 0) != 0)
 			goto fail;
@@ -606,21 +613,28 @@ process_lock(struct agent *a, struct conn *c, struct kbuf *m, int lock)
 		free(j);
 		goto fail;
 	}
+	if (!lock) {
+		if (guess_admit(a, c, "agent") != 0) {
+			free(j);
+			goto fail;
+		}
+		admitted = 1;
+	}
 	j->agent = a;
 	j->lock = lock;
 	j->pwlen = pwlen;
 	if ((j->pw = kmes_secure_alloc(pwlen)) == NULL ||
 	    (j->hash = kmes_secure_alloc(KS_PWHASH_LEN)) == NULL ||
-	    (lock && ks_random(j->salt, sizeof(j->salt)) != 0)) {
-		lock_job_free(j);
-		goto fail;
-	}
+	    (lock && ks_random(j->salt, sizeof(j->salt)) != 0))
+		goto fail_job;
 	memcpy(j->pw, pw, pwlen);
-	if (loop_offload(c, lock_job_run, lock_job_done, j) != 0) {
-		lock_job_free(j);
-		goto fail;
-	}
+	if (loop_offload_kdf(c, lock_job_run, lock_job_done, j) != 0)
+		goto fail_job;
 	return;
+ fail_job:
+	lock_job_free(j);
+	if (admitted)
+		guess_done(a, KMES_ERR_NO_BUFFER_SPACE);
  fail:
 	dispatch_reply_code(c, SSH_AGENT_FAILURE);
 }

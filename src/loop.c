@@ -25,6 +25,7 @@
 #include "kmes-err.h"
 #include "log.h"
 #include "secmem.h"
+#include "workers.h"
 
 #define MAX_EVENTS 64
 /* How long a loop keeps polling after activity before it sleeps. */
@@ -78,8 +79,24 @@ struct loop {
 };
 
 static atomic_int expiry_dirty = 1;
-/* Helper threads still running; loops outlive them at shutdown. */
-static atomic_int offloads_running;
+
+/*
+ * Offloaded jobs run on two fixed pools, never on a thread of their own:
+ * KDF jobs (lock password, store PIN from ssh-add -X) on one thread per
+ * core up to KDF_THREADS_MAX, and jobs that mostly wait for another
+ * process (pinentry dialogs, PKCS#11 helpers) on WAIT_THREADS, so a few
+ * open dialogs cannot starve ssh-add -x/-X. Each pool's queue is a fixed
+ * array; when it is full the request is answered FAILURE at once.
+ * Every scrypt in the daemon also passes kdf_gate (as many slots as KDF
+ * threads): the KDF memory is at most that many scrypt arrays, 16 MiB
+ * each for the lock password, whatever the number of clients.
+ */
+#define KDF_THREADS_MAX 4
+#define KDF_QUEUE 16
+#define WAIT_THREADS 8
+#define WAIT_QUEUE 32
+static struct workers *kdf_pool, *wait_pool;
+static struct workers_gate *kdf_gate;
 
 struct agent *
 loop_agent(struct loop *l)
@@ -554,8 +571,9 @@ run_offload_done(struct loop *l)
 	}
 }
 
-static void *
-offload_thread(void *arg)
+/* On a pool thread: the job, then its completion to c's loop. */
+static void
+offload_run(void *arg)
 {
 	struct offload *o = arg;
 	struct loop *l = o->loop;
@@ -566,19 +584,17 @@ offload_thread(void *arg)
 	l->done = o;
 	pthread_mutex_unlock(&l->done_mtx);
 	wake(l);
-	atomic_fetch_sub(&offloads_running, 1);
-	return NULL;
 }
 
-int
-loop_offload(struct conn *c, void (*fn)(void *),
+static int
+offload_to(struct workers *pool, struct conn *c, void (*fn)(void *),
     void (*done)(struct conn *, void *), void *arg)
 {
-	pthread_attr_t attr;
-	pthread_t th;
 	struct offload *o;
-	int err;
+	int r;
 
+	if (pool == NULL)
+		return KMES_ERR_INTERNAL;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return KMES_ERR_ALLOC;
 	o->loop = c->loop;
@@ -586,19 +602,42 @@ loop_offload(struct conn *c, void (*fn)(void *),
 	o->fn = fn;
 	o->done = done;
 	o->arg = arg;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	atomic_fetch_add(&offloads_running, 1);
-	err = pthread_create(&th, &attr, offload_thread, o);
-	pthread_attr_destroy(&attr);
-	if (err != 0) {
-		atomic_fetch_sub(&offloads_running, 1);
+	if ((r = workers_submit(pool, offload_run, o)) != 0) {
+		/* Full: the caller still owns arg and answers FAILURE. */
+		log_verbose("busy: %s job from pid %ld refused (queue full)",
+		    pool == kdf_pool ? "KDF" : "helper", (long)c->peer_pid);
 		free(o);
-		return KMES_ERR_SYSTEM;
+		return r;
 	}
 	c->wait = CONN_WAIT_OFFLOAD;
 	loop_conn_update(c);
 	return 0;
+}
+
+int
+loop_offload(struct conn *c, void (*fn)(void *),
+    void (*done)(struct conn *, void *), void *arg)
+{
+	return offload_to(wait_pool, c, fn, done, arg);
+}
+
+int
+loop_offload_kdf(struct conn *c, void (*fn)(void *),
+    void (*done)(struct conn *, void *), void *arg)
+{
+	return offload_to(kdf_pool, c, fn, done, arg);
+}
+
+void
+loop_kdf_enter(void)
+{
+	workers_gate_enter(kdf_gate);
+}
+
+void
+loop_kdf_leave(void)
+{
+	workers_gate_leave(kdf_gate);
 }
 
 static int
@@ -782,10 +821,19 @@ loops_start(struct agent *a)
 {
 	sigset_t set;
 	struct loop *l;
-	unsigned int i;
+	unsigned int i, nkdf;
 
 	if ((a->loops = calloc(a->opt.nloops, sizeof(*a->loops))) == NULL)
 		return KMES_ERR_ALLOC;
+	nkdf = a->opt.nloops < KDF_THREADS_MAX ? a->opt.nloops :
+	    KDF_THREADS_MAX;
+	if (nkdf == 0)
+		nkdf = 1;
+	if ((kdf_gate = workers_gate_new(nkdf)) == NULL ||
+	    (kdf_pool = workers_new(nkdf, KDF_QUEUE)) == NULL ||
+	    (wait_pool = workers_new(WAIT_THREADS, WAIT_QUEUE)) == NULL)
+		return KMES_ERR_SYSTEM;
+	log_debug("%u KDF thread(s), %u helper threads", nkdf, WAIT_THREADS);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
@@ -840,9 +888,16 @@ loops_join(struct agent *a)
 		if (a->loops[i]->thread != 0)
 			pthread_join(a->loops[i]->thread, NULL);
 	}
-	/* A lock KDF may still be running: it will touch its loop. */
-	for (i = 0; i < 500 && atomic_load(&offloads_running) > 0; i++)
-		usleep(10000);
+	/*
+	 * Jobs still queued or running will touch their loops: let the pools
+	 * finish them (bounded queues; pinentry gives up on quit, PKCS#11 on
+	 * its timeout), then run their completions so each frees its state.
+	 */
+	workers_free(wait_pool);
+	workers_free(kdf_pool);
+	wait_pool = kdf_pool = NULL;
+	workers_gate_free(kdf_gate);
+	kdf_gate = NULL;
 	for (i = 0; i < a->nloops; i++) {
 		run_offload_done(a->loops[i]);
 		loop_free(a->loops[i]);

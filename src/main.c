@@ -29,6 +29,7 @@
 #include "log.h"
 #include "login.h"
 #include "p11-proto.h"
+#include "ratelimit.h"
 #include "readpass.h"
 #include "secmem.h"
 #include "store.h"
@@ -637,7 +638,8 @@ main(int argc, char **argv)
 	secure_heap_init();
 	pthread_mutex_init(&agent.lock_mtx, NULL);
 	if ((agent.lock_secret = kmes_secure_alloc(KS_PWHASH_SALT_LEN +
-	    KS_PWHASH_LEN)) == NULL) {
+	    KS_PWHASH_LEN)) == NULL ||
+	    (agent.guesses = guess_limiter_new()) == NULL) {
 		log_error("out of memory");
 		cleanup_socket();
 		exit(1);
@@ -656,6 +658,7 @@ main(int argc, char **argv)
 	config_free(cfg);
 	ks_table_free(agent.table);
 	kmes_secure_free(agent.lock_secret);
+	rl_free(agent.guesses);
 	close(agent.listen_fd);
 	return status;
 }

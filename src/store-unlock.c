@@ -22,6 +22,7 @@ struct store_job {
 	uint8_t *pin;		/* secure memory */
 	size_t pinlen;
 	int for_sign;		/* a sign request waits on it */
+	int guess;		/* the client sent the PIN: rate-limited */
 	unsigned int tries_left;
 	int r;
 };
@@ -38,7 +39,9 @@ store_job_run(void *arg)
 {
 	struct store_job *j = arg;
 
+	loop_kdf_enter();
 	j->r = astore_login(j->agent, j->pin, j->pinlen, &j->tries_left);
+	loop_kdf_leave();
 }
 
 static void
@@ -94,7 +97,10 @@ store_job_done(struct conn *c, void *arg)
 	struct store_job *j = arg;
 	struct agent *a = j->agent;
 	int r = j->r, for_sign = j->for_sign;
+	uint64_t hold = 0;
 
+	if (j->guess)
+		hold = guess_done(a, r);
 	store_job_free(j);
 	audit_unlock(c, "keystore", unlock_result(r));
 	if (for_sign) {
@@ -108,31 +114,53 @@ store_job_done(struct conn *c, void *arg)
 		}
 		return;
 	}
+	/* As for the lock password: the "no" waits out the delay. */
+	if (r != 0 && guess_hold_failure(c, hold))
+		return;
 	dispatch_reply_code(c, r == 0 ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
 }
 
-/* Starts a store login with pin on a helper thread; c waits for it. */
+/*
+ * Starts a store login with pin on the KDF pool; c waits for it. A PIN the
+ * client sent (ssh-add -X, !for_sign) is a guess: refused from a
+ * connection that may be forwarded, and admitted only by the global limit.
+ * A PIN from the agent's own prompt (for_sign) was typed by the user.
+ */
 int
 unlock_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
     size_t len, int for_sign)
 {
-	struct store_job *j;
+	struct store_job *j = NULL;
+	int r;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return KMES_ERR_ALLOC;
+	if (!for_sign) {
+		if (guess_refuse_remote(c, "keystore"))
+			return KMES_ERR_DENIED;
+		if ((r = guess_admit(a, c, "keystore")) != 0)
+			return r;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto fail;
+	}
 	j->agent = a;
 	j->for_sign = for_sign;
+	j->guess = !for_sign;
 	j->pinlen = len;
 	if ((j->pin = kmes_secure_alloc(len == 0 ? 1 : len)) == NULL) {
-		free(j);
-		return KMES_ERR_ALLOC;
+		r = KMES_ERR_ALLOC;
+		goto fail;
 	}
 	memcpy(j->pin, pin, len);
-	if (loop_offload(c, store_job_run, store_job_done, j) != 0) {
-		store_job_free(j);
-		return KMES_ERR_SYSTEM;
-	}
+	if ((r = loop_offload_kdf(c, store_job_run, store_job_done, j)) != 0)
+		goto fail;
 	return 0;
+ fail:
+	if (j != NULL)
+		store_job_free(j);
+	if (!for_sign)
+		guess_done(a, r);
+	return r;
 }
 
 static void
@@ -227,7 +255,9 @@ pin_job_run(void *arg)
 		req.quit = &j->agent->quit;
 		if ((r = pinentry_getpin(&req, &pin, &len)) != 0)
 			break;
+		loop_kdf_enter();
 		r = astore_login(j->agent, pin, len, &left);
+		loop_kdf_leave();
 		kmes_secure_free(pin);
 		pin = NULL;
 		j->logins[j->nlogins++] = r;
