@@ -61,7 +61,9 @@ struct token_req {
 struct provider {
 	pthread_mutex_t mtx;	/* guards everything but the atomics */
 	int used;
-	int removed;
+	/* Atomic: a failed add sets it under mtx alone, while adds scan
+	 * every slot under provs_mtx alone. */
+	atomic_int removed;
 	int from_cli;
 	char *module;		/* realpath */
 	char *token;		/* label or serial; NULL for all tokens */
