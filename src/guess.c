@@ -23,16 +23,7 @@ guess_clock(void *arg)
 struct ratelimit *
 guess_limiter_new(void)
 {
-	static const struct rl_params p = {
-		.burst = RL_BURST,
-		.refill_ms = RL_REFILL_MS,
-		.max_inflight = RL_MAX_INFLIGHT,
-		.delay_base_ms = RL_DELAY_BASE_MS,
-		.delay_max_ms = RL_DELAY_MAX_MS,
-		.forget_ms = RL_FORGET_MS,
-	};
-
-	return rl_new(&p, guess_clock, NULL);
+	return rl_new(&rl_daemon_params, guess_clock, NULL);
 }
 
 int

@@ -50,6 +50,15 @@ struct ratelimit {
 	uint64_t not_before;	/* no guess admitted before this */
 };
 
+const struct rl_params rl_daemon_params = {
+	.burst = RL_BURST,
+	.refill_ms = RL_REFILL_MS,
+	.max_inflight = RL_MAX_INFLIGHT,
+	.delay_base_ms = RL_DELAY_BASE_MS,
+	.delay_max_ms = RL_DELAY_MAX_MS,
+	.forget_ms = RL_FORGET_MS,
+};
+
 struct ratelimit *
 rl_new(const struct rl_params *p, rl_clock_fn clock, void *clock_arg)
 {

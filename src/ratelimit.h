@@ -21,13 +21,15 @@ struct rl_params {
 	uint64_t forget_ms;		/* quiet time that clears failures */
 };
 
-/* The daemon's values; kmes-agent(1) GUESSING LIMITS quotes them. */
+/* The daemon's values; kmes-agent(1) LIMITS quotes them. */
 #define RL_BURST 3
 #define RL_REFILL_MS 1000
 #define RL_MAX_INFLIGHT 2
 #define RL_DELAY_BASE_MS 250
 #define RL_DELAY_MAX_MS 4000
 #define RL_FORGET_MS 60000
+/* Those values as one set, for the daemon and its tests. */
+extern const struct rl_params rl_daemon_params;
 
 /* How a guess ended. */
 enum rl_outcome {

@@ -22,16 +22,6 @@ fake_clock(void *arg)
 	return fake_now;
 }
 
-/* The daemon's own values (ratelimit.h), as shipped. */
-static const struct rl_params daemon_params = {
-	.burst = RL_BURST,
-	.refill_ms = RL_REFILL_MS,
-	.max_inflight = RL_MAX_INFLIGHT,
-	.delay_base_ms = RL_DELAY_BASE_MS,
-	.delay_max_ms = RL_DELAY_MAX_MS,
-	.forget_ms = RL_FORGET_MS,
-};
-
 /* The same bucket without the failure delay, to see the bucket alone. */
 static const struct rl_params bucket_params = {
 	.burst = RL_BURST,
@@ -56,7 +46,7 @@ new_rl_with(const struct rl_params *p)
 static struct ratelimit *
 new_rl(void)
 {
-	return new_rl_with(&daemon_params);
+	return new_rl_with(&rl_daemon_params);
 }
 
 /* Admits and ends one guess with o; returns rl_admit's result. */
@@ -297,14 +287,14 @@ END_TEST
 
 START_TEST(test_bad_params_are_refused)
 {
-	struct rl_params p = daemon_params;
+	struct rl_params p = rl_daemon_params;
 
 	p.burst = 0;
 	ck_assert_ptr_null(rl_new(&p, fake_clock, NULL));
-	p = daemon_params;
+	p = rl_daemon_params;
 	p.refill_ms = 0;
 	ck_assert_ptr_null(rl_new(&p, fake_clock, NULL));
-	p = daemon_params;
+	p = rl_daemon_params;
 	p.max_inflight = 0;
 	ck_assert_ptr_null(rl_new(&p, fake_clock, NULL));
 	rl_free(NULL);

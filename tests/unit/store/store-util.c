@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "kbuf.h"
 #include "kmes-err.h"
+#include "store-int.h"
 #include "store-util.h"
 #include "store.h"
 #include "testutil.h"
@@ -195,4 +196,35 @@ su_run(void *suite)
 	status = run_suite(suite);
 	su_teardown();
 	return status;
+}
+
+struct ks_image *
+su_parse_file(const char *path)
+{
+	struct ks_image *img = NULL;
+	struct kbuf *b;
+	uint8_t *file;
+	size_t len;
+
+	file = su_read(path, &len);
+	ck_assert_ptr_nonnull(b = kbuf_from(file, len));
+	ck_assert_int_eq(ks_image_parse(b, &img), 0);
+	kbuf_free(b);
+	free(file);
+	return img;
+}
+
+void
+su_write_image(const char *path, const struct ks_image *img)
+{
+	struct kbuf *b;
+	char *tmp;
+
+	ck_assert_ptr_nonnull(b = kbuf_new());
+	ck_assert_int_eq(ks_image_encode(img, b), 0);
+	ck_assert_int_ne(asprintf(&tmp, "%s.evil", path), -1);
+	su_write(tmp, kbuf_ptr(b), kbuf_len(b));
+	ck_assert_int_eq(rename(tmp, path), 0);
+	free(tmp);
+	kbuf_free(b);
 }

@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "store.h"
 
+struct ks_image;
 struct ks_key;
 struct ks_store;
 
@@ -57,6 +58,13 @@ uint8_t *su_read(const char *path, size_t *lenp);
 
 /* Replaces a file's contents (mode 0600); asserts success. */
 void su_write(const char *path, const void *p, size_t len);
+
+/* Parses a store file with the store's own parser, for tampering. */
+struct ks_image *su_parse_file(const char *path);
+
+/* Writes img over path through a new file renamed over it, as a writer
+ * would (asserts success). */
+void su_write_image(const char *path, const struct ks_image *img);
 
 /* Signs with signer and checks the signature with checker. */
 void su_sign_verify(const struct ks_key *signer, const struct ks_key *checker);

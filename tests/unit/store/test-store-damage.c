@@ -55,38 +55,6 @@ backup_of(const char *path)
 	return b;
 }
 
-static struct ks_image *
-parse_file(const char *path)
-{
-	struct ks_image *img = NULL;
-	struct kbuf *b;
-	uint8_t *file;
-	size_t len;
-
-	file = su_read(path, &len);
-	ck_assert_ptr_nonnull(b = kbuf_from(file, len));
-	ck_assert_int_eq(ks_image_parse(b, &img), 0);
-	kbuf_free(b);
-	free(file);
-	return img;
-}
-
-/* Writes img through a new file renamed over path (as a writer would). */
-static void
-write_image(const char *path, const struct ks_image *img)
-{
-	struct kbuf *b;
-	char *tmp;
-
-	ck_assert_ptr_nonnull(b = kbuf_new());
-	ck_assert_int_eq(ks_image_encode(img, b), 0);
-	ck_assert_int_ne(asprintf(&tmp, "%s.evil", path), -1);
-	su_write(tmp, kbuf_ptr(b), kbuf_len(b));
-	ck_assert_int_eq(rename(tmp, path), 0);
-	free(tmp);
-	kbuf_free(b);
-}
-
 /*
  * One bit flipped in record i's sealed private key, the checksum made to
  * match again: only the data key can tell (its MAC and the record's tag).
@@ -94,11 +62,11 @@ write_image(const char *path, const struct ks_image *img)
 static void
 damage_record(const char *path, size_t i)
 {
-	struct ks_image *img = parse_file(path);
+	struct ks_image *img = su_parse_file(path);
 
 	ck_assert_uint_gt(img->nrecs, i);
 	img->recs[i].sealed[img->recs[i].sealed_len / 2] ^= 0x04;
-	write_image(path, img);
+	su_write_image(path, img);
 	ks_image_free(img);
 }
 
@@ -106,7 +74,7 @@ damage_record(const char *path, size_t i)
 static void
 flip_record_bit(const char *path, size_t i)
 {
-	struct ks_image *img = parse_file(path);
+	struct ks_image *img = su_parse_file(path);
 	const struct ks_record *rec;
 	uint8_t *file, *at;
 	size_t len;
@@ -473,9 +441,9 @@ START_TEST(test_counter_reset_never_installs_an_unverified_reread)
 			nanosleep(&ts, NULL);
 	}
 	ck_assert(seen);
-	img = parse_file(path);
+	img = su_parse_file(path);
 	ks_image_remove(img, 1);
-	write_image(path, img);
+	su_write_image(path, img);
 	ks_image_free(img);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));

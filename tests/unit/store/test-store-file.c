@@ -171,34 +171,6 @@ START_TEST(test_garbage_headers_are_refused)
 }
 END_TEST
 
-/* Parses a store file with the store's own parser, for tampering. */
-static struct ks_image *
-parse_file(const char *path)
-{
-	struct ks_image *img = NULL;
-	struct kbuf *b;
-	uint8_t *file;
-	size_t len;
-
-	file = su_read(path, &len);
-	ck_assert_ptr_nonnull(b = kbuf_from(file, len));
-	ck_assert_int_eq(ks_image_parse(b, &img), 0);
-	kbuf_free(b);
-	free(file);
-	return img;
-}
-
-static void
-write_image(const char *path, const struct ks_image *img)
-{
-	struct kbuf *b;
-
-	ck_assert_ptr_nonnull(b = kbuf_new());
-	ck_assert_int_eq(ks_image_encode(img, b), 0);
-	su_write(path, kbuf_ptr(b), kbuf_len(b));
-	kbuf_free(b);
-}
-
 static int
 login_result(const char *path)
 {
@@ -219,33 +191,33 @@ START_TEST(test_swapped_or_deleted_records_fail_the_mac)
 
 	path = sample_store("swap");
 	bad = su_path(1, "swap-bad");
-	img = parse_file(path);
+	img = su_parse_file(path);
 	tmp = img->recs[0];
 	img->recs[0] = img->recs[1];
 	img->recs[1] = tmp;
-	write_image(bad, img);
+	su_write_image(bad, img);
 	ck_assert_int_eq(login_result(bad), KMES_ERR_STORE_CORRUPT);
 	ks_image_free(img);
 
-	img = parse_file(path);
+	img = su_parse_file(path);
 	ks_image_remove(img, 1);
-	write_image(bad, img);
+	su_write_image(bad, img);
 	ck_assert_int_eq(login_result(bad), KMES_ERR_STORE_CORRUPT);
 	ks_image_remove(img, 0);
-	write_image(bad, img);
+	su_write_image(bad, img);
 	ck_assert_int_eq(login_result(bad), KMES_ERR_STORE_CORRUPT);
 	ks_image_free(img);
 
 	/* Rolling one field of the header back is caught too. */
-	img = parse_file(path);
+	img = su_parse_file(path);
 	img->generation--;
-	write_image(bad, img);
+	su_write_image(bad, img);
 	ck_assert_int_eq(login_result(bad), KMES_ERR_STORE_CORRUPT);
 	ks_image_free(img);
 
 	/* Unchanged, the same round trip is accepted. */
-	img = parse_file(path);
-	write_image(bad, img);
+	img = su_parse_file(path);
+	su_write_image(bad, img);
 	ck_assert_int_eq(login_result(bad), 0);
 	ks_image_free(img);
 	free(bad);
@@ -274,7 +246,7 @@ START_TEST(test_records_are_bound_to_their_metadata)
 	ck_assert_ptr_nonnull(sec = kmes_secure_alloc(sizeof(*sec)));
 
 	/* Swap the sealed payloads of the two records, then re-MAC. */
-	img = parse_file(path);
+	img = su_parse_file(path);
 	ck_assert_int_eq(ks_wrap_open(img, KS_ROLE_USER, SU_PIN, SU_PIN_LEN,
 	    sec->dk), 0);
 	ck_assert_int_eq(ks_secrets_derive(sec), 0);
@@ -290,7 +262,7 @@ START_TEST(test_records_are_bound_to_their_metadata)
 	memcpy(a->nonce, b->nonce, sizeof(nonce));
 	memcpy(b->nonce, nonce, sizeof(nonce));
 	ck_assert_int_eq(ks_image_set_mac(img, sec), 0);
-	write_image(bad, img);
+	su_write_image(bad, img);
 	ks_image_free(img);
 	ck_assert_int_eq(ks_store_open(bad, &s), 0);
 	ck_assert_int_eq(ks_store_login(s, 0, SU_PIN, SU_PIN_LEN, NULL), 0);
@@ -303,10 +275,10 @@ START_TEST(test_records_are_bound_to_their_metadata)
 	s = NULL;
 
 	/* Edit a policy flag (dropping "confirm"), then re-MAC. */
-	img = parse_file(path);
+	img = su_parse_file(path);
 	img->recs[1].flags &= ~(uint32_t)KS_REC_CONFIRM;
 	ck_assert_int_eq(ks_image_set_mac(img, sec), 0);
-	write_image(bad, img);
+	su_write_image(bad, img);
 	ks_image_free(img);
 	ck_assert_int_eq(ks_store_open(bad, &s), 0);
 	ck_assert_int_eq(ks_store_login(s, 0, SU_PIN, SU_PIN_LEN, NULL), 0);
@@ -320,10 +292,10 @@ START_TEST(test_records_are_bound_to_their_metadata)
 	s = NULL;
 
 	/* A record from a store with another id but the same data key. */
-	img = parse_file(path);
+	img = su_parse_file(path);
 	img->id[0] ^= 1;
 	ck_assert_int_eq(ks_image_set_mac(img, sec), 0);
-	write_image(bad, img);
+	su_write_image(bad, img);
 	ks_image_free(img);
 	/* The wrapped data key names the store id: the PIN no longer opens. */
 	ck_assert_int_eq(login_result(bad), KMES_ERR_PIN_INCORRECT);
