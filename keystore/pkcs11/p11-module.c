@@ -231,6 +231,28 @@ enter_session(CK_SESSION_HANDLE h, struct p11_session **sp)
 	return enter_session_as(h, sp, 0);
 }
 
+CK_RV
+p11_stub_entry(int at, CK_ULONG id, int bad, CK_RV answer)
+{
+	struct p11_session *s;
+	CK_RV rv;
+
+	if (at == 1)
+		rv = enter_session(id, &s);
+	else
+		rv = enter();
+	if (rv != CKR_OK)
+		return rv;
+	if (at == 2 && id != P11_SLOT_ID)
+		rv = CKR_SLOT_ID_INVALID;
+	else if (bad)
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		rv = answer;
+	leave();
+	return rv;
+}
+
 static CK_RV
 p11_C_Initialize(CK_VOID_PTR init_args)
 {
@@ -280,13 +302,14 @@ p11_C_Finalize(CK_VOID_PTR reserved)
 {
 	CK_RV rv;
 
-	if (reserved != NULL)
-		return CKR_ARGUMENTS_BAD;
 	if ((rv = enter()) != CKR_OK)
 		return rv;
-	state_free();
+	if (reserved != NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else
+		state_free();
 	leave();
-	return CKR_OK;
+	return rv;
 }
 
 static CK_RV
@@ -637,15 +660,20 @@ context_login(struct p11_session *s, CK_UTF8CHAR_PTR pin, CK_ULONG pinlen)
 	return CKR_OK;
 }
 
+/* named: C_LoginUser's user name was given (the token has no names). */
 static CK_RV
 login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
-    CK_ULONG pinlen)
+    CK_ULONG pinlen, int named)
 {
 	struct p11_session *s;
 	CK_RV rv;
 
 	if ((rv = enter_session(h, &s)) != CKR_OK)
 		return rv;
+	if (named) {
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
 	if (user == CKU_CONTEXT_SPECIFIC) {
 		rv = context_login(s, pin, pinlen);
 		goto out;
@@ -682,7 +710,7 @@ static CK_RV
 p11_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     CK_ULONG pinlen)
 {
-	return login(h, user, pin, pinlen);
+	return login(h, user, pin, pinlen, 0);
 }
 
 static CK_RV
@@ -690,9 +718,7 @@ p11_C_LoginUser(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     CK_ULONG pinlen, CK_UTF8CHAR_PTR name, CK_ULONG namelen)
 {
 	/* The token has one user, who has no name. */
-	if (name != NULL || namelen != 0)
-		return CKR_ARGUMENTS_BAD;
-	return login(h, user, pin, pinlen);
+	return login(h, user, pin, pinlen, name != NULL || namelen != 0);
 }
 
 static CK_RV
@@ -783,8 +809,12 @@ p11_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
 	if ((rv = enter_session(h, &s)) != CKR_OK)
 		return rv;
 	/* CKA_MODIFIABLE is false on every object. */
-	rv = p11_object(obj, &priv) == NULL ? CKR_OBJECT_HANDLE_INVALID :
-	    CKR_ACTION_PROHIBITED;
+	if (attrs == NULL || n == 0)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (p11_object(obj, &priv) == NULL)
+		rv = CKR_OBJECT_HANDLE_INVALID;
+	else
+		rv = CKR_ACTION_PROHIBITED;
 	leave();
 	return rv;
 }

@@ -208,10 +208,10 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
 
 	/* Taken first: a C_SignInit that fails spends it too. */
 	fresh = p11_fresh_login_take(s);
-	if (op->active)
-		return CKR_OPERATION_ACTIVE;
 	if (mech == NULL)
 		return CKR_ARGUMENTS_BAD;
+	if (op->active)
+		return CKR_OPERATION_ACTIVE;
 	if ((k = p11_object(hkey, &priv)) == NULL)
 		return p11_logged_in() ? CKR_KEY_HANDLE_INVALID :
 		    CKR_USER_NOT_LOGGED_IN;
@@ -417,11 +417,15 @@ p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
 {
 	struct p11_sign_op *op = &s->sign;
 
+	if (siglenp == NULL || (data == NULL && len != 0)) {
+		p11_sign_op_end(op);
+		return CKR_ARGUMENTS_BAD;
+	}
 	if (!op->active)
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (op->need_auth && !op->authed)
 		return CKR_USER_NOT_LOGGED_IN;
-	if (siglenp == NULL || (data == NULL && len != 0) || op->multi) {
+	if (op->multi) {
 		p11_sign_op_end(op);
 		return CKR_ARGUMENTS_BAD;
 	}
@@ -435,14 +439,14 @@ p11_sign_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len)
 	struct p11_sign_op *op = &s->sign;
 	CK_RV rv;
 
-	if (!op->active)
-		return CKR_OPERATION_NOT_INITIALIZED;
-	if (op->need_auth && !op->authed)
-		return CKR_USER_NOT_LOGGED_IN;
 	if (data == NULL && len != 0) {
 		p11_sign_op_end(op);
 		return CKR_ARGUMENTS_BAD;
 	}
+	if (!op->active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->need_auth && !op->authed)
+		return CKR_USER_NOT_LOGGED_IN;
 	op->multi = 1;
 	if (len == 0)
 		return CKR_OK;
@@ -456,13 +460,13 @@ p11_sign_final(struct p11_session *s, CK_BYTE_PTR sig, CK_ULONG_PTR siglenp)
 {
 	struct p11_sign_op *op = &s->sign;
 
-	if (!op->active)
-		return CKR_OPERATION_NOT_INITIALIZED;
-	if (op->need_auth && !op->authed)
-		return CKR_USER_NOT_LOGGED_IN;
 	if (siglenp == NULL) {
 		p11_sign_op_end(op);
 		return CKR_ARGUMENTS_BAD;
 	}
+	if (!op->active)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->need_auth && !op->authed)
+		return CKR_USER_NOT_LOGGED_IN;
 	return sign_out(op, NULL, 0, sig, siglenp);
 }

@@ -149,10 +149,10 @@ p11_find_init(struct p11_session *s, CK_ATTRIBUTE_PTR attrs, CK_ULONG n)
 	int priv, login;
 	CK_RV rv;
 
-	if (s->find_active)
-		return CKR_OPERATION_ACTIVE;
 	if ((rv = p11_tmpl_parse(attrs, n, &t)) != CKR_OK)
 		return rv;
+	if (s->find_active)
+		return CKR_OPERATION_ACTIVE;
 	if ((rv = p11_sync()) != CKR_OK)
 		return rv;
 	if (p11.nkeys > FIND_MAX / 2)
@@ -181,10 +181,10 @@ p11_find(struct p11_session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
 {
 	CK_ULONG n = 0;
 
-	if (!s->find_active)
-		return CKR_OPERATION_NOT_INITIALIZED;
 	if (count == NULL || (out == NULL && max != 0))
 		return CKR_ARGUMENTS_BAD;
+	if (!s->find_active)
+		return CKR_OPERATION_NOT_INITIALIZED;
 	while (n < max && s->found_pos < s->nfound)
 		out[n++] = s->found[s->found_pos++];
 	*count = n;
@@ -333,15 +333,16 @@ p11_generate(struct p11_session *s, CK_MECHANISM_PTR mech,
 
 	if (mech == NULL || hpub == NULL || hpriv == NULL)
 		return CKR_ARGUMENTS_BAD;
+	if ((rv = p11_tmpl_parse(pub, npub, &tpub)) != CKR_OK ||
+	    (rv = p11_tmpl_parse(priv, npriv, &tpriv)) != CKR_OK)
+		return rv;
 	if (mech->pParameter != NULL || mech->ulParameterLen != 0)
 		return CKR_MECHANISM_PARAM_INVALID;
 	if (!(s->flags & CKF_RW_SESSION))
 		return CKR_SESSION_READ_ONLY;
 	if (!p11_logged_in())
 		return CKR_USER_NOT_LOGGED_IN;
-	if ((rv = p11_tmpl_parse(pub, npub, &tpub)) != CKR_OK ||
-	    (rv = p11_tmpl_parse(priv, npriv, &tpriv)) != CKR_OK ||
-	    (rv = keygen_params(mech->mechanism, &tpub, &tpriv, &type,
+	if ((rv = keygen_params(mech->mechanism, &tpub, &tpriv, &type,
 	    &bits)) != CKR_OK ||
 	    (rv = keygen_label(&tpub, &tpriv, label, sizeof(label))) != CKR_OK)
 		return rv;

@@ -1,31 +1,35 @@
 /*
- * p11-stubs.c: the functions a signing-only token does not offer.
+ * p11-stubs.c: the functions a signing token does not offer, each with
+ * the same entry checks as the rest (see p11-stubs.h).
  */
+#include <stddef.h>
+
+#include "p11.h"
 #include "p11-stubs.h"
 
-#define P11_STUB_DEF(name, args)					\
+/* where expands to the two first arguments of p11_stub_entry. */
+#define P11_STUB_DEF(name, args, where, bad, answer)			\
 CK_RV									\
 p11_C_##name args							\
 {									\
-	return CKR_FUNCTION_NOT_SUPPORTED;				\
+	return p11_stub_entry(where, (bad), (answer));			\
 }
 P11_STUBS(P11_STUB_DEF)
 
 CK_RV
-p11_C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
+p11_C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR attrs, CK_ULONG n,
+    CK_OBJECT_HANDLE_PTR obj)
 {
-	/* Our randomness is OpenSSL's; callers may not steer it. */
-	return CKR_RANDOM_SEED_NOT_SUPPORTED;
-}
+	struct p11_tmpl t;
+	CK_RV rv;
 
-CK_RV
-p11_C_GetFunctionStatus(CK_SESSION_HANDLE h)
-{
-	return CKR_FUNCTION_NOT_PARALLEL;
-}
-
-CK_RV
-p11_C_CancelFunction(CK_SESSION_HANDLE h)
-{
-	return CKR_FUNCTION_NOT_PARALLEL;
+	if ((rv = p11_stub_entry(1, h, attrs == NULL || n == 0 ||
+	    obj == NULL, CKR_OK)) != CKR_OK)
+		return rv;
+	/* Unlocked from here: only the caller's template is read. */
+	if ((rv = p11_tmpl_parse(attrs, n, &t)) != CKR_OK)
+		return rv;
+	if (p11_tmpl_find(&t, CKA_CLASS) == NULL)
+		return CKR_TEMPLATE_INCOMPLETE;
+	return CKR_FUNCTION_NOT_SUPPORTED;
 }
