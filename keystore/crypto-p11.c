@@ -490,3 +490,240 @@ ks_p11_sign_ed25519(const struct ks_p11_signer *s, const uint8_t *msg,
 	EVP_MD_CTX_free(ctx);
 	return r;
 }
+
+/*
+ * Verifiers: the public half only, rebuilt from the SSH public key blob
+ * the store keeps in the clear. Nothing here is secret, so ordinary
+ * BIGNUMs and heap serve.
+ */
+
+static int
+name_is(const uint8_t *p, size_t len, const char *s)
+{
+	return len == strlen(s) && memcmp(p, s, len) == 0;
+}
+
+static int
+verifier_rsa(struct kbuf *b, struct ks_p11_signer *s)
+{
+	const uint8_t *ep, *np;
+	size_t elen, nlen;
+	BIGNUM *n = NULL, *e = NULL;
+	int r;
+
+	if ((r = kbuf_get_mpint_direct(b, &ep, &elen)) != 0 ||
+	    (r = kbuf_get_mpint_direct(b, &np, &nlen)) != 0)
+		return r;
+	if (elen == 0 || nlen == 0 || elen > INT_MAX || nlen > INT_MAX)
+		return KMES_ERR_KEY_INVALID;
+	if ((n = BN_bin2bn(np, (int)nlen, NULL)) == NULL ||
+	    (e = BN_bin2bn(ep, (int)elen, NULL)) == NULL ||
+	    (s->rsa = RSA_new()) == NULL) {
+		r = fail(KMES_ERR_ALLOC);
+		goto out;
+	}
+	if (RSA_set0_key(s->rsa, n, e, NULL) != 1) {
+		r = fail(KMES_ERR_KEY_INVALID);
+		goto out;
+	}
+	n = e = NULL;
+	s->siglen = (size_t)RSA_size(s->rsa);
+	r = 0;
+ out:
+	BN_free(n);
+	BN_free(e);
+	return r;
+}
+
+static int
+verifier_ecdsa(struct kbuf *b, struct ks_p11_signer *s, int nid)
+{
+	const uint8_t *q;
+	size_t qlen;
+	int r;
+
+	if ((r = kbuf_get_string_direct(b, NULL, NULL)) != 0 ||
+	    (r = kbuf_get_string_direct(b, &q, &qlen)) != 0)
+		return r;
+	if ((s->ec = EC_KEY_new_by_curve_name(nid)) == NULL)
+		return fail(KMES_ERR_ALLOC);
+	/* oct2key checks that the point is on the curve. */
+	if (EC_KEY_oct2key(s->ec, q, qlen, NULL) != 1)
+		return fail(KMES_ERR_KEY_INVALID);
+	s->siglen = 2 * (size_t)((EC_GROUP_order_bits(EC_KEY_get0_group(s->ec)) +
+	    7) / 8);
+	return 0;
+}
+
+static int
+verifier_ed25519(struct kbuf *b, struct ks_p11_signer *s)
+{
+	const uint8_t *pk;
+	size_t pklen;
+	int r;
+
+	if ((r = kbuf_get_string_direct(b, &pk, &pklen)) != 0)
+		return r;
+	if (pklen != KS_ED25519_PK_LEN)
+		return KMES_ERR_KEY_INVALID;
+	if ((s->ed = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pk,
+	    pklen)) == NULL)
+		return fail(KMES_ERR_KEY_INVALID);
+	s->siglen = KS_ED25519_SIG_LEN;
+	return 0;
+}
+
+int
+ks_p11_verifier_new(const uint8_t *blob, size_t len,
+    struct ks_p11_signer **sp)
+{
+	struct ks_p11_signer *s = NULL;
+	struct kbuf *b = NULL;
+	const uint8_t *tn;
+	size_t tnlen;
+	int r;
+
+	*sp = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (b = kbuf_from(blob, len)) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = kbuf_get_string_direct(b, &tn, &tnlen)) != 0)
+		goto out;
+	if (name_is(tn, tnlen, "ssh-rsa")) {
+		s->type = KS_KEY_RSA;
+		r = verifier_rsa(b, s);
+	} else if (name_is(tn, tnlen, "ssh-ed25519")) {
+		s->type = KS_KEY_ED25519;
+		r = verifier_ed25519(b, s);
+	} else if (name_is(tn, tnlen, "ecdsa-sha2-nistp256")) {
+		s->type = KS_KEY_ECDSA_P256;
+		r = verifier_ecdsa(b, s, NID_X9_62_prime256v1);
+	} else if (name_is(tn, tnlen, "ecdsa-sha2-nistp384")) {
+		s->type = KS_KEY_ECDSA_P384;
+		r = verifier_ecdsa(b, s, NID_secp384r1);
+	} else if (name_is(tn, tnlen, "ecdsa-sha2-nistp521")) {
+		s->type = KS_KEY_ECDSA_P521;
+		r = verifier_ecdsa(b, s, NID_secp521r1);
+	} else
+		r = KMES_ERR_KEY_UNSUPPORTED;
+	if (r != 0)
+		goto out;
+	if (kbuf_len(b) != 0) {
+		r = KMES_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	*sp = s;
+	s = NULL;
+ out:
+	kbuf_free(b);
+	ks_p11_signer_free(s);
+	return r;
+}
+
+int
+ks_p11_verify_rsa_pkcs1(const struct ks_p11_signer *s, const uint8_t *in,
+    size_t len, const uint8_t *sig, size_t siglen)
+{
+	uint8_t *out = NULL;
+	int n, r;
+
+	if (s->rsa == NULL || siglen != s->siglen || siglen > INT_MAX)
+		return KMES_ERR_INVALID_ARGUMENT;
+	if (len + 11 > s->siglen)
+		return KMES_ERR_MESSAGE_TOO_LARGE;
+	if ((out = malloc(s->siglen)) == NULL)
+		return KMES_ERR_ALLOC;
+	/* A value over the modulus or bad padding is a bad signature too. */
+	n = RSA_public_decrypt((int)siglen, sig, out, s->rsa,
+	    RSA_PKCS1_PADDING);
+	if (n < 0 || (size_t)n != len || memcmp(out, in, len) != 0)
+		r = fail(KMES_ERR_SIGNATURE_INVALID);
+	else
+		r = 0;
+	free(out);
+	return r;
+}
+
+int
+ks_p11_verify_rsa_pss(const struct ks_p11_signer *s, enum ks_p11_hash hash,
+    enum ks_p11_hash mgf1, size_t saltlen, const uint8_t *dg, size_t dglen,
+    const uint8_t *sig, size_t siglen)
+{
+	const EVP_MD *md, *mgf;
+	uint8_t *em = NULL;
+	int n, r;
+
+	if (s->rsa == NULL || siglen != s->siglen || siglen > INT_MAX)
+		return KMES_ERR_INVALID_ARGUMENT;
+	if ((md = get_md(hash)) == NULL || (mgf = get_md(mgf1)) == NULL ||
+	    dglen != ks_p11_hash_len(hash) || saltlen > (size_t)INT_MAX)
+		return KMES_ERR_INVALID_ARGUMENT;
+	if ((em = malloc(s->siglen)) == NULL)
+		return KMES_ERR_ALLOC;
+	n = RSA_public_decrypt((int)siglen, sig, em, s->rsa, RSA_NO_PADDING);
+	if (n < 0 || (size_t)n != siglen ||
+	    RSA_verify_PKCS1_PSS_mgf1(s->rsa, dg, md, mgf, em,
+	    (int)saltlen) != 1)
+		r = fail(KMES_ERR_SIGNATURE_INVALID);
+	else
+		r = 0;
+	free(em);
+	return r;
+}
+
+int
+ks_p11_verify_ecdsa(const struct ks_p11_signer *s, const uint8_t *dg,
+    size_t dglen, const uint8_t *sig, size_t siglen)
+{
+	ECDSA_SIG *es = NULL;
+	BIGNUM *br = NULL, *bs = NULL;
+	size_t half = siglen / 2;
+	int r;
+
+	if (s->ec == NULL || siglen != s->siglen || dglen > INT_MAX)
+		return KMES_ERR_INVALID_ARGUMENT;
+	if ((br = BN_bin2bn(sig, (int)half, NULL)) == NULL ||
+	    (bs = BN_bin2bn(sig + half, (int)half, NULL)) == NULL ||
+	    (es = ECDSA_SIG_new()) == NULL) {
+		r = fail(KMES_ERR_ALLOC);
+		goto out;
+	}
+	if (ECDSA_SIG_set0(es, br, bs) != 1) {
+		r = fail(KMES_ERR_CRYPTO);
+		goto out;
+	}
+	br = bs = NULL;
+	/* 0 and -1 (r or s out of range) are both a bad signature. */
+	r = ECDSA_do_verify(dg, (int)dglen, es, s->ec) == 1 ? 0 :
+	    fail(KMES_ERR_SIGNATURE_INVALID);
+ out:
+	BN_free(br);
+	BN_free(bs);
+	ECDSA_SIG_free(es);
+	return r;
+}
+
+int
+ks_p11_verify_ed25519(const struct ks_p11_signer *s, const uint8_t *msg,
+    size_t len, const uint8_t *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx = NULL;
+	int r;
+
+	if (s->ed == NULL || siglen != KS_ED25519_SIG_LEN)
+		return KMES_ERR_INVALID_ARGUMENT;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return fail(KMES_ERR_ALLOC);
+	if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, s->ed,
+	    NULL) != 1) {
+		r = fail(KMES_ERR_CRYPTO);
+		goto out;
+	}
+	r = EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1 ? 0 :
+	    fail(KMES_ERR_SIGNATURE_INVALID);
+ out:
+	EVP_MD_CTX_free(ctx);
+	return r;
+}

@@ -364,4 +364,31 @@ int ks_p11_sign_ed25519(const struct ks_p11_signer *s, const uint8_t *msg,
     size_t len, uint8_t *sig, size_t siglen)
     __attribute__((warn_unused_result));
 
+/*
+ * Verifiers (keystore/crypto-p11.c): a signer holding only the public key
+ * of an SSH public key blob, for C_Verify. ks_p11_sig_len and
+ * ks_p11_signer_free serve it too. Returns 0 or a negative KMES_ERR_*.
+ */
+int ks_p11_verifier_new(const uint8_t *blob, size_t len,
+    struct ks_p11_signer **sp) __attribute__((warn_unused_result));
+
+/*
+ * Each checks a signature of exactly siglen (== ks_p11_sig_len) bytes over
+ * the same input its ks_p11_sign_* counterpart takes, and returns 0 if it
+ * holds, KMES_ERR_SIGNATURE_INVALID if not, or another negative KMES_ERR_*
+ * (rsa_pkcs1: KMES_ERR_MESSAGE_TOO_LARGE if len + 11 exceeds siglen).
+ */
+int ks_p11_verify_rsa_pkcs1(const struct ks_p11_signer *s, const uint8_t *in,
+    size_t len, const uint8_t *sig, size_t siglen)
+    __attribute__((warn_unused_result));
+int ks_p11_verify_rsa_pss(const struct ks_p11_signer *s, enum ks_p11_hash hash,
+    enum ks_p11_hash mgf1, size_t saltlen, const uint8_t *dg, size_t dglen,
+    const uint8_t *sig, size_t siglen) __attribute__((warn_unused_result));
+int ks_p11_verify_ecdsa(const struct ks_p11_signer *s, const uint8_t *dg,
+    size_t dglen, const uint8_t *sig, size_t siglen)
+    __attribute__((warn_unused_result));
+int ks_p11_verify_ed25519(const struct ks_p11_signer *s, const uint8_t *msg,
+    size_t len, const uint8_t *sig, size_t siglen)
+    __attribute__((warn_unused_result));
+
 #endif /* KMES_CRYPTO_H */

@@ -72,6 +72,7 @@ session_free(struct p11_session *s)
 	if (s == NULL)
 		return;
 	p11_sign_op_end(&s->sign);
+	p11_sign_op_end(&s->verify);
 	p11_find_final(s);
 	free(s);
 }
@@ -747,6 +748,8 @@ p11_C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)
 		return rv;
 	if (flags & CKF_SIGN)
 		p11_sign_op_end(&s->sign);
+	if (flags & CKF_VERIFY)
+		p11_sign_op_end(&s->verify);
 	leave();
 	return CKR_OK;
 }
@@ -914,6 +917,60 @@ p11_C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
 	if ((rv = enter_session(h, &s)) != CKR_OK)
 		return rv;
 	rv = p11_sign_final(s, sig, siglen);
+	leave();
+	return rv;
+}
+
+static CK_RV
+p11_C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
+    CK_OBJECT_HANDLE key)
+{
+	struct p11_session *s;
+	CK_RV rv;
+
+	if ((rv = enter_session(h, &s)) != CKR_OK)
+		return rv;
+	rv = p11_verify_init(s, mech, key);
+	leave();
+	return rv;
+}
+
+static CK_RV
+p11_C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len,
+    CK_BYTE_PTR sig, CK_ULONG siglen)
+{
+	struct p11_session *s;
+	CK_RV rv;
+
+	if ((rv = enter_session(h, &s)) != CKR_OK)
+		return rv;
+	rv = p11_verify(s, data, len, sig, siglen);
+	leave();
+	return rv;
+}
+
+static CK_RV
+p11_C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
+{
+	struct p11_session *s;
+	CK_RV rv;
+
+	if ((rv = enter_session(h, &s)) != CKR_OK)
+		return rv;
+	rv = p11_verify_update(s, data, len);
+	leave();
+	return rv;
+}
+
+static CK_RV
+p11_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen)
+{
+	struct p11_session *s;
+	CK_RV rv;
+
+	if ((rv = enter_session(h, &s)) != CKR_OK)
+		return rv;
+	rv = p11_verify_final(s, sig, siglen);
 	leave();
 	return rv;
 }

@@ -41,6 +41,7 @@ p11_key_free(struct p11_key *k)
 	if (k == NULL)
 		return;
 	ks_p11_signer_free(k->signer);
+	ks_p11_signer_free(k->verifier);
 	free(k->label);
 	free(k->blob);
 	kmes_freezero(k, sizeof(*k));

@@ -1,5 +1,6 @@
 /*
- * p11-sign.c: C_SignInit, C_Sign, C_SignUpdate and C_SignFinal.
+ * p11-sign.c: C_SignInit, C_Sign, C_SignUpdate and C_SignFinal, and the
+ * operation state that p11-verify.c shares with them.
  *
  * Hash-and-sign mechanisms hash as the data arrives; the others (the
  * caller has hashed) collect their input up to what the mechanism can
@@ -22,27 +23,26 @@
 /* CKM_EDDSA buffers the whole message (pure Ed25519 cannot stream). */
 #define EDDSA_INPUT_MAX (16 * 1024 * 1024)
 
-#define EC_FLAGS (CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | \
-    CKF_EC_UNCOMPRESS)
+#define SV (CKF_SIGN | CKF_VERIFY)
+#define EC_CURVES (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
 
 const struct p11_mech p11_mechs[] = {
 	{ CKM_RSA_PKCS_KEY_PAIR_GEN, 1024, 16384, CKF_GENERATE_KEY_PAIR },
-	{ CKM_RSA_PKCS, 1024, 16384, CKF_SIGN },
-	{ CKM_SHA256_RSA_PKCS, 1024, 16384, CKF_SIGN },
-	{ CKM_SHA384_RSA_PKCS, 1024, 16384, CKF_SIGN },
-	{ CKM_SHA512_RSA_PKCS, 1024, 16384, CKF_SIGN },
-	{ CKM_RSA_PKCS_PSS, 1024, 16384, CKF_SIGN },
-	{ CKM_SHA256_RSA_PKCS_PSS, 1024, 16384, CKF_SIGN },
-	{ CKM_SHA384_RSA_PKCS_PSS, 1024, 16384, CKF_SIGN },
-	{ CKM_SHA512_RSA_PKCS_PSS, 1024, 16384, CKF_SIGN },
-	{ CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | (EC_FLAGS &
-	    ~CKF_SIGN) },
-	{ CKM_ECDSA, 256, 521, EC_FLAGS },
-	{ CKM_ECDSA_SHA256, 256, 521, EC_FLAGS },
-	{ CKM_ECDSA_SHA384, 256, 521, EC_FLAGS },
-	{ CKM_ECDSA_SHA512, 256, 521, EC_FLAGS },
+	{ CKM_RSA_PKCS, 1024, 16384, SV },
+	{ CKM_SHA256_RSA_PKCS, 1024, 16384, SV },
+	{ CKM_SHA384_RSA_PKCS, 1024, 16384, SV },
+	{ CKM_SHA512_RSA_PKCS, 1024, 16384, SV },
+	{ CKM_RSA_PKCS_PSS, 1024, 16384, SV },
+	{ CKM_SHA256_RSA_PKCS_PSS, 1024, 16384, SV },
+	{ CKM_SHA384_RSA_PKCS_PSS, 1024, 16384, SV },
+	{ CKM_SHA512_RSA_PKCS_PSS, 1024, 16384, SV },
+	{ CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | EC_CURVES },
+	{ CKM_ECDSA, 256, 521, SV | EC_CURVES },
+	{ CKM_ECDSA_SHA256, 256, 521, SV | EC_CURVES },
+	{ CKM_ECDSA_SHA384, 256, 521, SV | EC_CURVES },
+	{ CKM_ECDSA_SHA512, 256, 521, SV | EC_CURVES },
 	{ CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, CKF_GENERATE_KEY_PAIR },
-	{ CKM_EDDSA, 255, 255, CKF_SIGN },
+	{ CKM_EDDSA, 255, 255, SV },
 };
 const size_t p11_nmechs = sizeof(p11_mechs) / sizeof(p11_mechs[0]);
 
@@ -56,6 +56,8 @@ static const uint8_t di_sha384[] = {
 static const uint8_t di_sha512[] = {
 	0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
 	0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40 };
+_Static_assert(P11_OP_IN_MAX >= sizeof(di_sha512) + 64,
+    "a DigestInfo and a SHA-512 digest fit in P11_OP_IN_MAX");
 
 void
 p11_sign_op_end(struct p11_sign_op *op)
@@ -200,10 +202,8 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
     CK_OBJECT_HANDLE hkey)
 {
 	struct p11_sign_op *op = &s->sign;
-	const CK_MECHANISM_TYPE *m;
 	struct p11_key *k;
-	size_t i, nm, siglen;
-	int fresh, priv, r;
+	int fresh, priv;
 	CK_RV rv;
 
 	/* Taken first: a C_SignInit that fails spends it too. */
@@ -217,29 +217,49 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
 		    CKR_USER_NOT_LOGGED_IN;
 	if (!priv)
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	if ((rv = p11_op_mech_check(mech->mechanism, k, CKF_SIGN)) != CKR_OK)
+		return rv;
+	if ((rv = load_signer(k)) != CKR_OK)
+		return rv;
+	if ((rv = p11_op_begin(op, mech, ks_p11_sig_len(k->signer))) != CKR_OK)
+		return rv;
+	op->key = hkey;
+	op->need_auth = (k->flags & KS_REC_CONFIRM) != 0;
+	op->authed = op->need_auth && fresh;
+	return CKR_OK;
+}
+
+CK_RV
+p11_op_mech_check(CK_MECHANISM_TYPE type, const struct p11_key *k,
+    CK_FLAGS use)
+{
+	const CK_MECHANISM_TYPE *m;
+	size_t i, nm;
+
 	for (i = 0; i < p11_nmechs; i++) {
-		if (p11_mechs[i].type == mech->mechanism)
+		if (p11_mechs[i].type == type)
 			break;
 	}
-	if (i == p11_nmechs || !(p11_mechs[i].flags & CKF_SIGN))
+	if (i == p11_nmechs || !(p11_mechs[i].flags & use))
 		return CKR_MECHANISM_INVALID;
 	m = p11_key_mechs(k, &nm);
 	for (i = 0; i < nm; i++) {
-		if (m[i] == mech->mechanism)
-			break;
+		if (m[i] == type)
+			return CKR_OK;
 	}
-	if (i == nm)
-		return CKR_KEY_TYPE_INCONSISTENT;
-	if ((rv = load_signer(k)) != CKR_OK)
-		return rv;
-	siglen = ks_p11_sig_len(k->signer);
+	return CKR_KEY_TYPE_INCONSISTENT;
+}
+
+CK_RV
+p11_op_begin(struct p11_sign_op *op, const CK_MECHANISM *mech, size_t siglen)
+{
+	CK_RV rv;
+	int r;
+
 	memset(op, 0, sizeof(*op));
 	if ((rv = check_params(mech, op, siglen)) != CKR_OK)
 		goto out;
 	op->mech = mech->mechanism;
-	op->key = hkey;
-	op->need_auth = (k->flags & KS_REC_CONFIRM) != 0;
-	op->authed = op->need_auth && fresh;
 	if ((op->hash = mech_hash(mech->mechanism)) != 0) {
 		if ((r = ks_p11_hash_new((enum ks_p11_hash)op->hash,
 		    &op->hctx)) != 0) {
@@ -275,8 +295,8 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
 	return rv;
 }
 
-static CK_RV
-add_data(struct p11_sign_op *op, const uint8_t *p, size_t len)
+CK_RV
+p11_op_add(struct p11_sign_op *op, const uint8_t *p, size_t len)
 {
 	int r;
 
@@ -297,19 +317,17 @@ sig_rv(int r)
 	return p11_rv(r);
 }
 
-/* Makes the signature (siglen bytes) from what the operation collected. */
-static CK_RV
-finish(struct p11_sign_op *op, const struct p11_key *k, uint8_t *sig,
-    size_t siglen)
+CK_RV
+p11_op_input(struct p11_sign_op *op, uint8_t in[P11_OP_IN_MAX],
+    const uint8_t **pp, size_t *lenp)
 {
-	uint8_t in[sizeof(di_sha512) + 64];
 	const uint8_t *di = NULL, *p;
 	size_t dilen = 0, len;
 	int r;
 
 	if (op->hctx != NULL) {
 		if ((r = ks_p11_hash_final(op->hctx, in + sizeof(di_sha512),
-		    sizeof(in) - sizeof(di_sha512), &len)) != 0)
+		    P11_OP_IN_MAX - sizeof(di_sha512), &len)) != 0)
 			return p11_rv(r);
 		p = in + sizeof(di_sha512);
 	} else {
@@ -332,15 +350,49 @@ finish(struct p11_sign_op *op, const struct p11_key *k, uint8_t *sig,
 	default:
 		break;
 	}
+	if (di != NULL) {
+		/* Put the prefix right before the digest: one DigestInfo. */
+		memcpy(in + sizeof(di_sha512) - dilen, di, dilen);
+		p = in + sizeof(di_sha512) - dilen;
+		len += dilen;
+	}
+	switch (op->mech) {
+	case CKM_RSA_PKCS_PSS:
+	case CKM_SHA256_RSA_PKCS_PSS:
+	case CKM_SHA384_RSA_PKCS_PSS:
+	case CKM_SHA512_RSA_PKCS_PSS:
+		if (len != ks_p11_hash_len((enum ks_p11_hash)op->pss_hash))
+			return CKR_DATA_LEN_RANGE;
+		break;
+	case CKM_ECDSA:
+		if (len == 0)
+			return CKR_DATA_LEN_RANGE;
+		break;
+	default:
+		break;
+	}
+	*pp = p;
+	*lenp = len;
+	return CKR_OK;
+}
+
+/* Makes the signature (siglen bytes) from what the operation collected. */
+static CK_RV
+finish(struct p11_sign_op *op, const struct p11_key *k, uint8_t *sig,
+    size_t siglen)
+{
+	uint8_t in[P11_OP_IN_MAX];
+	const uint8_t *p;
+	size_t len;
+	CK_RV rv;
+	int r;
+
+	if ((rv = p11_op_input(op, in, &p, &len)) != CKR_OK)
+		return rv;
 	switch (op->mech) {
 	case CKM_SHA256_RSA_PKCS:
 	case CKM_SHA384_RSA_PKCS:
 	case CKM_SHA512_RSA_PKCS:
-		/* Put the prefix right before the digest: one DigestInfo. */
-		memcpy(in + sizeof(di_sha512) - dilen, di, dilen);
-		r = ks_p11_sign_rsa_pkcs1(k->signer,
-		    in + sizeof(di_sha512) - dilen, dilen + len, sig, siglen);
-		break;
 	case CKM_RSA_PKCS:
 		r = ks_p11_sign_rsa_pkcs1(k->signer, p, len, sig, siglen);
 		break;
@@ -348,8 +400,6 @@ finish(struct p11_sign_op *op, const struct p11_key *k, uint8_t *sig,
 	case CKM_SHA256_RSA_PKCS_PSS:
 	case CKM_SHA384_RSA_PKCS_PSS:
 	case CKM_SHA512_RSA_PKCS_PSS:
-		if (len != ks_p11_hash_len((enum ks_p11_hash)op->pss_hash))
-			return CKR_DATA_LEN_RANGE;
 		r = ks_p11_sign_rsa_pss(k->signer,
 		    (enum ks_p11_hash)op->pss_hash,
 		    (enum ks_p11_hash)op->pss_mgf, op->pss_salt, p, len, sig,
@@ -359,8 +409,6 @@ finish(struct p11_sign_op *op, const struct p11_key *k, uint8_t *sig,
 		r = ks_p11_sign_ed25519(k->signer, p, len, sig, siglen);
 		break;
 	default:
-		if (len == 0)
-			return CKR_DATA_LEN_RANGE;
 		r = ks_p11_sign_ecdsa(k->signer, p, len, sig, siglen);
 		break;
 	}
@@ -402,7 +450,7 @@ sign_out(struct p11_sign_op *op, const uint8_t *data, size_t len,
 		*siglenp = siglen;
 		return CKR_BUFFER_TOO_SMALL;
 	}
-	if (data != NULL && (rv = add_data(op, data, len)) != CKR_OK)
+	if (data != NULL && (rv = p11_op_add(op, data, len)) != CKR_OK)
 		goto out;
 	if ((rv = finish(op, k, sig, siglen)) == CKR_OK)
 		*siglenp = siglen;
@@ -450,7 +498,7 @@ p11_sign_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len)
 	op->multi = 1;
 	if (len == 0)
 		return CKR_OK;
-	if ((rv = add_data(op, data, len)) != CKR_OK)
+	if ((rv = p11_op_add(op, data, len)) != CKR_OK)
 		p11_sign_op_end(op);
 	return rv;
 }

@@ -81,15 +81,6 @@
 	X(SignRecover, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c,	\
 	    CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a),		\
 	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(VerifyInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,		\
-	    CK_OBJECT_HANDLE c), P11_AT_SESSION(a), b == NULL, BADMECH)	\
-	X(Verify, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c,	\
-	    CK_BYTE_PTR d, CK_ULONG e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || NOBUF(d, e), NOTINIT)			\
-	X(VerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), \
-	    P11_AT_SESSION(a), NOBUF(b, c), NOTINIT)			\
-	X(VerifyFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), \
-	    P11_AT_SESSION(a), NOBUF(b, c), NOTINIT)			\
 	X(VerifyRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,	\
 	    CK_OBJECT_HANDLE c), P11_AT_SESSION(a), b == NULL, BADMECH)	\
 	X(VerifyRecover, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, \

@@ -98,6 +98,7 @@ struct p11_key {
 	uint8_t point[P11_EC_POINT_DER_MAX];	/* CKA_EC_POINT */
 	size_t point_len;
 	struct ks_p11_signer *signer;	/* after login, on first use */
+	struct ks_p11_signer *verifier;	/* public half, on first C_Verify */
 	int seen;
 };
 
@@ -173,6 +174,7 @@ struct p11_session {
 	CK_OBJECT_HANDLE *found;
 	size_t nfound, found_pos;
 	struct p11_sign_op sign;
+	struct p11_sign_op verify;	/* key is the public object */
 };
 
 /* The whole module. */
@@ -222,6 +224,27 @@ int p11_logged_in(void);
 /* Ends a session's sign operation. */
 void p11_sign_op_end(struct p11_sign_op *op);
 
+/* Room for the largest input a primitive takes after hashing. */
+#define P11_OP_IN_MAX 96
+
+/*
+ * The operation state shared by signing and verifying (p11-sign.c).
+ * p11_op_mech_check: type is one of ours for use (CKF_SIGN, CKF_VERIFY)
+ * and one k's type takes; CKR_MECHANISM_INVALID or
+ * CKR_KEY_TYPE_INCONSISTENT if not. p11_op_begin: starts op for mech on a
+ * key whose signatures are siglen bytes (checking its parameters).
+ * p11_op_add: feeds data (CKR_DATA_LEN_RANGE past the mechanism's limit).
+ * p11_op_input: finishes the hash and points *pp at what the primitive
+ * takes (a DigestInfo for CKM_SHA*_RSA_PKCS), which may live in in.
+ */
+CK_RV p11_op_mech_check(CK_MECHANISM_TYPE type, const struct p11_key *k,
+    CK_FLAGS use);
+CK_RV p11_op_begin(struct p11_sign_op *op, const CK_MECHANISM *mech,
+    size_t siglen);
+CK_RV p11_op_add(struct p11_sign_op *op, const uint8_t *p, size_t len);
+CK_RV p11_op_input(struct p11_sign_op *op, uint8_t in[P11_OP_IN_MAX],
+    const uint8_t **pp, size_t *lenp);
+
 /* Maps a KMES_ERR_* code to the nearest CKR_*. */
 CK_RV p11_rv(int r);
 
@@ -245,6 +268,14 @@ CK_RV p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
 CK_RV p11_sign_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len);
 CK_RV p11_sign_final(struct p11_session *s, CK_BYTE_PTR sig,
     CK_ULONG_PTR siglen);
+CK_RV p11_verify_init(struct p11_session *s, CK_MECHANISM_PTR mech,
+    CK_OBJECT_HANDLE key);
+CK_RV p11_verify(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
+    CK_BYTE_PTR sig, CK_ULONG siglen);
+CK_RV p11_verify_update(struct p11_session *s, CK_BYTE_PTR data,
+    CK_ULONG len);
+CK_RV p11_verify_final(struct p11_session *s, CK_BYTE_PTR sig,
+    CK_ULONG siglen);
 
 /* The mechanisms this token offers. */
 struct p11_mech {

@@ -102,6 +102,24 @@ open_session(int rw, int login)
 	return h;
 }
 
+/* Finds the object of class cls labelled label; 0 if none. */
+static CK_OBJECT_HANDLE
+find(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const char *label)
+{
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+	};
+	CK_OBJECT_HANDLE o[2] = { 0, 0 };
+	CK_ULONG n = 0;
+
+	ck_assert_uint_eq(F->C_FindObjectsInit(h, t, 2), CKR_OK);
+	ck_assert_uint_eq(F->C_FindObjects(h, o, 2, &n), CKR_OK);
+	ck_assert_uint_eq(F->C_FindObjectsFinal(h), CKR_OK);
+	ck_assert_uint_le(n, 1);
+	return n == 1 ? o[0] : 0;
+}
+
 /* ---------------------------------------------------------- error order */
 
 /*
@@ -394,6 +412,184 @@ START_TEST(test_generate_key_pair_checks_templates_before_session_state)
 }
 END_TEST
 
+/* --------------------------------------------------------------- verify */
+
+static CK_RSA_PKCS_PSS_PARAMS pss256 = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
+static CK_RSA_PKCS_PSS_PARAMS pss384 = { CKM_SHA384, CKG_MGF1_SHA384, 48 };
+static CK_RSA_PKCS_PSS_PARAMS pss512 = { CKM_SHA512, CKG_MGF1_SHA512, 0 };
+
+/* A DigestInfo (SHA-256 of nothing in particular) for raw CKM_RSA_PKCS. */
+static CK_BYTE digest_info[19 + 32] = {
+	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20, 1, 2, 3 };
+static CK_BYTE hash32[32] = { 9, 8, 7, 6, 5 };
+static CK_BYTE hash48[48] = { 4, 4, 4 };
+static CK_BYTE message[300] = "the message every mechanism signs";
+
+static const struct {
+	const char *label;
+	CK_MECHANISM_TYPE mech;
+	void *param;
+	CK_ULONG param_len;
+	CK_BYTE *data;		/* what the mechanism takes */
+	CK_ULONG len;
+} verify_cases[] = {
+	{ "rsa", CKM_RSA_PKCS, NULL, 0, digest_info, sizeof(digest_info) },
+	{ "rsa", CKM_SHA256_RSA_PKCS, NULL, 0, message, sizeof(message) },
+	{ "rsa", CKM_SHA384_RSA_PKCS, NULL, 0, message, sizeof(message) },
+	{ "rsa", CKM_SHA512_RSA_PKCS, NULL, 0, message, sizeof(message) },
+	{ "rsa", CKM_RSA_PKCS_PSS, &pss256, sizeof(pss256), hash32,
+	    sizeof(hash32) },
+	{ "rsa", CKM_SHA256_RSA_PKCS_PSS, &pss256, sizeof(pss256), message,
+	    sizeof(message) },
+	{ "rsa", CKM_SHA384_RSA_PKCS_PSS, &pss384, sizeof(pss384), message,
+	    sizeof(message) },
+	{ "rsa", CKM_SHA512_RSA_PKCS_PSS, &pss512, sizeof(pss512), message,
+	    sizeof(message) },
+	{ "p256", CKM_ECDSA, NULL, 0, hash32, sizeof(hash32) },
+	{ "p256", CKM_ECDSA_SHA256, NULL, 0, message, sizeof(message) },
+	{ "p384", CKM_ECDSA, NULL, 0, hash48, sizeof(hash48) },
+	{ "p384", CKM_ECDSA_SHA384, NULL, 0, message, sizeof(message) },
+	{ "p521", CKM_ECDSA_SHA512, NULL, 0, message, sizeof(message) },
+	{ "p521", CKM_ECDSA_SHA256, NULL, 0, message, sizeof(message) },
+	{ "ed", CKM_EDDSA, NULL, 0, message, sizeof(message) },
+};
+#define NVERIFY_CASES (sizeof(verify_cases) / sizeof(verify_cases[0]))
+
+/* Signs case i's data with priv; returns the signature length. */
+static CK_ULONG
+sign_case(CK_SESSION_HANDLE h, size_t i, CK_OBJECT_HANDLE priv,
+    CK_BYTE *sig, CK_ULONG size)
+{
+	CK_MECHANISM m = { verify_cases[i].mech, verify_cases[i].param,
+	    verify_cases[i].param_len };
+	CK_ULONG len = size;
+
+	ck_assert_uint_eq(F->C_SignInit(h, &m, priv), CKR_OK);
+	ck_assert_uint_eq(F->C_Sign(h, verify_cases[i].data,
+	    verify_cases[i].len, sig, &len), CKR_OK);
+	return len;
+}
+
+static CK_RV
+verify_case(CK_SESSION_HANDLE h, size_t i, CK_OBJECT_HANDLE pub,
+    CK_BYTE *sig, CK_ULONG len, int parts)
+{
+	CK_MECHANISM m = { verify_cases[i].mech, verify_cases[i].param,
+	    verify_cases[i].param_len };
+	CK_ULONG half = verify_cases[i].len / 2;
+	CK_RV rv;
+
+	ck_assert_uint_eq(F->C_VerifyInit(h, &m, pub), CKR_OK);
+	if (!parts)
+		return F->C_Verify(h, verify_cases[i].data,
+		    verify_cases[i].len, sig, len);
+	if ((rv = F->C_VerifyUpdate(h, verify_cases[i].data, half)) !=
+	    CKR_OK || (rv = F->C_VerifyUpdate(h, verify_cases[i].data + half,
+	    verify_cases[i].len - half)) != CKR_OK)
+		return rv;
+	return F->C_VerifyFinal(h, sig, len);
+}
+
+START_TEST(test_verify_accepts_each_mechanisms_signature)
+{
+	CK_SESSION_HANDLE h = open_session(0, 1);
+	CK_BYTE sig[1024];
+	CK_ULONG len;
+	size_t i;
+
+	for (i = 0; i < NVERIFY_CASES; i++) {
+		len = sign_case(h, i, find(h, CKO_PRIVATE_KEY,
+		    verify_cases[i].label), sig, sizeof(sig));
+		ck_assert_msg(verify_case(h, i, find(h, CKO_PUBLIC_KEY,
+		    verify_cases[i].label), sig, len, 0) == CKR_OK,
+		    "case %zu (mechanism 0x%lx)", i,
+		    (unsigned long)verify_cases[i].mech);
+		ck_assert_msg(verify_case(h, i, find(h, CKO_PUBLIC_KEY,
+		    verify_cases[i].label), sig, len, 1) == CKR_OK,
+		    "case %zu in parts", i);
+	}
+}
+END_TEST
+
+START_TEST(test_verify_refuses_a_flipped_bit_and_a_wrong_length)
+{
+	CK_SESSION_HANDLE h = open_session(0, 1);
+	CK_BYTE sig[1024];
+	CK_ULONG len;
+	size_t i, bit;
+	CK_OBJECT_HANDLE pub;
+	CK_RV rv;
+
+	for (i = 0; i < NVERIFY_CASES; i++) {
+		pub = find(h, CKO_PUBLIC_KEY, verify_cases[i].label);
+		len = sign_case(h, i, find(h, CKO_PRIVATE_KEY,
+		    verify_cases[i].label), sig, sizeof(sig));
+		/* First, middle and last byte: each bit counts. */
+		for (bit = 0; bit < 3; bit++) {
+			size_t at = bit == 0 ? 0 : bit == 1 ? len / 2 : len - 1;
+
+			sig[at] ^= 0x10;
+			rv = verify_case(h, i, pub, sig, len, (int)bit & 1);
+			ck_assert_msg(rv == CKR_SIGNATURE_INVALID,
+			    "case %zu byte %zu: 0x%lx", i, at,
+			    (unsigned long)rv);
+			sig[at] ^= 0x10;
+		}
+		ck_assert_uint_eq(verify_case(h, i, pub, sig, len - 1, 0),
+		    CKR_SIGNATURE_LEN_RANGE);
+		ck_assert_uint_eq(verify_case(h, i, pub, sig, len + 1, 1),
+		    CKR_SIGNATURE_LEN_RANGE);
+		/* Each failure ended its operation. */
+		ck_assert_uint_eq(F->C_VerifyFinal(h, sig, len),
+		    CKR_OPERATION_NOT_INITIALIZED);
+		/* The message matters as much as the signature. */
+		verify_cases[i].data[0] ^= 1;
+		rv = verify_case(h, i, pub, sig, len, 0);
+		verify_cases[i].data[0] ^= 1;
+		ck_assert_msg(rv == CKR_SIGNATURE_INVALID, "case %zu", i);
+		ck_assert_uint_eq(verify_case(h, i, pub, sig, len, 0), CKR_OK);
+	}
+}
+END_TEST
+
+START_TEST(test_verify_needs_no_login_and_only_the_public_object)
+{
+	CK_SESSION_HANDLE h = open_session(0, 1);
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_MECHANISM rsa = { CKM_SHA256_RSA_PKCS, NULL, 0 };
+	CK_BYTE sig[132];
+	CK_ULONG len = sizeof(sig);
+	CK_OBJECT_HANDLE pub = find(h, CKO_PUBLIC_KEY, "p256");
+	CK_OBJECT_HANDLE priv = find(h, CKO_PRIVATE_KEY, "p256");
+
+	ck_assert_uint_eq(F->C_SignInit(h, &m, priv), CKR_OK);
+	ck_assert_uint_eq(F->C_Sign(h, message, 10, sig, &len), CKR_OK);
+	/* A private object has no CKA_VERIFY. */
+	ck_assert_uint_eq(F->C_VerifyInit(h, &m, priv),
+	    CKR_KEY_FUNCTION_NOT_PERMITTED);
+	/* A mechanism for another key type. */
+	ck_assert_uint_eq(F->C_VerifyInit(h, &rsa, pub),
+	    CKR_KEY_TYPE_INCONSISTENT);
+	ck_assert_uint_eq(F->C_Logout(h), CKR_OK);
+	h = open_session(0, 0);
+	ck_assert_uint_eq(F->C_VerifyInit(h, &m, pub), CKR_OK);
+	ck_assert_uint_eq(F->C_VerifyInit(h, &m, pub), CKR_OPERATION_ACTIVE);
+	ck_assert_uint_eq(F->C_Verify(h, message, 10, sig, len), CKR_OK);
+	/* Mechanisms say they verify. */
+	{
+		CK_MECHANISM_INFO mi;
+
+		ck_assert_uint_eq(F->C_GetMechanismInfo(1, CKM_EDDSA, &mi),
+		    CKR_OK);
+		ck_assert(mi.flags & CKF_VERIFY);
+		ck_assert_uint_eq(F->C_GetMechanismInfo(1,
+		    CKM_SHA512_RSA_PKCS_PSS, &mi), CKR_OK);
+		ck_assert(mi.flags & CKF_VERIFY);
+	}
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -408,6 +604,14 @@ conf_suite(void)
 	tcase_add_test(tc, test_unsupported_functions_answer_after_the_checks);
 	tcase_add_test(tc,
 	    test_generate_key_pair_checks_templates_before_session_state);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verify");
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_verify_accepts_each_mechanisms_signature);
+	tcase_add_test(tc, test_verify_refuses_a_flipped_bit_and_a_wrong_length);
+	tcase_add_test(tc, test_verify_needs_no_login_and_only_the_public_object);
 	suite_add_tcase(s, tc);
 	return s;
 }
