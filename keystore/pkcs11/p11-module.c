@@ -82,6 +82,7 @@ sessions_close_all(void)
 {
 	size_t i;
 
+	p11_session_keys_drop(0);
 	for (i = 0; i < p11.nsessions; i++)
 		session_free(p11.sessions[i]);
 	free(p11.sessions);
@@ -97,10 +98,14 @@ logout_all(void)
 
 	for (i = 0; i < p11.nsessions; i++)
 		p11_sign_op_end(&p11.sessions[i]->sign);
+	/* A session key's signer is the key itself: it goes with the key. */
 	for (i = 0; i < p11.nkeys; i++) {
+		if (p11.keys[i]->session != 0)
+			continue;
 		ks_p11_signer_free(p11.keys[i]->signer);
 		p11.keys[i]->signer = NULL;
 	}
+	p11_session_keys_logout();
 	if (p11.store != NULL)
 		ks_store_logout(p11.store);
 }
@@ -571,6 +576,7 @@ session_close(struct p11_session *s)
 		p11.sessions[i] = p11.sessions[--p11.nsessions];
 		break;
 	}
+	p11_session_keys_drop(s->handle);
 	session_free(s);
 	if (p11.nsessions == 0)
 		logout_all();

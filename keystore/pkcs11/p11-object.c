@@ -180,7 +180,8 @@ make_id(struct p11_key *k)
 	    (r = ks_p11_hash_update(h, k->blob, k->blob_len)) != 0 ||
 	    (r = ks_p11_hash_final(h, dg, sizeof(dg), &dglen)) != 0)
 		goto out;
-	memcpy(k->id, dg, sizeof(k->id));
+	memcpy(k->id, dg, P11_ID_LEN);
+	k->id_len = P11_ID_LEN;
  out:
 	ks_p11_hash_free(h);
 	return r;
@@ -205,6 +206,7 @@ p11_key_new(const char *label, const uint8_t *blob, size_t blob_len,
 	memcpy(k->blob, blob, blob_len);
 	k->blob_len = blob_len;
 	k->flags = flags;
+	k->priv_private = 1;
 	if ((r = parse_blob(k)) != 0 || (r = make_id(k)) != 0)
 		goto out;
 	*kp = k;
@@ -332,10 +334,11 @@ p11_key_attr(const struct p11_key *k, int priv, CK_ATTRIBUTE_TYPE type,
 	case CKA_CLASS:
 		ULONGV(priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY);
 	case CKA_TOKEN:
+		BOOLV(k->session == 0);
 	case CKA_DESTROYABLE:
 		BOOLV(1);
 	case CKA_PRIVATE:
-		BOOLV(priv);
+		BOOLV(priv ? k->priv_private : k->pub_private);
 	case CKA_MODIFIABLE:
 	case CKA_COPYABLE:
 	case CKA_DERIVE:
@@ -345,7 +348,7 @@ p11_key_attr(const struct p11_key *k, int priv, CK_ATTRIBUTE_TYPE type,
 	case CKA_LABEL:
 		BYTESV(k->label, strlen(k->label));
 	case CKA_ID:
-		BYTESV(k->id, sizeof(k->id));
+		BYTESV(k->id, k->id_len);
 	case CKA_KEY_TYPE:
 		ULONGV(k->ck_type);
 	case CKA_KEY_GEN_MECHANISM:

@@ -27,7 +27,11 @@ struct ks_store;
 #define P11_TMPL_MAX 64
 /* No attribute we read is longer (a 16384-bit modulus is 2 KiB). */
 #define P11_ATTR_VALUE_MAX (64 * 1024)
-#define P11_ID_LEN 16
+#define P11_ID_LEN 16		/* the CKA_ID the module derives */
+#define P11_ID_MAX 64		/* the longest CKA_ID a caller may give */
+/* Session key pairs alive at once (each holds a private key in the
+ * locked heap): more is a runaway or hostile application. */
+#define P11_MAX_SESSION_KEYS 128
 /* EC point as DER OCTET STRING: tag, up to two length bytes, 133 bytes. */
 #define P11_EC_POINT_DER_MAX (3 + 133)
 
@@ -80,16 +84,27 @@ int p11_ec_params_type(const uint8_t *p, size_t len, int *type)
 
 /* ------------------------------------------------------------ objects */
 
-/* One store record: a public object (handle) and a private one (handle+1). */
+/*
+ * One key pair: a public object (handle) and a private one (handle+1).
+ * Either a store record (session 0), or a session key pair made by
+ * C_GenerateKeyPair with CKA_TOKEN false: never written anywhere, its
+ * private key only in signer (OpenSSL's locked heap), gone with its
+ * session, at C_CloseAllSessions and C_Finalize, and at logout for each
+ * half that is CKA_PRIVATE.
+ */
 struct p11_key {
 	CK_OBJECT_HANDLE handle;
+	CK_SESSION_HANDLE session;	/* 0: a store record */
+	int pub_private, priv_private;	/* CKA_PRIVATE of each half */
+	int pub_gone, priv_gone;	/* a session pair's destroyed halves */
 	char *label;
 	uint8_t *blob;		/* SSH public key blob */
 	size_t blob_len;
 	uint32_t flags;		/* KS_REC_* */
 	int type;		/* enum ks_key_type */
 	CK_KEY_TYPE ck_type;
-	uint8_t id[P11_ID_LEN];
+	uint8_t id[P11_ID_MAX];
+	size_t id_len;
 	const uint8_t *n, *e;	/* RSA modulus and exponent, in blob */
 	size_t n_len, e_len;
 	CK_ULONG bits;
@@ -211,6 +226,18 @@ void p11_objects_clear(void);
 
 /* Finds the key behind an object handle; *priv says which object. */
 struct p11_key *p11_object(CK_OBJECT_HANDLE h, int *priv);
+
+/* Whether that half of k exists for the caller now (login, destroyed). */
+int p11_key_visible(const struct p11_key *k, int priv);
+
+/* Brings the object table in line with the store. Returns CKR_*. */
+CK_RV p11_rebuild(void);
+
+/* Destroys the session key pairs of session h (0: of every session). */
+void p11_session_keys_drop(CK_SESSION_HANDLE h);
+
+/* Destroys the CKA_PRIVATE halves of session key pairs (at logout). */
+void p11_session_keys_logout(void);
 
 /*
  * Spends the fresh login: returns 1 if it was s's and nothing but s's own

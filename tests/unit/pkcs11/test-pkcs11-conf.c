@@ -24,6 +24,9 @@
 #define SO_PIN "so-pin-2468"
 #define BAD_SESSION ((CK_SESSION_HANDLE)0x7777)
 #define BAD_SLOT ((CK_SLOT_ID)99)
+/* p11.h's P11_ID_MAX and P11_MAX_SESSION_KEYS. */
+#define P11_ID_MAX_TEST 64
+#define P11_MAX_SESSION_KEYS_TEST 128
 
 static void *dl;
 static CK_FUNCTION_LIST_3_0 *F;
@@ -590,6 +593,329 @@ START_TEST(test_verify_needs_no_login_and_only_the_public_object)
 }
 END_TEST
 
+/* --------------------------------------------------------- session keys */
+
+static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+static const uint8_t oid_p256[] = {
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+static const uint8_t oid_p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
+static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+
+/*
+ * Generates a session pair of kind ("rsa", "p256", "p384", "p521", "ed")
+ * with label and id (NULL: none) and CKA_PRIVATE priv on the private half
+ * (-1: not given). Returns the CKR; *pub and *priv_h get the handles.
+ */
+static CK_RV
+gen_session(CK_SESSION_HANDLE h, const char *kind, const char *label,
+    const char *id, int priv, CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv_h)
+{
+	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_ULONG bits = 2048;
+	CK_ATTRIBUTE tpub[4], tpriv[4];
+	CK_ULONG npub = 0, npriv = 0;
+
+	if (strcmp(kind, "rsa") == 0) {
+		m.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+		tpub[npub++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &bits,
+		    sizeof(bits) };
+	} else if (strcmp(kind, "ed") == 0) {
+		m.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
+		    (void *)oid_ed25519, sizeof(oid_ed25519) };
+	} else
+		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
+		    strcmp(kind, "p256") == 0 ? (void *)oid_p256 :
+		    strcmp(kind, "p384") == 0 ? (void *)oid_p384 :
+		    (void *)oid_p521,
+		    strcmp(kind, "p256") == 0 ? sizeof(oid_p256) :
+		    strcmp(kind, "p384") == 0 ? sizeof(oid_p384) :
+		    sizeof(oid_p521) };
+	if (label != NULL) {
+		tpub[npub++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
+		    strlen(label) };
+		tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
+		    strlen(label) };
+	}
+	if (id != NULL) {
+		tpub[npub++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, strlen(id) };
+		tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id,
+		    strlen(id) };
+	}
+	if (priv >= 0)
+		tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_PRIVATE,
+		    priv ? &yes : &no, 1 };
+	tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_SIGN, &yes, 1 };
+	return F->C_GenerateKeyPair(h, &m, tpub, npub, tpriv, npriv, pub,
+	    priv_h);
+}
+
+static CK_BBOOL
+get_bool(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type)
+{
+	CK_BBOOL v = 0xaa;
+	CK_ATTRIBUTE a = { type, &v, sizeof(v) };
+
+	ck_assert_uint_eq(F->C_GetAttributeValue(h, o, &a, 1), CKR_OK);
+	return v;
+}
+
+/* Signs and verifies one message with the pair; returns C_Verify's CKR. */
+static CK_RV
+sign_verify(CK_SESSION_HANDLE h, CK_MECHANISM_TYPE mech,
+    CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv)
+{
+	CK_MECHANISM m = { mech, NULL, 0 };
+	CK_BYTE sig[512];
+	CK_ULONG len = sizeof(sig);
+	CK_RV rv;
+
+	if ((rv = F->C_SignInit(h, &m, priv)) != CKR_OK ||
+	    (rv = F->C_Sign(h, message, 20, sig, &len)) != CKR_OK ||
+	    (rv = F->C_VerifyInit(h, &m, pub)) != CKR_OK)
+		return rv;
+	return F->C_Verify(h, message, 20, sig, len);
+}
+
+static int
+store_bytes_equal(const char *a, size_t alen)
+{
+	char buf[1 << 16];
+	FILE *fp;
+	size_t n;
+
+	ck_assert_ptr_nonnull(fp = fopen(store_path, "rb"));
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	return n == alen && memcmp(a, buf, n) == 0;
+}
+
+START_TEST(test_session_pairs_for_every_mechanism_in_a_read_only_session)
+{
+	static const struct {
+		const char *kind;
+		CK_MECHANISM_TYPE mech;
+	} kinds[] = {
+		{ "rsa", CKM_SHA256_RSA_PKCS }, { "p256", CKM_ECDSA_SHA256 },
+		{ "p384", CKM_ECDSA_SHA384 }, { "p521", CKM_ECDSA_SHA512 },
+		{ "ed", CKM_EDDSA },
+	};
+	CK_SESSION_HANDLE h = open_session(0, 0);
+	CK_OBJECT_HANDLE pub, priv;
+	CK_ULONG before, after;
+	char store[1 << 16], label[32], id[8];
+	size_t i, store_len;
+	FILE *fp;
+	struct ks_store *st;
+
+	ck_assert_ptr_nonnull(fp = fopen(store_path, "rb"));
+	store_len = fread(store, 1, sizeof(store), fp);
+	fclose(fp);
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(label, sizeof(label), "session-%s", kinds[i].kind);
+		snprintf(id, sizeof(id), "%02zu", i + 1);
+		before = ks_crypto_secure_used();
+		/* Public-only use: no login, a read-only session. */
+		ck_assert_uint_eq(gen_session(h, kinds[i].kind, label, id, 0,
+		    &pub, &priv), CKR_OK);
+		after = ks_crypto_secure_used();
+		/* The private key went to the locked heap. */
+		ck_assert_uint_gt(after, before);
+		ck_assert_uint_eq(get_bool(h, pub, CKA_TOKEN), CK_FALSE);
+		ck_assert_uint_eq(get_bool(h, priv, CKA_TOKEN), CK_FALSE);
+		ck_assert_uint_eq(get_bool(h, priv, CKA_PRIVATE), CK_FALSE);
+		ck_assert_uint_eq(get_bool(h, priv, CKA_SENSITIVE), CK_TRUE);
+		ck_assert_uint_eq(find(h, CKO_PRIVATE_KEY, label), priv);
+		ck_assert_uint_eq(find(h, CKO_PUBLIC_KEY, label), pub);
+		ck_assert_msg(sign_verify(h, kinds[i].mech, pub, priv) ==
+		    CKR_OK, "%s", kinds[i].kind);
+	}
+	/* Nothing was written: the store file is byte for byte the same. */
+	ck_assert(store_bytes_equal(store, store_len));
+	ck_assert_int_eq(ks_store_open(store_path, &st), 0);
+	ck_assert_int_eq(ks_store_find(st, "session-rsa"), -1);
+	ks_store_free(st);
+}
+END_TEST
+
+START_TEST(test_session_pair_keeps_the_callers_id_and_label)
+{
+	CK_SESSION_HANDLE h = open_session(0, 0);
+	CK_OBJECT_HANDLE pub, priv, p2, q2;
+	CK_BYTE idv[P11_ID_MAX_TEST + 1];
+	CK_ATTRIBUTE a[2] = {
+		{ CKA_ID, idv, sizeof(idv) },
+		{ CKA_LABEL, NULL, 0 },
+	};
+	char lab[32];
+
+	ck_assert_uint_eq(gen_session(h, "p256", "kept", "\x01\x02", 0, &pub,
+	    &priv), CKR_OK);
+	a[1].pValue = lab;
+	a[1].ulValueLen = sizeof(lab);
+	ck_assert_uint_eq(F->C_GetAttributeValue(h, priv, a, 2), CKR_OK);
+	ck_assert_uint_eq(a[0].ulValueLen, 2);
+	ck_assert_mem_eq(idv, "\x01\x02", 2);
+	ck_assert_uint_eq(a[1].ulValueLen, 4);
+	ck_assert_mem_eq(lab, "kept", 4);
+	a[0].ulValueLen = sizeof(idv);
+	ck_assert_uint_eq(F->C_GetAttributeValue(h, pub, a, 1), CKR_OK);
+	ck_assert_uint_eq(a[0].ulValueLen, 2);
+	/* An ID another key has: CKR_ATTRIBUTE_VALUE_INVALID. */
+	ck_assert_uint_eq(gen_session(h, "p256", "other", "\x01\x02", 0, &p2,
+	    &q2), CKR_ATTRIBUTE_VALUE_INVALID);
+	/* No label, no ID: an empty label and the derived 16-byte ID. */
+	ck_assert_uint_eq(gen_session(h, "ed", NULL, NULL, 0, &p2, &q2),
+	    CKR_OK);
+	a[0].ulValueLen = sizeof(idv);
+	a[1].ulValueLen = sizeof(lab);
+	ck_assert_uint_eq(F->C_GetAttributeValue(h, q2, a, 2), CKR_OK);
+	ck_assert_uint_eq(a[0].ulValueLen, 16);
+	ck_assert_uint_eq(a[1].ulValueLen, 0);
+}
+END_TEST
+
+START_TEST(test_session_pair_templates_that_disagree_are_refused)
+{
+	CK_SESSION_HANDLE h = open_session(1, 1);
+	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pub[] = {
+		{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) },
+		{ CKA_ID, "a", 1 },
+		{ CKA_TOKEN, &no, 1 },
+	};
+	CK_ATTRIBUTE priv[] = { { CKA_ID, "b", 1 }, { CKA_TOKEN, &no, 1 } };
+	CK_ATTRIBUTE priv_token[] = { { CKA_TOKEN, &yes, 1 } };
+	CK_BYTE long_id[P11_ID_MAX_TEST + 1];
+	CK_ATTRIBUTE priv_long[] = { { CKA_ID, long_id, sizeof(long_id) } };
+	CK_OBJECT_HANDLE hp, hq;
+
+	memset(long_id, 7, sizeof(long_id));
+	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 3, priv, 2, &hp,
+	    &hq), CKR_TEMPLATE_INCONSISTENT);
+	/* One half a record, the other a session object. */
+	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 3, priv_token, 1,
+	    &hp, &hq), CKR_TEMPLATE_INCONSISTENT);
+	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 1, priv_long, 1,
+	    &hp, &hq), CKR_ATTRIBUTE_VALUE_INVALID);
+}
+END_TEST
+
+START_TEST(test_private_session_pair_needs_login_and_goes_at_logout)
+{
+	CK_SESSION_HANDLE h = open_session(0, 0);
+	CK_OBJECT_HANDLE pub, priv;
+	CK_BBOOL v;
+	CK_ATTRIBUTE a = { CKA_SIGN, &v, sizeof(v) };
+
+	/* CKA_PRIVATE is true by default on the private half. */
+	ck_assert_uint_eq(gen_session(h, "p384", "secret", NULL, -1, &pub,
+	    &priv), CKR_USER_NOT_LOGGED_IN);
+	ck_assert_uint_eq(gen_session(h, "p384", "secret", NULL, 1, &pub,
+	    &priv), CKR_USER_NOT_LOGGED_IN);
+	ck_assert_uint_eq(F->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
+	    strlen(PIN)), CKR_OK);
+	ck_assert_uint_eq(gen_session(h, "p384", "secret", NULL, -1, &pub,
+	    &priv), CKR_OK);
+	ck_assert_uint_eq(get_bool(h, priv, CKA_PRIVATE), CK_TRUE);
+	ck_assert_uint_eq(sign_verify(h, CKM_ECDSA_SHA384, pub, priv), CKR_OK);
+	ck_assert_uint_eq(F->C_Logout(h), CKR_OK);
+	/* Destroyed at logout, and not back at the next login. */
+	ck_assert_uint_eq(F->C_GetAttributeValue(h, priv, &a, 1),
+	    CKR_OBJECT_HANDLE_INVALID);
+	ck_assert_uint_eq(F->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
+	    strlen(PIN)), CKR_OK);
+	ck_assert_uint_eq(F->C_GetAttributeValue(h, priv, &a, 1),
+	    CKR_OBJECT_HANDLE_INVALID);
+	ck_assert_uint_eq(find(h, CKO_PRIVATE_KEY, "secret"), 0);
+	/* The public half was not private: it stays. */
+	ck_assert_uint_eq(find(h, CKO_PUBLIC_KEY, "secret"), pub);
+}
+END_TEST
+
+START_TEST(test_session_pair_goes_with_its_session_and_is_wiped)
+{
+	CK_SESSION_HANDLE a = open_session(0, 0), b = open_session(0, 0);
+	CK_OBJECT_HANDLE pub, priv;
+	CK_ULONG before;
+	CK_BBOOL v;
+	CK_ATTRIBUTE attr = { CKA_SIGN, &v, sizeof(v) };
+
+	before = ks_crypto_secure_used();
+	ck_assert_uint_eq(gen_session(a, "rsa", "short-lived", NULL, 0, &pub,
+	    &priv), CKR_OK);
+	/* Visible to the application's other sessions while it lives. */
+	ck_assert_uint_eq(find(b, CKO_PRIVATE_KEY, "short-lived"), priv);
+	ck_assert_uint_eq(sign_verify(b, CKM_SHA256_RSA_PKCS, pub, priv),
+	    CKR_OK);
+	ck_assert_uint_eq(F->C_CloseSession(a), CKR_OK);
+	ck_assert_uint_eq(find(b, CKO_PRIVATE_KEY, "short-lived"), 0);
+	ck_assert_uint_eq(F->C_GetAttributeValue(b, pub, &attr, 1),
+	    CKR_OBJECT_HANDLE_INVALID);
+	/* Its locked memory was given back (and OpenSSL wiped it). */
+	ck_assert_uint_eq(ks_crypto_secure_used(), before);
+	/* C_CloseAllSessions and C_Finalize end every session's pairs. */
+	a = open_session(0, 0);
+	ck_assert_uint_eq(gen_session(a, "ed", "all", NULL, 0, &pub, &priv),
+	    CKR_OK);
+	ck_assert_uint_eq(F->C_CloseAllSessions(1), CKR_OK);
+	a = open_session(0, 0);
+	ck_assert_uint_eq(find(a, CKO_PRIVATE_KEY, "all"), 0);
+	ck_assert_uint_eq(gen_session(a, "ed", "fin", NULL, 0, &pub, &priv),
+	    CKR_OK);
+	ck_assert_uint_eq(F->C_Finalize(NULL), CKR_OK);
+	ck_assert_uint_eq(ks_crypto_secure_used(), before);
+	ck_assert_uint_eq(F->C_Initialize(NULL), CKR_OK);
+	a = open_session(0, 0);
+	ck_assert_uint_eq(find(a, CKO_PRIVATE_KEY, "fin"), 0);
+}
+END_TEST
+
+START_TEST(test_session_pair_halves_are_destroyed_one_by_one)
+{
+	CK_SESSION_HANDLE h = open_session(0, 0);
+	CK_OBJECT_HANDLE pub, priv;
+	CK_MECHANISM m = { CKM_EDDSA, NULL, 0 };
+	CK_BYTE sig[64];
+	CK_ULONG len = sizeof(sig);
+	CK_BBOOL v;
+	CK_ATTRIBUTE a = { CKA_SIGN, &v, sizeof(v) };
+
+	ck_assert_uint_eq(gen_session(h, "ed", "halves", NULL, 0, &pub,
+	    &priv), CKR_OK);
+	/* As pkcs11test's KeyPair does: the public half, then the private. */
+	ck_assert_uint_eq(F->C_DestroyObject(h, pub), CKR_OK);
+	ck_assert_uint_eq(find(h, CKO_PUBLIC_KEY, "halves"), 0);
+	ck_assert_uint_eq(F->C_SignInit(h, &m, priv), CKR_OK);
+	ck_assert_uint_eq(F->C_Sign(h, message, 5, sig, &len), CKR_OK);
+	ck_assert_uint_eq(F->C_DestroyObject(h, priv), CKR_OK);
+	ck_assert_uint_eq(F->C_DestroyObject(h, priv),
+	    CKR_OBJECT_HANDLE_INVALID);
+	ck_assert_uint_eq(F->C_GetAttributeValue(h, priv, &a, 1),
+	    CKR_OBJECT_HANDLE_INVALID);
+}
+END_TEST
+
+START_TEST(test_session_pairs_are_capped)
+{
+	CK_SESSION_HANDLE h = open_session(0, 0);
+	CK_OBJECT_HANDLE pub, priv;
+	size_t i;
+
+	for (i = 0; i < P11_MAX_SESSION_KEYS_TEST; i++)
+		ck_assert_uint_eq(gen_session(h, "ed", NULL, NULL, 0, &pub,
+		    &priv), CKR_OK);
+	/* An application looping on C_GenerateKeyPair fills no heap. */
+	ck_assert_uint_eq(gen_session(h, "ed", NULL, NULL, 0, &pub, &priv),
+	    CKR_DEVICE_MEMORY);
+	ck_assert_uint_eq(F->C_DestroyObject(h, pub), CKR_OK);
+	ck_assert_uint_eq(F->C_DestroyObject(h, priv), CKR_OK);
+	ck_assert_uint_eq(gen_session(h, "ed", NULL, NULL, 0, &pub, &priv),
+	    CKR_OK);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -612,6 +938,21 @@ conf_suite(void)
 	tcase_add_test(tc, test_verify_accepts_each_mechanisms_signature);
 	tcase_add_test(tc, test_verify_refuses_a_flipped_bit_and_a_wrong_length);
 	tcase_add_test(tc, test_verify_needs_no_login_and_only_the_public_object);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("session keys");
+	tcase_set_timeout(tc, 240);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc,
+	    test_session_pairs_for_every_mechanism_in_a_read_only_session);
+	tcase_add_test(tc, test_session_pair_keeps_the_callers_id_and_label);
+	tcase_add_test(tc,
+	    test_session_pair_templates_that_disagree_are_refused);
+	tcase_add_test(tc,
+	    test_private_session_pair_needs_login_and_goes_at_logout);
+	tcase_add_test(tc, test_session_pair_goes_with_its_session_and_is_wiped);
+	tcase_add_test(tc, test_session_pair_halves_are_destroyed_one_by_one);
+	tcase_add_test(tc, test_session_pairs_are_capped);
 	suite_add_tcase(s, tc);
 	return s;
 }
