@@ -27,6 +27,7 @@ keygen_params(CK_MECHANISM_TYPE mech, const struct p11_tmpl *pub,
 	static const uint8_t f4[] = { 0x01, 0x00, 0x01 };
 	const struct p11_attr *a;
 	CK_ULONG ul;
+	size_t i;
 	int v, t;
 
 	/* Only keys that never leave: say so rather than pretend. */
@@ -46,10 +47,15 @@ keygen_params(CK_MECHANISM_TYPE mech, const struct p11_tmpl *pub,
 		if (ul < 1024 || ul > 16384)
 			return CKR_ATTRIBUTE_VALUE_INVALID;
 		*bits = (unsigned int)ul;
-		/* The store makes e = 65537; any other choice is refused. */
-		if ((a = p11_tmpl_find(pub, CKA_PUBLIC_EXPONENT)) != NULL &&
-		    (a->len != sizeof(f4) || memcmp(a->value, f4, sizeof(f4))))
-			return CKR_ATTRIBUTE_VALUE_INVALID;
+		/* The store makes e = 65537; any other choice is refused
+		 * (a big-endian value may come with leading zero bytes). */
+		if ((a = p11_tmpl_find(pub, CKA_PUBLIC_EXPONENT)) != NULL) {
+			for (i = 0; i < a->len && a->value[i] == 0; i++)
+				;
+			if (a->len - i != sizeof(f4) ||
+			    memcmp(a->value + i, f4, sizeof(f4)) != 0)
+				return CKR_ATTRIBUTE_VALUE_INVALID;
+		}
 		break;
 	case CKM_EC_KEY_PAIR_GEN:
 	case CKM_EC_EDWARDS_KEY_PAIR_GEN:

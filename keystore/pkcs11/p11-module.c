@@ -673,6 +673,7 @@ login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     CK_ULONG pinlen, int named)
 {
 	struct p11_session *s;
+	size_t i;
 	CK_RV rv;
 
 	if ((rv = enter_session(h, &s)) != CKR_OK)
@@ -685,8 +686,22 @@ login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 		rv = context_login(s, pin, pinlen);
 		goto out;
 	}
+	if (user == CKU_SO) {
+		/*
+		 * The SO PIN only unblocks, and kmes-keytool does that: an SO
+		 * login is always refused, after the conditions PKCS#11 puts
+		 * before any SO login (no read-only session, no user in).
+		 */
+		rv = CKR_USER_TYPE_INVALID;
+		for (i = 0; i < p11.nsessions; i++) {
+			if (!(p11.sessions[i]->flags & CKF_RW_SESSION))
+				rv = CKR_SESSION_READ_ONLY_EXISTS;
+		}
+		if (rv == CKR_USER_TYPE_INVALID && p11_logged_in())
+			rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+		goto out;
+	}
 	if (user != CKU_USER) {
-		/* The SO PIN only unblocks, and kmes-keytool does that. */
 		rv = CKR_USER_TYPE_INVALID;
 		goto out;
 	}

@@ -916,6 +916,45 @@ START_TEST(test_session_pairs_are_capped)
 }
 END_TEST
 
+START_TEST(test_so_login_is_refused_after_the_spec_checks)
+{
+	CK_SESSION_HANDLE ro = open_session(0, 0), rw = open_session(1, 0);
+
+	ck_assert_uint_eq(F->C_Login(rw, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN,
+	    strlen(SO_PIN)), CKR_SESSION_READ_ONLY_EXISTS);
+	ck_assert_uint_eq(F->C_CloseSession(ro), CKR_OK);
+	/* By design: the store's SO PIN only unblocks (kmes-keytool). */
+	ck_assert_uint_eq(F->C_Login(rw, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN,
+	    strlen(SO_PIN)), CKR_USER_TYPE_INVALID);
+	ck_assert_uint_eq(F->C_Login(rw, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
+	    strlen(PIN)), CKR_OK);
+	ck_assert_uint_eq(F->C_Login(rw, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN,
+	    strlen(SO_PIN)), CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
+}
+END_TEST
+
+START_TEST(test_public_exponent_may_have_leading_zero_bytes)
+{
+	CK_SESSION_HANDLE h = open_session(0, 0);
+	CK_MECHANISM m = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_ULONG bits = 1024;
+	CK_BYTE e4[] = { 0, 1, 0, 1 }, e3[] = { 3 };
+	CK_ATTRIBUTE pub[] = {
+		{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
+		{ CKA_PUBLIC_EXPONENT, e4, sizeof(e4) },
+	};
+	CK_ATTRIBUTE priv[] = { { CKA_PRIVATE, &no, 1 } };
+	CK_OBJECT_HANDLE hp, hq;
+
+	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 2, priv, 1, &hp,
+	    &hq), CKR_OK);
+	pub[1].pValue = e3;
+	pub[1].ulValueLen = sizeof(e3);
+	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 2, priv, 1, &hp,
+	    &hq), CKR_ATTRIBUTE_VALUE_INVALID);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -953,6 +992,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_session_pair_goes_with_its_session_and_is_wiped);
 	tcase_add_test(tc, test_session_pair_halves_are_destroyed_one_by_one);
 	tcase_add_test(tc, test_session_pairs_are_capped);
+	tcase_add_test(tc, test_so_login_is_refused_after_the_spec_checks);
+	tcase_add_test(tc, test_public_exponent_may_have_leading_zero_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
