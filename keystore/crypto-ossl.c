@@ -39,6 +39,40 @@
 #include "kmes-err.h"
 #include "secmem.h"
 
+/*
+ * Legacy RSA and EC_KEY objects take the methods of the process's default
+ * ENGINE, and a host of the PKCS#11 module may have set one (openssl
+ * -engine pkcs11 sets libp11's for everything): that ENGINE would be
+ * handed our private keys, and fails on keys it did not make. Every
+ * object made here uses OpenSSL's own methods instead.
+ */
+static RSA *
+ossl_rsa_new(void)
+{
+	RSA *rsa;
+
+	if ((rsa = RSA_new()) != NULL &&
+	    RSA_set_method(rsa, RSA_PKCS1_OpenSSL()) != 1) {
+		RSA_free(rsa);
+		rsa = NULL;
+	}
+	return rsa;
+}
+
+static EC_KEY *
+ossl_ec_key_new(int nid)
+{
+	EC_KEY *ec;
+
+	if ((ec = EC_KEY_new_by_curve_name(nid)) != NULL &&
+	    EC_KEY_set_method(ec, EC_KEY_OpenSSL()) != 1) {
+		EC_KEY_free(ec);
+		ec = NULL;
+	}
+	return ec;
+}
+
+
 #define SECURE_HEAP_DEFAULT (4 * 1024 * 1024)
 #define SECURE_HEAP_MIN (64 * 1024)
 #define SECURE_HEAP_MAX (1024 * 1024 * 1024)
@@ -286,6 +320,14 @@ ks_pkey_bits(const struct ks_pkey *pk)
 	return pk->bits;
 }
 
+/*
+ * The providers' key managers by their OIDs, which OpenSSL maps to no
+ * legacy NID: by "EC" or "RSA", EVP_PKEY_CTX_new_from_name would first ask
+ * the default ENGINE (see ossl_rsa_new above) and fail on its methods.
+ */
+#define KEYMGMT_EC "1.2.840.10045.2.1"
+#define KEYMGMT_RSA "1.2.840.113549.1.1.1"
+
 static int
 pub_fromdata(const char *alg, OSSL_PARAM *params, EVP_PKEY **pkeyp)
 {
@@ -439,7 +481,7 @@ ec_public(const struct ks_curve *c, const uint8_t *q, size_t qlen,
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
 	    (uint8_t *)q, qlen);
 	params[2] = OSSL_PARAM_construct_end();
-	return pub_fromdata("EC", params, pkeyp);
+	return pub_fromdata(KEYMGMT_EC, params, pkeyp);
 }
 
 /* Returns a BIGNUM (in the secure heap if secure) holding v, or NULL. */
@@ -476,7 +518,7 @@ ec_private(const struct ks_curve *c, const uint8_t *q, size_t qlen,
 	int r;
 
 	*eckp = NULL;
-	if ((ec = EC_KEY_new_by_curve_name(c->nid)) == NULL ||
+	if ((ec = ossl_ec_key_new(c->nid)) == NULL ||
 	    (bd = secure_bn(d)) == NULL) {
 		r = ossl_fail(KMES_ERR_ALLOC);
 		goto out;
@@ -564,7 +606,7 @@ rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **pkeyp)
 		r = ossl_fail(KMES_ERR_ALLOC);
 		goto out;
 	}
-	r = pub_fromdata("RSA", params, pkeyp);
+	r = pub_fromdata(KEYMGMT_RSA, params, pkeyp);
  out:
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
@@ -643,7 +685,7 @@ rsa_private(const BIGNUM *n, const BIGNUM *e, const struct ks_rsa_priv *priv,
 	    (r = mod_mul_is_one(t, e, dmq1, qm1, ctx)) != 0 ||
 	    (r = mod_mul_is_one(t, iqmp, q, p, ctx)) != 0)
 		goto out;
-	if ((rsa = RSA_new()) == NULL || (nn = BN_dup(n)) == NULL ||
+	if ((rsa = ossl_rsa_new()) == NULL || (nn = BN_dup(n)) == NULL ||
 	    (ee = BN_dup(e)) == NULL) {
 		r = ossl_fail(KMES_ERR_ALLOC);
 		goto out;
@@ -747,7 +789,7 @@ ks_pkey_generate(enum ks_key_type type, unsigned int bits,
 		break;
 	case KS_KEY_RSA:
 		if ((e = BN_new()) == NULL || !BN_set_word(e, RSA_F4) ||
-		    (rsa = RSA_new()) == NULL ||
+		    (rsa = ossl_rsa_new()) == NULL ||
 		    RSA_generate_key_ex(rsa, (int)bits, e, NULL) != 1) {
 			r = ossl_fail(KMES_ERR_CRYPTO);
 			goto out;
@@ -766,7 +808,7 @@ ks_pkey_generate(enum ks_key_type type, unsigned int bits,
 		break;
 	default:
 		c = curve_for(type);
-		if ((pk->ec = EC_KEY_new_by_curve_name(c->nid)) == NULL ||
+		if ((pk->ec = ossl_ec_key_new(c->nid)) == NULL ||
 		    EC_KEY_generate_key(pk->ec) != 1) {
 			r = ossl_fail(KMES_ERR_CRYPTO);
 			goto out;
