@@ -555,6 +555,12 @@ verifier_rsa(struct kbuf *b, struct ks_p11_signer *s)
 		r = fail(KMES_ERR_ALLOC);
 		goto out;
 	}
+	/* A tiny modulus would make "siglen - 11" wrap for CKM_RSA_PKCS. */
+	if (BN_num_bits(n) < KS_RSA_MIN_BITS ||
+	    BN_num_bits(n) > KS_RSA_MAX_BITS) {
+		r = KMES_ERR_KEY_UNSUPPORTED;
+		goto out;
+	}
 	if (RSA_set0_key(s->rsa, n, e, NULL) != 1) {
 		r = fail(KMES_ERR_KEY_INVALID);
 		goto out;
