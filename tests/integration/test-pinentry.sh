@@ -86,8 +86,15 @@ no_socket() {
 	[ ! -e "$TMP/$1.sock" ] && echo none || echo left
 }
 
+# Only this test's fakes count (they carry its FAKE_PINENTRY_LOG): another
+# suite running on the machine has fake pinentries of its own.
 no_fake_left() {
-	! pgrep -u "$(id -u)" -x fake-pinentry >/dev/null
+	local p
+	for p in $(pgrep -u "$(id -u)" -x fake-pinentry); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+			grep -qxF "FAKE_PINENTRY_LOG=$PE_LOG" && return 1
+	done
+	return 0
 }
 
 # ------------------------------------------------ start-time (no terminal)
