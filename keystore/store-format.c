@@ -67,6 +67,7 @@ ks_record_clear(struct ks_record *rec)
 	free(rec->label);
 	free(rec->type);
 	free(rec->blob);
+	free(rec->ckaid);
 	free(rec->sealed);
 	memset(rec, 0, sizeof(*rec));
 }
@@ -165,7 +166,7 @@ check_blob_type(const struct ks_record *rec)
 }
 
 static int
-parse_record(struct kbuf *b, struct ks_record *rec)
+parse_record(struct kbuf *b, uint32_t version, struct ks_record *rec)
 {
 	int r;
 
@@ -175,6 +176,8 @@ parse_record(struct kbuf *b, struct ks_record *rec)
 	    &rec->blob_len)) != 0 ||
 	    (r = kbuf_get_u32(b, &rec->flags)) != 0 ||
 	    (r = kbuf_get_u64(b, &rec->created)) != 0 ||
+	    (version >= KS_STORE_VERSION && (r = get_bytes(b, 0,
+	    KS_STORE_CKAID_MAX, &rec->ckaid, &rec->ckaid_len)) != 0) ||
 	    (r = get_raw(b, rec->nonce, sizeof(rec->nonce))) != 0 ||
 	    (r = get_bytes(b, KS_AEAD_TAG_LEN + 1,
 	    KS_STORE_PRIV_MAX + KS_AEAD_TAG_LEN, &rec->sealed,
@@ -183,6 +186,11 @@ parse_record(struct kbuf *b, struct ks_record *rec)
 	if ((rec->flags & ~REC_FLAGS_KNOWN) != 0 ||
 	    (rec->flags & KS_REC_NEVER_EXTRACTABLE) == 0)
 		return KMES_ERR_INVALID_FORMAT;
+	/* One encoding per record: no ID is NULL, never an empty string. */
+	if (rec->ckaid_len == 0) {
+		free(rec->ckaid);
+		rec->ckaid = NULL;
+	}
 	return check_blob_type(rec);
 }
 
@@ -239,6 +247,7 @@ parse_header(struct kbuf *b, struct ks_image *img, uint32_t *countp)
 		return r;
 	if (memcmp(magic, KS_STORE_MAGIC, sizeof(magic)) != 0 ||
 	    (img->version != KS_STORE_VERSION &&
+	    img->version != KS_STORE_VERSION_2 &&
 	    img->version != KS_STORE_VERSION_1))
 		return KMES_ERR_INVALID_FORMAT;
 	if ((r = kbuf_get_u32(b, &img->failures[KS_ROLE_USER])) != 0 ||
@@ -325,8 +334,10 @@ image_parse(const struct kbuf *file, int salvage, struct ks_image **imgp,
 	}
 	for (i = 0; i < count; i++) {
 		img->nrecs = i + 1;
-		if ((r = parse_record(b, &img->recs[i])) != 0 ||
-		    ks_image_find(img, img->recs[i].label) != (long)i) {
+		if ((r = parse_record(b, img->version, &img->recs[i])) != 0 ||
+		    ks_image_find(img, img->recs[i].label) != (long)i ||
+		    (img->recs[i].ckaid != NULL && ks_image_find_ckaid(img,
+		    img->recs[i].ckaid, img->recs[i].ckaid_len) != (long)i)) {
 			if (r == 0)
 				r = KMES_ERR_INVALID_FORMAT; /* duplicate */
 			if (!salvage)
@@ -392,7 +403,7 @@ put_wrap(struct kbuf *b, const struct ks_wrap *w)
 }
 
 static int
-put_record(struct kbuf *b, const struct ks_record *rec)
+put_record(struct kbuf *b, const struct ks_record *rec, int with_ckaid)
 {
 	int r;
 
@@ -401,27 +412,44 @@ put_record(struct kbuf *b, const struct ks_record *rec)
 	    (r = kbuf_put_string(b, rec->blob, rec->blob_len)) != 0 ||
 	    (r = kbuf_put_u32(b, rec->flags)) != 0 ||
 	    (r = kbuf_put_u64(b, rec->created)) != 0 ||
+	    (with_ckaid &&
+	    (r = kbuf_put_string(b, rec->ckaid, rec->ckaid_len)) != 0) ||
 	    (r = kbuf_put(b, rec->nonce, sizeof(rec->nonce))) != 0 ||
 	    (r = kbuf_put_string(b, rec->sealed, rec->sealed_len)) != 0)
 		return r;
 	return 0;
 }
 
+/* Returns 1 if a record of img carries a CKA_ID. */
+static int
+image_has_ckaid(const struct ks_image *img)
+{
+	size_t i;
+
+	for (i = 0; i < img->nrecs; i++) {
+		if (img->recs[i].ckaid != NULL)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Appends everything but the MAC (and the checksum). for_mac gives the MAC's
  * input: the layout of version 1 whatever the file's version, with the
- * counters zero, so that converting a file to version 2 or counting a try
- * needs no data key.
+ * counters zero, so that converting a file to version 2 or 3 or counting a
+ * try needs no data key. Once a record has a CKA_ID, the MAC input instead
+ * says version 3 and carries every record's ID field, so the IDs are
+ * covered and no MAC input of one image can be read as another's.
  */
 static int
 encode_body(const struct ks_image *img, int for_mac, struct kbuf *b)
 {
 	size_t i;
-	int r;
+	int ids = !for_mac || image_has_ckaid(img), r;
 
 	if ((r = kbuf_put(b, KS_STORE_MAGIC, KS_STORE_MAGIC_LEN)) != 0 ||
-	    (r = kbuf_put_u32(b, for_mac ? KS_STORE_VERSION_1 :
-	    KS_STORE_VERSION)) != 0 ||
+	    (r = kbuf_put_u32(b, ids ? KS_STORE_VERSION :
+	    KS_STORE_VERSION_1)) != 0 ||
 	    (r = kbuf_put_u32(b,
 	    for_mac ? 0 : img->failures[KS_ROLE_USER])) != 0 ||
 	    (r = kbuf_put_u32(b,
@@ -438,7 +466,7 @@ encode_body(const struct ks_image *img, int for_mac, struct kbuf *b)
 	    (r = kbuf_put_u32(b, (uint32_t)img->nrecs)) != 0)
 		return r;
 	for (i = 0; i < img->nrecs; i++) {
-		if ((r = put_record(b, &img->recs[i])) != 0)
+		if ((r = put_record(b, &img->recs[i], ids)) != 0)
 			return r;
 	}
 	return 0;
@@ -504,9 +532,15 @@ ks_record_copy(const struct ks_record *src, struct ks_record *dst)
 	if ((dst->label = strdup(src->label)) == NULL ||
 	    (dst->type = strdup(src->type)) == NULL ||
 	    (dst->blob = malloc(src->blob_len)) == NULL ||
-	    (dst->sealed = malloc(src->sealed_len)) == NULL) {
+	    (dst->sealed = malloc(src->sealed_len)) == NULL ||
+	    (src->ckaid != NULL &&
+	    (dst->ckaid = malloc(src->ckaid_len)) == NULL)) {
 		ks_record_clear(dst);
 		return KMES_ERR_ALLOC;
+	}
+	if (src->ckaid != NULL) {
+		memcpy(dst->ckaid, src->ckaid, src->ckaid_len);
+		dst->ckaid_len = src->ckaid_len;
 	}
 	memcpy(dst->blob, src->blob, src->blob_len);
 	dst->blob_len = src->blob_len;
@@ -549,6 +583,19 @@ ks_image_dup(const struct ks_image *img, struct ks_image **copyp)
  out:
 	ks_image_free(c);
 	return r;
+}
+
+long
+ks_image_find_ckaid(const struct ks_image *img, const uint8_t *id, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < img->nrecs; i++) {
+		if (img->recs[i].ckaid_len == len && len != 0 &&
+		    memcmp(img->recs[i].ckaid, id, len) == 0)
+			return (long)i;
+	}
+	return -1;
 }
 
 long
@@ -704,6 +751,10 @@ record_aad(const struct ks_image *img, const struct ks_record *rec,
 	    (r = kbuf_put_string(b, rec->blob, rec->blob_len)) != 0 ||
 	    (r = kbuf_put_u32(b, rec->flags)) != 0 ||
 	    (r = kbuf_put_u64(b, rec->created)) != 0)
+		return r;
+	/* Only when set, so records sealed before IDs existed still open. */
+	if (rec->ckaid != NULL &&
+	    (r = kbuf_put_string(b, rec->ckaid, rec->ckaid_len)) != 0)
 		return r;
 	return 0;
 }

@@ -18,12 +18,13 @@ struct kbuf;
 
 #define KS_STORE_MAGIC "KMESKEYS"
 #define KS_STORE_MAGIC_LEN 8
-#define KS_STORE_VERSION 2	/* written; version 1 is still read */
+#define KS_STORE_VERSION 3	/* written; versions 1 and 2 are still read */
 #define KS_STORE_VERSION_1 1
+#define KS_STORE_VERSION_2 2
 
 /* Byte offset of the two failure counters (outside the MAC). */
 #define KS_STORE_FAILURES_OFFSET 12
-/* Version 2: the in-flight slot mask follows the counters. */
+/* Versions 2 and 3: the in-flight slot mask follows the counters. */
 #define KS_STORE_INFLIGHT_OFFSET 20
 
 /*
@@ -35,7 +36,7 @@ struct kbuf;
 #define KS_SLOT_BIT(role, i) ((uint32_t)1 << ((unsigned int)(role) * 8 + (i)))
 #define KS_SLOTS_ROLE_MASK(role) ((uint32_t)0xff << ((unsigned int)(role) * 8))
 
-/* Version 2 ends with a PIN-independent checksum of everything before it. */
+/* Versions 2 and 3 end with a PIN-independent checksum of all before it. */
 #define KS_STORE_CHECKSUM_LEN 32
 
 /* Caps on what a store file may claim, checked before anything is kept. */
@@ -74,6 +75,8 @@ struct ks_record {
 	size_t blob_len;
 	uint32_t flags;
 	uint64_t created;
+	uint8_t *ckaid;		/* version 3: the PKCS#11 CKA_ID, or NULL */
+	size_t ckaid_len;	/* 0 (none) to KS_STORE_CKAID_MAX */
 	uint8_t nonce[KS_AEAD_NONCE_LEN];
 	uint8_t *sealed;	/* ciphertext || tag */
 	size_t sealed_len;
@@ -136,6 +139,10 @@ int ks_image_dup(const struct ks_image *img, struct ks_image **copyp)
     __attribute__((warn_unused_result));
 
 void ks_image_free(struct ks_image *img);
+
+/* Index of the record whose CKA_ID is the len bytes at id, or -1. */
+long ks_image_find_ckaid(const struct ks_image *img, const uint8_t *id,
+    size_t len);
 
 /* Index of the record labelled label, or -1. */
 long ks_image_find(const struct ks_image *img, const char *label);

@@ -421,6 +421,8 @@ ks_store_entry(const struct ks_store *s, size_t i, struct ks_store_entry *e)
 	e->blob_len = rec->blob_len;
 	e->flags = rec->flags;
 	e->created = rec->created;
+	e->ckaid = rec->ckaid;
+	e->ckaid_len = rec->ckaid_len;
 	return 0;
 }
 
@@ -446,7 +448,9 @@ apply_add(struct ks_image *img, void *arg)
 {
 	struct ks_record *rec = arg;
 
-	if (ks_image_find(img, rec->label) != -1)
+	if (ks_image_find(img, rec->label) != -1 ||
+	    (rec->ckaid != NULL &&
+	    ks_image_find_ckaid(img, rec->ckaid, rec->ckaid_len) != -1))
 		return KMES_ERR_EXISTS;
 	return ks_image_append(img, rec);
 }
@@ -454,6 +458,22 @@ apply_add(struct ks_image *img, void *arg)
 int
 ks_store_add_key(struct ks_store *s, const char *label,
     const struct ks_key *key, uint32_t flags)
+{
+	return ks_store_add_key_id(s, label, key, flags, NULL, 0);
+}
+
+long
+ks_store_find_ckaid(const struct ks_store *s, const uint8_t *id, size_t len)
+{
+	if (id == NULL || len == 0)
+		return -1;
+	return ks_image_find_ckaid(s->img, id, len);
+}
+
+int
+ks_store_add_key_id(struct ks_store *s, const char *label,
+    const struct ks_key *key, uint32_t flags, const uint8_t *ckaid,
+    size_t ckaid_len)
 {
 	struct ks_record rec;
 	const uint8_t *blob;
@@ -466,12 +486,15 @@ ks_store_add_key(struct ks_store *s, const char *label,
 	    !ks_label_valid(label, strlen(label), 1) ||
 	    !ks_key_has_private(key) ||
 	    (flags & ~(KS_REC_CONFIRM | KS_REC_GENERATED |
-	    KS_REC_NEVER_EXTRACTABLE)) != 0)
+	    KS_REC_NEVER_EXTRACTABLE)) != 0 ||
+	    (ckaid == NULL) != (ckaid_len == 0) ||
+	    ckaid_len > KS_STORE_CKAID_MAX)
 		return KMES_ERR_INVALID_ARGUMENT;
 	if (s->sec == NULL)
 		return KMES_ERR_NOT_LOGGED_IN;
 	/* Fail early; apply_add checks again against the file under lock. */
-	if (ks_image_find(s->img, label) != -1)
+	if (ks_image_find(s->img, label) != -1 ||
+	    ks_store_find_ckaid(s, ckaid, ckaid_len) != -1)
 		return KMES_ERR_EXISTS;
 	blob = ks_key_blob(key, &blob_len);
 	if (blob_len == 0 || blob_len > KS_STORE_BLOB_MAX ||
@@ -485,6 +508,14 @@ ks_store_add_key(struct ks_store *s, const char *label,
 	}
 	memcpy(rec.blob, blob, blob_len);
 	rec.blob_len = blob_len;
+	if (ckaid_len != 0) {
+		if ((rec.ckaid = malloc(ckaid_len)) == NULL) {
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		memcpy(rec.ckaid, ckaid, ckaid_len);
+		rec.ckaid_len = ckaid_len;
+	}
 	rec.flags = flags | KS_REC_NEVER_EXTRACTABLE;
 	now = time(NULL);
 	rec.created = now > 0 ? (uint64_t)now : 0;
@@ -520,6 +551,91 @@ ks_store_delete_key(struct ks_store *s, const char *label)
 	if (s == NULL || label == NULL)
 		return KMES_ERR_INVALID_ARGUMENT;
 	return mutate(s, apply_delete, &d);
+}
+
+struct meta_arg {
+	const struct ks_secrets *sec;
+	const char *label;
+	const char *new_label;		/* NULL: keep */
+	const uint8_t *ckaid;		/* NULL: keep, unless clear_ckaid */
+	size_t ckaid_len;
+};
+
+/*
+ * The label and CKA_ID are in the record's AAD: changing them means
+ * opening the private key under the lock and sealing it again, so a
+ * record never carries metadata its own tag does not vouch for.
+ */
+static int
+apply_meta(struct ks_image *img, void *arg)
+{
+	const struct meta_arg *m = arg;
+	struct ks_record *rec, nrec;
+	struct ks_key *key = NULL;
+	long i, j;
+	int r;
+
+	memset(&nrec, 0, sizeof(nrec));
+	if ((i = ks_image_find(img, m->label)) == -1)
+		return KMES_ERR_KEY_NOT_FOUND;
+	if ((m->new_label != NULL &&
+	    ((j = ks_image_find(img, m->new_label)) != -1 && j != i)) ||
+	    (m->ckaid != NULL &&
+	    ((j = ks_image_find_ckaid(img, m->ckaid, m->ckaid_len)) != -1 &&
+	    j != i)))
+		return KMES_ERR_EXISTS;
+	rec = &img->recs[i];
+	if ((r = ks_record_open(img, m->sec, (size_t)i, &key)) != 0 ||
+	    (r = ks_record_copy(rec, &nrec)) != 0)
+		goto out;
+	if (m->new_label != NULL) {
+		free(nrec.label);
+		if ((nrec.label = strdup(m->new_label)) == NULL) {
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+	}
+	if (m->ckaid != NULL) {
+		free(nrec.ckaid);
+		if ((nrec.ckaid = malloc(m->ckaid_len)) == NULL) {
+			nrec.ckaid_len = 0;
+			r = KMES_ERR_ALLOC;
+			goto out;
+		}
+		memcpy(nrec.ckaid, m->ckaid, m->ckaid_len);
+		nrec.ckaid_len = m->ckaid_len;
+	}
+	if ((r = ks_record_seal(img, m->sec, key, &nrec)) != 0)
+		goto out;
+	ks_record_clear(rec);
+	*rec = nrec;
+	memset(&nrec, 0, sizeof(nrec));
+ out:
+	ks_record_clear(&nrec);
+	ks_key_free(key);
+	return r;
+}
+
+int
+ks_store_set_meta(struct ks_store *s, const char *label,
+    const char *new_label, const uint8_t *ckaid, size_t ckaid_len)
+{
+	struct meta_arg m;
+
+	if (s == NULL || label == NULL ||
+	    (new_label != NULL &&
+	    !ks_label_valid(new_label, strlen(new_label), 1)) ||
+	    (ckaid != NULL &&
+	    (ckaid_len == 0 || ckaid_len > KS_STORE_CKAID_MAX)))
+		return KMES_ERR_INVALID_ARGUMENT;
+	if (s->sec == NULL)
+		return KMES_ERR_NOT_LOGGED_IN;
+	m.sec = s->sec;
+	m.label = label;
+	m.new_label = new_label;
+	m.ckaid = ckaid;
+	m.ckaid_len = ckaid_len;
+	return mutate(s, apply_meta, &m);
 }
 
 static int

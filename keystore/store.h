@@ -34,6 +34,7 @@ struct ks_store;
 #define KS_STORE_PIN_MIN 4
 #define KS_STORE_PIN_MAX 256
 #define KS_STORE_LABEL_MAX 255
+#define KS_STORE_CKAID_MAX 64	/* a record's optional PKCS#11 CKA_ID */
 
 /* Record policy flags. */
 #define KS_REC_CONFIRM 0x01		/* ask before every signature */
@@ -54,6 +55,8 @@ struct ks_store_entry {
 	size_t blob_len;
 	uint32_t flags;
 	uint64_t created;	/* unix time */
+	const uint8_t *ckaid;	/* the CKA_ID given to the key, or NULL */
+	size_t ckaid_len;
 };
 
 /*
@@ -145,6 +148,31 @@ int ks_store_load_key(const struct ks_store *s, size_t i,
  */
 int ks_store_add_key(struct ks_store *s, const char *label,
     const struct ks_key *key, uint32_t flags)
+    __attribute__((warn_unused_result));
+
+/*
+ * As ks_store_add_key, with the record's PKCS#11 CKA_ID (1 to
+ * KS_STORE_CKAID_MAX bytes; NULL and 0 for none), which must be unique
+ * in the store too. Returns 0, KMES_ERR_EXISTS (label or ID taken) or a
+ * negative KMES_ERR_*.
+ */
+int ks_store_add_key_id(struct ks_store *s, const char *label,
+    const struct ks_key *key, uint32_t flags, const uint8_t *ckaid,
+    size_t ckaid_len) __attribute__((warn_unused_result));
+
+/* Index of the record whose CKA_ID is the len bytes at id, or -1. */
+long ks_store_find_ckaid(const struct ks_store *s, const uint8_t *id,
+    size_t len);
+
+/*
+ * Gives the record with label a new label (new_label, NULL to keep it)
+ * and/or CKA_ID (ckaid, NULL to keep it), each unique in the store; the
+ * private key is sealed again under its new metadata. Needs a login.
+ * Returns 0, KMES_ERR_KEY_NOT_FOUND, KMES_ERR_EXISTS or a negative
+ * KMES_ERR_*.
+ */
+int ks_store_set_meta(struct ks_store *s, const char *label,
+    const char *new_label, const uint8_t *ckaid, size_t ckaid_len)
     __attribute__((warn_unused_result));
 
 /* Deletes the record with label. Needs a login. */

@@ -4,6 +4,7 @@
  * sealed into the store.
  */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -20,8 +21,27 @@ static const struct option generate_options[] = {
 	{ "bits", required_argument, NULL, 'b' },
 	{ "label", required_argument, NULL, 'l' },
 	{ "confirm", no_argument, NULL, 'c' },
+	{ "id", required_argument, NULL, 'i' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --id: 1 to KS_STORE_CKAID_MAX bytes in hex. Returns 0 or -1. */
+static int
+parse_id(const char *hex, uint8_t *id, size_t *lenp)
+{
+	size_t i, n = strlen(hex);
+	char byte[3] = { 0, 0, 0 };
+
+	if (n == 0 || n % 2 != 0 || n / 2 > KS_STORE_CKAID_MAX ||
+	    strspn(hex, "0123456789abcdefABCDEF") != n)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		memcpy(byte, hex + 2 * i, 2);
+		id[i] = (uint8_t)strtoul(byte, NULL, 16);
+	}
+	*lenp = n / 2;
+	return 0;
+}
 
 /* Maps -t and -b to a key type; prints why not and returns -1. */
 static int
@@ -78,9 +98,11 @@ cmd_generate(struct keytool *kt, int argc, char **argv)
 	unsigned long bits = 0;
 	unsigned int kbits = 0;
 	uint32_t flags = KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE;
+	uint8_t id[KS_STORE_CKAID_MAX];
+	size_t id_len = 0;
 	int ch, r, status;
 
-	while ((ch = getopt_long(argc, argv, ":t:b:l:c", generate_options,
+	while ((ch = getopt_long(argc, argv, ":t:b:l:ci:", generate_options,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 't':
@@ -97,6 +119,13 @@ cmd_generate(struct keytool *kt, int argc, char **argv)
 			break;
 		case 'c':
 			flags |= KS_REC_CONFIRM;
+			break;
+		case 'i':
+			if (parse_id(optarg, id, &id_len) != 0) {
+				kt_warnx("--id wants 1 to %d bytes in hex",
+				    KS_STORE_CKAID_MAX);
+				return kt_usage(kt);
+			}
 			break;
 		default:
 			return kt_bad_option(kt, ch, argv);
@@ -117,7 +146,8 @@ cmd_generate(struct keytool *kt, int argc, char **argv)
 		status = KT_EXIT_FAIL;
 		goto out;
 	}
-	if ((status = kt_add_key(s, label, key, flags)) != KT_EXIT_OK)
+	if ((status = kt_add_key_id(s, label, key, flags, id_len != 0 ? id :
+	    NULL, id_len)) != KT_EXIT_OK)
 		goto out;
 	if ((r = kt_print_public(key, label)) != 0) {
 		kt_warnx("key stored, but its public key cannot be shown: "

@@ -15,6 +15,20 @@ static const struct option list_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* A PKCS#11 CKA_ID given to the key, in hex as --id takes it. */
+static void
+print_id(const struct ks_store_entry *e)
+{
+	size_t i;
+
+	if (e->ckaid_len == 0)
+		return;
+	printf(" [id=");
+	for (i = 0; i < e->ckaid_len; i++)
+		printf("%02x", e->ckaid[i]);
+	putchar(']');
+}
+
 int
 cmd_list(struct keytool *kt, int argc, char **argv)
 {
@@ -60,9 +74,11 @@ cmd_list(struct keytool *kt, int argc, char **argv)
 			key = NULL;
 			continue;
 		}
-		printf("%u %s %s (%s)%s\n", ks_key_bits(key), fp, e.label,
+		printf("%u %s %s (%s)%s", ks_key_bits(key), fp, e.label,
 		    ks_key_short_name(key),
 		    (e.flags & KS_REC_CONFIRM) ? " [confirm]" : "");
+		print_id(&e);
+		putchar('\n');
 		ks_key_free(key);
 		key = NULL;
 	}

@@ -415,10 +415,20 @@ int
 kt_add_key(struct ks_store *s, const char *label, const struct ks_key *key,
     uint32_t flags)
 {
+	return kt_add_key_id(s, label, key, flags, NULL, 0);
+}
+
+int
+kt_add_key_id(struct ks_store *s, const char *label,
+    const struct ks_key *key, uint32_t flags, const uint8_t *id,
+    size_t id_len)
+{
 	int r;
 
-	if ((r = ks_store_add_key(s, label, key, flags)) != 0) {
-		if (r == KMES_ERR_EXISTS)
+	if ((r = ks_store_add_key_id(s, label, key, flags, id, id_len)) != 0) {
+		if (r == KMES_ERR_EXISTS && ks_store_find(s, label) == -1)
+			kt_warnx("a key with this --id already exists");
+		else if (r == KMES_ERR_EXISTS)
 			kt_warnx("a key labelled '%s' already exists", label);
 		else
 			kt_warnx("cannot add the key to the store: %s",

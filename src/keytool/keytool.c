@@ -28,7 +28,7 @@ static const struct kt_cmd commands[] = {
 	{ "init", cmd_init, "[--label label] [--kdf-cost log2n]",
 	    "create a new key store" },
 	{ "generate", cmd_generate,
-	    "-t ed25519|ecdsa|rsa [-b bits] -l label [--confirm]",
+	    "-t ed25519|ecdsa|rsa [-b bits] -l label [--confirm] [--id hex]",
 	    "generate a key inside the store" },
 	{ "import", cmd_import, "-l label [--confirm] file",
 	    "import a private key file" },

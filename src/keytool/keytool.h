@@ -142,6 +142,11 @@ int kt_open_for_new_key(const struct keytool *kt, const char *label,
 int kt_add_key(struct ks_store *s, const char *label, const struct ks_key *key,
     uint32_t flags);
 
+/* As kt_add_key, with a PKCS#11 CKA_ID (NULL and 0 for none). */
+int kt_add_key_id(struct ks_store *s, const char *label,
+    const struct ks_key *key, uint32_t flags, const uint8_t *id,
+    size_t id_len);
+
 /* Prints key's OpenSSH public key line with label as its comment.
  * Returns 0 or a negative KMES_ERR_* (nothing printed). */
 int kt_print_public(const struct ks_key *key, const char *label);

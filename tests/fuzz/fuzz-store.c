@@ -5,8 +5,8 @@
  * A parsed image must be what the format allows and must encode back to
  * the very bytes it came from (the MAC is computed over the re-encoding,
  * so a second encoding of one image would be a second valid file); a
- * format 1 file encodes as format 2, which must parse back to the same
- * image. Its public blobs go through ks_key_from_blob as the agent and
+ * format 1 or 2 file encodes as format 3, which must parse back to the
+ * same image. Its public blobs go through ks_key_from_blob as the agent and
  * kmes-keytool would. The salvage parser (kmes-keytool recover) reads
  * every input too, and agrees with the strict one where that succeeds.
  *
@@ -77,6 +77,12 @@ check_record(const struct ks_image *img, size_t i)
 	FUZZ_CHECK((rec->flags & ~(uint32_t)(KS_REC_CONFIRM |
 	    KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE)) == 0);
 	FUZZ_CHECK((rec->flags & KS_REC_NEVER_EXTRACTABLE) != 0);
+	/* A CKA_ID only from format 3 on, bounded, and unique. */
+	FUZZ_CHECK((rec->ckaid == NULL) == (rec->ckaid_len == 0));
+	FUZZ_CHECK(rec->ckaid_len <= KS_STORE_CKAID_MAX);
+	FUZZ_CHECK(rec->ckaid == NULL || img->version == KS_STORE_VERSION);
+	FUZZ_CHECK(rec->ckaid == NULL ||
+	    ks_image_find_ckaid(img, rec->ckaid, rec->ckaid_len) == (long)i);
 	/* The blob starts with the type the record names. */
 	FUZZ_CHECK((b = kbuf_from(rec->blob, rec->blob_len)) != NULL);
 	FUZZ_CHECK(kbuf_get_string_direct(b, &t, &tlen) == 0);
@@ -98,12 +104,13 @@ check_image(const struct ks_image *img)
 	size_t i;
 
 	FUZZ_CHECK(img->version == KS_STORE_VERSION ||
+	    img->version == KS_STORE_VERSION_2 ||
 	    img->version == KS_STORE_VERSION_1);
 	FUZZ_CHECK(img->failures[KS_ROLE_USER] +
 	    ks_image_inflight(img, KS_ROLE_USER) <= KS_STORE_MAX_TRIES);
 	FUZZ_CHECK(img->failures[KS_ROLE_SO] +
 	    ks_image_inflight(img, KS_ROLE_SO) <= KS_STORE_MAX_TRIES);
-	FUZZ_CHECK(img->version == KS_STORE_VERSION || img->inflight == 0);
+	FUZZ_CHECK(img->version != KS_STORE_VERSION_1 || img->inflight == 0);
 	FUZZ_CHECK(ks_kdf_valid(&img->kdf));
 	FUZZ_CHECK(img->label != NULL &&
 	    ks_label_valid(img->label, strlen(img->label), 0));
@@ -114,15 +121,15 @@ check_image(const struct ks_image *img)
 }
 
 /*
- * Checks that img encodes to exactly the len bytes at data; a format 1
- * image encodes as format 2, which must parse strictly and encode to the
+ * Checks that img encodes to exactly the len bytes at data; a format 1 or
+ * 2 image encodes as format 3, which must parse strictly and encode to the
  * same bytes again.
  */
 static void
 check_encoding(const struct ks_image *img, const uint8_t *data, size_t len)
 {
 	struct kbuf *b = NULL, *b2 = NULL;
-	struct ks_image *v2 = NULL;
+	struct ks_image *v3 = NULL;
 
 	FUZZ_CHECK((b = kbuf_new()) != NULL);
 	FUZZ_CHECK(ks_image_encode(img, b) == 0);
@@ -131,14 +138,14 @@ check_encoding(const struct ks_image *img, const uint8_t *data, size_t len)
 		kbuf_free(b);
 		return;
 	}
-	FUZZ_CHECK(ks_image_parse(b, &v2) == 0);
-	FUZZ_CHECK(v2->version == KS_STORE_VERSION &&
-	    v2->nrecs == img->nrecs && v2->inflight == 0 &&
-	    memcmp(v2->mac, img->mac, sizeof(v2->mac)) == 0);
+	FUZZ_CHECK(ks_image_parse(b, &v3) == 0);
+	FUZZ_CHECK(v3->version == KS_STORE_VERSION &&
+	    v3->nrecs == img->nrecs && v3->inflight == img->inflight &&
+	    memcmp(v3->mac, img->mac, sizeof(v3->mac)) == 0);
 	FUZZ_CHECK((b2 = kbuf_new()) != NULL);
-	FUZZ_CHECK(ks_image_encode(v2, b2) == 0);
+	FUZZ_CHECK(ks_image_encode(v3, b2) == 0);
 	FUZZ_CHECK(kbuf_equal_bytes(b2, kbuf_ptr(b), kbuf_len(b)));
-	ks_image_free(v2);
+	ks_image_free(v3);
 	kbuf_free(b2);
 	kbuf_free(b);
 }

@@ -42,10 +42,11 @@ for t in fuzz-agent-msg fuzz-keyblob fuzz-keyfile; do
 	rm -rf "${CORPUS:?}/$t"
 	mkdir -p "$CORPUS/$t"
 done
-# fuzz-store's v1-* seeds are format 1 stores, which kmes-keytool no longer
-# writes: they are kept, and everything else there is made anew.
+# fuzz-store's v1-* and v2-* seeds are format 1 and 2 stores, which
+# kmes-keytool no longer writes (tests/unit/store reads them too): they are
+# kept, and everything else there is made anew.
 mkdir -p "$CORPUS/fuzz-store"
-find "$CORPUS/fuzz-store" -type f ! -name 'v1-*' -delete
+find "$CORPUS/fuzz-store" -type f ! -name 'v1-*' ! -name 'v2-*' -delete
 
 # key <file> <ssh-keygen args...>: a new key pair, quietly.
 key() {
@@ -129,7 +130,7 @@ KS=$CORPUS/fuzz-store
 kt "$TMP/empty" init --label "empty store" --kdf-cost 10
 kt "$TMP/two" init --label "two keys" --kdf-cost 10
 kt "$TMP/two" generate -t ed25519 -l "ed25519 key"
-kt "$TMP/two" generate -t ecdsa -l "ecdsa key" --confirm
+kt "$TMP/two" generate -t ecdsa -l "ecdsa key" --confirm --id 0102030405
 # Labels one byte apart: a mutant can make two records share a label.
 kt "$TMP/three" init --kdf-cost 10
 kt "$TMP/three" generate -t ecdsa -b 384 -l key1

@@ -120,7 +120,7 @@ START_TEST(test_garbage_headers_are_refused)
 	ck_assert_int_eq(ks_store_open(bad, &s), KMES_ERR_STORE_NOT_FOUND);
 	/* Unknown version (with a checksum that matches). */
 	ck_assert_int_eq(file[11], KS_STORE_VERSION);
-	file[11] = 3;
+	file[11] = KS_STORE_VERSION + 1;
 	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
 	su_write(bad, file, len);
 	ck_assert_int_eq(ks_store_open(bad, &s), KMES_ERR_STORE_CORRUPT);
