@@ -125,7 +125,6 @@ keygen_id(const struct p11_tmpl *pub, const struct p11_tmpl *priv,
     uint8_t id[P11_ID_MAX], size_t *lenp)
 {
 	const struct p11_attr *a, *b;
-	size_t i;
 
 	*lenp = 0;
 	a = p11_tmpl_find(priv, CKA_ID);
@@ -139,11 +138,8 @@ keygen_id(const struct p11_tmpl *pub, const struct p11_tmpl *priv,
 		return CKR_OK;
 	if (a->len == 0 || a->len > P11_ID_MAX)
 		return CKR_ATTRIBUTE_VALUE_INVALID;
-	for (i = 0; i < p11.nkeys; i++) {
-		if (p11.keys[i]->id_len == a->len &&
-		    memcmp(p11.keys[i]->id, a->value, a->len) == 0)
-			return CKR_ATTRIBUTE_VALUE_INVALID;
-	}
+	if (p11_id_taken(NULL, a->value, a->len))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
 	memcpy(id, a->value, a->len);
 	*lenp = a->len;
 	return CKR_OK;
@@ -157,8 +153,9 @@ generate_token(struct p11_session *s, const struct p11_tmpl *tpub,
 {
 	struct ks_key *key = NULL;
 	char label[KS_STORE_LABEL_MAX + 1];
+	uint8_t id[P11_ID_MAX];
 	const uint8_t *blob;
-	size_t i, blob_len;
+	size_t i, blob_len, id_len;
 	CK_RV rv;
 	int r;
 
@@ -166,16 +163,22 @@ generate_token(struct p11_session *s, const struct p11_tmpl *tpub,
 		return CKR_SESSION_READ_ONLY;
 	if (!p11_logged_in())
 		return CKR_USER_NOT_LOGGED_IN;
-	if ((rv = keygen_label(tpub, tpriv, label, sizeof(label), 1)) != CKR_OK)
+	/* The IDs other processes gave count as much as ours. */
+	if ((rv = p11_sync()) != CKR_OK ||
+	    (rv = keygen_label(tpub, tpriv, label, sizeof(label), 1)) !=
+	    CKR_OK || (rv = keygen_id(tpub, tpriv, id, &id_len)) != CKR_OK)
 		return rv;
 	if ((r = ks_key_generate(type, bits, &key)) != 0) {
 		rv = p11_rv(r);
 		goto out;
 	}
-	r = ks_store_add_key(p11.store, label, key,
-	    KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE);
+	/* The store keeps the caller's CKA_ID; none keeps the derived one. */
+	r = ks_store_add_key_id(p11.store, label, key,
+	    KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE,
+	    id_len != 0 ? id : NULL, id_len);
 	if (r == KMES_ERR_EXISTS || r == KMES_ERR_INVALID_ARGUMENT) {
-		rv = CKR_ATTRIBUTE_VALUE_INVALID;	/* label taken or bad */
+		/* label or ID taken, or a bad label */
+		rv = CKR_ATTRIBUTE_VALUE_INVALID;
 		goto out;
 	}
 	if (r != 0) {

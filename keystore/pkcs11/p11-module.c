@@ -827,18 +827,11 @@ p11_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     CK_ATTRIBUTE_PTR attrs, CK_ULONG n)
 {
 	struct p11_session *s;
-	int priv;
 	CK_RV rv;
 
 	if ((rv = enter_session(h, &s)) != CKR_OK)
 		return rv;
-	/* CKA_MODIFIABLE is false on every object. */
-	if (attrs == NULL || n == 0)
-		rv = CKR_ARGUMENTS_BAD;
-	else if (p11_object(obj, &priv) == NULL)
-		rv = CKR_OBJECT_HANDLE_INVALID;
-	else
-		rv = CKR_ACTION_PROHIBITED;
+	rv = p11_set_attrs(s, obj, attrs, n);
 	leave();
 	return rv;
 }

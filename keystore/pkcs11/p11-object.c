@@ -188,6 +188,18 @@ make_id(struct p11_key *k)
 }
 
 int
+p11_key_set_id(struct p11_key *k, const uint8_t *id, size_t len)
+{
+	if (len > sizeof(k->id))
+		return KMES_ERR_INVALID_ARGUMENT;
+	if (len == 0)
+		return make_id(k);
+	memcpy(k->id, id, len);
+	k->id_len = len;
+	return 0;
+}
+
+int
 p11_key_new(const char *label, const uint8_t *blob, size_t blob_len,
     uint32_t flags, struct p11_key **kp)
 {
@@ -340,6 +352,7 @@ p11_key_attr(const struct p11_key *k, int priv, CK_ATTRIBUTE_TYPE type,
 	case CKA_PRIVATE:
 		BOOLV(priv ? k->priv_private : k->pub_private);
 	case CKA_MODIFIABLE:
+		BOOLV(1);	/* CKA_ID and CKA_LABEL, see p11_set_attrs */
 	case CKA_COPYABLE:
 	case CKA_DERIVE:
 		BOOLV(0);

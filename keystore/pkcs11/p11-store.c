@@ -3,8 +3,9 @@
  * changes made by kmes-keytool or the agent, finding objects, and
  * C_DestroyObject, which like C_GenerateKeyPair (p11-keygen.c) writes
  * through the store API and so takes the same lock and atomic rename as
- * every other writer. Session keys (p11-keygen.c) share the object table
- * but are never written: a rebuild keeps them.
+ * every other writer, and C_SetAttributeValue of CKA_ID and CKA_LABEL.
+ * Session keys (p11-keygen.c) share the object table but are never
+ * written: a rebuild keeps them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,14 +56,21 @@ p11_rebuild(void)
 		if (ks_store_entry(p11.store, i, &e) != 0)
 			return CKR_DEVICE_ERROR;
 		if ((k = find_key(e.label, e.blob, e.blob_len)) != NULL) {
+			/* Its CKA_ID may have been set since, here or not. */
+			if ((r = p11_key_set_id(k, e.ckaid, e.ckaid_len)) != 0)
+				return p11_rv(r);
 			k->seen = 1;
 			continue;
 		}
 		r = p11_key_new(e.label, e.blob, e.blob_len, e.flags, &k);
 		if (r == KMES_ERR_KEY_UNSUPPORTED || r == KMES_ERR_KEY_INVALID)
 			continue;	/* a type PKCS#11 cannot show */
-		if (r != 0)
+		if (r == 0 && e.ckaid_len != 0)
+			r = p11_key_set_id(k, e.ckaid, e.ckaid_len);
+		if (r != 0) {
+			p11_key_free(k);
 			return p11_rv(r);
+		}
 		nk = reallocarray(p11.keys, p11.nkeys + 1, sizeof(*nk));
 		if (nk == NULL) {
 			p11_key_free(k);
@@ -300,4 +308,131 @@ p11_destroy(struct p11_session *s, CK_OBJECT_HANDLE h)
 	    r != KMES_ERR_KEY_NOT_FOUND)
 		return p11_rv(r);
 	return p11_rebuild();
+}
+
+int
+p11_id_taken(const struct p11_key *self, const uint8_t *id, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < p11.nkeys; i++) {
+		if (p11.keys[i] != self && p11.keys[i]->id_len == len &&
+		    memcmp(p11.keys[i]->id, id, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The new CKA_ID and CKA_LABEL of a C_SetAttributeValue, checked. */
+struct set_req {
+	const struct p11_attr *id;
+	char label[KS_STORE_LABEL_MAX + 1];
+	int has_label;
+};
+
+static CK_RV
+set_check(const struct p11_key *k, int priv, const struct p11_tmpl *t,
+    struct set_req *q)
+{
+	union p11_attr_buf buf;
+	const struct p11_attr *a;
+	const void *v;
+	size_t i, len;
+
+	for (i = 0; i < t->n; i++) {
+		a = &t->a[i];
+		if (a->type == CKA_ID) {
+			if (a->len == 0 || a->len > P11_ID_MAX)
+				return CKR_ATTRIBUTE_VALUE_INVALID;
+			/* Consumers pair a key with its certificate by ID:
+			 * a second key with it would take the other's. */
+			if (p11_id_taken(k, a->value, a->len))
+				return CKR_ATTRIBUTE_VALUE_INVALID;
+			q->id = a;
+		} else if (a->type == CKA_LABEL) {
+			if (a->len == 0 || a->len > KS_STORE_LABEL_MAX ||
+			    memchr(a->value, '\0', a->len) != NULL)
+				return CKR_ATTRIBUTE_VALUE_INVALID;
+			memcpy(q->label, a->value, a->len);
+			q->label[a->len] = '\0';
+			q->has_label = 1;
+		} else if (p11_key_attr(k, priv, a->type, &buf, &v, &len) ==
+		    P11_ATTR_INVALID) {
+			return CKR_ATTRIBUTE_TYPE_INVALID;
+		} else {
+			return CKR_ATTRIBUTE_READ_ONLY;
+		}
+	}
+	return CKR_OK;
+}
+
+/* Both halves of a key share one label and ID, as one record holds both. */
+static CK_RV
+set_store_key(struct p11_key *k, const struct set_req *q)
+{
+	char *nl = NULL;
+	int r;
+
+	if (q->has_label && (nl = strdup(q->label)) == NULL)
+		return CKR_HOST_MEMORY;
+	r = ks_store_set_meta(p11.store, k->label, q->has_label ? q->label :
+	    NULL, q->id != NULL ? q->id->value : NULL,
+	    q->id != NULL ? q->id->len : 0);
+	if (r != 0) {
+		free(nl);
+		if (r == KMES_ERR_EXISTS || r == KMES_ERR_INVALID_ARGUMENT)
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		if (r == KMES_ERR_KEY_NOT_FOUND)
+			return CKR_OBJECT_HANDLE_INVALID;
+		return p11_rv(r);
+	}
+	/* Renamed here first, so the rebuild keeps its handles. */
+	if (nl != NULL) {
+		free(k->label);
+		k->label = nl;
+	}
+	return p11_rebuild();
+}
+
+CK_RV
+p11_set_attrs(struct p11_session *s, CK_OBJECT_HANDLE h,
+    CK_ATTRIBUTE_PTR attrs, CK_ULONG n)
+{
+	struct p11_tmpl t;
+	struct set_req q;
+	struct p11_key *k;
+	char *nl = NULL;
+	int priv, r;
+	CK_RV rv;
+
+	memset(&q, 0, sizeof(q));
+	if (attrs == NULL || n == 0)
+		return CKR_ARGUMENTS_BAD;
+	if ((rv = p11_sync()) != CKR_OK)
+		return rv;
+	if ((k = p11_object(h, &priv)) == NULL)
+		return CKR_OBJECT_HANDLE_INVALID;
+	if ((rv = p11_tmpl_parse(attrs, n, &t)) != CKR_OK ||
+	    (rv = set_check(k, priv, &t, &q)) != CKR_OK)
+		return rv;
+	if (k->session == 0) {
+		if (!(s->flags & CKF_RW_SESSION))
+			return CKR_SESSION_READ_ONLY;
+		if (!p11_logged_in())
+			return CKR_USER_NOT_LOGGED_IN;
+		return set_store_key(k, &q);
+	}
+	/* A session object changes in memory only, in any session. */
+	if (q.has_label && (nl = strdup(q.label)) == NULL)
+		return CKR_HOST_MEMORY;
+	if (q.id != NULL &&
+	    (r = p11_key_set_id(k, q.id->value, q.id->len)) != 0) {
+		free(nl);
+		return p11_rv(r);
+	}
+	if (nl != NULL) {
+		free(k->label);
+		k->label = nl;
+	}
+	return CKR_OK;
 }

@@ -125,6 +125,14 @@ struct p11_key {
 int p11_key_new(const char *label, const uint8_t *blob, size_t blob_len,
     uint32_t flags, struct p11_key **kp) __attribute__((warn_unused_result));
 
+/*
+ * Sets k's CKA_ID to the len bytes at id (at most P11_ID_MAX), or to the
+ * one derived from its public key if len is 0. Returns 0 or a negative
+ * KMES_ERR_*.
+ */
+int p11_key_set_id(struct p11_key *k, const uint8_t *id, size_t len)
+    __attribute__((warn_unused_result));
+
 /* Wipes the signer and frees; accepts NULL. */
 void p11_key_free(struct p11_key *k);
 
@@ -283,6 +291,20 @@ CK_RV p11_find_init(struct p11_session *s, CK_ATTRIBUTE_PTR t, CK_ULONG n);
 CK_RV p11_find(struct p11_session *s, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
     CK_ULONG_PTR count);
 void p11_find_final(struct p11_session *s);
+
+/*
+ * C_SetAttributeValue: CKA_ID and CKA_LABEL, each unique, may change (a
+ * store key's in a read-write session after login, written to the
+ * store); every other attribute is CKR_ATTRIBUTE_READ_ONLY.
+ */
+CK_RV p11_set_attrs(struct p11_session *s, CK_OBJECT_HANDLE h,
+    CK_ATTRIBUTE_PTR attrs, CK_ULONG n);
+
+/*
+ * Returns 1 if a key other than self (may be NULL) has this CKA_ID,
+ * derived or given, else 0.
+ */
+int p11_id_taken(const struct p11_key *self, const uint8_t *id, size_t len);
 CK_RV p11_get_attrs(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n);
 CK_RV p11_destroy(struct p11_session *s, CK_OBJECT_HANDLE h);
 CK_RV p11_generate(struct p11_session *s, CK_MECHANISM_PTR mech,
