@@ -149,4 +149,42 @@ for l in $KEYS; do
 		"$(spki_fp "$TMP/$l.pem")" "$(spki_fp "$TMP/nss-$l.csrkey")"
 done
 
+# NSS generating on the token: certutil -R -k makes the pair with
+# C_GenerateKeyPair, then sets CKA_ID (a hash of the public key) on both
+# halves with C_SetAttributeValue, and finds the key by it to sign; the
+# store must keep that ID for the next process (certutil -K) too.
+head -c 1024 /dev/urandom >"$TMP/noise"	# -z: no keyboard noise prompt
+for spec in "ec -q nistp256" "rsa -g 2048"; do
+	kind=${spec%% *}
+	kt list >"$TMP/before-$kind" || bail_out "kmes-keytool list failed"
+	# shellcheck disable=SC2086
+	run certutil -R -d "$NSSDB" -h "$TOKEN" -k $spec -z "$TMP/noise" \
+		-s "CN=nss-gen-$kind,O=kmes" -a -o "$TMP/gen-$kind.csr" \
+		-f "$TMP/pinfile"
+	expect_eq "certutil -R -k $kind generates its key on the token" 0 "$RC"
+	[ "$RC" -eq 0 ] || diag "$ERR"
+	run openssl req -in "$TMP/gen-$kind.csr" -verify -noout
+	expect_contains "openssl accepts the CSR of NSS's new $kind key" \
+		"verify OK" "$OUT $ERR"
+	run kt list
+	new=$(grep -vxF -f "$TMP/before-$kind" <<<"$OUT")
+	expect_match "the store keeps the CKA_ID NSS set on its $kind key" \
+		'^[0-9]+ SHA256:[^ ]+ [^ ]+ \((RSA|ECDSA)\) \[id=[0-9a-f]+\]$' "$new"
+	label=$(awk '{ print $3 }' <<<"$new")
+	id=$(sed -n 's/.*\[id=\([0-9a-f]*\)\]$/\1/p' <<<"$new")
+	kt export-public "$label" >"$TMP/gen-$kind.pub" 2>/dev/null &&
+		ssh-keygen -e -m PKCS8 -f "$TMP/gen-$kind.pub" \
+			>"$TMP/gen-$kind.pem" 2>/dev/null
+	run openssl req -in "$TMP/gen-$kind.csr" -noout -pubkey \
+		-out "$TMP/gen-$kind.csrkey"
+	# Two missing keys must not compare equal.
+	expect_eq "NSS's CSR carries the stored $kind key" \
+		"$([ -s "$TMP/gen-$kind.pem" ] && spki_fp "$TMP/gen-$kind.pem")" \
+		"$([ -s "$TMP/gen-$kind.csrkey" ] &&
+			spki_fp "$TMP/gen-$kind.csrkey" || echo no CSR key)"
+	run certutil -K -h all -d "$NSSDB" -f "$TMP/pinfile"
+	expect_match "a new certutil finds NSS's $kind key by its CKA_ID" \
+		"^<[ 0-9]+> $kind +${id:-none} +${label:-none}\$" "$OUT"
+done
+
 done_testing
