@@ -55,17 +55,35 @@ record_authentic(const struct ks_image *img, const struct ks_secrets *sec,
 	return ok;
 }
 
-/* Appends a copy of record i of img to out. */
+/* Appends a copy of record i of img (authentic under sec) to out. */
 static int
-keep_record(struct ks_image *out, const struct ks_image *img, size_t i)
+keep_record(struct ks_image *out, const struct ks_image *img, size_t i,
+    const struct ks_secrets *sec)
 {
 	struct ks_record rec;
+	struct ks_key *key = NULL;
 	int r;
 
 	if ((r = ks_record_copy(&img->recs[i], &rec)) != 0)
 		return r;
-	if ((r = ks_image_append(out, &rec)) != 0)
-		ks_record_clear(&rec);
+	/*
+	 * A key from the backup may carry a CKA_ID that a key kept from
+	 * PATH has taken since: it keeps its key but not the ID (sealed
+	 * again without it), so no two keys share one.
+	 */
+	if (rec.ckaid != NULL &&
+	    ks_image_find_ckaid(out, rec.ckaid, rec.ckaid_len) != -1) {
+		free(rec.ckaid);
+		rec.ckaid = NULL;
+		rec.ckaid_len = 0;
+		if ((r = ks_record_open(img, sec, i, &key)) != 0 ||
+		    (r = ks_record_seal(out, sec, key, &rec)) != 0)
+			goto out;
+	}
+	r = ks_image_append(out, &rec);
+ out:
+	ks_record_clear(&rec);
+	ks_key_free(key);
 	return r;
 }
 
@@ -243,13 +261,14 @@ collect(const struct salvage *sv, int from_backup, struct ks_image *out,
 		    mimg->recs[i].label : NULL;
 		if (label != NULL && ks_image_find(out, label) == -1 &&
 		    record_authentic(mimg, sv->sec, i)) {
-			if ((r = keep_record(out, mimg, i)) != 0)
+			if ((r = keep_record(out, mimg, i, sv->sec)) != 0)
 				return r;
 			stats->kept++;
 			continue;
 		}
 		if ((j = backup_record(bimg, sv->sec, out, label)) >= 0) {
-			if ((r = keep_record(out, bimg, (size_t)j)) != 0)
+			if ((r = keep_record(out, bimg, (size_t)j,
+			    sv->sec)) != 0)
 				return r;
 			stats->restored++;
 		} else
@@ -261,7 +280,7 @@ collect(const struct salvage *sv, int from_backup, struct ks_image *out,
 		label = bimg->recs[i].label;
 		if ((j = backup_record(bimg, sv->sec, out, label)) < 0)
 			continue;
-		if ((r = keep_record(out, bimg, (size_t)j)) != 0)
+		if ((r = keep_record(out, bimg, (size_t)j, sv->sec)) != 0)
 			return r;
 		stats->restored++;
 		if (report != NULL)

@@ -17,6 +17,10 @@
 #include "store.h"
 #include "p11.h"
 
+/* Every CKA_ID a caller may give fits the store's field. */
+_Static_assert(P11_ID_MAX <= KS_STORE_CKAID_MAX,
+    "a CKA_ID longer than the store keeps");
+
 /* Largest number of objects one C_FindObjectsInit may collect. */
 #define FIND_MAX (2 * 100000)
 

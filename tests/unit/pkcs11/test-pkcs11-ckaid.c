@@ -422,7 +422,8 @@ START_TEST(test_session_key_id_changes_in_memory_only)
 	CK_ATTRIBUTE tpub[] = {
 		{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) } };
 	CK_BBOOL no = CK_FALSE;
-	CK_ATTRIBUTE tpriv[] = { { CKA_SIGN, &yes, 1 }, { CKA_PRIVATE, &no, 1 } };
+	CK_ATTRIBUTE tpriv[] = {
+		{ CKA_SIGN, &yes, 1 }, { CKA_PRIVATE, &no, 1 } };
 	CK_ATTRIBUTE set_id = { CKA_ID, "\x21", 1 };
 	CK_OBJECT_HANDLE pub, priv;
 	struct ks_store *s = NULL;
@@ -449,7 +450,8 @@ ckaid_suite(void)
 
 	tcase_set_timeout(tc, 240);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_token_pairs_keep_ids_01_to_05_across_initialize);
+	tcase_add_test(tc,
+	    test_token_pairs_keep_ids_01_to_05_across_initialize);
 	tcase_add_test(tc, test_token_pair_with_a_taken_id_is_refused);
 	tcase_add_test(tc, test_keys_without_an_id_keep_the_derived_one);
 	tcase_add_test(tc, test_set_attribute_value_of_id_and_label_persists);

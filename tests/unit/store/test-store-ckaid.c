@@ -185,6 +185,54 @@ START_TEST(test_edited_ckaid_fails_the_mac)
 }
 END_TEST
 
+/*
+ * PATH.1 still has key "old" with an ID that, since, was moved with a
+ * rename to "new", and PATH's "old" (another key) is damaged: recovery
+ * restores the backup's "old" but must not give it "new"'s ID.
+ */
+START_TEST(test_recover_never_makes_two_keys_share_an_id)
+{
+	struct ks_recover_stats st;
+	struct ks_store *s;
+	uint8_t *before, *file;
+	size_t blen, len;
+	char *path, *backup, *out;
+
+	path = su_path(0, "rec/keystore");
+	out = su_path(0, "rec/recovered");
+	su_create(path);
+	s = su_open_login(path);
+	ck_assert_int_eq(ks_store_add_key_id(s, "old", su_keys[0], 0, id5,
+	    sizeof(id5)), 0);
+	before = su_read(path, &blen);
+	ck_assert_int_eq(ks_store_set_meta(s, "old", "new", NULL, 0), 0);
+	ck_assert_int_eq(ks_store_add_key(s, "old", su_keys[1], 0), 0);
+	ks_store_free(s);
+	ck_assert_int_ge(asprintf(&backup, "%s.1", path), 0);
+	su_write(backup, before, blen);
+	/* The last record's tag ends before the MAC and the checksum. */
+	file = su_read(path, &len);
+	file[len - 2 * KS_HMAC_SHA256_LEN - 1] ^= 0x01;
+	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
+	su_write(path, file, len);
+
+	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out, NULL,
+	    NULL, &st), 0);
+	ck_assert_uint_eq(st.kept, 1);
+	ck_assert_uint_eq(st.restored, 1);
+	assert_ckaid(out, "new", id5, sizeof(id5));
+	assert_ckaid(out, "old", NULL, 0);
+	s = su_open_login(out);
+	assert_intact(s);
+	ks_store_free(s);
+	free(before);
+	free(file);
+	free(backup);
+	free(out);
+	free(path);
+}
+END_TEST
+
 /* The seeds kept in tests/fuzz/corpus/fuzz-store, by format version. */
 static const char *const old_seeds[] = { "v1-two", "v2-two" };
 
@@ -243,6 +291,7 @@ ckaid_suite(void)
 	tcase_add_test(tc,
 	    test_set_meta_persists_a_new_id_and_label_that_still_open);
 	tcase_add_test(tc, test_edited_ckaid_fails_the_mac);
+	tcase_add_test(tc, test_recover_never_makes_two_keys_share_an_id);
 	tcase_add_loop_test(tc,
 	    test_format_1_and_2_stores_read_and_take_an_id, 0, 2);
 	suite_add_tcase(s, tc);
