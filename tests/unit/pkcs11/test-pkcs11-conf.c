@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "p11-compat.h"
+#include "p11t.h"
 
 #include "crypto.h"
 #include "kmes-err.h"
@@ -28,81 +29,33 @@
 #define P11_ID_MAX_TEST 64
 #define P11_MAX_SESSION_KEYS_TEST 128
 
-static void *dl;
 static CK_FUNCTION_LIST_3_0 *F;
-static char store_path[512];
+static const char *store_path;
 static const char *const labels[] = { "rsa", "p256", "p384", "p521", "ed" };
 #define NKEYS (sizeof(labels) / sizeof(labels[0]))
 
 static void
-make_store(void)
+setup(void)
 {
 	static const enum ks_key_type types[] = {
 		KS_KEY_RSA, KS_KEY_ECDSA_P256, KS_KEY_ECDSA_P384,
 		KS_KEY_ECDSA_P521, KS_KEY_ED25519 };
-	struct ks_store_kdf kdf = { 10, 8, 1 };
-	struct ks_store *s = NULL;
-	struct ks_key *k = NULL;
-	size_t i;
 
-	ck_assert_int_eq(tu_setup("pkcs11-conf"), 0);
-	snprintf(store_path, sizeof(store_path), "%s/store/keystore",
-	    tu_dir());
-	ck_assert_int_eq(ks_store_create(store_path, "conf token",
-	    (const uint8_t *)PIN, strlen(PIN), (const uint8_t *)SO_PIN,
-	    strlen(SO_PIN), &kdf), 0);
-	ck_assert_int_eq(ks_store_open(store_path, &s), 0);
-	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)PIN,
-	    strlen(PIN), NULL), 0);
-	for (i = 0; i < NKEYS; i++) {
-		ck_assert_int_eq(ks_key_generate(types[i], 2048, &k), 0);
-		ck_assert_int_eq(ks_store_add_key(s, labels[i], k,
-		    KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE), 0);
-		ks_key_free(k);
-	}
-	ks_store_free(s);
-	setenv("KMES_STORE", store_path, 1);
-}
-
-static void
-setup(void)
-{
-	CK_C_GetInterface gi;
-	CK_INTERFACE *ifc;
-	const char *path = getenv("KMES_PKCS11_MODULE");
-
-	ck_assert_ptr_nonnull(path);
-	ck_assert_int_eq(tu_crypto_init(), 0);
-	make_store();
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	ck_assert_msg(dl != NULL, "dlopen: %s", dlerror());
-	*(void **)&gi = dlsym(dl, "C_GetInterface");
-	ck_assert(gi != NULL);
-	ck_assert_uint_eq(gi(NULL, NULL, &ifc, 0), CKR_OK);
-	F = ifc->pFunctionList;
-	ck_assert_uint_eq(F->version.major, 3);
-	ck_assert_uint_eq(F->C_Initialize(NULL), CKR_OK);
+	store_path = p11t_make_store("pkcs11-conf", "conf token", PIN, SO_PIN,
+	    types, labels, NKEYS, 2048);
+	F = p11t_load();
 }
 
 static void
 teardown(void)
 {
-	(void)F->C_Finalize(NULL);
-	dlclose(dl);
-	tu_teardown();
+	p11t_unload();
 }
 
 static CK_SESSION_HANDLE
 open_session(int rw, int login)
 {
-	CK_SESSION_HANDLE h;
-	CK_FLAGS fl = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
-
-	ck_assert_uint_eq(F->C_OpenSession(1, fl, NULL, NULL, &h), CKR_OK);
-	if (login)
-		ck_assert_uint_eq(F->C_Login(h, CKU_USER,
-		    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OK);
-	return h;
+	return p11t_open_session(rw, login ? PIN : NULL);
 }
 
 /* Finds the object of class cls labelled label; 0 if none. */
