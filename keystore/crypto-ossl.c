@@ -35,19 +35,13 @@
 #include <openssl/rsa.h>
 
 #include "crypto-int.h"
+#include "crypto-ossl-methods.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "secmem.h"
 
-/*
- * Legacy RSA and EC_KEY objects take the methods of the process's default
- * ENGINE, and a host of the PKCS#11 module may have set one (openssl
- * -engine pkcs11 sets libp11's for everything): that ENGINE would be
- * handed our private keys, and fails on keys it did not make. Every
- * object made here uses OpenSSL's own methods instead.
- */
-static RSA *
-ossl_rsa_new(void)
+RSA *
+ks_ossl_rsa_new(void)
 {
 	RSA *rsa;
 
@@ -59,8 +53,8 @@ ossl_rsa_new(void)
 	return rsa;
 }
 
-static EC_KEY *
-ossl_ec_key_new(int nid)
+EC_KEY *
+ks_ossl_ec_key_new(int nid)
 {
 	EC_KEY *ec;
 
@@ -71,7 +65,6 @@ ossl_ec_key_new(int nid)
 	}
 	return ec;
 }
-
 
 #define SECURE_HEAP_DEFAULT (4 * 1024 * 1024)
 #define SECURE_HEAP_MIN (64 * 1024)
@@ -323,7 +316,7 @@ ks_pkey_bits(const struct ks_pkey *pk)
 /*
  * The providers' key managers by their OIDs, which OpenSSL maps to no
  * legacy NID: by "EC" or "RSA", EVP_PKEY_CTX_new_from_name would first ask
- * the default ENGINE (see ossl_rsa_new above) and fail on its methods.
+ * the default ENGINE (see crypto-ossl-methods.h) and fail on its methods.
  */
 #define KEYMGMT_EC "1.2.840.10045.2.1"
 #define KEYMGMT_RSA "1.2.840.113549.1.1.1"
@@ -518,7 +511,7 @@ ec_private(const struct ks_curve *c, const uint8_t *q, size_t qlen,
 	int r;
 
 	*eckp = NULL;
-	if ((ec = ossl_ec_key_new(c->nid)) == NULL ||
+	if ((ec = ks_ossl_ec_key_new(c->nid)) == NULL ||
 	    (bd = secure_bn(d)) == NULL) {
 		r = ossl_fail(KMES_ERR_ALLOC);
 		goto out;
@@ -685,7 +678,7 @@ rsa_private(const BIGNUM *n, const BIGNUM *e, const struct ks_rsa_priv *priv,
 	    (r = mod_mul_is_one(t, e, dmq1, qm1, ctx)) != 0 ||
 	    (r = mod_mul_is_one(t, iqmp, q, p, ctx)) != 0)
 		goto out;
-	if ((rsa = ossl_rsa_new()) == NULL || (nn = BN_dup(n)) == NULL ||
+	if ((rsa = ks_ossl_rsa_new()) == NULL || (nn = BN_dup(n)) == NULL ||
 	    (ee = BN_dup(e)) == NULL) {
 		r = ossl_fail(KMES_ERR_ALLOC);
 		goto out;
@@ -789,7 +782,7 @@ ks_pkey_generate(enum ks_key_type type, unsigned int bits,
 		break;
 	case KS_KEY_RSA:
 		if ((e = BN_new()) == NULL || !BN_set_word(e, RSA_F4) ||
-		    (rsa = ossl_rsa_new()) == NULL ||
+		    (rsa = ks_ossl_rsa_new()) == NULL ||
 		    RSA_generate_key_ex(rsa, (int)bits, e, NULL) != 1) {
 			r = ossl_fail(KMES_ERR_CRYPTO);
 			goto out;
@@ -808,7 +801,7 @@ ks_pkey_generate(enum ks_key_type type, unsigned int bits,
 		break;
 	default:
 		c = curve_for(type);
-		if ((pk->ec = ossl_ec_key_new(c->nid)) == NULL ||
+		if ((pk->ec = ks_ossl_ec_key_new(c->nid)) == NULL ||
 		    EC_KEY_generate_key(pk->ec) != 1) {
 			r = ossl_fail(KMES_ERR_CRYPTO);
 			goto out;

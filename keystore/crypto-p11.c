@@ -26,45 +26,13 @@
 #include <openssl/rsa.h>
 
 #include "crypto-int.h"
+#include "crypto-ossl-methods.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "secmem.h"
 
 /* Room for the largest private key in wire form (RSA 16384: ~5 KiB). */
 #define SIGNER_WIRE_MAX (64 * 1024)
-
-/*
- * Legacy RSA and EC_KEY objects take the methods of the process's default
- * ENGINE, and a host of the PKCS#11 module may have set one (openssl
- * -engine pkcs11 sets libp11's for everything): that ENGINE would be
- * handed our private keys, and fails on keys it did not make. Every
- * object made here uses OpenSSL's own methods instead.
- */
-static RSA *
-p11_rsa_new(void)
-{
-	RSA *rsa;
-
-	if ((rsa = RSA_new()) != NULL &&
-	    RSA_set_method(rsa, RSA_PKCS1_OpenSSL()) != 1) {
-		RSA_free(rsa);
-		rsa = NULL;
-	}
-	return rsa;
-}
-
-static EC_KEY *
-p11_ec_key_new(int nid)
-{
-	EC_KEY *ec;
-
-	if ((ec = EC_KEY_new_by_curve_name(nid)) != NULL &&
-	    EC_KEY_set_method(ec, EC_KEY_OpenSSL()) != 1) {
-		EC_KEY_free(ec);
-		ec = NULL;
-	}
-	return ec;
-}
 
 struct ks_p11_signer {
 	enum ks_key_type type;
@@ -263,7 +231,7 @@ signer_rsa(struct kbuf *b, struct ks_p11_signer *s)
 		goto out;
 	}
 	BN_CTX_end(ctx);
-	if ((s->rsa = p11_rsa_new()) == NULL) {
+	if ((s->rsa = ks_ossl_rsa_new()) == NULL) {
 		r = fail(KMES_ERR_ALLOC);
 		goto out;
 	}
@@ -323,7 +291,7 @@ signer_ecdsa(struct kbuf *b, struct ks_p11_signer *s)
 	    (r = kbuf_get_string_direct(b, &q, &qlen)) != 0 ||
 	    (r = get_secure_bn(b, &d)) != 0)
 		goto out;
-	if ((s->ec = p11_ec_key_new(nid)) == NULL) {
+	if ((s->ec = ks_ossl_ec_key_new(nid)) == NULL) {
 		r = fail(KMES_ERR_ALLOC);
 		goto out;
 	}
@@ -551,7 +519,7 @@ verifier_rsa(struct kbuf *b, struct ks_p11_signer *s)
 		return KMES_ERR_KEY_INVALID;
 	if ((n = BN_bin2bn(np, (int)nlen, NULL)) == NULL ||
 	    (e = BN_bin2bn(ep, (int)elen, NULL)) == NULL ||
-	    (s->rsa = p11_rsa_new()) == NULL) {
+	    (s->rsa = ks_ossl_rsa_new()) == NULL) {
 		r = fail(KMES_ERR_ALLOC);
 		goto out;
 	}
@@ -584,7 +552,7 @@ verifier_ecdsa(struct kbuf *b, struct ks_p11_signer *s, int nid)
 	if ((r = kbuf_get_string_direct(b, NULL, NULL)) != 0 ||
 	    (r = kbuf_get_string_direct(b, &q, &qlen)) != 0)
 		return r;
-	if ((s->ec = p11_ec_key_new(nid)) == NULL)
+	if ((s->ec = ks_ossl_ec_key_new(nid)) == NULL)
 		return fail(KMES_ERR_ALLOC);
 	/* oct2key checks that the point is on the curve. */
 	if (EC_KEY_oct2key(s->ec, q, qlen, NULL) != 1)

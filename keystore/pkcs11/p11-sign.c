@@ -482,9 +482,8 @@ p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
 }
 
 CK_RV
-p11_sign_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len)
+p11_op_update(struct p11_sign_op *op, CK_BYTE_PTR data, CK_ULONG len)
 {
-	struct p11_sign_op *op = &s->sign;
 	CK_RV rv;
 
 	if (data == NULL && len != 0) {
@@ -501,6 +500,12 @@ p11_sign_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len)
 	if ((rv = p11_op_add(op, data, len)) != CKR_OK)
 		p11_sign_op_end(op);
 	return rv;
+}
+
+CK_RV
+p11_sign_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len)
+{
+	return p11_op_update(&s->sign, data, len);
 }
 
 CK_RV

@@ -141,21 +141,7 @@ p11_verify(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
 CK_RV
 p11_verify_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len)
 {
-	struct p11_sign_op *op = &s->verify;
-	CK_RV rv;
-
-	if (data == NULL && len != 0) {
-		p11_sign_op_end(op);
-		return CKR_ARGUMENTS_BAD;
-	}
-	if (!op->active)
-		return CKR_OPERATION_NOT_INITIALIZED;
-	op->multi = 1;
-	if (len == 0)
-		return CKR_OK;
-	if ((rv = p11_op_add(op, data, len)) != CKR_OK)
-		p11_sign_op_end(op);
-	return rv;
+	return p11_op_update(&s->verify, data, len);
 }
 
 CK_RV

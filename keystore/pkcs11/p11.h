@@ -277,6 +277,12 @@ CK_RV p11_op_mech_check(CK_MECHANISM_TYPE type, const struct p11_key *k,
 CK_RV p11_op_begin(struct p11_sign_op *op, const CK_MECHANISM *mech,
     size_t siglen);
 CK_RV p11_op_add(struct p11_sign_op *op, const uint8_t *p, size_t len);
+/*
+ * p11_op_update: one C_SignUpdate or C_VerifyUpdate on op: checks the
+ * arguments, that op is active (and authorised, for a confirm key), then
+ * feeds data; a bad call ends op as PKCS#11 says.
+ */
+CK_RV p11_op_update(struct p11_sign_op *op, CK_BYTE_PTR data, CK_ULONG len);
 CK_RV p11_op_input(struct p11_sign_op *op, uint8_t in[P11_OP_IN_MAX],
     const uint8_t **pp, size_t *lenp);
 
