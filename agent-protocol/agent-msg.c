@@ -93,6 +93,20 @@ agent_msg_put_code(struct kbuf *out, uint8_t code)
 	return 0;
 }
 
+int
+agent_msg_put_sign_response(struct kbuf *out, const uint8_t *sig, size_t len)
+{
+	int r;
+
+	if (len > AGENT_MSG_MAX - 1 - 4)
+		return KMES_ERR_MESSAGE_TOO_LARGE;
+	if ((r = kbuf_put_u32(out, (uint32_t)(1 + 4 + len))) != 0 ||
+	    (r = kbuf_put_u8(out, SSH_AGENT_SIGN_RESPONSE)) != 0 ||
+	    (r = kbuf_put_string(out, sig, len)) != 0)
+		return r;
+	return 0;
+}
+
 static void
 hop_clear(struct agent_hop *h)
 {

@@ -93,6 +93,10 @@ int agent_msg_read_framed(int fd, size_t max, struct kbuf *body)
 
 /* Appends a framed one-byte message (SUCCESS, FAILURE). */
 int agent_msg_put_code(struct kbuf *out, uint8_t code);
+/* Appends a framed SIGN_RESPONSE carrying sig: the one place that builds
+ * it. Returns 0 or a negative KMES_ERR_*. */
+int agent_msg_put_sign_response(struct kbuf *out, const uint8_t *sig,
+    size_t len);
 
 /* One key specification of a destination hop. */
 struct agent_keyspec {

@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent-msg.h"
 #include "agent.h"
+#include "astore.h"
+#include "clock.h"
 #include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
+#include "loop.h"
 #include "secmem.h"
 #include "store.h"
 
@@ -193,8 +197,13 @@ astore_login(struct agent *a, const uint8_t *pin, size_t len,
 	} else if (r == 0) {
 		s->damaged = 0;
 		log_info("keystore \"%s\" unlocked", s->label);
-		/* --lock-idle counts from here. */
+		/* --lock-idle counts from here: loop 0 looks again. */
 		atomic_store(&a->last_use_ms, agent_now_ms());
+		if (a->loops != NULL)
+			loopset_kick(a->loops);
+		/* --lock-idle counts from now: loop 0 looks again. */
+		if (a->loops != NULL)
+			loopset_kick(a->loops);
 		r = rebuild(a, s);
 	} else if (a->loops == NULL) {
 		/* At start-up the caller tells the user; no second line. */

@@ -17,9 +17,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "askpass.h"
 #include "kmes-err.h"
 #include "log.h"
+#include "loop.h"
+#include "request.h"
 #include "secmem.h"
 
 #define ASKPASS_DEFAULT "/usr/bin/ssh-askpass"
@@ -35,7 +37,8 @@ struct askpass_job {
 	askpass_done_fn done;
 	char answer[ANSWER_MAX];
 	size_t len;
-	struct conn *conn;
+	struct request *req;
+	struct loop *loop;
 };
 
 static int
@@ -101,7 +104,7 @@ drain(struct askpass_job *j)
 		j->len += take;
 	}
 	if (n == 0) {
-		loop_unwatch_fd(j->conn->loop, j->pipefd);
+		loop_unwatch_fd(j->loop, j->pipefd);
 		close(j->pipefd);
 		j->pipefd = -1;
 	}
@@ -110,7 +113,7 @@ drain(struct askpass_job *j)
 static void
 job_free(struct askpass_job *j)
 {
-	struct loop *l = j->conn->loop;
+	struct loop *l = j->loop;
 
 	if (j->pipefd >= 0) {
 		loop_unwatch_fd(l, j->pipefd);
@@ -133,7 +136,7 @@ static void
 exit_cb(struct loop *l, int fd, uint32_t ev, void *arg)
 {
 	struct askpass_job *j = arg;
-	struct conn *c = j->conn;
+	struct request *r = j->req;
 	int status = 0, allowed = 0;
 	pid_t pid;
 
@@ -152,24 +155,35 @@ exit_cb(struct loop *l, int fd, uint32_t ev, void *arg)
 			allowed = j->answer[0] == '\0' ||
 			    strcasecmp(j->answer, "yes") == 0;
 	}
-	c->confirm = NULL;
-	/* The loop frees the job; the callback sees the answer first. */
-	j->done(loop_agent(l), c, allowed, (const uint8_t *)j->answer,
-	    strlen(j->answer));
+	r->cancel = NULL;
+	r->job = NULL;
+	/* The callback sees the answer first; then it is wiped. */
+	j->done(r, allowed, (const uint8_t *)j->answer, strlen(j->answer));
 	job_free(j);
-	if (c->wait == CONN_WAIT_CONFIRM)
-		loop_conn_resume(c);
+}
+
+/* The client left: the question no longer has anyone to answer. */
+static void
+askpass_cancel(struct request *r)
+{
+	struct askpass_job *j = r->job;
+
+	r->job = NULL;
+	(void)kill(j->pid, SIGKILL);
+	while (waitpid(j->pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	job_free(j);
 }
 
 int
-askpass_start(struct conn *c, enum askpass_kind kind, const char *prompt,
-    askpass_done_fn done)
+askpass_start(struct request *r, enum askpass_kind kind,
+    const char *prompt, askpass_done_fn done)
 {
 	posix_spawn_file_actions_t fa;
 	struct askpass_job *j = NULL;
 	const char *askpass;
 	char *argv[3], **env = NULL;
-	int p[2] = { -1, -1 }, r = KMES_ERR_SYSTEM, fa_init = 0;
+	int p[2] = { -1, -1 }, rc = KMES_ERR_SYSTEM, fa_init = 0;
 
 	if (!askpass_allowed()) {
 		log_info("cannot ask the user: no askpass is allowed "
@@ -181,7 +195,8 @@ askpass_start(struct conn *c, enum askpass_kind kind, const char *prompt,
 	if ((j = kmes_secure_alloc(sizeof(*j))) == NULL)
 		return KMES_ERR_ALLOC;
 	j->pipefd = j->pidfd = -1;
-	j->conn = c;
+	j->req = r;
+	j->loop = r->loop;
 	j->kind = kind;
 	j->done = done;
 	if (pipe2(p, O_CLOEXEC) != 0 || (env = askpass_env(kind)) == NULL)
@@ -206,17 +221,16 @@ askpass_start(struct conn *c, enum askpass_kind kind, const char *prompt,
 	p[0] = -1;
 	(void)fcntl(j->pipefd, F_SETFL, O_NONBLOCK);
 	if ((j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0)) < 0 ||
-	    loop_watch_fd(c->loop, j->pidfd, exit_cb, j) != 0 ||
-	    loop_watch_fd(c->loop, j->pipefd, pipe_cb, j) != 0) {
+	    loop_watch_fd(j->loop, j->pidfd, exit_cb, j) != 0 ||
+	    loop_watch_fd(j->loop, j->pipefd, pipe_cb, j) != 0) {
 		(void)kill(j->pid, SIGKILL);
 		(void)waitpid(j->pid, NULL, 0);
 		goto out;
 	}
-	c->confirm = j;
+	r->job = j;
+	r->cancel = askpass_cancel;
 	j = NULL;
-	c->wait = CONN_WAIT_CONFIRM;
-	loop_conn_update(c);
-	r = 0;
+	rc = 0;
  out:
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
@@ -227,20 +241,5 @@ askpass_start(struct conn *c, enum askpass_kind kind, const char *prompt,
 		close(p[1]);
 	if (j != NULL)
 		job_free(j);
-	return r;
-}
-
-void
-askpass_cancel(struct conn *c)
-{
-	struct askpass_job *j = c->confirm;
-
-	if (j == NULL)
-		return;
-	/* The client left: the question no longer has anyone to answer. */
-	(void)kill(j->pid, SIGKILL);
-	while (waitpid(j->pid, NULL, 0) == -1 && errno == EINTR)
-		;
-	c->confirm = NULL;
-	job_free(j);
+	return rc;
 }

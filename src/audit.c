@@ -21,9 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "audit.h"
+#include "crypto.h"
 #include "keytable.h"
 #include "log.h"
+#include "request.h"
 
 static pthread_mutex_t audit_mtx = PTHREAD_MUTEX_INITIALIZER;
 static char *audit_path;
@@ -152,7 +154,7 @@ write_record(const char *rec, size_t len)
 /* time, event and peer: the common head of every record. */
 static void
 record_head(char *buf, size_t len, size_t *off, const char *event,
-    const struct conn *c)
+    const struct peer *p)
 {
 	char tbuf[64], exe[PATH_MAX], proc[64];
 	struct timespec ts;
@@ -162,7 +164,7 @@ record_head(char *buf, size_t len, size_t *off, const char *event,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(proc, sizeof(proc), "/proc/%ld/exe", (long)c->peer_pid);
+	snprintf(proc, sizeof(proc), "/proc/%ld/exe", (long)p->pid);
 	if ((n = readlink(proc, exe, sizeof(exe) - 1)) < 0)
 		n = 0;
 	exe[n] = '\0';
@@ -170,7 +172,7 @@ record_head(char *buf, size_t len, size_t *off, const char *event,
 	    ts.tv_nsec / 1000000);
 	json_str(buf, len, off, event);
 	json_raw(buf, len, off, ",\"peer\":{\"uid\":%ld,\"pid\":%ld,\"exe\":",
-	    (long)c->peer_uid, (long)c->peer_pid);
+	    (long)p->uid, (long)p->pid);
 	if (n > 0)
 		json_str(buf, len, off, exe);
 	else
@@ -179,18 +181,18 @@ record_head(char *buf, size_t len, size_t *off, const char *event,
 }
 
 void
-audit_sign(const struct agent *a, const struct conn *c,
-    const struct ks_identity *id, const uint8_t *blob, size_t blob_len,
-    const char *result, const char *reason)
+audit_sign(const struct peer *p, const struct ks_identity *id,
+    const uint8_t *blob, size_t blob_len, const char *result,
+    const char *reason)
 {
 	char buf[4096], fp[KS_FP_MAX];
 	struct ks_key *k = NULL;
-	const struct conn_bind *b;
+	const struct peer_bind *b;
 	size_t off = 0;
 
 	if (!audit_enabled())
 		return;
-	record_head(buf, sizeof(buf), &off, "sign", c);
+	record_head(buf, sizeof(buf), &off, "sign", p);
 	fp[0] = '\0';
 	if (id != NULL)
 		(void)ks_key_fingerprint(ks_identity_key(id), KS_FP_SHA256, fp,
@@ -214,8 +216,8 @@ audit_sign(const struct agent *a, const struct conn *c,
 		json_raw(buf, sizeof(buf), &off, ",\"reason\":");
 		json_str(buf, sizeof(buf), &off, reason);
 	}
-	if (c->nbinds > 0) {
-		b = &c->binds[c->nbinds - 1];
+	if (p->nbinds > 0) {
+		b = &p->binds[p->nbinds - 1];
 		if (ks_key_fingerprint(b->hostkey, KS_FP_SHA256, fp,
 		    sizeof(fp)) != 0)
 			fp[0] = '\0';
@@ -223,23 +225,22 @@ audit_sign(const struct agent *a, const struct conn *c,
 		    "\"hostkey\":");
 		json_str(buf, sizeof(buf), &off, fp);
 		json_raw(buf, sizeof(buf), &off, ",\"forwarded\":%s,"
-		    "\"hops\":%zu}", c->nbinds > 1 ? "true" : "false",
-		    c->nbinds);
+		    "\"hops\":%zu}", p->nbinds > 1 ? "true" : "false",
+		    p->nbinds);
 	}
 	json_raw(buf, sizeof(buf), &off, "}\n");
 	write_record(buf, off);
-	(void)a;
 }
 
 void
-audit_unlock(const struct conn *c, const char *target, const char *result)
+audit_unlock(const struct peer *p, const char *target, const char *result)
 {
 	char buf[1024];
 	size_t off = 0;
 
 	if (!audit_enabled())
 		return;
-	record_head(buf, sizeof(buf), &off, "unlock", c);
+	record_head(buf, sizeof(buf), &off, "unlock", p);
 	json_raw(buf, sizeof(buf), &off, ",\"target\":");
 	json_str(buf, sizeof(buf), &off, target);
 	json_raw(buf, sizeof(buf), &off, ",\"result\":");
@@ -249,7 +250,7 @@ audit_unlock(const struct conn *c, const char *target, const char *result)
 }
 
 void
-audit_provider(const struct conn *c, const char *op, const char *module,
+audit_provider(const struct peer *p, const char *op, const char *module,
     const char *result, const char *reason)
 {
 	/*
@@ -263,7 +264,7 @@ audit_provider(const struct conn *c, const char *op, const char *module,
 	if (!audit_enabled())
 		return;
 	snprintf(name, sizeof(name), "%s", module != NULL ? module : "");
-	record_head(buf, sizeof(buf), &off, "pkcs11-provider", c);
+	record_head(buf, sizeof(buf), &off, "pkcs11-provider", p);
 	json_raw(buf, sizeof(buf), &off, ",\"op\":");
 	json_str(buf, sizeof(buf), &off, op);
 	json_raw(buf, sizeof(buf), &off, ",\"module\":");
@@ -273,7 +274,7 @@ audit_provider(const struct conn *c, const char *op, const char *module,
 		json_raw(buf, sizeof(buf), &off, "null");
 	/* A bound connection may be a remote host's, over ssh -A. */
 	json_raw(buf, sizeof(buf), &off, ",\"session_binds\":%zu,\"result\":",
-	    c->nbinds);
+	    p->nbinds);
 	json_str(buf, sizeof(buf), &off, result);
 	if (reason != NULL) {
 		json_raw(buf, sizeof(buf), &off, ",\"reason\":");

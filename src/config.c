@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "clock.h"
 #include "config.h"
 #include "kmes-err.h"
 

@@ -8,10 +8,14 @@
 #include <stdatomic.h>
 
 #include "agent.h"
-#include "kbuf.h"
+#include "audit.h"
+#include "clock.h"
+#include "guess.h"
 #include "kmes-err.h"
 #include "log.h"
+#include "policy.h"
 #include "ratelimit.h"
+#include "request.h"
 
 static uint64_t
 guess_clock(void *arg)
@@ -27,23 +31,7 @@ guess_limiter_new(void)
 }
 
 int
-guess_hold_failure(struct conn *c, uint64_t ms)
-{
-	if (ms == 0 || c->closing)
-		return 0;
-	if ((c->pending_reply = kbuf_new()) == NULL ||
-	    agent_msg_put_code(c->pending_reply, SSH_AGENT_FAILURE) != 0) {
-		kbuf_free(c->pending_reply);
-		c->pending_reply = NULL;
-		c->closing = 1;
-		return 1;
-	}
-	loop_conn_wait_until(c, agent_now_ms() + ms);
-	return 1;
-}
-
-int
-guess_refuse_remote(struct conn *c, const char *target)
+guess_refuse_remote(const struct peer *p, const char *target)
 {
 	/*
 	 * A PIN login from the far end of ssh -A would let anyone with a
@@ -51,12 +39,12 @@ guess_refuse_remote(struct conn *c, const char *target)
 	 * 0.11 s) and block it; ssh-agent has no such login at all. The
 	 * refusal runs no KDF and touches no counter, not even ours.
 	 */
-	if (!policy_conn_remote(c))
+	if (!policy_peer_remote(p))
 		return 0;
 	log_info("refusing %s PIN login from pid %ld: the connection is bound "
 	    "to an ssh session (it may be forwarded)", target,
-	    (long)c->peer_pid);
-	audit_unlock(c, target, "refused-remote");
+	    (long)p->pid);
+	audit_unlock(p, target, "refused-remote");
 	return 1;
 }
 
@@ -64,7 +52,7 @@ guess_refuse_remote(struct conn *c, const char *target)
 #define REFUSAL_LOG_MS 1000
 
 int
-guess_admit(struct agent *a, struct conn *c, const char *target)
+guess_admit(struct agent *a, const struct peer *p, const char *target)
 {
 	static _Atomic uint64_t last_logged;
 	static atomic_ulong quiet;
@@ -86,9 +74,9 @@ guess_admit(struct agent *a, struct conn *c, const char *target)
 	}
 	log_info("refusing %s unlock attempt from pid %ld: too many guesses "
 	    "(%lu more refused unlogged); the next is admitted in %.1f s at "
-	    "the earliest", target, (long)c->peer_pid,
+	    "the earliest", target, (long)p->pid,
 	    atomic_exchange(&quiet, 0), (double)retry_ms / 1000);
-	audit_unlock(c, target, "rate-limited");
+	audit_unlock(p, target, "rate-limited");
 	return KMES_ERR_DENIED;
 }
 

@@ -11,9 +11,11 @@
 #include <string.h>
 
 #include "agent.h"
+#include "astore.h"
 #include "fdio.h"
 #include "kmes-err.h"
 #include "login.h"
+#include "prov.h"
 #include "readpass.h"
 #include "secmem.h"
 
@@ -123,7 +125,7 @@ login_target(struct agent *a, const struct login_target *t,
 	*left = 0;
 	if (t->module == NULL)
 		return astore_login(a, pin, len, left);
-	return token_add_provider(a, t->module, t->token, pin, len, NULL, 0,
+	return prov_add(a, t->module, t->token, pin, len, NULL, 0,
 	    0, 1, msg, msglen);
 }
 
@@ -145,7 +147,7 @@ login_here(struct agent *a, int pin_fd)
 	uint8_t *pin = NULL;
 	size_t len, ti;
 	unsigned int left = 0, i;
-	char msg[TOKEN_ERR_MAX];
+	char msg[PROV_ERR_MAX];
 	int r = 0;
 
 	for (ti = 0; ti < ntargets; ti++) {
@@ -183,7 +185,7 @@ login_via_child(struct agent *a, int pin_fd, int to_child, int from_child)
 	size_t len, ti;
 	uint32_t hdr, mlen;
 	int32_t res[2] = { 0, -1 };
-	char msg[TOKEN_ERR_MAX];
+	char msg[PROV_ERR_MAX];
 	unsigned int i;
 	int r = 0;
 
@@ -231,7 +233,7 @@ login_from_parent(struct agent *a, int from_parent, int to_parent)
 	uint32_t len, mlen;
 	unsigned int left;
 	int32_t res[2] = { 0, -1 };
-	char msg[TOKEN_ERR_MAX];
+	char msg[PROV_ERR_MAX];
 	size_t ti;
 	int r;
 

@@ -1,10 +1,14 @@
 /*
- * loop.c: the event loops. One thread per core, each with its own epoll set
- * and its own connections; the listening socket sits in every set with
- * EPOLLEXCLUSIVE so accepts spread over the threads. A connection is only
- * ever touched by its loop, so no client can stall another beyond one
- * signature's worth of CPU, and slow work (askpass, unlock delays, the lock
- * KDF) waits on events rather than on the thread.
+ * loop.c: the event loops: sockets and time, nothing above them.
+ *
+ * One thread per core, each with its own epoll set and its own
+ * connections; the listening socket sits in every set with EPOLLEXCLUSIVE
+ * so accepts spread over the threads. A connection is only ever touched by
+ * its loop, so no client can stall another beyond one request's worth of
+ * CPU. What a request means is the business of the hooks (struct
+ * loop_hooks): a handler replies at once, or suspends the connection and
+ * replies later from a timer, a watched descriptor or a post from a worker
+ * thread, all of which run on the same loop.
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -18,34 +22,54 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-msg.h"
 #include "agent-reader.h"
+#include "clock.h"
 #include "kbuf.h"
-#include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
-#include "secmem.h"
-#include "workers.h"
+#include "loop.h"
 
 #define MAX_EVENTS 64
 /* How long a loop keeps polling after activity before it sleeps. */
 #define LOOP_SPIN_US 200
+/* The longest a loop sleeps without looking at the clock. */
+#define LOOP_MAX_SLEEP_MS 60000
+
+/* Every object whose address is an epoll cookie starts with its kind. */
+enum watch_kind {
+	WATCH_DEAD = 0,
+	WATCH_LISTEN,
+	WATCH_EVENT,
+	WATCH_SIGNAL,
+	WATCH_CONN,
+	WATCH_FD,
+};
+
+struct conn {
+	enum watch_kind kind;	/* WATCH_CONN; must stay first */
+	int fd;
+	struct loop *loop;
+	void *ctx;		/* the hooks' */
+	struct agent_reader *in;	/* requests, secret ones in secure memory */
+	struct kbuf *out;
+	uid_t uid;
+	pid_t pid;
+	uint32_t events;	/* epoll interest currently registered */
+	int suspended;		/* a request is being answered later */
+	int closing;		/* drop at the end of this round */
+	int in_process;		/* inside conn_process */
+	int dirty;		/* on the loop's dirty list */
+	struct conn *dirty_next;
+	struct conn *next, *prev;
+};
 
 struct fd_watch {
-	enum watch_kind kind; /* WATCH_FD */
+	enum watch_kind kind;	/* WATCH_FD */
 	int fd;
 	void (*cb)(struct loop *, int, uint32_t, void *);
 	void *arg;
 	struct fd_watch *next;
-};
-
-struct offload {
-	struct loop *loop;
-	struct conn *conn;
-	void (*fn)(void *);
-	void (*done)(struct conn *, void *);
-	void *arg;
-	struct offload *next;
 };
 
 /* A connection accepted by one loop for another, less busy one. */
@@ -56,58 +80,65 @@ struct handoff {
 };
 
 struct loop {
-	struct agent *agent;
+	struct loopset *set;
 	atomic_uint nconns;
-	struct handoff *handoffs; /* guarded by done_mtx */
 	unsigned int index;
 	int epfd;
+	int evfd;
+	int sigfd;
 	pthread_t thread;
 	enum watch_kind listen_kind;
 	enum watch_kind event_kind;
 	enum watch_kind signal_kind;
-	int evfd;
-	int sigfd;
 	uint64_t listen_paused_until;
+	uint64_t next_tick;	/* loop 0 */
 	struct conn *conns;
-	size_t ntimed;
+	struct conn *dirty;
 	struct fd_watch *watches;
-	/* Freed during a batch of events; released after it. */
+	struct loop_timer *timers;	/* sorted by when */
+	/* Freed during a round of events; released after it. */
 	struct conn *dead_conns;
 	struct fd_watch *dead_watches;
-	pthread_mutex_t done_mtx;
-	struct offload *done;
+	pthread_mutex_t post_mtx;	/* guards posts and handoffs */
+	struct loop_post *posts, **posts_tail;
+	struct handoff *handoffs;
+	uint64_t busy_until;
 };
 
-static atomic_int expiry_dirty = 1;
+struct loopset {
+	struct loop_hooks hooks;
+	struct loop **loops;
+	unsigned int n;
+	int listen_fd;
+	uid_t owner;
+	atomic_int *quit;
+	atomic_int tick_dirty;
+};
 
-/*
- * Offloaded jobs run on two fixed pools, never on a thread of their own:
- * KDF jobs (lock password, store PIN from ssh-add -X) on one thread per
- * core up to KDF_THREADS_MAX, and jobs that mostly wait for another
- * process (pinentry dialogs, PKCS#11 helpers) on WAIT_THREADS, so a few
- * open dialogs cannot starve ssh-add -x/-X. Each pool's queue is a fixed
- * array; when it is full the request is answered FAILURE at once.
- * Every scrypt in the daemon also passes kdf_gate (as many slots as KDF
- * threads): the KDF memory is at most that many scrypt arrays, 16 MiB
- * each for the lock password, whatever the number of clients.
- */
-#define KDF_THREADS_MAX 4
-#define KDF_QUEUE 16
-#define WAIT_THREADS 8
-#define WAIT_QUEUE 32
-static struct workers *kdf_pool, *wait_pool;
-static struct workers_gate *kdf_gate;
-
-struct agent *
-loop_agent(struct loop *l)
-{
-	return l->agent;
-}
+static void conn_free(struct conn *c);
 
 unsigned int
 loop_index(const struct loop *l)
 {
 	return l->index;
+}
+
+unsigned int
+loopset_count(const struct loopset *s)
+{
+	return s->n;
+}
+
+struct loop *
+loopset_loop(struct loopset *s, unsigned int i)
+{
+	return i < s->n ? s->loops[i] : NULL;
+}
+
+struct loop *
+conn_loop(const struct conn *c)
+{
+	return c->loop;
 }
 
 static void
@@ -120,10 +151,20 @@ wake(struct loop *l)
 }
 
 void
-loop_kick_expiry(struct agent *a)
+loopset_kick(struct loopset *s)
 {
-	atomic_store(&expiry_dirty, 1);
-	wake(a->loops[0]);
+	atomic_store(&s->tick_dirty, 1);
+	wake(s->loops[0]);
+}
+
+void
+loopset_stop(struct loopset *s)
+{
+	unsigned int i;
+
+	atomic_store(s->quit, 1);
+	for (i = 0; i < s->n; i++)
+		wake(s->loops[i]);
 }
 
 static int
@@ -136,6 +177,8 @@ epoll_set(struct loop *l, int op, int fd, uint32_t events, void *cookie)
 	ev.data.ptr = cookie;
 	return epoll_ctl(l->epfd, op, fd, &ev);
 }
+
+/* ---------------------------------------------------- watches, timers */
 
 int
 loop_watch_fd(struct loop *l, int fd,
@@ -167,7 +210,7 @@ loop_unwatch_fd(struct loop *l, int fd)
 		if (w->fd == fd) {
 			*wp = w->next;
 			(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-			/* A later event of this batch may still name it. */
+			/* A later event of this round may still name it. */
 			w->kind = WATCH_DEAD;
 			w->cb = NULL;
 			w->next = l->dead_watches;
@@ -177,79 +220,143 @@ loop_unwatch_fd(struct loop *l, int fd)
 	}
 }
 
-static void
-conn_free(struct conn *c)
+void
+loop_timer_cancel(struct loop *l, struct loop_timer *t)
 {
-	struct loop *l = c->loop;
-
-	if (c->wait == CONN_WAIT_DELAY)
-		l->ntimed--;
-	askpass_cancel(c);
-	token_conn_gone(c);
-	policy_conn_clear(c);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		l->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	atomic_fetch_sub(&l->nconns, 1);
-	agent_reader_free(c->in);
-	kbuf_free(c->out);
-	kbuf_free(c->pending_reply);
-	ks_identity_unref(c->pending_id);
-	kmes_freezero(c->pending_data, c->pending_dlen);
-	/* A later event of this batch may still name it. */
-	memset(c, 0, sizeof(*c));
-	c->kind = WATCH_DEAD;
-	c->next = l->dead_conns;
-	l->dead_conns = c;
-}
-
-static void
-release_dead(struct loop *l)
-{
-	struct conn *c;
-	struct fd_watch *w;
-
-	while ((c = l->dead_conns) != NULL) {
-		l->dead_conns = c->next;
-		free(c);
-	}
-	while ((w = l->dead_watches) != NULL) {
-		l->dead_watches = w->next;
-		free(w);
-	}
-}
-
-/* Closes c now, unless a helper thread still holds it. */
-static void
-conn_drop(struct conn *c)
-{
-	if (c->wait == CONN_WAIT_OFFLOAD) {
-		c->closing = 1;
-		(void)epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		c->events = 0;
+	if (!t->armed)
 		return;
-	}
-	conn_free(c);
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		l->timers = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+	t->armed = 0;
 }
 
 void
-loop_conn_update(struct conn *c)
+loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t when,
+    void (*fn)(void *), void *arg)
+{
+	struct loop_timer *p, *prev = NULL;
+
+	loop_timer_cancel(l, t);
+	t->when = when;
+	t->fn = fn;
+	t->arg = arg;
+	/* Sorted; the list is as long as the clients waiting on a timer. */
+	for (p = l->timers; p != NULL && p->when <= when; p = p->next)
+		prev = p;
+	t->prev = prev;
+	t->next = p;
+	if (p != NULL)
+		p->prev = t;
+	if (prev != NULL)
+		prev->next = t;
+	else
+		l->timers = t;
+	t->armed = 1;
+}
+
+static void
+run_timers(struct loop *l, uint64_t now)
+{
+	struct loop_timer *t;
+
+	while ((t = l->timers) != NULL && t->when <= now) {
+		loop_timer_cancel(l, t);
+		t->fn(t->arg);
+	}
+}
+
+void
+loop_post(struct loop *l, struct loop_post *p, void (*fn)(void *), void *arg)
+{
+	p->fn = fn;
+	p->arg = arg;
+	p->next = NULL;
+	pthread_mutex_lock(&l->post_mtx);
+	*l->posts_tail = p;
+	l->posts_tail = &p->next;
+	pthread_mutex_unlock(&l->post_mtx);
+	wake(l);
+}
+
+/* ---------------------------------------------------------- connections */
+
+static void
+mark_dirty(struct conn *c)
+{
+	if (c->dirty || c->in_process)
+		return;
+	c->dirty = 1;
+	c->dirty_next = c->loop->dirty;
+	c->loop->dirty = c;
+}
+
+void
+conn_reply(struct conn *c, const struct kbuf *body)
+{
+	if (c->closing)
+		return;
+	if (agent_msg_put_framed(c->out, body) != 0)
+		c->closing = 1;
+	mark_dirty(c);
+}
+
+void
+conn_reply_code(struct conn *c, uint8_t code)
+{
+	if (c->closing)
+		return;
+	if (agent_msg_put_code(c->out, code) != 0)
+		c->closing = 1;
+	mark_dirty(c);
+}
+
+void
+conn_reply_sig(struct conn *c, const uint8_t *sig, size_t len)
+{
+	if (c->closing)
+		return;
+	if (agent_msg_put_sign_response(c->out, sig, len) != 0)
+		c->closing = 1;
+	mark_dirty(c);
+}
+
+void
+conn_suspend(struct conn *c)
+{
+	c->suspended = 1;
+	mark_dirty(c);
+}
+
+void
+conn_resume(struct conn *c)
+{
+	c->suspended = 0;
+	mark_dirty(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	c->closing = 1;
+	mark_dirty(c);
+}
+
+static void
+conn_update(struct conn *c)
 {
 	uint32_t want = 0;
 
-	if (c->closing)
-		return;
-	if (c->wait == CONN_READY && kbuf_len(c->out) < CONN_OUT_HIGH &&
+	if (!c->suspended && kbuf_len(c->out) < CONN_OUT_HIGH &&
 	    !agent_reader_ready(c->in))
 		want |= EPOLLIN;
 	if (kbuf_len(c->out) > 0)
 		want |= EPOLLOUT;
-	/* While waiting, still hear a hang-up so the wait can be cancelled. */
+	/* While a request waits, still hear a hang-up to cancel it. */
 	if (want == 0)
 		want = EPOLLRDHUP;
 	if (want != c->events) {
@@ -263,7 +370,6 @@ static int
 conn_flush(struct conn *c)
 {
 	ssize_t n;
-	int r;
 
 	while (kbuf_len(c->out) > 0) {
 		n = send(c->fd, kbuf_ptr(c->out), kbuf_len(c->out),
@@ -275,7 +381,7 @@ conn_flush(struct conn *c)
 				return 0;
 			return -1;
 		}
-		if ((r = kbuf_consume(c->out, (size_t)n)) != 0)
+		if (kbuf_consume(c->out, (size_t)n) != 0)
 			return -1;
 	}
 	return 0;
@@ -284,35 +390,47 @@ conn_flush(struct conn *c)
 static void
 log_dropped(const struct conn *c, int r)
 {
-	log_info("dropping client (uid %ld, pid %ld): %s", (long)c->peer_uid,
-	    (long)c->peer_pid, kmes_err(r));
+	log_info("dropping client (uid %ld, pid %ld): %s", (long)c->uid,
+	    (long)c->pid, kmes_err(r));
 }
 
-/* Handles every complete request while the connection may take more. */
+/* Handles every whole request while the connection may take more. */
 static int
 conn_process(struct conn *c)
 {
-	struct agent *a = c->loop->agent;
+	const struct loop_hooks *h = &c->loop->set->hooks;
 	struct kbuf *msg;
 	int r;
 
-	while (c->wait == CONN_READY && kbuf_len(c->out) < CONN_OUT_HIGH) {
+	while (!c->suspended && !c->closing &&
+	    kbuf_len(c->out) < CONN_OUT_HIGH) {
 		r = agent_reader_message(c->in, &msg);
 		if (r == KMES_ERR_MESSAGE_INCOMPLETE)
 			return 0;
 		if (r != 0)
 			return -1;
-		dispatch_message(a, c, msg);
+		c->in_process = 1;
+		h->message(c->ctx, msg);
+		c->in_process = 0;
 		kbuf_free(msg);
 		/* Wipes the request: it may have carried a private key. */
 		if ((r = agent_reader_consume(c->in)) != 0) {
 			log_dropped(c, r);
 			return -1;
 		}
-		if (c->closing)
-			return -1;
 	}
-	return 0;
+	return c->closing ? -1 : 0;
+}
+
+/* Handles what is buffered, writes what is due, sets the interest. */
+static void
+conn_service(struct conn *c)
+{
+	if (c->closing || conn_process(c) != 0 || conn_flush(c) != 0) {
+		conn_free(c);
+		return;
+	}
+	conn_update(c);
 }
 
 /*
@@ -336,7 +454,7 @@ conn_readable(struct conn *c)
 			 * flood cannot make us buffer more than one. */
 			if (conn_process(c) != 0)
 				goto drop;
-			if (c->wait != CONN_READY || agent_reader_ready(c->in))
+			if (c->suspended || agent_reader_ready(c->in))
 				break;
 			continue;
 		}
@@ -355,14 +473,12 @@ conn_readable(struct conn *c)
 		if ((size_t)n < want)
 			break;
 	}
-	if (conn_process(c) != 0 || conn_flush(c) != 0)
-		goto drop;
-	loop_conn_update(c);
+	conn_service(c);
 	return;
  hostile:
 	log_dropped(c, r);
  drop:
-	conn_drop(c);
+	conn_free(c);
 }
 
 static void
@@ -370,81 +486,85 @@ conn_event(struct conn *c, uint32_t ev)
 {
 	if (ev & EPOLLERR)
 		goto drop;
-	if (ev & EPOLLOUT) {
-		if (conn_flush(c) != 0)
-			goto drop;
-		/* Output drained below the mark: requests may go on. */
-		if (c->wait == CONN_READY && conn_process(c) != 0)
-			goto drop;
-		if (conn_flush(c) != 0)
-			goto drop;
-	}
+	if ((ev & EPOLLOUT) && conn_flush(c) != 0)
+		goto drop;
 	if (ev & EPOLLIN) {
 		conn_readable(c);
 		return;
 	}
-	if ((ev & (EPOLLHUP | EPOLLRDHUP)) && !(ev & EPOLLIN))
+	if (ev & (EPOLLHUP | EPOLLRDHUP))
 		goto drop;
-	loop_conn_update(c);
+	/* Output drained below the mark: requests may go on. */
+	conn_service(c);
 	return;
  drop:
-	conn_drop(c);
+	conn_free(c);
 }
 
-void
-loop_conn_wait_until(struct conn *c, uint64_t when_ms)
-{
-	c->wait = CONN_WAIT_DELAY;
-	c->wake_ms = when_ms;
-	c->loop->ntimed++;
-	loop_conn_update(c);
-}
-
-void
-loop_conn_resume(struct conn *c)
-{
-	if (c->wait == CONN_WAIT_DELAY)
-		c->loop->ntimed--;
-	/* Still set only if the token's answer did not come in time. */
-	if (c->treq != NULL)
-		token_conn_timeout(c);
-	c->wait = CONN_READY;
-	if (c->pending_reply != NULL) {
-		if (kbuf_putb(c->out, c->pending_reply) != 0)
-			c->closing = 1;
-		kbuf_free(c->pending_reply);
-		c->pending_reply = NULL;
-	}
-	if (c->closing || conn_process(c) != 0 || conn_flush(c) != 0) {
-		conn_drop(c);
-		return;
-	}
-	loop_conn_update(c);
-}
-
-/* Spread connections evenly so concurrent signers use every core. */
-static struct loop *
-pick_loop(struct loop *self)
-{
-	struct agent *a = self->agent;
-	struct loop *best = self;
-	unsigned int i, n, best_n = atomic_load(&self->nconns);
-
-	for (i = 0; i < a->nloops; i++) {
-		n = atomic_load(&a->loops[i]->nconns);
-		if (n < best_n) {
-			best = a->loops[i];
-			best_n = n;
-		}
-	}
-	return best;
-}
-
-/* Takes ownership of fd; the loop now serves it. */
+/* Closes c now: its hooks forget it first. */
 static void
-conn_create(struct loop *l, int fd, const struct ucred *cred)
+conn_free(struct conn *c)
+{
+	struct loop *l = c->loop;
+
+	if (c->kind != WATCH_CONN)
+		return;
+	if (c->ctx != NULL)
+		l->set->hooks.close(c->ctx);
+	c->ctx = NULL;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	atomic_fetch_sub(&l->nconns, 1);
+	agent_reader_free(c->in);
+	kbuf_free(c->out);
+	c->in = NULL;
+	c->out = NULL;
+	/* A later event of this round, or the dirty list, may name it. */
+	c->kind = WATCH_DEAD;
+	c->next = l->dead_conns;
+	l->dead_conns = c;
+}
+
+static void
+service_dirty(struct loop *l)
 {
 	struct conn *c;
+
+	while ((c = l->dirty) != NULL) {
+		l->dirty = c->dirty_next;
+		c->dirty = 0;
+		if (c->kind == WATCH_CONN)
+			conn_service(c);
+	}
+}
+
+static void
+release_dead(struct loop *l)
+{
+	struct conn *c;
+	struct fd_watch *w;
+
+	while ((c = l->dead_conns) != NULL) {
+		l->dead_conns = c->next;
+		free(c);
+	}
+	while ((w = l->dead_watches) != NULL) {
+		l->dead_watches = w->next;
+		free(w);
+	}
+}
+
+int
+loop_adopt(struct loop *l, int fd, uid_t uid, pid_t pid)
+{
+	struct conn *c;
+	int r = KMES_ERR_ALLOC;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->in = agent_reader_new()) == NULL ||
@@ -453,19 +573,26 @@ conn_create(struct loop *l, int fd, const struct ucred *cred)
 	c->kind = WATCH_CONN;
 	c->fd = fd;
 	c->loop = l;
-	c->peer_uid = cred->uid;
-	c->peer_pid = cred->pid;
+	c->uid = uid;
+	c->pid = pid;
 	c->events = EPOLLIN;
-	if (epoll_set(l, EPOLL_CTL_ADD, fd, EPOLLIN, c) != 0)
+	if (epoll_set(l, EPOLL_CTL_ADD, fd, EPOLLIN, c) != 0) {
+		r = KMES_ERR_SYSTEM;
 		goto fail;
+	}
+	if ((c->ctx = l->set->hooks.open(l->set->hooks.arg, c, uid,
+	    pid)) == NULL) {
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+		goto fail;
+	}
 	c->next = l->conns;
 	if (l->conns != NULL)
 		l->conns->prev = c;
 	l->conns = c;
 	atomic_fetch_add(&l->nconns, 1);
-	log_debug("new connection from uid %ld pid %ld (loop %u)",
-	    (long)cred->uid, (long)cred->pid, l->index);
-	return;
+	log_debug("new connection from uid %ld pid %ld (loop %u)", (long)uid,
+	    (long)pid, l->index);
+	return 0;
  fail:
 	if (c != NULL) {
 		agent_reader_free(c->in);
@@ -473,12 +600,31 @@ conn_create(struct loop *l, int fd, const struct ucred *cred)
 		free(c);
 	}
 	close(fd);
+	return r;
+}
+
+/* Spread connections evenly so concurrent signers use every core. */
+static struct loop *
+pick_loop(struct loop *self)
+{
+	struct loopset *s = self->set;
+	struct loop *best = self;
+	unsigned int i, n, best_n = atomic_load(&self->nconns);
+
+	for (i = 0; i < s->n; i++) {
+		n = atomic_load(&s->loops[i]->nconns);
+		if (n < best_n) {
+			best = s->loops[i];
+			best_n = n;
+		}
+	}
+	return best;
 }
 
 static void
 accept_clients(struct loop *l)
 {
-	struct agent *a = l->agent;
+	struct loopset *s = l->set;
 	struct ucred cred;
 	struct handoff *h;
 	struct loop *target;
@@ -486,7 +632,7 @@ accept_clients(struct loop *l)
 	int fd;
 
 	for (;;) {
-		fd = accept4(a->listen_fd, NULL, NULL,
+		fd = accept4(s->listen_fd, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EINTR)
@@ -498,7 +644,7 @@ accept_clients(struct loop *l)
 				log_error("accept: %s", strerror(errno));
 				l->listen_paused_until = agent_now_ms() + 100;
 				(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL,
-				    a->listen_fd, NULL);
+				    s->listen_fd, NULL);
 			}
 			return;
 		}
@@ -508,16 +654,16 @@ accept_clients(struct loop *l)
 			close(fd);
 			continue;
 		}
-		if (cred.uid != 0 && cred.uid != a->opt.uid) {
+		if (cred.uid != 0 && cred.uid != s->owner) {
 			log_error("refusing connection from uid %ld pid %ld: "
 			    "not the agent's owner (uid %ld)", (long)cred.uid,
-			    (long)cred.pid, (long)a->opt.uid);
+			    (long)cred.pid, (long)s->owner);
 			close(fd);
 			continue;
 		}
 		target = pick_loop(l);
 		if (target == l) {
-			conn_create(l, fd, &cred);
+			(void)loop_adopt(l, fd, cred.uid, cred.pid);
 			continue;
 		}
 		if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -527,156 +673,54 @@ accept_clients(struct loop *l)
 		h->fd = fd;
 		h->cred = cred;
 		atomic_fetch_add(&target->nconns, 1);
-		pthread_mutex_lock(&target->done_mtx);
+		pthread_mutex_lock(&target->post_mtx);
 		h->next = target->handoffs;
 		target->handoffs = h;
-		pthread_mutex_unlock(&target->done_mtx);
+		pthread_mutex_unlock(&target->post_mtx);
 		wake(target);
 	}
 }
 
 static void
-run_offload_done(struct loop *l)
+run_posts(struct loop *l)
 {
-	struct offload *o, *next;
+	struct loop_post *p, *next;
 	struct handoff *h, *hn;
 
-	pthread_mutex_lock(&l->done_mtx);
-	o = l->done;
-	l->done = NULL;
+	pthread_mutex_lock(&l->post_mtx);
+	p = l->posts;
+	l->posts = NULL;
+	l->posts_tail = &l->posts;
 	h = l->handoffs;
 	l->handoffs = NULL;
-	pthread_mutex_unlock(&l->done_mtx);
+	pthread_mutex_unlock(&l->post_mtx);
 	for (; h != NULL; h = hn) {
 		hn = h->next;
-		/* Counted when handed over; conn_create counts again. */
+		/* Counted when handed over; loop_adopt counts again. */
 		atomic_fetch_sub(&l->nconns, 1);
-		conn_create(l, h->fd, &h->cred);
+		(void)loop_adopt(l, h->fd, h->cred.uid, h->cred.pid);
 		free(h);
 	}
-	for (; o != NULL; o = next) {
-		struct conn *c = o->conn;
-
-		next = o->next;
-		c->wait = CONN_READY;
-		o->done(c, o->arg);
-		free(o);
-		if (c->closing) {
-			/* The client left while the job ran. */
-			conn_free(c);
-			continue;
-		}
-		if (c->wait == CONN_READY)
-			loop_conn_resume(c);
+	for (; p != NULL; p = next) {
+		next = p->next;	/* p may be freed by its function */
+		p->fn(p->arg);
 	}
-}
-
-/* On a pool thread: the job, then its completion to c's loop. */
-static void
-offload_run(void *arg)
-{
-	struct offload *o = arg;
-	struct loop *l = o->loop;
-
-	o->fn(o->arg);
-	pthread_mutex_lock(&l->done_mtx);
-	o->next = l->done;
-	l->done = o;
-	pthread_mutex_unlock(&l->done_mtx);
-	wake(l);
-}
-
-static int
-offload_to(struct workers *pool, struct conn *c, void (*fn)(void *),
-    void (*done)(struct conn *, void *), void *arg)
-{
-	struct offload *o;
-	int r;
-
-	if (pool == NULL)
-		return KMES_ERR_INTERNAL;
-	if ((o = calloc(1, sizeof(*o))) == NULL)
-		return KMES_ERR_ALLOC;
-	o->loop = c->loop;
-	o->conn = c;
-	o->fn = fn;
-	o->done = done;
-	o->arg = arg;
-	if ((r = workers_submit(pool, offload_run, o)) != 0) {
-		/* Full: the caller still owns arg and answers FAILURE. */
-		log_verbose("busy: %s job from pid %ld refused (queue full)",
-		    pool == kdf_pool ? "KDF" : "helper", (long)c->peer_pid);
-		free(o);
-		return r;
-	}
-	c->wait = CONN_WAIT_OFFLOAD;
-	loop_conn_update(c);
-	return 0;
-}
-
-int
-loop_offload(struct conn *c, void (*fn)(void *),
-    void (*done)(struct conn *, void *), void *arg)
-{
-	return offload_to(wait_pool, c, fn, done, arg);
-}
-
-int
-loop_offload_kdf(struct conn *c, void (*fn)(void *),
-    void (*done)(struct conn *, void *), void *arg)
-{
-	return offload_to(kdf_pool, c, fn, done, arg);
-}
-
-void
-loop_kdf_enter(void)
-{
-	workers_gate_enter(kdf_gate);
-}
-
-void
-loop_kdf_leave(void)
-{
-	workers_gate_leave(kdf_gate);
 }
 
 static int
 compute_timeout(struct loop *l, uint64_t now)
 {
-	struct agent *a = l->agent;
+	struct loopset *s = l->set;
 	uint64_t next = 0;
-	struct conn *c;
-	static _Thread_local uint64_t next_expiry;
-	size_t nexp;
 
-	if (l->index == 0 &&
-	    (atomic_exchange(&expiry_dirty, 0) ||
-	    (next_expiry != 0 && now >= next_expiry))) {
-		next_expiry = ks_table_expire(a->table, now, &nexp);
-		if (nexp != 0)
-			log_info("%zu key(s) expired and were wiped", nexp);
-	}
+	if (l->index == 0 && s->hooks.tick != NULL &&
+	    (atomic_exchange(&s->tick_dirty, 0) ||
+	    (l->next_tick != 0 && now >= l->next_tick)))
+		l->next_tick = s->hooks.tick(s->hooks.arg, now);
 	if (l->index == 0)
-		next = next_expiry;
-	if (l->index == 0 && a->opt.lock_idle != 0 && !astore_locked(a) &&
-	    a->store != NULL) {
-		uint64_t idle_at = atomic_load(&a->last_use_ms) +
-		    (uint64_t)a->opt.lock_idle * 1000;
-
-		if (now >= idle_at) {
-			log_info("no signature for %u s: locking the keystore",
-			    a->opt.lock_idle);
-			astore_lock(a);
-		} else if (next == 0 || idle_at < next)
-			next = idle_at;
-	}
-	if (l->ntimed > 0) {
-		for (c = l->conns; c != NULL; c = c->next) {
-			if (c->wait == CONN_WAIT_DELAY &&
-			    (next == 0 || c->wake_ms < next))
-				next = c->wake_ms;
-		}
-	}
+		next = l->next_tick;
+	if (l->timers != NULL && (next == 0 || l->timers->when < next))
+		next = l->timers->when;
 	if (l->listen_paused_until != 0 &&
 	    (next == 0 || l->listen_paused_until < next))
 		next = l->listen_paused_until;
@@ -684,107 +728,104 @@ compute_timeout(struct loop *l, uint64_t now)
 		return -1;
 	if (next <= now)
 		return 0;
-	return next - now > 60000 ? 60000 : (int)(next - now);
-}
-
-static void
-run_timers(struct loop *l, uint64_t now)
-{
-	struct conn *c, *next;
-
-	if (l->listen_paused_until != 0 && now >= l->listen_paused_until) {
-		l->listen_paused_until = 0;
-		(void)epoll_set(l, EPOLL_CTL_ADD, l->agent->listen_fd,
-		    EPOLLIN | EPOLLEXCLUSIVE, &l->listen_kind);
-	}
-	if (l->ntimed == 0)
-		return;
-	for (c = l->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->wait == CONN_WAIT_DELAY && now >= c->wake_ms)
-			loop_conn_resume(c);
-	}
+	return next - now > LOOP_MAX_SLEEP_MS ? LOOP_MAX_SLEEP_MS :
+	    (int)(next - now);
 }
 
 static void
 handle_signal(struct loop *l)
 {
 	struct signalfd_siginfo si;
-	struct agent *a = l->agent;
-	unsigned int i;
+	int got = 0;
 
 	while (read(l->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		log_info("received signal %u, exiting", si.ssi_signo);
-		atomic_store(&a->quit, 1);
+		got = 1;
 	}
-	for (i = 0; i < a->nloops; i++)
-		wake(a->loops[i]);
+	if (got)
+		loopset_stop(l->set);
+}
+
+int
+loop_run_once(struct loop *l, int timeout_ms)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	uint64_t now = agent_now_ms(), v;
+	int i, n, t;
+
+	t = compute_timeout(l, now);
+	if (timeout_ms >= 0 && (t < 0 || t > timeout_ms))
+		t = timeout_ms;
+	n = epoll_wait(l->epfd, evs, MAX_EVENTS, t);
+	if (n == -1 && errno != EINTR) {
+		log_error("epoll_wait: %s", strerror(errno));
+		return KMES_ERR_SYSTEM;
+	}
+	for (i = 0; i < n; i++) {
+		enum watch_kind *k = evs[i].data.ptr;
+
+		switch (*k) {
+		case WATCH_DEAD:
+			break;
+		case WATCH_LISTEN:
+			accept_clients(l);
+			break;
+		case WATCH_EVENT:
+			(void)!read(l->evfd, &v, sizeof(v));
+			run_posts(l);
+			break;
+		case WATCH_SIGNAL:
+			handle_signal(l);
+			break;
+		case WATCH_CONN:
+			conn_event((struct conn *)k, evs[i].events);
+			break;
+		case WATCH_FD: {
+			struct fd_watch *w = (struct fd_watch *)k;
+
+			if (w->cb != NULL)
+				w->cb(l, w->fd, evs[i].events, w->arg);
+			break;
+		}
+		}
+	}
+	now = agent_now_ms();
+	if (l->listen_paused_until != 0 && now >= l->listen_paused_until) {
+		l->listen_paused_until = 0;
+		(void)epoll_set(l, EPOLL_CTL_ADD, l->set->listen_fd,
+		    EPOLLIN | EPOLLEXCLUSIVE, &l->listen_kind);
+	}
+	run_timers(l, now);
+	service_dirty(l);
+	release_dead(l);
+	return n > 0 ? n : 0;
 }
 
 static void *
 loop_thread(void *arg)
 {
 	struct loop *l = arg;
-	struct agent *a = l->agent;
-	struct epoll_event evs[MAX_EVENTS];
-	uint64_t v;
-	int i, n;
-
-	uint64_t now, busy_until = 0;
+	struct loopset *s = l->set;
+	uint64_t busy_until = 0;
 	int timeout;
 
-	while (!atomic_load(&a->quit)) {
-		now = agent_now_us();
-		timeout = compute_timeout(l, now / 1000);
+	while (!atomic_load(s->quit)) {
 		/*
 		 * Right after serving a request, poll without sleeping for a
 		 * moment: a client signing in a loop sends its next request
 		 * within microseconds, and waking a sleeping CPU costs more
 		 * than the signature itself on virtual machines.
 		 */
-		if (now < busy_until && timeout != 0)
-			timeout = 0;
-		n = epoll_wait(l->epfd, evs, MAX_EVENTS, timeout);
-		if (n > 0)
+		timeout = agent_now_us() < busy_until ? 0 : -1;
+		if (loop_run_once(l, timeout) > 0)
 			busy_until = agent_now_us() + LOOP_SPIN_US;
-		if (n == -1 && errno != EINTR) {
-			log_error("epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			enum watch_kind *k = evs[i].data.ptr;
-
-			switch (*k) {
-			case WATCH_DEAD:
-				break;
-			case WATCH_LISTEN:
-				accept_clients(l);
-				break;
-			case WATCH_EVENT:
-				(void)!read(l->evfd, &v, sizeof(v));
-				run_offload_done(l);
-				break;
-			case WATCH_SIGNAL:
-				handle_signal(l);
-				break;
-			case WATCH_CONN:
-				conn_event((struct conn *)k, evs[i].events);
-				break;
-			case WATCH_FD: {
-				struct fd_watch *w = (struct fd_watch *)k;
-
-				if (w->cb != NULL)
-					w->cb(l, w->fd, evs[i].events, w->arg);
-				break;
-			}
-			}
-		}
-		run_timers(l, agent_now_ms());
-		release_dead(l);
 	}
-	dispatch_thread_done();
+	if (s->hooks.thread_end != NULL)
+		s->hooks.thread_end(s->hooks.arg);
 	return NULL;
 }
+
+/* ------------------------------------------------------------ loop sets */
 
 static void
 loop_free(struct loop *l)
@@ -812,97 +853,116 @@ loop_free(struct loop *l)
 		close(l->evfd);
 	if (l->sigfd >= 0)
 		close(l->sigfd);
-	pthread_mutex_destroy(&l->done_mtx);
+	pthread_mutex_destroy(&l->post_mtx);
 	free(l);
 }
 
-int
-loops_start(struct agent *a)
+static struct loop *
+loop_new(struct loopset *s, unsigned int i, const sigset_t *sigs)
 {
-	sigset_t set;
 	struct loop *l;
-	unsigned int i, nkdf;
 
-	if ((a->loops = calloc(a->opt.nloops, sizeof(*a->loops))) == NULL)
-		return KMES_ERR_ALLOC;
-	nkdf = a->opt.nloops < KDF_THREADS_MAX ? a->opt.nloops :
-	    KDF_THREADS_MAX;
-	if (nkdf == 0)
-		nkdf = 1;
-	if ((kdf_gate = workers_gate_new(nkdf)) == NULL ||
-	    (kdf_pool = workers_new(nkdf, KDF_QUEUE)) == NULL ||
-	    (wait_pool = workers_new(WAIT_THREADS, WAIT_QUEUE)) == NULL)
-		return KMES_ERR_SYSTEM;
-	log_debug("%u KDF thread(s), %u helper threads", nkdf, WAIT_THREADS);
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	l->set = s;
+	l->index = i;
+	l->listen_kind = WATCH_LISTEN;
+	l->event_kind = WATCH_EVENT;
+	l->signal_kind = WATCH_SIGNAL;
+	l->epfd = l->evfd = l->sigfd = -1;
+	l->posts_tail = &l->posts;
+	pthread_mutex_init(&l->post_mtx, NULL);
+	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    epoll_set(l, EPOLL_CTL_ADD, l->evfd, EPOLLIN, &l->event_kind) != 0)
+		goto fail;
+	if (s->listen_fd >= 0 && epoll_set(l, EPOLL_CTL_ADD, s->listen_fd,
+	    EPOLLIN | EPOLLEXCLUSIVE, &l->listen_kind) != 0)
+		goto fail;
+	if (sigs != NULL) {
+		if ((l->sigfd = signalfd(-1, sigs, SFD_NONBLOCK |
+		    SFD_CLOEXEC)) == -1 || epoll_set(l, EPOLL_CTL_ADD,
+		    l->sigfd, EPOLLIN, &l->signal_kind) != 0)
+			goto fail;
+	}
+	return l;
+ fail:
+	loop_free(l);
+	return NULL;
+}
+
+struct loopset *
+loopset_new(unsigned int n, int listen_fd, uid_t owner,
+    const struct loop_hooks *hooks, atomic_int *quit, int catch_signals,
+    int catch_int)
+{
+	struct loopset *s;
+	sigset_t set;
+	unsigned int i;
+
+	if (n == 0 || (s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->hooks = *hooks;
+	s->listen_fd = listen_fd;
+	s->owner = owner;
+	s->quit = quit;
+	atomic_store(&s->tick_dirty, 1);
+	if ((s->loops = calloc(n, sizeof(*s->loops))) == NULL)
+		goto fail;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
-	if (a->opt.foreground)
+	if (catch_int)
 		sigaddset(&set, SIGINT);
-	for (i = 0; i < a->opt.nloops; i++) {
-		if ((l = calloc(1, sizeof(*l))) == NULL)
-			return KMES_ERR_ALLOC;
-		a->loops[i] = l;
-		a->nloops++;
-		l->agent = a;
-		l->index = i;
-		l->listen_kind = WATCH_LISTEN;
-		l->event_kind = WATCH_EVENT;
-		l->signal_kind = WATCH_SIGNAL;
-		l->sigfd = -1;
-		pthread_mutex_init(&l->done_mtx, NULL);
-		if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-		    (l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
-			return KMES_ERR_SYSTEM;
-		if (epoll_set(l, EPOLL_CTL_ADD, a->listen_fd,
-		    EPOLLIN | EPOLLEXCLUSIVE, &l->listen_kind) != 0 ||
-		    epoll_set(l, EPOLL_CTL_ADD, l->evfd, EPOLLIN,
-		    &l->event_kind) != 0)
-			return KMES_ERR_SYSTEM;
-		if (i == 0) {
-			l->sigfd = signalfd(-1, &set,
-			    SFD_NONBLOCK | SFD_CLOEXEC);
-			if (l->sigfd == -1 || epoll_set(l, EPOLL_CTL_ADD,
-			    l->sigfd, EPOLLIN, &l->signal_kind) != 0)
-				return KMES_ERR_SYSTEM;
+	for (i = 0; i < n; i++) {
+		if ((s->loops[i] = loop_new(s, i, i == 0 && catch_signals ?
+		    &set : NULL)) == NULL)
+			goto fail;
+		s->n++;
+	}
+	return s;
+ fail:
+	loopset_free(s);
+	return NULL;
+}
+
+int
+loopset_run(struct loopset *s)
+{
+	unsigned int i;
+	int r = 0;
+
+	/* Loop 0 runs on the calling thread; the rest get their own. */
+	for (i = 1; i < s->n; i++) {
+		if (pthread_create(&s->loops[i]->thread, NULL, loop_thread,
+		    s->loops[i]) != 0) {
+			loopset_stop(s);
+			r = KMES_ERR_SYSTEM;
+			break;
 		}
 	}
-	/* Loop 0 runs on the calling thread; the rest get their own. */
-	for (i = 1; i < a->nloops; i++) {
-		if (pthread_create(&a->loops[i]->thread, NULL, loop_thread,
-		    a->loops[i]) != 0)
-			return KMES_ERR_SYSTEM;
+	if (r == 0)
+		loop_thread(s->loops[0]);
+	for (i = 1; i < s->n; i++) {
+		if (s->loops[i]->thread != 0)
+			pthread_join(s->loops[i]->thread, NULL);
+		s->loops[i]->thread = 0;
 	}
-	loop_thread(a->loops[0]);
-	return 0;
+	return r;
 }
 
 void
-loops_join(struct agent *a)
+loopset_free(struct loopset *s)
 {
 	unsigned int i;
 
-	for (i = 0; i < a->nloops; i++)
-		wake(a->loops[i]);
-	for (i = 1; i < a->nloops; i++) {
-		if (a->loops[i]->thread != 0)
-			pthread_join(a->loops[i]->thread, NULL);
-	}
-	/*
-	 * Jobs still queued or running will touch their loops: let the pools
-	 * finish them (bounded queues; pinentry gives up on quit, PKCS#11 on
-	 * its timeout), then run their completions so each frees its state.
-	 */
-	workers_free(wait_pool);
-	workers_free(kdf_pool);
-	wait_pool = kdf_pool = NULL;
-	workers_gate_free(kdf_gate);
-	kdf_gate = NULL;
-	for (i = 0; i < a->nloops; i++) {
-		run_offload_done(a->loops[i]);
-		loop_free(a->loops[i]);
-	}
-	free(a->loops);
-	a->loops = NULL;
-	a->nloops = 0;
+	if (s == NULL)
+		return;
+	/* Completions still posted free their state, then the clients go. */
+	for (i = 0; i < s->n; i++)
+		run_posts(s->loops[i]);
+	for (i = 0; i < s->n; i++)
+		loop_free(s->loops[i]);
+	free(s->loops);
+	free(s);
 }

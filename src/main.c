@@ -21,6 +21,14 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "astore.h"
+#include "audit.h"
+#include "clock.h"
+#include "dispatch.h"
+#include "guess.h"
+#include "loop.h"
+#include "prov.h"
+#include "workers.h"
 #include "config.h"
 #include "fdio.h"
 #include "keytable.h"
@@ -200,6 +208,43 @@ secure_heap_init(void)
 		    "may not be locked in memory", kmes_err(r));
 }
 
+/*
+ * The two worker pools (agent.h) and the KDF gate: KDF_THREADS_MAX at
+ * most for scrypt, WAIT_THREADS for dialogs and PKCS#11 helpers, each
+ * with a fixed queue; a full queue answers FAILURE at once.
+ */
+#define KDF_THREADS_MAX 4
+#define KDF_QUEUE 16
+#define WAIT_THREADS 8
+#define WAIT_QUEUE 32
+
+static int
+pools_start(struct agent *a)
+{
+	unsigned int nkdf;
+
+	nkdf = a->opt.nloops < KDF_THREADS_MAX ? a->opt.nloops :
+	    KDF_THREADS_MAX;
+	if (nkdf == 0)
+		nkdf = 1;
+	if ((a->kdf_gate = workers_gate_new(nkdf)) == NULL ||
+	    (a->kdf_pool = workers_new(nkdf, KDF_QUEUE)) == NULL ||
+	    (a->wait_pool = workers_new(WAIT_THREADS, WAIT_QUEUE)) == NULL)
+		return KMES_ERR_SYSTEM;
+	log_debug("%u KDF thread(s), %u helper threads", nkdf, WAIT_THREADS);
+	return 0;
+}
+
+static void
+pools_stop(struct agent *a)
+{
+	workers_free(a->wait_pool);
+	workers_free(a->kdf_pool);
+	a->wait_pool = a->kdf_pool = NULL;
+	workers_gate_free(a->kdf_gate);
+	a->kdf_gate = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -220,6 +265,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent agent;
+	struct loop_hooks hooks;
 	const char *bind_address = NULL, *shell, *store_path = NULL;
 	const char *audit_path = NULL;
 	char *default_store = NULL, *end;
@@ -248,7 +294,7 @@ main(int argc, char **argv)
 	/* First, so that nothing we start inherits LISTEN_*. */
 	if ((activated = listen_activated(&lsock)) == -1)
 		exit(1);
-	token_init();
+	prov_init();
 	memset(&agent, 0, sizeof(agent));
 	agent.opt.fp_hash = KS_FP_SHA256;
 	agent.listen_fd = -1;
@@ -535,7 +581,7 @@ main(int argc, char **argv)
 		log_init(PROGNAME, d_flag ? LOG_LVL_DEBUG : LOG_LVL_INFO, 1);
 		secure_heap_init();
 		if (want_pin && login_here(&agent, pin_fd) != 0) {
-			token_shutdown(&agent);
+			prov_shutdown(&agent);
 			cleanup_socket();
 			exit(1);
 		}
@@ -603,7 +649,7 @@ main(int argc, char **argv)
 			close(pipe_res[0]);
 			if (login_from_parent(&agent, pipe_pin[0],
 			    pipe_res[1]) != 0) {
-				token_shutdown(&agent);
+				prov_shutdown(&agent);
 				cleanup_socket();
 				_exit(1);
 			}
@@ -646,12 +692,26 @@ main(int argc, char **argv)
 	}
 	log_verbose("listening on %s with %u threads", lsock.path,
 	    agent.opt.nloops);
-	if ((r = loops_start(&agent)) != 0) {
+	dispatch_hooks(&agent, &hooks);
+	if (pools_start(&agent) != 0 ||
+	    (agent.loops = loopset_new(agent.opt.nloops, agent.listen_fd,
+	    agent.opt.uid, &hooks, &agent.quit, 1,
+	    agent.opt.foreground)) == NULL) {
+		log_error("cannot start the event loops");
+		status = 1;
+	} else if ((r = loopset_run(agent.loops)) != 0) {
 		log_error("event loop: %s", kmes_err(r));
 		status = 1;
 	}
-	loops_join(&agent);
-	token_shutdown(&agent);
+	/*
+	 * Jobs still queued or running post their completions to the loops:
+	 * the pools finish them (bounded queues; pinentry gives up on quit,
+	 * PKCS#11 on its timeout), then each completion frees its state.
+	 */
+	pools_stop(&agent);
+	loopset_free(agent.loops);
+	agent.loops = NULL;
+	prov_shutdown(&agent);
 	cleanup_socket();
 	astore_close(&agent);
 	audit_close();

@@ -7,12 +7,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
+#include "crypto.h"
 #include "kbuf.h"
 #include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
 #include "match.h"
+#include "policy.h"
+#include "request.h"
 #include "secmem.h"
 
 int
@@ -43,20 +45,8 @@ policy_pkalg_matches(const char *pkalg, const struct ks_key *k)
 	return 0;
 }
 
-void
-policy_conn_clear(struct conn *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->nbinds; i++) {
-		ks_key_free(c->binds[i].hostkey);
-		kmes_wipe(c->binds[i].sid, sizeof(c->binds[i].sid));
-	}
-	c->nbinds = 0;
-}
-
 int
-policy_conn_remote(const struct conn *c)
+policy_peer_remote(const struct peer *p)
 {
 	/*
 	 * Like ssh-agent 9.2: a connection that carries any session binding
@@ -64,15 +54,15 @@ policy_conn_remote(const struct conn *c)
 	 * the forwarding hop's. A hostile peer on the far host cannot unsend
 	 * it, so "any bind" is the test that cannot be dodged.
 	 */
-	return c->nbinds != 0;
+	return p->nbinds != 0;
 }
 
 int
-policy_session_bind(struct conn *c, struct kbuf *m)
+policy_session_bind(struct peer *p, struct kbuf *m)
 {
 	struct agent_session_bind sb;
 	struct ks_key *key = NULL;
-	struct conn_bind *b;
+	struct peer_bind *b;
 	size_t i;
 	int r, sid_match;
 
@@ -90,8 +80,8 @@ policy_session_bind(struct conn *c, struct kbuf *m)
 		    "ID does not verify: %s", kmes_err(r));
 		goto out;
 	}
-	for (i = 0; i < c->nbinds; i++) {
-		b = &c->binds[i];
+	for (i = 0; i < p->nbinds; i++) {
+		b = &p->binds[i];
 		/* An authentication bind is final: nothing may follow it. */
 		if (!b->forwarded) {
 			log_error("session-bind: connection already bound for "
@@ -113,19 +103,19 @@ policy_session_bind(struct conn *c, struct kbuf *m)
 		}
 	}
 	/* ssh-agent 9.2 answers SUCCESS here without recording: we refuse. */
-	if (c->nbinds >= AGENT_MAX_SESSION_IDS) {
+	if (p->nbinds >= AGENT_MAX_SESSION_IDS) {
 		log_error("session-bind: too many session IDs");
 		r = KMES_ERR_DENIED;
 		goto out;
 	}
-	b = &c->binds[c->nbinds++];
+	b = &p->binds[p->nbinds++];
 	b->hostkey = key;
 	key = NULL;
 	memcpy(b->sid, sb.sid, sb.sid_len);
 	b->sid_len = sb.sid_len;
 	b->forwarded = sb.forwarding;
 	log_debug("session bound (%s, slot %zu)",
-	    b->forwarded ? "forwarding" : "authentication", c->nbinds - 1);
+	    b->forwarded ? "forwarding" : "authentication", p->nbinds - 1);
 	r = 0;
  out:
 	ks_key_free(key);
@@ -204,20 +194,20 @@ permitted_by_dest(const struct ks_key *fromkey, const struct ks_key *tokey,
 }
 
 int
-policy_identity_permitted(const struct ks_identity *id, const struct conn *c,
+policy_identity_permitted(const struct ks_identity *id, const struct peer *p,
     const char *user, const char **fwd_host, const char **dest_host)
 {
 	const struct ks_key *fromkey = NULL;
-	const struct conn_bind *b;
+	const struct peer_bind *b;
 	const char **hp;
 	size_t i;
 
-	if (ks_identity_constraints(id)->ndest == 0 || c->nbinds == 0)
+	if (ks_identity_constraints(id)->ndest == 0 || p->nbinds == 0)
 		return 0; /* unconstrained, or local use */
-	for (i = 0; i < c->nbinds; i++) {
-		b = &c->binds[i];
+	for (i = 0; i < p->nbinds; i++) {
+		b = &p->binds[i];
 		hp = NULL;
-		if (i == c->nbinds - 1) {
+		if (i == p->nbinds - 1) {
 			hp = dest_host;
 			/* Only the last hop may sign, and only if it is an
 			 * authentication bind. */
@@ -236,7 +226,7 @@ policy_identity_permitted(const struct ks_identity *id, const struct conn *c,
 			}
 		}
 		if (!permitted_by_dest(fromkey, b->hostkey, id,
-		    i == c->nbinds - 1 ? user : NULL, hp))
+		    i == p->nbinds - 1 ? user : NULL, hp))
 			return KMES_ERR_DENIED;
 		fromkey = b->hostkey;
 	}
@@ -244,9 +234,76 @@ policy_identity_permitted(const struct ks_identity *id, const struct conn *c,
 	 * Listing through a forwarding: show only keys usable beyond the
 	 * last host, not merely to reach it.
 	 */
-	b = &c->binds[c->nbinds - 1];
+	b = &p->binds[p->nbinds - 1];
 	if (b->forwarded && user == NULL &&
 	    !permitted_by_dest(b->hostkey, NULL, id, NULL, NULL))
 		return KMES_ERR_DENIED;
 	return 0;
+}
+
+/* Destination-constraint checks on a sign request (ssh-agent's order). */
+int
+policy_check_sign(const struct peer *p, const struct ks_identity *id,
+    const uint8_t *data, size_t dlen, char **userp)
+{
+	struct agent_userauth ua;
+	const struct peer_bind *last;
+	const uint8_t *kblob;
+	size_t kblob_len;
+	struct ks_key *hostkey = NULL;
+	int r = KMES_ERR_DENIED;
+
+	*userp = NULL;
+	if (p->nbinds == 0) {
+		log_info("refusing use of destination-constrained key \"%s\" "
+		    "to sign on an unbound connection",
+		    ks_identity_comment(id));
+		return KMES_ERR_DENIED;
+	}
+	if (agent_userauth_parse(data, dlen, &ua) != 0) {
+		log_info("refusing use of destination-constrained key \"%s\" "
+		    "to sign an unidentified signature",
+		    ks_identity_comment(id));
+		return KMES_ERR_DENIED;
+	}
+	kblob = ks_key_blob(ks_identity_key(id), &kblob_len);
+	if (ua.key_len != kblob_len || memcmp(ua.key, kblob, kblob_len) != 0 ||
+	    !policy_pkalg_matches(ua.pkalg, ks_identity_key(id))) {
+		log_info("refusing destination-constrained key \"%s\": signed "
+		    "request names another key", ks_identity_comment(id));
+		goto out;
+	}
+	if (policy_identity_permitted(id, p, ua.user, NULL, NULL) != 0)
+		goto out;
+	last = &p->binds[p->nbinds - 1];
+	if (ua.sid_len != last->sid_len ||
+	    kmes_ct_memcmp(ua.sid, last->sid, last->sid_len) != 0) {
+		log_error("refusing destination-constrained key \"%s\": "
+		    "unexpected session ID for user %s",
+		    ks_identity_comment(id), ua.user);
+		goto out;
+	}
+	if (p->nbinds > 1 && ua.hostkey == NULL) {
+		log_error("refusing destination-constrained key \"%s\": no "
+		    "host key in signature for forwarded connection",
+		    ks_identity_comment(id));
+		goto out;
+	}
+	if (ua.hostkey != NULL) {
+		if (ks_key_from_blob(ua.hostkey, ua.hostkey_len,
+		    &hostkey) != 0 ||
+		    !policy_same_key(hostkey, last->hostkey)) {
+			log_error("refusing destination-constrained key "
+			    "\"%s\": host key in request is not the one most "
+			    "recently bound", ks_identity_comment(id));
+			goto out;
+		}
+	}
+	*userp = ua.user;
+	ua.user = NULL;
+	r = 0;
+ out:
+	ks_key_free(hostkey);
+	agent_userauth_clear(&ua);
+	return r;
 }

@@ -3,18 +3,25 @@
  * with the PIN from ssh-add -X, or, when a sign request needs a locked
  * store key, with a PIN asked for through a pinentry (on a helper thread:
  * the dialog and the KDF both block) or SSH_ASKPASS. The waiting request
- * is then signed, or refused, on its connection's loop.
+ * is then signed, or refused, on its client's loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "askpass.h"
+#include "astore.h"
+#include "audit.h"
+#include "guess.h"
 #include "keytable.h"
 #include "kmes-err.h"
 #include "log.h"
 #include "pinentry.h"
+#include "request.h"
 #include "secmem.h"
+#include "unlock.h"
+#include "workers.h"
 
 /* A store login (PIN -> data key -> private keys) on a helper thread. */
 struct store_job {
@@ -39,41 +46,9 @@ store_job_run(void *arg)
 {
 	struct store_job *j = arg;
 
-	loop_kdf_enter();
+	workers_gate_enter(j->agent->kdf_gate);
 	j->r = astore_login(j->agent, j->pin, j->pinlen, &j->tries_left);
-	loop_kdf_leave();
-}
-
-static void
-sign_pending_after_unlock(struct agent *a, struct conn *c)
-{
-	struct ks_identity *id;
-	const uint8_t *blob;
-	size_t blob_len;
-	char fp[KS_FP_MAX], prompt[1024];
-
-	/* The same key, now with its private half loaded. */
-	blob = ks_key_blob(ks_identity_key(c->pending_id), &blob_len);
-	id = ks_table_lookup(a->table, blob, blob_len, agent_now_ms());
-	if (id == NULL || !ks_key_has_private(ks_identity_key(id))) {
-		ks_identity_unref(id);
-		dispatch_drop_pending(c);
-		dispatch_reply_code(c, SSH_AGENT_FAILURE);
-		return;
-	}
-	ks_identity_unref(c->pending_id);
-	c->pending_id = id;
-	if (ks_identity_constraints(id)->confirm) {
-		dispatch_fingerprint(a, ks_identity_key(id), fp, sizeof(fp));
-		snprintf(prompt, sizeof(prompt),
-		    "Allow use of key %s?\nKey fingerprint %s.",
-		    ks_identity_comment(id), fp);
-		if (askpass_start(c, ASKPASS_CONFIRM, prompt,
-		    dispatch_confirm_done) != 0)
-			dispatch_confirm_done(a, c, 0, NULL, 0);
-		return;
-	}
-	dispatch_confirm_done(a, c, 1, NULL, 0);
+	workers_gate_leave(j->agent->kdf_gate);
 }
 
 static const char *
@@ -91,8 +66,16 @@ unlock_result(int r)
 	}
 }
 
+/* A sign request's store unlock failed or was not possible. */
 static void
-store_job_done(struct conn *c, void *arg)
+refuse_sign(struct request *rq, const char *why)
+{
+	audit_sign(rq->peer, rq->id, NULL, 0, "refused", why);
+	request_reply_code(rq, SSH_AGENT_FAILURE);
+}
+
+static void
+store_job_done(struct request *rq, void *arg)
 {
 	struct store_job *j = arg;
 	struct agent *a = j->agent;
@@ -102,41 +85,41 @@ store_job_done(struct conn *c, void *arg)
 	if (j->guess)
 		hold = guess_done(a, r);
 	store_job_free(j);
-	audit_unlock(c, "keystore", unlock_result(r));
+	audit_unlock(rq->peer, "keystore", unlock_result(r));
 	if (for_sign) {
-		if (r == 0)
-			sign_pending_after_unlock(a, c);
-		else {
-			audit_sign(a, c, c->pending_id, NULL, 0, "refused",
-			    "keystore PIN not accepted");
-			dispatch_drop_pending(c);
-			dispatch_reply_code(c, SSH_AGENT_FAILURE);
-		}
+		if (request_orphaned(rq))
+			request_end(rq);
+		else if (r == 0)
+			rq->next(rq);
+		else
+			refuse_sign(rq, "keystore PIN not accepted");
 		return;
 	}
-	/* As for the lock password: the "no" waits out the delay. */
-	if (r != 0 && guess_hold_failure(c, hold))
-		return;
-	dispatch_reply_code(c, r == 0 ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
+	if (r == 0)
+		request_reply_code(rq, SSH_AGENT_SUCCESS);
+	else {
+		/* As for the lock password: the "no" waits out the delay. */
+		request_fail_after(rq, hold);
+	}
 }
 
 /*
- * Starts a store login with pin on the KDF pool; c waits for it. A PIN the
+ * Starts a store login with pin on the KDF pool; rq waits for it. A PIN the
  * client sent (ssh-add -X, !for_sign) is a guess: refused from a
  * connection that may be forwarded, and admitted only by the global limit.
  * A PIN from the agent's own prompt (for_sign) was typed by the user.
  */
-int
-unlock_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
-    size_t len, int for_sign)
+static int
+store_login(struct request *rq, const uint8_t *pin, size_t len, int for_sign)
 {
+	struct agent *a = rq->agent;
 	struct store_job *j = NULL;
 	int r;
 
 	if (!for_sign) {
-		if (guess_refuse_remote(c, "keystore"))
+		if (guess_refuse_remote(rq->peer, "keystore"))
 			return KMES_ERR_DENIED;
-		if ((r = guess_admit(a, c, "keystore")) != 0)
+		if ((r = guess_admit(a, rq->peer, "keystore")) != 0)
 			return r;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
@@ -152,7 +135,8 @@ unlock_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
 		goto fail;
 	}
 	memcpy(j->pin, pin, len);
-	if ((r = loop_offload_kdf(c, store_job_run, store_job_done, j)) != 0)
+	if ((r = request_offload(rq, a->kdf_pool, store_job_run, store_job_done,
+	    j)) != 0)
 		goto fail;
 	return 0;
  fail:
@@ -163,36 +147,42 @@ unlock_store_login(struct agent *a, struct conn *c, const uint8_t *pin,
 	return r;
 }
 
-static void
-store_pin_answered(struct agent *a, struct conn *c, int ok,
-    const uint8_t *pin, size_t len)
+void
+unlock_store_pin(struct request *rq, const uint8_t *pin, size_t len)
 {
-	if (!ok || unlock_store_login(a, c, pin, len, 1) != 0) {
+	if (store_login(rq, pin, len, 0) != 0)
+		request_reply_code(rq, SSH_AGENT_FAILURE);
+}
+
+static void
+store_pin_answered(struct request *rq, int ok, const uint8_t *pin,
+    size_t len)
+{
+	if (request_orphaned(rq)) {
+		request_end(rq);
+		return;
+	}
+	if (!ok || store_login(rq, pin, len, 1) != 0) {
 		log_info("keystore PIN entry cancelled");
-		audit_sign(a, c, c->pending_id, NULL, 0, "refused",
-		    "keystore locked; PIN not given");
-		dispatch_drop_pending(c);
-		dispatch_reply_code(c, SSH_AGENT_FAILURE);
+		refuse_sign(rq, "keystore locked; PIN not given");
 	}
 }
 
-/* Asks through SSH_ASKPASS; the answer comes back on c's loop. */
+/* Asks through SSH_ASKPASS; the answer comes back on rq's loop. */
 static void
-ask_store_pin_askpass(struct agent *a, struct conn *c)
+ask_store_pin_askpass(struct request *rq)
 {
 	char prompt[512];
-	const char *label = astore_label(a);
+	const char *label = astore_label(rq->agent);
 
 	snprintf(prompt, sizeof(prompt), "Enter PIN for keystore '%s':",
 	    label != NULL ? label : "?");
-	if (askpass_start(c, ASKPASS_SECRET, prompt, store_pin_answered) != 0) {
+	if (askpass_start(rq, ASKPASS_SECRET, prompt,
+	    store_pin_answered) != 0) {
 		log_info("keystore \"%s\" is locked and no PIN prompt is "
 		    "possible: unlock it with ssh-add -X",
 		    label != NULL ? label : "?");
-		audit_sign(a, c, c->pending_id, NULL, 0, "refused",
-		    "keystore locked");
-		dispatch_drop_pending(c);
-		dispatch_reply_code(c, SSH_AGENT_FAILURE);
+		refuse_sign(rq, "keystore locked");
 	}
 }
 
@@ -255,9 +245,9 @@ pin_job_run(void *arg)
 		req.quit = &j->agent->quit;
 		if ((r = pinentry_getpin(&req, &pin, &len)) != 0)
 			break;
-		loop_kdf_enter();
+		workers_gate_enter(j->agent->kdf_gate);
 		r = astore_login(j->agent, pin, len, &left);
-		loop_kdf_leave();
+		workers_gate_leave(j->agent->kdf_gate);
 		kmes_secure_free(pin);
 		pin = NULL;
 		j->logins[j->nlogins++] = r;
@@ -270,34 +260,34 @@ pin_job_run(void *arg)
 }
 
 static void
-pin_job_done(struct conn *c, void *arg)
+pin_job_done(struct request *rq, void *arg)
 {
 	struct pin_job *j = arg;
-	struct agent *a = j->agent;
 	unsigned int i;
 	int r = j->r, asked = j->nlogins > 0;
 	char *program = j->program;
 
 	for (i = 0; i < j->nlogins; i++)
-		audit_unlock(c, "keystore", unlock_result(j->logins[i]));
+		audit_unlock(rq->peer, "keystore",
+		    unlock_result(j->logins[i]));
 	j->program = NULL;
 	pin_job_free(j);
-	if (c->closing) {
+	if (request_orphaned(rq)) {
 		/* The client left meanwhile; nobody waits for a reply. */
-		dispatch_drop_pending(c);
 		free(program);
+		request_end(rq);
 		return;
 	}
 	if (r == 0) {
 		free(program);
-		sign_pending_after_unlock(a, c);
+		rq->next(rq);
 		return;
 	}
 	if (r == KMES_ERR_SYSTEM && !asked) {
 		log_info("pinentry %s: %s; asking through SSH_ASKPASS",
 		    program, pinentry_err(r));
 		free(program);
-		ask_store_pin_askpass(a, c);
+		ask_store_pin_askpass(rq);
 		return;
 	}
 	if (r == KMES_ERR_PIN_INCORRECT || r == KMES_ERR_PIN_LOCKED)
@@ -306,10 +296,7 @@ pin_job_done(struct conn *c, void *arg)
 		log_info("keystore PIN through pinentry %s: %s", program,
 		    pinentry_err(r));
 	free(program);
-	audit_sign(a, c, c->pending_id, NULL, 0, "refused",
-	    "keystore PIN not given or not accepted");
-	dispatch_drop_pending(c);
-	dispatch_reply_code(c, SSH_AGENT_FAILURE);
+	refuse_sign(rq, "keystore PIN not given or not accepted");
 }
 
 /*
@@ -329,10 +316,11 @@ runtime_pinentry(const struct agent *a)
 	return pinentry_find();
 }
 
-/* Starts a pinentry job for c. Returns 0 or KMES_ERR_* (then ask otherwise). */
+/* Starts a pinentry job for rq. Returns 0 or KMES_ERR_* (then ask otherwise). */
 static int
-ask_store_pin_pinentry(struct agent *a, struct conn *c)
+ask_store_pin_pinentry(struct request *rq)
 {
+	struct agent *a = rq->agent;
 	struct pin_job *j = NULL;
 	const char *label = astore_label(a);
 	int r = KMES_ERR_ALLOC;
@@ -347,13 +335,14 @@ ask_store_pin_pinentry(struct agent *a, struct conn *c)
 	/* Copied here: a store reload may replace the label meanwhile. */
 	if (asprintf(&j->intro, "A program wants to use the key \"%s\".\n"
 	    "Please enter the PIN of keystore '%s'.",
-	    ks_identity_comment(c->pending_id),
+	    ks_identity_comment(rq->id),
 	    label != NULL ? label : "?") == -1) {
 		j->intro = NULL;
 		goto out;
 	}
 	j->timeout_s = pinentry_timeout_env(STORE_PIN_DIALOG_S);
-	if ((r = loop_offload(c, pin_job_run, pin_job_done, j)) != 0)
+	if ((r = request_offload(rq, a->wait_pool, pin_job_run, pin_job_done,
+	    j)) != 0)
 		goto out;
 	j = NULL;
  out:
@@ -362,9 +351,9 @@ ask_store_pin_pinentry(struct agent *a, struct conn *c)
 }
 
 void
-unlock_ask_store_pin(struct agent *a, struct conn *c)
+unlock_ask_store_pin(struct request *rq)
 {
-	if (ask_store_pin_pinentry(a, c) != 0)
-		ask_store_pin_askpass(a, c);
+	if (ask_store_pin_pinentry(rq) != 0)
+		ask_store_pin_askpass(rq);
 }
 
