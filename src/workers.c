@@ -1,5 +1,5 @@
 /*
- * workers.c: the thread pool behind loop_offload.
+ * workers.c: the thread pools behind request_offload.
  *
  * The attack this replaces: one thread per offloaded job, each running a
  * 16 MiB scrypt, so 600 connections sending LOCK at once made 600 threads
@@ -69,7 +69,7 @@ workers_new(unsigned int nthreads, unsigned int qmax)
 	struct workers *w;
 	unsigned int i;
 
-	if (nthreads == 0 || qmax == 0)
+	if (qmax == 0)
 		return NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
@@ -110,6 +110,28 @@ workers_submit(struct workers *w, void (*fn)(void *), void *arg)
 }
 
 unsigned int
+workers_run_queued(struct workers *w)
+{
+	struct job j;
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&w->mtx);
+	while (w->len > 0) {
+		j = w->q[w->head];
+		w->head = (w->head + 1) % w->qmax;
+		w->len--;
+		w->running++;
+		pthread_mutex_unlock(&w->mtx);
+		j.fn(j.arg);
+		n++;
+		pthread_mutex_lock(&w->mtx);
+		w->running--;
+	}
+	pthread_mutex_unlock(&w->mtx);
+	return n;
+}
+
+unsigned int
 workers_busy(struct workers *w)
 {
 	unsigned int n;
@@ -133,6 +155,9 @@ workers_free(struct workers *w)
 	pthread_mutex_unlock(&w->mtx);
 	for (i = 0; i < w->nthreads; i++)
 		pthread_join(w->threads[i], NULL);
+	/* A pool without threads drains on the caller's. */
+	if (w->nthreads == 0)
+		(void)workers_run_queued(w);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mtx);
 	free(w->threads);

@@ -8,8 +8,10 @@
 struct workers;
 
 /*
- * Starts nthreads threads (at least 1) that run submitted jobs in order;
- * at most qmax jobs wait. Returns the pool, or NULL on failure.
+ * Starts nthreads threads that run submitted jobs in order; at most qmax
+ * jobs wait. With nthreads 0 the pool has no thread: jobs run only when
+ * someone calls workers_run_queued (tests drive the daemon this way).
+ * Returns the pool, or NULL on failure.
  */
 struct workers *workers_new(unsigned int nthreads, unsigned int qmax);
 /*
@@ -19,6 +21,8 @@ struct workers *workers_new(unsigned int nthreads, unsigned int qmax);
  */
 int workers_submit(struct workers *w, void (*fn)(void *), void *arg)
     __attribute__((warn_unused_result));
+/* Runs every queued job on the calling thread; returns how many ran. */
+unsigned int workers_run_queued(struct workers *w);
 /* Jobs queued or running (for shutdown and tests). */
 unsigned int workers_busy(struct workers *w);
 /*
