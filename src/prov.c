@@ -51,6 +51,14 @@
 
 struct provider provs[MAX_PROVIDERS];
 pthread_mutex_t provs_mtx = PTHREAD_MUTEX_INITIALIZER;
+/* The program run as a helper: ourselves, unless a test says otherwise. */
+static const char *helper_exe = "/proc/self/exe";
+
+void
+prov_set_helper_exe(const char *path)
+{
+	helper_exe = path != NULL ? path : "/proc/self/exe";
+}
 
 uint64_t
 prov_timeout_ms(const struct agent *a)
@@ -176,7 +184,7 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch,
 		    P11H_FD_BASE + (int)i);
 	posix_spawn_file_actions_adddup2(&fa, mfd, P11H_MODULE_FD);
 	/* Ourselves, re-executed: no helper binary to find or to trust. */
-	err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+	err = posix_spawn(&pid, helper_exe, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (err != 0) {
 		log_error("cannot start a PKCS#11 helper: %s", strerror(err));

@@ -36,6 +36,9 @@ size_t prov_remove(struct agent *a, const char *canon);
 void prov_sign(struct request *r);
 /* Stops every helper. */
 void prov_shutdown(struct agent *a);
+/* Tests only: the kmes-agent binary to run as the helper (a test program
+ * is not one); NULL: this process's own executable. */
+void prov_set_helper_exe(const char *path);
 
 /* SSH_AGENTC_ADD_SMARTCARD_KEY(_CONSTRAINED) and REMOVE_SMARTCARD_KEY. */
 void smartcard_add(struct client *cl, struct kbuf *m, int constrained);
