@@ -1,9 +1,8 @@
 /*
- * loop.c: the event loops: sockets and time, nothing above them.
+ * loop.c: one event loop: sockets and time, nothing above them.
  *
- * One thread per core, each with its own epoll set and its own
- * connections; the listening socket sits in every set with EPOLLEXCLUSIVE
- * so accepts spread over the threads. A connection is only ever touched by
+ * A loop has its own epoll set and its own connections (loopset.c runs one
+ * per core and spreads the clients). A connection is only ever touched by
  * its loop, so no client can stall another beyond one request's worth of
  * CPU. What a request means is the business of the hooks (struct
  * loop_hooks): a handler replies at once, or suspends the connection and
@@ -29,22 +28,11 @@
 #include "kmes-err.h"
 #include "log.h"
 #include "loop.h"
+#include "loop-int.h"
 
 #define MAX_EVENTS 64
-/* How long a loop keeps polling after activity before it sleeps. */
-#define LOOP_SPIN_US 200
 /* The longest a loop sleeps without looking at the clock. */
 #define LOOP_MAX_SLEEP_MS 60000
-
-/* Every object whose address is an epoll cookie starts with its kind. */
-enum watch_kind {
-	WATCH_DEAD = 0,
-	WATCH_LISTEN,
-	WATCH_EVENT,
-	WATCH_SIGNAL,
-	WATCH_CONN,
-	WATCH_FD,
-};
 
 struct conn {
 	enum watch_kind kind;	/* WATCH_CONN; must stay first */
@@ -72,49 +60,6 @@ struct fd_watch {
 	struct fd_watch *next;
 };
 
-/* A connection accepted by one loop for another, less busy one. */
-struct handoff {
-	int fd;
-	struct ucred cred;
-	struct handoff *next;
-};
-
-struct loop {
-	struct loopset *set;
-	atomic_uint nconns;
-	unsigned int index;
-	int epfd;
-	int evfd;
-	int sigfd;
-	pthread_t thread;
-	enum watch_kind listen_kind;
-	enum watch_kind event_kind;
-	enum watch_kind signal_kind;
-	uint64_t listen_paused_until;
-	uint64_t next_tick;	/* loop 0 */
-	struct conn *conns;
-	struct conn *dirty;
-	struct fd_watch *watches;
-	struct loop_timer *timers;	/* sorted by when */
-	/* Freed during a round of events; released after it. */
-	struct conn *dead_conns;
-	struct fd_watch *dead_watches;
-	pthread_mutex_t post_mtx;	/* guards posts and handoffs */
-	struct loop_post *posts, **posts_tail;
-	struct handoff *handoffs;
-	uint64_t busy_until;
-};
-
-struct loopset {
-	struct loop_hooks hooks;
-	struct loop **loops;
-	unsigned int n;
-	int listen_fd;
-	uid_t owner;
-	atomic_int *quit;
-	atomic_int tick_dirty;
-};
-
 static void conn_free(struct conn *c);
 
 unsigned int
@@ -123,48 +68,19 @@ loop_index(const struct loop *l)
 	return l->index;
 }
 
-unsigned int
-loopset_count(const struct loopset *s)
-{
-	return s->n;
-}
-
-struct loop *
-loopset_loop(struct loopset *s, unsigned int i)
-{
-	return i < s->n ? s->loops[i] : NULL;
-}
-
 struct loop *
 conn_loop(const struct conn *c)
 {
 	return c->loop;
 }
 
-static void
-wake(struct loop *l)
+void
+loop_wake(struct loop *l)
 {
 	uint64_t one = 1;
 
 	/* EAGAIN means a wakeup is already pending: good enough. */
 	(void)!write(l->evfd, &one, sizeof(one));
-}
-
-void
-loopset_kick(struct loopset *s)
-{
-	atomic_store(&s->tick_dirty, 1);
-	wake(s->loops[0]);
-}
-
-void
-loopset_stop(struct loopset *s)
-{
-	unsigned int i;
-
-	atomic_store(s->quit, 1);
-	for (i = 0; i < s->n; i++)
-		wake(s->loops[i]);
 }
 
 static int
@@ -280,7 +196,7 @@ loop_post(struct loop *l, struct loop_post *p, void (*fn)(void *), void *arg)
 	*l->posts_tail = p;
 	l->posts_tail = &p->next;
 	pthread_mutex_unlock(&l->post_mtx);
-	wake(l);
+	loop_wake(l);
 }
 
 /* ---------------------------------------------------------- connections */
@@ -603,104 +519,16 @@ loop_adopt(struct loop *l, int fd, uid_t uid, pid_t pid)
 	return r;
 }
 
-/* Spread connections evenly so concurrent signers use every core. */
-static struct loop *
-pick_loop(struct loop *self)
-{
-	struct loopset *s = self->set;
-	struct loop *best = self;
-	unsigned int i, n, best_n = atomic_load(&self->nconns);
-
-	for (i = 0; i < s->n; i++) {
-		n = atomic_load(&s->loops[i]->nconns);
-		if (n < best_n) {
-			best = s->loops[i];
-			best_n = n;
-		}
-	}
-	return best;
-}
-
-static void
-accept_clients(struct loop *l)
-{
-	struct loopset *s = l->set;
-	struct ucred cred;
-	struct handoff *h;
-	struct loop *target;
-	socklen_t len;
-	int fd;
-
-	for (;;) {
-		fd = accept4(s->listen_fd, NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				/* Out of descriptors: back off instead of
-				 * spinning on a readable listener. */
-				log_error("accept: %s", strerror(errno));
-				l->listen_paused_until = agent_now_ms() + 100;
-				(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL,
-				    s->listen_fd, NULL);
-			}
-			return;
-		}
-		len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-			log_error("getsockopt SO_PEERCRED: %s", strerror(errno));
-			close(fd);
-			continue;
-		}
-		if (cred.uid != 0 && cred.uid != s->owner) {
-			log_error("refusing connection from uid %ld pid %ld: "
-			    "not the agent's owner (uid %ld)", (long)cred.uid,
-			    (long)cred.pid, (long)s->owner);
-			close(fd);
-			continue;
-		}
-		target = pick_loop(l);
-		if (target == l) {
-			(void)loop_adopt(l, fd, cred.uid, cred.pid);
-			continue;
-		}
-		if ((h = calloc(1, sizeof(*h))) == NULL) {
-			close(fd);
-			continue;
-		}
-		h->fd = fd;
-		h->cred = cred;
-		atomic_fetch_add(&target->nconns, 1);
-		pthread_mutex_lock(&target->post_mtx);
-		h->next = target->handoffs;
-		target->handoffs = h;
-		pthread_mutex_unlock(&target->post_mtx);
-		wake(target);
-	}
-}
-
-static void
-run_posts(struct loop *l)
+void
+loop_run_posts(struct loop *l)
 {
 	struct loop_post *p, *next;
-	struct handoff *h, *hn;
 
 	pthread_mutex_lock(&l->post_mtx);
 	p = l->posts;
 	l->posts = NULL;
 	l->posts_tail = &l->posts;
-	h = l->handoffs;
-	l->handoffs = NULL;
 	pthread_mutex_unlock(&l->post_mtx);
-	for (; h != NULL; h = hn) {
-		hn = h->next;
-		/* Counted when handed over; loop_adopt counts again. */
-		atomic_fetch_sub(&l->nconns, 1);
-		(void)loop_adopt(l, h->fd, h->cred.uid, h->cred.pid);
-		free(h);
-	}
 	for (; p != NULL; p = next) {
 		next = p->next;	/* p may be freed by its function */
 		p->fn(p->arg);
@@ -768,11 +596,11 @@ loop_run_once(struct loop *l, int timeout_ms)
 		case WATCH_DEAD:
 			break;
 		case WATCH_LISTEN:
-			accept_clients(l);
+			loop_accept(l);
 			break;
 		case WATCH_EVENT:
 			(void)!read(l->evfd, &v, sizeof(v));
-			run_posts(l);
+			loop_run_posts(l);
 			break;
 		case WATCH_SIGNAL:
 			handle_signal(l);
@@ -801,45 +629,15 @@ loop_run_once(struct loop *l, int timeout_ms)
 	return n > 0 ? n : 0;
 }
 
-static void *
-loop_thread(void *arg)
-{
-	struct loop *l = arg;
-	struct loopset *s = l->set;
-	uint64_t busy_until = 0;
-	int timeout;
-
-	while (!atomic_load(s->quit)) {
-		/*
-		 * Right after serving a request, poll without sleeping for a
-		 * moment: a client signing in a loop sends its next request
-		 * within microseconds, and waking a sleeping CPU costs more
-		 * than the signature itself on virtual machines.
-		 */
-		timeout = agent_now_us() < busy_until ? 0 : -1;
-		if (loop_run_once(l, timeout) > 0)
-			busy_until = agent_now_us() + LOOP_SPIN_US;
-	}
-	if (s->hooks.thread_end != NULL)
-		s->hooks.thread_end(s->hooks.arg);
-	return NULL;
-}
-
 /* ------------------------------------------------------------ loop sets */
 
-static void
+void
 loop_free(struct loop *l)
 {
 	struct fd_watch *w, *wn;
-	struct handoff *h;
 
 	if (l == NULL)
 		return;
-	while ((h = l->handoffs) != NULL) {
-		l->handoffs = h->next;
-		close(h->fd);
-		free(h);
-	}
 	while (l->conns != NULL)
 		conn_free(l->conns);
 	release_dead(l);
@@ -857,7 +655,7 @@ loop_free(struct loop *l)
 	free(l);
 }
 
-static struct loop *
+struct loop *
 loop_new(struct loopset *s, unsigned int i, const sigset_t *sigs)
 {
 	struct loop *l;
@@ -891,78 +689,3 @@ loop_new(struct loopset *s, unsigned int i, const sigset_t *sigs)
 	return NULL;
 }
 
-struct loopset *
-loopset_new(unsigned int n, int listen_fd, uid_t owner,
-    const struct loop_hooks *hooks, atomic_int *quit, int catch_signals,
-    int catch_int)
-{
-	struct loopset *s;
-	sigset_t set;
-	unsigned int i;
-
-	if (n == 0 || (s = calloc(1, sizeof(*s))) == NULL)
-		return NULL;
-	s->hooks = *hooks;
-	s->listen_fd = listen_fd;
-	s->owner = owner;
-	s->quit = quit;
-	atomic_store(&s->tick_dirty, 1);
-	if ((s->loops = calloc(n, sizeof(*s->loops))) == NULL)
-		goto fail;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (catch_int)
-		sigaddset(&set, SIGINT);
-	for (i = 0; i < n; i++) {
-		if ((s->loops[i] = loop_new(s, i, i == 0 && catch_signals ?
-		    &set : NULL)) == NULL)
-			goto fail;
-		s->n++;
-	}
-	return s;
- fail:
-	loopset_free(s);
-	return NULL;
-}
-
-int
-loopset_run(struct loopset *s)
-{
-	unsigned int i;
-	int r = 0;
-
-	/* Loop 0 runs on the calling thread; the rest get their own. */
-	for (i = 1; i < s->n; i++) {
-		if (pthread_create(&s->loops[i]->thread, NULL, loop_thread,
-		    s->loops[i]) != 0) {
-			loopset_stop(s);
-			r = KMES_ERR_SYSTEM;
-			break;
-		}
-	}
-	if (r == 0)
-		loop_thread(s->loops[0]);
-	for (i = 1; i < s->n; i++) {
-		if (s->loops[i]->thread != 0)
-			pthread_join(s->loops[i]->thread, NULL);
-		s->loops[i]->thread = 0;
-	}
-	return r;
-}
-
-void
-loopset_free(struct loopset *s)
-{
-	unsigned int i;
-
-	if (s == NULL)
-		return;
-	/* Completions still posted free their state, then the clients go. */
-	for (i = 0; i < s->n; i++)
-		run_posts(s->loops[i]);
-	for (i = 0; i < s->n; i++)
-		loop_free(s->loops[i]);
-	free(s->loops);
-	free(s);
-}

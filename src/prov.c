@@ -207,46 +207,25 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch,
 	return r;
 }
 
-int
-prov_helper_start(struct agent *a, struct provider *p, size_t source, char *err,
-    size_t errlen)
+/*
+ * Sends the helper its INIT (module, token, PIN) on fd and reads the
+ * answer into rep, waiting at most the PKCS#11 timeout. On a P11H_FAIL
+ * answer returns the helper's error with its message in err. Returns 0
+ * (rep then holds an OK past its type byte) or a negative KMES_ERR_*.
+ */
+static int
+helper_init(struct agent *a, struct provider *p, int fd, struct kbuf *rep,
+    char *err, size_t errlen)
 {
-	size_t nch = (size_t)a->opt.nloops * CHAN_PER_LOOP, i, n = 0, made = 0;
-	int mine[P11H_MAX_CHANNELS], module_fd = -1;
-	char chk[PROV_ERR_MAX - 16];
-	struct kbuf *body = NULL, *msg = NULL, *rep = NULL, *cb = NULL;
-	struct ks_key **keys = NULL;
-	char **comments = NULL, *why = NULL, *desc = NULL;
-	struct agent_constraints *cons = NULL;
-	const uint8_t *blob;
-	size_t blen;
-	uint32_t code, cnt;
+	struct kbuf *body = NULL, *msg = NULL;
+	char *why = NULL;
+	uint32_t code;
 	uint8_t type;
 	int r;
 
-	err[0] = '\0';
-	helper_reap(p);
-	if (nch > MAX_LOOPS * CHAN_PER_LOOP)
-		nch = MAX_LOOPS * CHAN_PER_LOOP;
-	for (i = 0; i < nch; i++)
-		mine[i] = -1;
-	/*
-	 * Every start, restarts included: what the helper loads is checked
-	 * here, before any process exists that could dlopen() it.
-	 */
-	if ((r = modcheck_open(p->module, a->opt.uid, &module_fd, chk,
-	    sizeof(chk))) != 0) {
-		snprintf(err, errlen, "not loaded: %s", chk);
-		goto out;
-	}
-	if ((r = helper_spawn(a, p, mine, nch, module_fd)) != 0) {
-		snprintf(err, errlen, "cannot start the PKCS#11 helper");
-		goto out;
-	}
 	/* The INIT carries the PIN: secure buffers only. */
 	if ((body = kbuf_new_secure(P11H_MSG_MAX)) == NULL ||
-	    (msg = kbuf_new_secure(P11H_MSG_MAX + 4)) == NULL ||
-	    (rep = kbuf_new()) == NULL) {
+	    (msg = kbuf_new_secure(P11H_MSG_MAX + 4)) == NULL) {
 		r = KMES_ERR_ALLOC;
 		goto out;
 	}
@@ -256,12 +235,12 @@ prov_helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 	    0 || (r = kbuf_put_string(body, p->pin, p->pinlen)) != 0 ||
 	    (r = agent_msg_put_framed_max(msg, body, P11H_MSG_MAX)) != 0)
 		goto out;
-	if (kmes_write_all(mine[0], kbuf_ptr(msg), kbuf_len(msg)) != 0) {
+	if (kmes_write_all(fd, kbuf_ptr(msg), kbuf_len(msg)) != 0) {
 		r = KMES_ERR_CONNECTION_CLOSED;
 		snprintf(err, errlen, "the PKCS#11 helper died at start");
 		goto out;
 	}
-	if ((r = read_reply(mine[0], rep, prov_timeout_ms(a))) != 0) {
+	if ((r = read_reply(fd, rep, prov_timeout_ms(a))) != 0) {
 		if (r == KMES_ERR_TIMEOUT)
 			snprintf(err, errlen, "the PKCS#11 module did not "
 			    "answer within %llu s",
@@ -283,7 +262,34 @@ prov_helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 			r = KMES_ERR_TOKEN;
 		goto out;
 	}
-	if (type != P11H_OK || (r = kbuf_get_cstring(rep, &desc, NULL)) != 0 ||
+	if (type != P11H_OK)
+		r = KMES_ERR_AGENT_PROTOCOL;
+ out:
+	kbuf_free(body);
+	kbuf_free(msg);
+	free(why);
+	return r;
+}
+
+/*
+ * Reads the token's description and keys from the helper's OK (rep) and
+ * serves the keys as source, each with p's constraints. Returns 0 (then
+ * *descp is the description) or a negative KMES_ERR_*.
+ */
+static int
+publish_keys(struct agent *a, struct provider *p, size_t source,
+    struct kbuf *rep, char **descp, size_t *nkeys)
+{
+	struct ks_key **keys = NULL;
+	char **comments = NULL, *desc = NULL;
+	struct agent_constraints *cons = NULL;
+	struct kbuf *cb = NULL;
+	const uint8_t *blob;
+	size_t i, n, made = 0, blen;
+	uint32_t cnt;
+	int r;
+
+	if ((r = kbuf_get_cstring(rep, &desc, NULL)) != 0 ||
 	    (r = kbuf_get_u32(rep, &cnt)) != 0 || cnt > 4096) {
 		r = r != 0 ? r : KMES_ERR_AGENT_PROTOCOL;
 		goto out;
@@ -315,7 +321,60 @@ prov_helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 	if ((r = ks_table_replace_source(a->table, KS_ORIGIN_TOKEN,
 	    (uint32_t)source, keys, comments, cons, n, p->expiry_ms)) != 0)
 		goto out;
+	/* The table took every key, comment and constraint. */
 	made = 0;
+	*descp = desc;
+	desc = NULL;
+	*nkeys = n;
+ out:
+	for (i = 0; i < made && keys != NULL; i++) {
+		ks_key_free(keys[i]);
+		free(comments[i]);
+		agent_constraints_clear(&cons[i]);
+	}
+	free(keys);
+	free(comments);
+	free(cons);
+	free(desc);
+	return r;
+}
+
+int
+prov_helper_start(struct agent *a, struct provider *p, size_t source,
+    char *err, size_t errlen)
+{
+	size_t nch = (size_t)a->opt.nloops * CHAN_PER_LOOP, i, n = 0;
+	int mine[P11H_MAX_CHANNELS], module_fd = -1;
+	char chk[PROV_ERR_MAX - 16], *desc = NULL;
+	struct kbuf *rep = NULL;
+	int r;
+
+	err[0] = '\0';
+	helper_reap(p);
+	if (nch > MAX_LOOPS * CHAN_PER_LOOP)
+		nch = MAX_LOOPS * CHAN_PER_LOOP;
+	for (i = 0; i < nch; i++)
+		mine[i] = -1;
+	/*
+	 * Every start, restarts included: what the helper loads is checked
+	 * here, before any process exists that could dlopen() it.
+	 */
+	if ((r = modcheck_open(p->module, a->opt.uid, &module_fd, chk,
+	    sizeof(chk))) != 0) {
+		snprintf(err, errlen, "not loaded: %s", chk);
+		goto out;
+	}
+	if ((r = helper_spawn(a, p, mine, nch, module_fd)) != 0) {
+		snprintf(err, errlen, "cannot start the PKCS#11 helper");
+		goto out;
+	}
+	if ((rep = kbuf_new()) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = helper_init(a, p, mine[0], rep, err, errlen)) != 0 ||
+	    (r = publish_keys(a, p, source, rep, &desc, &n)) != 0)
+		goto out;
 	if (p->expiry_ms != 0 && a->loops != NULL)
 		loopset_kick(a->loops);
 	for (i = 0; i < nch; i++) {
@@ -342,19 +401,7 @@ prov_helper_start(struct agent *a, struct provider *p, size_t source, char *err,
 	}
 	if (r != 0)
 		helper_reap(p);
-	for (i = 0; i < made && keys != NULL; i++) {
-		ks_key_free(keys[i]);
-		free(comments[i]);
-		agent_constraints_clear(&cons[i]);
-	}
-	/* On success the table took every key, comment and constraint. */
-	free(keys);
-	free(comments);
-	free(cons);
-	kbuf_free(body);
-	kbuf_free(msg);
 	kbuf_free(rep);
-	free(why);
 	free(desc);
 	return r;
 }
