@@ -2,6 +2,9 @@
  * agent-reader.c: agent requests off a stream, each read into memory fit
  * for what it may carry (see agent-reader.h).
  */
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,8 @@ struct agent_reader {
 	size_t ahead;		/* next header bytes read after it (plain only) */
 	size_t offered;		/* bytes reserved by the last agent_reader_space */
 	size_t locked;		/* what secret's block counts against the budget */
+	size_t max;		/* longest message accepted */
+	int classify;		/* secret-bearing types go to secure memory */
 };
 
 /* Takes len bytes of the locked budget if they are free; 1 if taken. */
@@ -61,21 +66,36 @@ drop_secret(struct agent_reader *r)
 	r->locked = 0;
 }
 
-struct agent_reader *
-agent_reader_new(void)
+static struct agent_reader *
+reader_new(size_t max, int classify)
 {
 	struct agent_reader *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	/* Room for one whole request and the next one's header. */
+	r->max = max;
+	r->classify = classify;
+	/* Room for one whole message and the next one's header. */
 	if ((r->plain = kbuf_new()) == NULL ||
-	    kbuf_set_max_size(r->plain, AGENT_MSG_MAX + AGENT_READER_HDR) !=
-	    0) {
+	    kbuf_set_max_size(r->plain, max + AGENT_READER_HDR) != 0) {
 		agent_reader_free(r);
 		return NULL;
 	}
 	return r;
+}
+
+struct agent_reader *
+agent_reader_new(void)
+{
+	return reader_new(AGENT_MSG_MAX, 1);
+}
+
+struct agent_reader *
+agent_reader_new_plain(size_t max)
+{
+	if (max == 0 || max > UINT32_MAX - AGENT_READER_HDR)
+		return NULL;
+	return reader_new(max, 0);
 }
 
 void
@@ -122,7 +142,7 @@ header_len(const struct agent_reader *r, size_t *lenp)
 
 	len = (uint32_t)r->hdr[0] << 24 | (uint32_t)r->hdr[1] << 16 |
 	    (uint32_t)r->hdr[2] << 8 | (uint32_t)r->hdr[3];
-	if (len > AGENT_MSG_MAX)
+	if (len > r->max)
 		return KMES_ERR_MESSAGE_TOO_LARGE;
 	if (len == 0)
 		return KMES_ERR_INVALID_FORMAT;
@@ -140,7 +160,7 @@ start_request(struct agent_reader *r)
 
 	if ((r2 = header_len(r, &len)) != 0)
 		return r2;
-	if (agent_reader_is_secret(type)) {
+	if (r->classify && agent_reader_is_secret(type)) {
 		if (budget_take(len)) {
 			r->locked = len;
 			r->secret = kbuf_new_secure(len);
@@ -269,4 +289,35 @@ agent_reader_consume(struct agent_reader *r)
 	if (r->hlen < sizeof(r->hdr))
 		return header_len(r, &n);
 	return start_request(r);
+}
+
+int
+agent_reader_recv(struct agent_reader *r, int fd)
+{
+	uint8_t *p;
+	size_t want;
+	ssize_t n;
+	int r2;
+
+	for (;;) {
+		if ((r2 = agent_reader_space(r, &p, &want)) != 0)
+			return r2;
+		if (want == 0)
+			return 0;	/* a whole message waits */
+		n = recv(fd, p, want, MSG_DONTWAIT);
+		if ((r2 = agent_reader_got(r, n > 0 ? (size_t)n : 0)) != 0)
+			return r2;
+		if (n == 0)
+			return KMES_ERR_CONNECTION_CLOSED;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return KMES_ERR_MESSAGE_INCOMPLETE;
+			return KMES_ERR_CONNECTION_CLOSED;
+		}
+		/* A short read drained the socket: no need to ask again. */
+		if ((size_t)n < want && !agent_reader_ready(r))
+			return KMES_ERR_MESSAGE_INCOMPLETE;
+	}
 }

@@ -34,6 +34,12 @@ struct kbuf;
 
 /* Returns a reader for requests of at most AGENT_MSG_MAX bytes, or NULL. */
 struct agent_reader *agent_reader_new(void);
+/*
+ * Returns a reader for framed messages (u32 length, type byte, body) of at
+ * most max bytes that carry no secret: every one goes to the ordinary
+ * buffer whatever its type (the PKCS#11 helpers' replies). NULL on error.
+ */
+struct agent_reader *agent_reader_new_plain(size_t max);
 
 /* Wipes every buffered byte and frees r; accepts NULL. */
 void agent_reader_free(struct agent_reader *r);
@@ -80,6 +86,17 @@ int agent_reader_message(struct agent_reader *r, struct kbuf **msg)
  * agent_reader_got for that header.
  */
 int agent_reader_consume(struct agent_reader *r)
+    __attribute__((warn_unused_result));
+
+/*
+ * The one receive loop for every framed stream the agent reads: reads from
+ * the non-blocking socket fd until a whole message waits. Returns 0 (a
+ * message waits: agent_reader_message, then agent_reader_consume),
+ * KMES_ERR_MESSAGE_INCOMPLETE when the socket has nothing more for now,
+ * KMES_ERR_CONNECTION_CLOSED at end of stream or on a socket error, or an
+ * error of agent_reader_got (a hostile length).
+ */
+int agent_reader_recv(struct agent_reader *r, int fd)
     __attribute__((warn_unused_result));
 
 #endif /* KMES_AGENT_READER_H */

@@ -357,36 +357,21 @@ conn_service(struct conn *c)
 static void
 conn_readable(struct conn *c)
 {
-	uint8_t *p;
-	size_t want;
-	ssize_t n;
 	int r;
 
 	for (;;) {
-		if ((r = agent_reader_space(c->in, &p, &want)) != 0)
-			goto hostile;
-		if (want == 0) {
-			/* A whole request: handle it before reading on, so a
-			 * flood cannot make us buffer more than one. */
-			if (conn_process(c) != 0)
-				goto drop;
-			if (c->suspended || agent_reader_ready(c->in))
-				break;
-			continue;
-		}
-		n = recv(c->fd, p, want, MSG_DONTWAIT);
-		if ((r = agent_reader_got(c->in, n > 0 ? (size_t)n : 0)) != 0)
-			goto hostile;
-		if (n == 0)
+		r = agent_reader_recv(c->in, c->fd);
+		if (r == KMES_ERR_MESSAGE_INCOMPLETE)
+			break;
+		if (r == KMES_ERR_CONNECTION_CLOSED)
 			goto drop;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
+		if (r != 0)
+			goto hostile;
+		/* A whole request: handle it before reading on, so a flood
+		 * cannot make us buffer more than one. */
+		if (conn_process(c) != 0)
 			goto drop;
-		}
-		if ((size_t)n < want)
+		if (c->suspended || agent_reader_ready(c->in))
 			break;
 	}
 	conn_service(c);

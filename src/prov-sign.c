@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent-reader.h"
 #include "agent.h"
 #include "audit.h"
 #include "clock.h"
@@ -47,7 +48,7 @@ struct channel {
 	unsigned int gen;
 	struct loop *loop;
 	struct token_req *req;	/* in flight, at most one */
-	struct kbuf *in;
+	struct agent_reader *in;
 };
 
 static struct channel chans[MAX_LOOPS][MAX_PROVIDERS][CHAN_PER_LOOP];
@@ -138,7 +139,7 @@ chan_close(struct channel *ch)
 		close(ch->fd);
 	}
 	ch->fd = -1;
-	kbuf_free(ch->in);
+	agent_reader_free(ch->in);
 	ch->in = NULL;
 }
 
@@ -184,10 +185,9 @@ chan_ensure(struct loop *l, unsigned int li, size_t pi, size_t j)
 	ch->fd = fd;
 	ch->gen = gen;
 	ch->loop = l;
-	if ((ch->in = kbuf_new()) == NULL ||
-	    kbuf_set_max_size(ch->in, P11H_MSG_MAX + 4) != 0 ||
+	if ((ch->in = agent_reader_new_plain(P11H_MSG_MAX)) == NULL ||
 	    loop_watch_fd(l, fd, chan_event, ch) != 0) {
-		kbuf_free(ch->in);
+		agent_reader_free(ch->in);
 		ch->in = NULL;
 		close(fd);
 		ch->fd = -1;
@@ -300,60 +300,31 @@ chan_event(struct loop *l, int fd, uint32_t ev, void *arg)
 	size_t pi = ch->pi;
 	unsigned int li = ch->li;
 	struct kbuf *m;
-	uint8_t *p;
-	size_t want, len;
-	ssize_t n;
+	int r;
 
 	(void)fd;
-	for (;;) {
-		want = kbuf_avail(ch->in);
-		if (want > 65536)
-			want = 65536;
-		if (want == 0 || kbuf_reserve(ch->in, want, &p) != 0) {
-			chan_dead(ch, pi, "it sent an oversized reply");
-			return;
-		}
-		n = recv(ch->fd, p, want, MSG_DONTWAIT);
-		if (kbuf_consume_end(ch->in, n > 0 ? want - (size_t)n :
-		    want) != 0) {
-			chan_dead(ch, pi, "buffer error");
-			return;
-		}
-		if (n == 0) {
-			chan_dead(ch, pi, "it exited or crashed");
-			pump(l, li, pi);
-			return;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			chan_dead(ch, pi, strerror(errno));
-			pump(l, li, pi);
-			return;
-		}
-		if ((size_t)n < want)
-			break;
-	}
 	(void)ev;
 	while (ch->fd >= 0) {
-		int r = agent_msg_frame_max(ch->in, P11H_MSG_MAX, &len);
-
+		r = agent_reader_recv(ch->in, ch->fd);
 		if (r == KMES_ERR_MESSAGE_INCOMPLETE)
 			break;
 		if (r != 0) {
-			chan_dead(ch, pi, "it sent a bad frame");
+			chan_dead(ch, pi, r == KMES_ERR_CONNECTION_CLOSED ?
+			    "it exited or crashed" : "it sent a bad frame");
 			break;
 		}
-		if ((m = kbuf_from(kbuf_ptr(ch->in) + 4, len)) == NULL) {
+		if (agent_reader_message(ch->in, &m) != 0) {
 			chan_dead(ch, pi, "out of memory");
 			break;
 		}
 		chan_reply(ch, pi, m);
 		kbuf_free(m);
-		if (ch->in == NULL || kbuf_consume(ch->in, 4 + len) != 0)
+		/* chan_reply may have closed ch (a protocol error). */
+		if (ch->fd < 0 || agent_reader_consume(ch->in) != 0) {
+			if (ch->fd >= 0)
+				chan_dead(ch, pi, "it sent a bad frame");
 			break;
+		}
 	}
 	pump(l, li, pi);
 }

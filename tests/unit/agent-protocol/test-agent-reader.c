@@ -7,6 +7,7 @@
  * the mapping (/proc/self/smaps VmFlags), not against the reader's word.
  */
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <check.h>
 #include <errno.h>
@@ -465,6 +466,110 @@ START_TEST(test_stalled_requests_share_a_bounded_locked_budget)
 }
 END_TEST
 
+/* Writes a frame of type t with a body of len bytes of b to fd. */
+static void
+write_frame(int fd, uint8_t t, size_t len, uint8_t b)
+{
+	uint8_t *m = malloc(5 + len);
+
+	ck_assert_ptr_nonnull(m);
+	m[0] = (uint8_t)((len + 1) >> 24);
+	m[1] = (uint8_t)((len + 1) >> 16);
+	m[2] = (uint8_t)((len + 1) >> 8);
+	m[3] = (uint8_t)(len + 1);
+	m[4] = t;
+	memset(m + 5, b, len);
+	ck_assert_int_eq(write(fd, m, 5 + len), (ssize_t)(5 + len));
+	free(m);
+}
+
+START_TEST(test_recv_hands_over_whole_frames_and_sees_the_end)
+{
+	struct agent_reader *r = agent_reader_new();
+	struct kbuf *msg;
+	int sv[2];
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	/* Nothing sent: the socket would block. */
+	ck_assert_int_eq(agent_reader_recv(r, sv[0]),
+	    KMES_ERR_MESSAGE_INCOMPLETE);
+	/* Half a header, then the rest and a second frame in one write. */
+	ck_assert_int_eq(write(sv[1], "\0\0", 2), 2);
+	ck_assert_int_eq(agent_reader_recv(r, sv[0]),
+	    KMES_ERR_MESSAGE_INCOMPLETE);
+	ck_assert_int_eq(write(sv[1], "\0\1\x0b", 3), 3);
+	write_frame(sv[1], SSH_AGENTC_REQUEST_IDENTITIES, 0, 0);
+	ck_assert_int_eq(agent_reader_recv(r, sv[0]), 0);
+	ck_assert_int_eq(agent_reader_message(r, &msg), 0);
+	ck_assert_uint_eq(kbuf_len(msg), 1);
+	ck_assert_uint_eq(kbuf_ptr(msg)[0], SSH_AGENTC_REQUEST_IDENTITIES);
+	kbuf_free(msg);
+	ck_assert_int_eq(agent_reader_consume(r), 0);
+	ck_assert_int_eq(agent_reader_recv(r, sv[0]), 0);
+	ck_assert_int_eq(agent_reader_consume(r), 0);
+	/* The peer goes: the end of the stream is said, not waited for. */
+	close(sv[1]);
+	ck_assert_int_eq(agent_reader_recv(r, sv[0]),
+	    KMES_ERR_CONNECTION_CLOSED);
+	close(sv[0]);
+	agent_reader_free(r);
+}
+END_TEST
+
+START_TEST(test_a_plain_reader_takes_its_own_limit_and_no_secret)
+{
+	/* The PKCS#11 helpers' replies: up to 512 KiB, nothing secret. */
+	struct agent_reader *r = agent_reader_new_plain(512 * 1024);
+	struct kbuf *msg;
+	uint8_t *frame;
+	size_t big, off;
+	ssize_t n;
+	int sv[2];
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_null(agent_reader_new_plain(0));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	/* Longer than any agent request, within the plain reader's limit;
+	 * type 17 (ADD_IDENTITY) would go to secure memory in an agent
+	 * reader, and does not here. The socket holds less: read as it
+	 * fills, as a loop would. */
+	big = 5 + 300 * 1024;
+	ck_assert_ptr_nonnull(frame = malloc(big));
+	memset(frame, 0x5a, big);
+	frame[0] = 0;
+	frame[1] = (uint8_t)((big - 4) >> 16);
+	frame[2] = (uint8_t)((big - 4) >> 8);
+	frame[3] = (uint8_t)(big - 4);
+	frame[4] = SSH_AGENTC_ADD_IDENTITY;
+	for (off = 0; off < big; off += (size_t)n) {
+		n = write(sv[1], frame + off, big - off);
+		if (n < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			ck_assert_int_eq(agent_reader_recv(r, sv[0]),
+			    KMES_ERR_MESSAGE_INCOMPLETE);
+			n = 0;
+		}
+	}
+	free(frame);
+	ck_assert_int_eq(agent_reader_recv(r, sv[0]), 0);
+	ck_assert_int_eq(agent_reader_in_secure(r), 0);
+	ck_assert_int_eq(agent_reader_message(r, &msg), 0);
+	ck_assert_uint_eq(kbuf_len(msg), 1 + 300 * 1024);
+	kbuf_free(msg);
+	ck_assert_int_eq(agent_reader_consume(r), 0);
+	/* One byte past the limit is refused at the header. */
+	ck_assert_int_eq(write(sv[1], "\0\x08\0\x01", 4), 4);
+	ck_assert_int_eq(agent_reader_recv(r, sv[0]),
+	    KMES_ERR_MESSAGE_TOO_LARGE);
+	close(sv[0]);
+	close(sv[1]);
+	agent_reader_free(r);
+}
+END_TEST
+
 START_TEST(test_only_requests_known_to_be_harmless_are_plain)
 {
 	unsigned int t, plain = 0;
@@ -502,6 +607,8 @@ reader_suite(void)
 	tcase_add_test(tc, test_hostile_headers_are_refused_before_allocating);
 	tcase_add_test(tc, test_stalled_requests_share_a_bounded_locked_budget);
 	tcase_add_test(tc, test_only_requests_known_to_be_harmless_are_plain);
+	tcase_add_test(tc, test_recv_hands_over_whole_frames_and_sees_the_end);
+	tcase_add_test(tc, test_a_plain_reader_takes_its_own_limit_and_no_secret);
 	suite_add_tcase(s, tc);
 	return s;
 }
