@@ -113,13 +113,42 @@ START_TEST(test_stop_runs_every_queued_job_once)
 }
 END_TEST
 
-START_TEST(test_zero_threads_or_queue_is_refused)
+START_TEST(test_zero_queue_is_refused)
 {
-	ck_assert_ptr_null(workers_new(0, 4));
 	ck_assert_ptr_null(workers_new(4, 0));
+	ck_assert_ptr_null(workers_new(0, 0));
 	ck_assert_ptr_null(workers_gate_new(0));
 	workers_free(NULL);
 	workers_gate_free(NULL);
+}
+END_TEST
+
+static void
+count_job(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+START_TEST(test_a_pool_without_threads_runs_jobs_only_when_asked)
+{
+	struct workers *w = workers_new(0, 2);
+	int ran = 0;
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(workers_submit(w, count_job, &ran), 0);
+	ck_assert_int_eq(workers_submit(w, count_job, &ran), 0);
+	/* Its queue is bounded like any pool's. */
+	ck_assert_int_eq(workers_submit(w, count_job, &ran),
+	    KMES_ERR_NO_BUFFER_SPACE);
+	ck_assert_int_eq(ran, 0);
+	ck_assert_uint_eq(workers_busy(w), 2);
+	ck_assert_uint_eq(workers_run_queued(w), 2);
+	ck_assert_int_eq(ran, 2);
+	ck_assert_uint_eq(workers_busy(w), 0);
+	/* Freeing drains what is still queued, on the caller's thread. */
+	ck_assert_int_eq(workers_submit(w, count_job, &ran), 0);
+	workers_free(w);
+	ck_assert_int_eq(ran, 3);
 }
 END_TEST
 
@@ -171,7 +200,8 @@ workers_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_full_queue_refuses_at_once_and_runs_nothing);
 	tcase_add_test(tc, test_stop_runs_every_queued_job_once);
-	tcase_add_test(tc, test_zero_threads_or_queue_is_refused);
+	tcase_add_test(tc, test_zero_queue_is_refused);
+	tcase_add_test(tc, test_a_pool_without_threads_runs_jobs_only_when_asked);
 	tcase_add_test(tc, test_gate_admits_no_more_than_its_slots);
 	suite_add_tcase(s, tc);
 	return s;
