@@ -25,17 +25,17 @@
 #include "sign.h"
 #include "unlock.h"
 
-/* The reply body, reused by each loop thread: no allocation per request. */
-static _Thread_local struct kbuf *scratch_body;
+/* Reply bodies, reused by each loop thread: no allocation per request. */
+static _Thread_local struct kbuf *scratch_body, *scratch_keys;
 
 static struct kbuf *
-scratch(void)
+scratch(struct kbuf **b)
 {
-	if (scratch_body == NULL)
-		scratch_body = kbuf_new();
+	if (*b == NULL)
+		*b = kbuf_new();
 	else
-		kbuf_reset(scratch_body);
-	return scratch_body;
+		kbuf_reset(*b);
+	return *b;
 }
 
 /* Which of a's identities p may see, as the IDENTITIES_ANSWER body. */
@@ -45,15 +45,16 @@ list_identities(struct agent *a, const struct peer *p, int locked,
 {
 	struct ks_identity **ids = NULL;
 	size_t i, n = 0, shown = 0;
-	struct kbuf *keys = NULL;
+	struct kbuf *keys;
 	const uint8_t *blob;
 	size_t blob_len;
 	int r = 0;
 
+	/* The keys first, then the count in front of them: no patching. */
+	if ((keys = scratch(&scratch_keys)) == NULL)
+		return KMES_ERR_ALLOC;
 	if (!locked) {
 		astore_sync(a);
-		if ((keys = kbuf_new()) == NULL)
-			return KMES_ERR_ALLOC;
 		if ((r = ks_table_snapshot(a->table, agent_now_ms(), &ids,
 		    &n)) != 0)
 			goto out;
@@ -72,19 +73,18 @@ list_identities(struct agent *a, const struct peer *p, int locked,
 	}
 	if ((r = kbuf_put_u8(body, SSH_AGENT_IDENTITIES_ANSWER)) != 0 ||
 	    (r = kbuf_put_u32(body, (uint32_t)shown)) != 0 ||
-	    (keys != NULL && (r = kbuf_putb(body, keys)) != 0))
+	    (r = kbuf_putb(body, keys)) != 0)
 		goto out;
 	log_debug("identities: %zu of %zu shown", shown, n);
  out:
 	ks_identity_list_free(ids, n);
-	kbuf_free(keys);
 	return r;
 }
 
 static void
 request_identities(struct client *cl, struct kbuf *m, int locked)
 {
-	struct kbuf *body = scratch();
+	struct kbuf *body = scratch(&scratch_body);
 	int r;
 
 	(void)m;
@@ -298,7 +298,7 @@ handle_extension(struct client *cl, struct kbuf *m)
 		    SSH_AGENT_FAILURE);
 	} else if (strcmp(name, AGENT_EXT_QUERY) == 0 && kbuf_len(m) == 0) {
 		/* draft-miller-ssh-agent: SUCCESS and the names we know. */
-		body = scratch();
+		body = scratch(&scratch_body);
 		if (body == NULL ||
 		    kbuf_put_u8(body, SSH_AGENT_SUCCESS) != 0 ||
 		    kbuf_put_cstring(body, AGENT_EXT_QUERY) != 0 ||
@@ -434,7 +434,8 @@ dispatch_thread_end(void *arg)
 {
 	(void)arg;
 	kbuf_free(scratch_body);
-	scratch_body = NULL;
+	kbuf_free(scratch_keys);
+	scratch_body = scratch_keys = NULL;
 	sign_thread_done();
 }
 
