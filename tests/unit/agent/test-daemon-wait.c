@@ -76,7 +76,7 @@ fifo_open(void *arg)
 
 /* The user answers the waiting askpass with line. */
 static void
-kit_answer(const char *line)
+user_answers(const char *line)
 {
 	ck_assert(kit_pump_until(k, fifo_open, NULL, 0));
 	ck_assert_int_eq(write(answer_fd, line, strlen(line)),
@@ -135,7 +135,7 @@ START_TEST(test_confirm_no_refuses_the_signature)
 	kit_askpass(k, "echo no");
 	ck_assert_int_eq(kit_sign_check(k, fd, ed, data, DLEN, 0),
 	    SSH_AGENT_FAILURE);
-	/* The key is still there and an unconstrained one signs at once. */
+	/* Refused, not removed: the key is still held. */
 	ck_assert_uint_eq(kit_count_ids(k, fd), 1);
 	close(fd);
 	ks_key_free(ed);
@@ -188,7 +188,7 @@ START_TEST(test_yes_given_after_a_lock_does_not_sign)
 	kbuf_free(l);
 	ck_assert(kit_quiet(k, fd, 1));
 	/* The user, not knowing, says yes: the lock wins. */
-	kit_answer("yes\n");
+	user_answers("yes\n");
 	ck_assert_int_eq(reply_type(fd, NULL), SSH_AGENT_FAILURE);
 	ck_assert(kit_pid_gone(pid));
 	ck_assert(lock_is_locked(&k->agent));
