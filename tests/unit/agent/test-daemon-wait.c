@@ -410,6 +410,54 @@ START_TEST(test_store_pin_from_a_bound_connection_is_refused_untried)
 }
 END_TEST
 
+static unsigned int want_busy;
+
+static int
+kdf_holds(void *arg)
+{
+	(void)arg;
+	return workers_busy(k->agent.kdf_pool) == want_busy;
+}
+
+START_TEST(test_full_kdf_queue_refuses_at_once_and_serves_the_queued)
+{
+	struct ks_key *key = kit_key(0);
+	struct kbuf *m = kit_sign_msg(key, data, DLEN, 0), *b;
+	int fds[17];
+	unsigned int i;
+	uint8_t t;
+
+	serve_store(key);
+	kit_askpass(k, "echo " PIN);
+	/* Sixteen PINs wait for the KDF (the queue main.c gives it). */
+	for (i = 0; i < 16; i++) {
+		fds[i] = kit_connect(k);
+		kit_send(fds[i], m);
+		want_busy = i + 1;
+		ck_assert(kit_pump_until(k, kdf_holds, NULL, 0));
+	}
+	/* The seventeenth is told no at once, not queued without bound. */
+	fds[16] = kit_connect(k);
+	kit_send(fds[16], m);
+	ck_assert(kit_pump(k, fds[16], 0));
+	ck_assert_int_eq(kit_reply(fds[16], &t, NULL), 0);
+	ck_assert_int_eq(t, SSH_AGENT_FAILURE);
+	ck_assert_uint_eq(workers_busy(k->agent.kdf_pool), 16);
+	/* Each queued one is answered, with a good signature. */
+	ck_assert_ptr_nonnull(b = kbuf_new());
+	for (i = 0; i < 16; i++) {
+		ck_assert_int_eq(reply_type(fds[i], b),
+		    SSH_AGENT_SIGN_RESPONSE);
+		kit_check_sig(b, key, data, DLEN);
+	}
+	for (i = 0; i < 17; i++)
+		close(fds[i]);
+	kbuf_free(b);
+	kbuf_free(m);
+	ks_key_free(key);
+}
+END_TEST
+
 static Suite *
 wait_suite(void)
 {
@@ -434,6 +482,8 @@ wait_suite(void)
 	    test_store_wrong_pin_from_prompt_fails_and_costs_one_try);
 	tcase_add_test(ts,
 	    test_client_gone_while_store_kdf_queued_gets_nothing_and_loop_lives);
+	tcase_add_test(ts,
+	    test_full_kdf_queue_refuses_at_once_and_serves_the_queued);
 	tcase_add_test(ts, test_unlock_with_store_pin_opens_the_store);
 	tcase_add_test(ts,
 	    test_wrong_store_pin_from_client_answered_after_the_hold);
