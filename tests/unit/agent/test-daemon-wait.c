@@ -204,7 +204,7 @@ END_TEST
 /* A store at <scratch>/store holding key (cheap KDF, PIN 123456), served
  * locked: its public key is listed, its private half is not loaded. */
 static void
-serve_store(const struct ks_key *key)
+serve_store_flags(const struct ks_key *key, uint32_t flags)
 {
 	static const struct ks_store_kdf cheap = { 10, 8, 1 };
 	struct ks_store *s = NULL;
@@ -218,10 +218,16 @@ serve_store(const struct ks_key *key)
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
 	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)PIN,
 	    strlen(PIN), &left), 0);
-	ck_assert_int_eq(ks_store_add_key(s, "store key", key, 0), 0);
+	ck_assert_int_eq(ks_store_add_key(s, "store key", key, flags), 0);
 	ks_store_free(s);
 	ck_assert_int_eq(astore_open(&k->agent, path), 0);
 	ck_assert(astore_locked(&k->agent));
+}
+
+static void
+serve_store(const struct ks_key *key)
+{
+	serve_store_flags(key, 0);
 }
 
 static int
@@ -410,6 +416,29 @@ START_TEST(test_store_pin_from_a_bound_connection_is_refused_untried)
 }
 END_TEST
 
+START_TEST(test_store_confirm_key_needs_the_pin_and_then_a_yes)
+{
+	struct ks_key *key = kit_key(0);
+	int fd;
+
+	serve_store_flags(key, KS_REC_CONFIRM);
+	fd = kit_connect(k);
+	/* One script, two questions: the PIN, then the yes/no. */
+	kit_askpass(k, "if [ \"$SSH_ASKPASS_PROMPT\" = confirm ]; then "
+	    "exit 1; else echo " PIN "; fi");
+	ck_assert_int_eq(kit_sign_check(k, fd, key, data, DLEN, 0),
+	    SSH_AGENT_FAILURE);
+	/* The PIN was right (the store opened); the user said no. */
+	ck_assert(!astore_locked(&k->agent));
+	kit_askpass(k, "[ \"$SSH_ASKPASS_PROMPT\" = confirm ] || exit 3\n"
+	    "echo yes");
+	ck_assert_int_eq(kit_sign_check(k, fd, key, data, DLEN, 0),
+	    SSH_AGENT_SIGN_RESPONSE);
+	close(fd);
+	ks_key_free(key);
+}
+END_TEST
+
 static unsigned int want_busy;
 
 static int
@@ -482,6 +511,8 @@ wait_suite(void)
 	    test_store_wrong_pin_from_prompt_fails_and_costs_one_try);
 	tcase_add_test(ts,
 	    test_client_gone_while_store_kdf_queued_gets_nothing_and_loop_lives);
+	tcase_add_test(ts,
+	    test_store_confirm_key_needs_the_pin_and_then_a_yes);
 	tcase_add_test(ts,
 	    test_full_kdf_queue_refuses_at_once_and_serves_the_queued);
 	tcase_add_test(ts, test_unlock_with_store_pin_opens_the_store);
