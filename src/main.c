@@ -48,8 +48,12 @@
 enum {
 	OPT_STORE = 256, OPT_PIN, OPT_PIN_FD, OPT_AUDIT_LOG, OPT_LOCK_IDLE,
 	OPT_PKCS11, OPT_TOKEN, OPT_PKCS11_TIMEOUT, OPT_CONFIG, OPT_NO_CONFIG,
-	OPT_PINENTRY, OPT_PRINT_SOCKET,
+	OPT_PINENTRY, OPT_PRINT_SOCKET, OPT_HELP, OPT_VERSION,
 };
+
+#ifndef KMES_VERSION
+#define KMES_VERSION "unknown"
+#endif
 
 _Static_assert(CONFIG_MAX_PKCS11 <= MAX_CLI_TOKENS,
     "the config file's modules must fit the login targets");
@@ -57,9 +61,9 @@ _Static_assert(CONFIG_MAX_PKCS11 <= MAX_CLI_TOKENS,
 static struct listen_sock lsock;
 
 static void
-usage(void)
+print_usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: " PROGNAME " [-c | -s] [-Dd] [-a bind_address] "
 	    "[-E fingerprint_hash]\n"
 	    "                  [-O option] [-P allowed_providers] [-t life]\n"
@@ -74,8 +78,66 @@ usage(void)
 	    "                  [-P allowed_providers] [-t life] "
 	    "command [arg ...]\n"
 	    "       " PROGNAME " [-c | -s] -k\n"
-	    "       " PROGNAME " --print-socket\n");
+	    "       " PROGNAME " --print-socket | --help | --version\n");
+}
+
+/* A usage error: what was wrong was said just before. */
+static void
+usage(void)
+{
+	print_usage(stderr);
 	exit(1);
+}
+
+static void
+help(void)
+{
+	print_usage(stdout);
+	printf("\n"
+	    "An ssh-agent whose keys live in an encrypted key store or a PKCS#11\n"
+	    "token. At login: eval \"$(" PROGNAME " -s --pin)\"\n"
+	    "\n"
+	    "  -c, -s               print C-shell or Bourne-shell commands\n"
+	    "  -D, -d               stay in the foreground (-d: debug log)\n"
+	    "  -a bind_address      listen on this socket path\n"
+	    "  -E hash              fingerprints in md5 or sha256\n"
+	    "  -O allow-remote-pkcs11\n"
+	    "                       let forwarded connections use ssh-add -s/-e\n"
+	    "  -P providers         PKCS#11 modules ssh-add -s may load\n"
+	    "  -t life              default lifetime of keys added with ssh-add\n"
+	    "  -k                   stop the agent in $SSH_AGENT_PID\n"
+	    "  --store path         the key store (default: $KMES_STORE, else\n"
+	    "                       $XDG_DATA_HOME/kmes/keystore)\n"
+	    "  --pin, --pin-fd fd   unlock the store and tokens at start\n"
+	    "  --pkcs11 module      serve a PKCS#11 token's keys (--token to pick one)\n"
+	    "  --pkcs11-timeout t   deadline of a token operation (default 30s)\n"
+	    "  --lock-idle time     lock the store after this long without use\n"
+	    "  --audit-log path     one JSON line per signature and unlock\n"
+	    "  --config file, --no-config\n"
+	    "                       agent.conf (default $XDG_CONFIG_HOME/kmes/)\n"
+	    "  --pinentry program   the PIN dialog to run\n"
+	    "  --print-socket       print the socket path the agent would use\n"
+	    "  --help, --version    this text; the version\n"
+	    "\n"
+	    "Times are sshd_config style: 90, 30m, 1h30m. See kmes-agent(1).\n");
+	exit(0);
+}
+
+/*
+ * getopt_long takes any unambiguous prefix: "--lock 30m" would be
+ * --lock-idle and "--pin" a prefix of "--pin-fd". An option that changes
+ * what the agent guards is spelt out in full, or refused.
+ */
+static void
+refuse_abbreviation(const char *typed, const char *name)
+{
+	size_t len = strcspn(typed, "=");
+
+	if (len == strlen(name) && strncmp(typed, name, len) == 0)
+		return;
+	fprintf(stderr, PROGNAME ": unknown option '--%.*s' (did you mean "
+	    "--%s?)\n", (int)len, typed, name);
+	usage();
 }
 
 /* Before anything else: no core files, no ptrace by peers, no dumps. */
@@ -262,6 +324,8 @@ main(int argc, char **argv)
 		{ "no-config", no_argument, NULL, OPT_NO_CONFIG },
 		{ "pinentry", required_argument, NULL, OPT_PINENTRY },
 		{ "print-socket", no_argument, NULL, OPT_PRINT_SOCKET },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent agent;
@@ -280,7 +344,7 @@ main(int argc, char **argv)
 	const char *config_path = NULL;
 	struct agent_config *cfg = NULL;
 	char cfg_err[PATH_MAX + 256];
-	int r, status = 0;
+	int r, status = 0, prev, longindex;
 	long life;
 	pid_t parent_pid, pid;
 	sigset_t set;
@@ -299,9 +363,25 @@ main(int argc, char **argv)
 	agent.opt.fp_hash = KS_FP_SHA256;
 	agent.listen_fd = -1;
 
-	while ((ch = getopt_long(argc, argv, "+cDdksE:a:O:P:t:", long_opts,
-	    NULL)) != -1) {
+	for (;;) {
+		prev = optind;
+		longindex = -1;
+		if ((ch = getopt_long(argc, argv, "+cDdhksE:a:O:P:t:", long_opts,
+		    &longindex)) == -1)
+			break;
+		/* No permuting ('+'): the option is argv[prev] itself. */
+		if (longindex >= 0 && prev < argc &&
+		    strncmp(argv[prev], "--", 2) == 0)
+			refuse_abbreviation(argv[prev] + 2,
+			    long_opts[longindex].name);
 		switch (ch) {
+		case 'h':
+		case OPT_HELP:
+			help();
+			break;
+		case OPT_VERSION:
+			printf(PROGNAME " " KMES_VERSION "\n");
+			exit(0);
 		case OPT_STORE:
 			store_path = optarg;
 			break;
@@ -369,27 +449,31 @@ main(int argc, char **argv)
 			want_pin = 1;
 			break;
 		case 'c':
-			if (s_flag)
-				usage();
-			c_flag++;
-			break;
 		case 's':
-			if (c_flag)
+			if ((ch == 'c' && s_flag) || (ch == 's' && c_flag)) {
+				fprintf(stderr, PROGNAME ": -c and -s cannot "
+				    "be used together\n");
 				usage();
-			s_flag++;
+			}
+			if (ch == 'c')
+				c_flag++;
+			else
+				s_flag++;
 			break;
 		case 'k':
 			k_flag++;
 			break;
 		case 'd':
-			if (d_flag || D_flag)
-				usage();
-			d_flag++;
-			break;
 		case 'D':
-			if (d_flag || D_flag)
+			if (d_flag || D_flag) {
+				fprintf(stderr, PROGNAME ": -d and -D are "
+				    "given once, and not together\n");
 				usage();
-			D_flag++;
+			}
+			if (ch == 'd')
+				d_flag++;
+			else
+				D_flag++;
 			break;
 		case 'E':
 			if (parse_fp_hash(optarg, &agent.opt.fp_hash) != 0) {
@@ -427,7 +511,8 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			if ((life = agent_convtime(optarg)) == -1) {
-				fprintf(stderr, "Invalid lifetime\n");
+				fprintf(stderr, PROGNAME ": bad -t lifetime "
+				    "\"%s\"\n", optarg);
 				usage();
 			}
 			agent.opt.default_lifetime = (uint32_t)life;
