@@ -102,8 +102,8 @@ cmd_generate(struct keytool *kt, int argc, char **argv)
 	size_t id_len = 0;
 	int ch, r, status;
 
-	while ((ch = getopt_long(argc, argv, ":t:b:l:ci:", generate_options,
-	    NULL)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":t:b:l:ci:",
+	    generate_options)) != -1) {
 		switch (ch) {
 		case 't':
 			tname = optarg;

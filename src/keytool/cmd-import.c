@@ -118,8 +118,8 @@ cmd_import(struct keytool *kt, int argc, char **argv)
 	uint32_t flags = KS_REC_NEVER_EXTRACTABLE;
 	int ch, r, status, encrypted;
 
-	while ((ch = getopt_long(argc, argv, ":l:c", import_options,
-	    NULL)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":l:c",
+	    import_options)) != -1) {
 		switch (ch) {
 		case 'l':
 			label = optarg;

@@ -33,8 +33,8 @@ cmd_init(struct keytool *kt, int argc, char **argv)
 	unsigned long v;
 	int ch, r, status;
 
-	while ((ch = getopt_long(argc, argv, ":l:", init_options,
-	    NULL)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":l:",
+	    init_options)) != -1) {
 		switch (ch) {
 		case 'l':
 			label = optarg;

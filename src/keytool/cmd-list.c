@@ -40,8 +40,8 @@ cmd_list(struct keytool *kt, int argc, char **argv)
 	size_t i, n;
 	int ch, r, status;
 
-	while ((ch = getopt_long(argc, argv, ":E:", list_options,
-	    NULL)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":E:",
+	    list_options)) != -1) {
 		switch (ch) {
 		case 'E':
 			if (strcmp(optarg, "sha256") == 0)

@@ -45,8 +45,8 @@ cmd_recover(struct keytool *kt, int argc, char **argv)
 	size_t len = 0;
 	int ch, r, status;
 
-	while ((ch = getopt_long(argc, argv, ":o:", recover_options,
-	    NULL)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":o:",
+	    recover_options)) != -1) {
 		switch (ch) {
 		case 'o':
 			out = optarg;

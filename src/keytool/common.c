@@ -47,11 +47,64 @@ kt_usage(const struct keytool *kt)
 	return KT_EXIT_USAGE;
 }
 
+/* Set when kt_getopt refused an abbreviation (and said so). */
+static int abbrev_refused;
+
+int
+kt_getopt(int argc, char **argv, const char *optstring,
+    const struct option *longopts)
+{
+	const char *typed;
+	size_t len;
+	int ch, idx = -1, at;
+
+	abbrev_refused = 0;
+	ch = getopt_long(argc, argv, optstring, longopts, &idx);
+	if (idx < 0 || optind < 1)
+		return ch;
+	/*
+	 * getopt_long takes any unambiguous prefix ("--conf" for --confirm,
+	 * "--sto" for --store): a long option here is spelt out in full.
+	 * The option itself is the last element taken, or the one before it
+	 * when its argument came separately.
+	 */
+	at = optind - 1;
+	if (optarg != NULL && optarg == argv[at] && at > 0)
+		at--;
+	if (strncmp(argv[at], "--", 2) != 0)
+		return ch;
+	typed = argv[at] + 2;
+	len = strcspn(typed, "=");
+	if (len == strlen(longopts[idx].name) &&
+	    strncmp(typed, longopts[idx].name, len) == 0)
+		return ch;
+	kt_warnx("unknown option '--%.*s' (did you mean --%s?)", (int)len,
+	    typed, longopts[idx].name);
+	abbrev_refused = 1;
+	return '?';
+}
+
+int
+kt_abbrev_refused(void)
+{
+	return abbrev_refused;
+}
+
+void
+kt_cmd_help(const struct keytool *kt)
+{
+	printf("usage: " KT_PROG " [global options] %s%s%s\n  %s\n",
+	    kt->cmd->name, *kt->cmd->args != '\0' ? " " : "", kt->cmd->args,
+	    kt->cmd->help);
+}
+
 int
 kt_bad_option(const struct keytool *kt, int ch, char **argv)
 {
 	const char *arg = optind > 0 ? argv[optind - 1] : "?";
 
+	if (abbrev_refused)
+		return kt_usage(kt);
 	/* In a cluster like -xv, argv[optind - 1] is not the culprit. */
 	if (optopt != 0 && ch == '?')
 		kt_warnx("%s: unknown option -%c", kt->cmd->name, optopt);

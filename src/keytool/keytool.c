@@ -146,7 +146,7 @@ main(int argc, char **argv)
 	struct keytool kt;
 	char *default_path = NULL;
 	const char *fdopt;
-	int ch, r, status, which;
+	int ch, i, r, status, which;
 
 	harden_process();
 	memset(&kt, 0, sizeof(kt));
@@ -154,8 +154,7 @@ main(int argc, char **argv)
 		kt.fd[which] = -1;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:s:hV", global_options,
-	    NULL)) != -1) {
+	while ((ch = kt_getopt(argc, argv, "+:s:hV", global_options)) != -1) {
 		switch (ch) {
 		case 's':
 			kt.store_path = optarg;
@@ -181,7 +180,8 @@ main(int argc, char **argv)
 			usage(stderr);
 			return KT_EXIT_USAGE;
 		default:
-			kt_warnx("unknown option %s", argv[optind - 1]);
+			if (!kt_abbrev_refused())
+				kt_warnx("unknown option %s", argv[optind - 1]);
 			usage(stderr);
 			return KT_EXIT_USAGE;
 		}
@@ -200,6 +200,13 @@ main(int argc, char **argv)
 		kt_warnx("unknown command '%s'", argv[0]);
 		usage(stderr);
 		return KT_EXIT_USAGE;
+	}
+	/* "kmes-keytool CMD --help": the command's usage, and nothing done. */
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			kt_cmd_help(&kt);
+			return KT_EXIT_OK;
+		}
 	}
 	if (kt.store_path == NULL) {
 		if ((default_path = ks_store_default_path()) == NULL) {

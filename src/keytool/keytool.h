@@ -5,6 +5,7 @@
 #ifndef KMES_KEYTOOL_H
 #define KMES_KEYTOOL_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +68,13 @@ int kt_usage(const struct keytool *kt);
 /* Reports a getopt_long error (ch '?' or ':', with opterr off) and the
  * usage line; returns KT_EXIT_USAGE. */
 int kt_bad_option(const struct keytool *kt, int ch, char **argv);
+/* getopt_long refusing abbreviated long options ('?' after saying so). */
+int kt_getopt(int argc, char **argv, const char *optstring,
+    const struct option *longopts);
+/* 1 if the last kt_getopt refused an abbreviation. */
+int kt_abbrev_refused(void);
+/* CMD --help: the command's usage and what it does, on stdout. */
+void kt_cmd_help(const struct keytool *kt);
 
 /* For subcommands without options or arguments: returns KT_EXIT_OK, or
  * KT_EXIT_USAGE after saying why. */

@@ -1,9 +1,12 @@
 #!/bin/bash
-# kmes-agent explains itself: --help and --version answer on stdout and
-# exit 0, and every usage error says what was wrong before the usage;
-# an abbreviated long option is refused, so "--lock 30m" starts nothing.
+# kmes-agent and kmes-keytool explain themselves: --help and --version
+# answer on stdout and exit 0, and every usage error says what was wrong
+# before the usage; an abbreviated long option is refused, so
+# "kmes-agent --lock 30m" starts nothing and "kmes-keytool --sto x" does
+# not touch a store called x.
 #
-# Run: AGENT=build/src/kmes-agent bash tests/integration/test-usage.sh
+# Run: AGENT=build/src/kmes-agent KEYTOOL=build/src/keytool/kmes-keytool \
+#	bash tests/integration/test-usage.sh
 
 . "$(dirname "$0")/lib.sh"
 
@@ -53,5 +56,40 @@ check_usage_error "a bad -t" 'bad -t lifetime "soon"' -t soon
 check_usage_error "an unknown -O word" 'unknown -O option "no-such"' \
 	-O no-such
 check_usage_error "an unknown option" "unrecognized option '--bogus'" --bogus
+
+# --------------------------------------------------------------- keytool
+[ -x "${KEYTOOL:-}" ] || bail_out "KEYTOOL is not set to kmes-keytool"
+export KMES_STORE=$TMP/store
+run "$KEYTOOL" --help
+expect_eq "kmes-keytool --help exits 0" 0 "$RC"
+expect_contains "kmes-keytool --help lists the commands" "recover" "$OUT"
+run "$KEYTOOL" --version
+expect_match "kmes-keytool --version prints its version" \
+	'^kmes-keytool [0-9]+\.[0-9]+\.[0-9]+$' "$OUT"
+for cmd in init generate import list delete passwd unblock info verify \
+	recover export-public; do
+	run "$KEYTOOL" "$cmd" --help
+	expect_eq "kmes-keytool $cmd --help exits 0" 0 "$RC"
+	expect_match "kmes-keytool $cmd --help shows its usage" \
+		"^usage: kmes-keytool \\[global options\\] $cmd" "$OUT"
+done
+[ ! -e "$KMES_STORE" ]
+expect_eq "no --help created a store" 0 "$?"
+
+run "$KEYTOOL" init --label x --help
+expect_eq "--help after other options still only shows the usage" 0 "$RC"
+[ ! -e "$KMES_STORE" ]
+expect_eq "init --help creates no store" 0 "$?"
+
+run "$KEYTOOL" --sto "$TMP/other" list
+expect_eq "kmes-keytool refuses an abbreviated --store" 2 "$RC"
+expect_contains "the keytool error names the full option" \
+	"unknown option '--sto' (did you mean --store?)" "$ERR"
+run "$KEYTOOL" generate -t ed25519 -l k --conf
+expect_contains "a command's abbreviated option is refused" \
+	"unknown option '--conf' (did you mean --confirm?)" "$ERR"
+run "$KEYTOOL" --store="$TMP/none" list
+expect_contains "--store=path in full is taken" "no key store at $TMP/none" \
+	"$ERR"
 
 done_testing
