@@ -201,9 +201,6 @@ astore_login(struct agent *a, const uint8_t *pin, size_t len,
 		atomic_store(&a->last_use_ms, agent_now_ms());
 		if (a->loops != NULL)
 			loopset_kick(a->loops);
-		/* --lock-idle counts from now: loop 0 looks again. */
-		if (a->loops != NULL)
-			loopset_kick(a->loops);
 		r = rebuild(a, s);
 	} else if (a->loops == NULL) {
 		/* At start-up the caller tells the user; no second line. */
