@@ -19,7 +19,6 @@
  * - the HSM drops the session or the login: the helper reopens and logs in
  *   again, once, by itself (keystore/token.c).
  */
-
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
