@@ -18,6 +18,7 @@
 #include "prov.h"
 #include "readpass.h"
 #include "secmem.h"
+#include "store.h"
 
 #define PROGNAME "kmes-agent"
 /* Store PIN tries from a terminal before giving up. */
@@ -62,6 +63,13 @@ get_pin(struct agent *a, const struct login_target *t, int pin_fd, int left,
 	char name[PATH_MAX + 32];
 	int r;
 
+	/* A blocked store is said before anyone types a PIN for nothing. */
+	if (t->module == NULL && !again && left == 0) {
+		fprintf(stderr, PROGNAME ": the PIN of keystore '%s' is "
+		    "blocked; unblock it with 'kmes-keytool unblock' (it asks "
+		    "for the SO PIN)\n", astore_label(a));
+		return KMES_ERR_PIN_LOCKED;
+	}
 	if (pin_fd >= 0) {
 		if ((r = readpass_fd(pin_fd, pinp, lenp)) != 0)
 			fprintf(stderr, PROGNAME ": cannot read the PIN from "
@@ -110,6 +118,10 @@ pin_failed(struct agent *a, const struct login_target *t, int r,
 		fprintf(stderr, PROGNAME ": the PIN of keystore '%s' is "
 		    "blocked; unblock it with 'kmes-keytool unblock'\n",
 		    astore_label(a));
+	else if (r == KMES_ERR_INVALID_ARGUMENT)
+		fprintf(stderr, PROGNAME ": a keystore PIN has %d to %d "
+		    "characters; that one was not tried\n", KS_STORE_PIN_MIN,
+		    KS_STORE_PIN_MAX);
 	else
 		fprintf(stderr, PROGNAME ": cannot unlock keystore '%s': %s\n",
 		    astore_label(a), kmes_err(r));

@@ -307,6 +307,51 @@ pools_stop(struct agent *a)
 	a->kdf_gate = NULL;
 }
 
+/*
+ * As ssh with a private key file: a store file others may read or write
+ * is refused, with the fix. Encrypted or not, a copy costs an attacker
+ * nothing but the PIN guesses, offline and unlimited.
+ */
+static int
+store_exposed(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 077) == 0)
+		return 0;
+	fprintf(stderr, PROGNAME ": keystore %s may be read by others "
+	    "(mode %04o); refusing to use it. Fix it with: chmod 600 %s\n",
+	    path, (unsigned int)(st.st_mode & 07777), path);
+	return 1;
+}
+
+/*
+ * Starting a second agent while SSH_AUTH_SOCK names a live one is often a
+ * login script run twice: said, not refused (the new one's commands
+ * replace the old socket in this shell only).
+ */
+static void
+warn_running_agent(void)
+{
+	struct sockaddr_un sun;
+	const char *sock = getenv("SSH_AUTH_SOCK");
+	int fd;
+
+	if (sock == NULL || *sock == '\0' ||
+	    strlen(sock) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, sock, strlen(sock));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		fprintf(stderr, PROGNAME ": warning: an agent is already "
+		    "running at %s (SSH_AUTH_SOCK); starting another\n", sock);
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -608,6 +653,8 @@ main(int argc, char **argv)
 	if (store_path == NULL && (default_store = ks_store_default_path()) !=
 	    NULL && stat(default_store, &st) == 0)
 		store_path = default_store;
+	if (store_path != NULL && store_exposed(store_path))
+		exit(1);
 	if (store_path != NULL && (r = astore_open(&agent, store_path)) != 0) {
 		fprintf(stderr, PROGNAME ": cannot open keystore %s: %s\n",
 		    store_path, kmes_err(r));
@@ -647,6 +694,8 @@ main(int argc, char **argv)
 		exit(1);
 	}
 
+	if (!activated)
+		warn_running_agent();
 	parent_pid = getpid();
 	if (activated) {
 		if (bind_address != NULL) {
@@ -668,6 +717,7 @@ main(int argc, char **argv)
 		if (want_pin && login_here(&agent, pin_fd) != 0) {
 			prov_shutdown(&agent);
 			cleanup_socket();
+			fprintf(stderr, PROGNAME ": no agent started\n");
 			exit(1);
 		}
 		print_env(c_flag, lsock.path, parent_pid, 0);
@@ -699,6 +749,8 @@ main(int argc, char **argv)
 				close(pipe_res[0]);
 				if (r != 0) {
 					(void)waitpid(pid, NULL, 0);
+					fprintf(stderr, PROGNAME ": no agent "
+					    "started\n");
 					exit(1);
 				}
 			}
