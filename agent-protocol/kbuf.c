@@ -526,6 +526,46 @@ kbuf_get_mpint_direct(struct kbuf *b, const uint8_t **p, size_t *lenp)
 }
 
 int
+kbuf_get_line(struct kbuf *b, size_t max, int flags, const char **linep,
+    size_t *lenp)
+{
+	const uint8_t *p = kbuf_ptr(b), *nl;
+	size_t avail = kbuf_len(b), scan, n, used;
+
+	*linep = NULL;
+	*lenp = 0;
+	if (max > KBUF_SIZE_MAX)
+		max = KBUF_SIZE_MAX;
+	/*
+	 * Look no further than the longest line could reach: a peer that
+	 * never sends '\n' costs one bounded scan per call, not the buffer.
+	 */
+	scan = avail < max + 2 ? avail : max + 2;
+	if ((nl = memchr(p, '\n', scan)) != NULL) {
+		n = (size_t)(nl - p);
+		used = n + 1;
+	} else if (avail > max + 1)
+		return KMES_ERR_STRING_TOO_LARGE;
+	else if ((flags & KBUF_LINE_LAST) != 0 && avail != 0) {
+		n = avail;
+		used = avail;
+	} else
+		return KMES_ERR_MESSAGE_INCOMPLETE;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if (n > max)
+		return KMES_ERR_STRING_TOO_LARGE;
+	/* A NUL would let "OK\0junk" pass for "OK" or cut a path short. */
+	if (n != 0 && memchr(p, '\0', n) != NULL)
+		return KMES_ERR_INVALID_FORMAT;
+	/* No wipe: *linep points here. Reset, compaction and free wipe. */
+	b->off += used;
+	*linep = (const char *)p;
+	*lenp = n;
+	return 0;
+}
+
+int
 kbuf_equal(const struct kbuf *a, const struct kbuf *b)
 {
 	return kbuf_equal_bytes(a, kbuf_ptr(b), kbuf_len(b));

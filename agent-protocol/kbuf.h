@@ -107,6 +107,27 @@ int kbuf_froms(struct kbuf *b, struct kbuf **sub)
 int kbuf_get_mpint_direct(struct kbuf *b, const uint8_t **p, size_t *lenp)
     __attribute__((warn_unused_result));
 
+/* kbuf_get_line: no more bytes will come, so a last line may lack its '\n'. */
+#define KBUF_LINE_LAST 0x01
+
+/*
+ * Takes one text line off the front of b and points *linep at it inside b:
+ * no copy and no NUL terminator; valid until b is next written, and wiped
+ * with b's storage, so a secret line never leaves the memory b keeps it in.
+ * The line is what comes before the first '\n', handed back without the
+ * '\n' and without one '\r' just before it (CRLF text); *lenp is its
+ * length. With KBUF_LINE_LAST in flags the input is complete and the bytes
+ * after the last '\n', if any, are the last line (its '\r' dropped too).
+ * Returns 0; KMES_ERR_MESSAGE_INCOMPLETE when no line is there (no '\n'
+ * buffered yet, or b is empty); KMES_ERR_STRING_TOO_LARGE when the line is
+ * longer than max bytes, or must be because more than max + 1 bytes are
+ * buffered without a '\n'; KMES_ERR_INVALID_FORMAT when the line holds a
+ * NUL byte. Consumes nothing on error. A reader that fills b from a stream
+ * must let it hold max + 2 bytes: the longest line, its '\r' and '\n'.
+ */
+int kbuf_get_line(struct kbuf *b, size_t max, int flags, const char **linep,
+    size_t *lenp) __attribute__((warn_unused_result));
+
 /* Returns 1 if the unread bytes of a and b are equal, else 0. */
 int kbuf_equal(const struct kbuf *a, const struct kbuf *b);
 

@@ -236,6 +236,186 @@ START_TEST(test_growth_keeps_contents)
 }
 END_TEST
 
+/* Takes the next line and checks it is want (a C string); max 64. */
+static void
+expect_line(struct kbuf *b, int flags, const char *want)
+{
+	const char *line = (const char *)1;
+	size_t len = 99;
+
+	ck_assert_int_eq(kbuf_get_line(b, 64, flags, &line, &len), 0);
+	ck_assert_uint_eq(len, strlen(want));
+	ck_assert_mem_eq(line, want, len);
+}
+
+/* Checks that no line comes out of b, and that nothing was taken. */
+static void
+expect_no_line(struct kbuf *b, size_t max, int flags, int want_r)
+{
+	const char *line = (const char *)1;
+	size_t len = 99, before = kbuf_len(b);
+
+	ck_assert_int_eq(kbuf_get_line(b, max, flags, &line, &len), want_r);
+	ck_assert_ptr_null(line);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_uint_eq(kbuf_len(b), before);
+}
+
+START_TEST(test_line_lf_crlf_and_empty_lines)
+{
+	static const char text[] = "one\r\ntwo\n\n\r\nthree\r\r\n";
+	struct kbuf *b = kbuf_from(text, sizeof(text) - 1);
+
+	expect_line(b, 0, "one");
+	expect_line(b, 0, "two");
+	expect_line(b, 0, "");
+	expect_line(b, 0, "");
+	/* One CR belongs to the line end; another is the line's own. */
+	expect_line(b, 0, "three\r");
+	ck_assert_uint_eq(kbuf_len(b), 0);
+	expect_no_line(b, 64, 0, KMES_ERR_MESSAGE_INCOMPLETE);
+	expect_no_line(b, 64, KBUF_LINE_LAST, KMES_ERR_MESSAGE_INCOMPLETE);
+	kbuf_free(b);
+}
+END_TEST
+
+START_TEST(test_line_waits_for_its_newline)
+{
+	struct kbuf *b = kbuf_new();
+
+	ck_assert_int_eq(kbuf_put(b, "OK", 2), 0);
+	expect_no_line(b, 64, 0, KMES_ERR_MESSAGE_INCOMPLETE);
+	/* A CR alone is not a line end: its LF may still be on the way. */
+	ck_assert_int_eq(kbuf_put(b, "\r", 1), 0);
+	expect_no_line(b, 64, 0, KMES_ERR_MESSAGE_INCOMPLETE);
+	ck_assert_int_eq(kbuf_put(b, "\nD 12", 5), 0);
+	expect_line(b, 0, "OK");
+	expect_no_line(b, 64, 0, KMES_ERR_MESSAGE_INCOMPLETE);
+	ck_assert_int_eq(kbuf_put(b, "34\n", 3), 0);
+	expect_line(b, 0, "D 1234");
+	ck_assert_uint_eq(kbuf_len(b), 0);
+	kbuf_free(b);
+}
+END_TEST
+
+START_TEST(test_line_last_line_without_newline_only_at_eof)
+{
+	static const char text[] = "a\nlast";
+	static const char crlast[] = "last\r";
+	struct kbuf *b = kbuf_from(text, sizeof(text) - 1);
+
+	expect_line(b, KBUF_LINE_LAST, "a");
+	expect_no_line(b, 64, 0, KMES_ERR_MESSAGE_INCOMPLETE);
+	expect_line(b, KBUF_LINE_LAST, "last");
+	expect_no_line(b, 64, KBUF_LINE_LAST, KMES_ERR_MESSAGE_INCOMPLETE);
+	kbuf_free(b);
+
+	b = kbuf_from(crlast, sizeof(crlast) - 1);
+	expect_line(b, KBUF_LINE_LAST, "last");
+	kbuf_free(b);
+}
+END_TEST
+
+START_TEST(test_line_over_long_refused_before_and_after_newline)
+{
+	struct kbuf *b;
+	const char *line;
+	size_t len;
+
+	/* max bytes fit, with or without the CR that CRLF adds. */
+	b = kbuf_from("abcd\r\nabcd\nabcde\n", 19);
+	ck_assert_int_eq(kbuf_get_line(b, 4, 0, &line, &len), 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_int_eq(kbuf_get_line(b, 4, 0, &line, &len), 0);
+	ck_assert_uint_eq(len, 4);
+	expect_no_line(b, 4, 0, KMES_ERR_STRING_TOO_LARGE);
+	expect_no_line(b, 4, KBUF_LINE_LAST, KMES_ERR_STRING_TOO_LARGE);
+	kbuf_free(b);
+
+	/* A peer that never ends its line is refused once max + 2 bytes are
+	 * in, without waiting for a newline that may never come. */
+	b = kbuf_from("abcd\r", 5);
+	expect_no_line(b, 4, 0, KMES_ERR_MESSAGE_INCOMPLETE);
+	kbuf_free(b);
+	b = kbuf_from("abcdef", 6);
+	expect_no_line(b, 4, 0, KMES_ERR_STRING_TOO_LARGE);
+	expect_no_line(b, 4, KBUF_LINE_LAST, KMES_ERR_STRING_TOO_LARGE);
+	kbuf_free(b);
+	b = kbuf_from("abcde", 5);
+	expect_no_line(b, 4, KBUF_LINE_LAST, KMES_ERR_STRING_TOO_LARGE);
+	kbuf_free(b);
+
+	/* max 0 takes empty lines only. */
+	b = kbuf_from("\r\nx\n", 5);
+	ck_assert_int_eq(kbuf_get_line(b, 0, 0, &line, &len), 0);
+	ck_assert_uint_eq(len, 0);
+	expect_no_line(b, 0, 0, KMES_ERR_STRING_TOO_LARGE);
+	kbuf_free(b);
+}
+END_TEST
+
+START_TEST(test_line_with_nul_refused)
+{
+	static const char text[] = "OK\0junk\nOK\n";
+	struct kbuf *b = kbuf_from(text, sizeof(text) - 1);
+
+	/* "OK\0junk" must not pass for "OK" with a C string compare. */
+	expect_no_line(b, 64, 0, KMES_ERR_INVALID_FORMAT);
+	expect_no_line(b, 64, KBUF_LINE_LAST, KMES_ERR_INVALID_FORMAT);
+	kbuf_free(b);
+	b = kbuf_from("\0", 1);
+	expect_no_line(b, 64, KBUF_LINE_LAST, KMES_ERR_INVALID_FORMAT);
+	kbuf_free(b);
+}
+END_TEST
+
+START_TEST(test_line_every_cut_gives_only_whole_lines)
+{
+	static const char text[] = "first\r\n\nthird line\n";
+	static const char *const want[] = { "first", "", "third line" };
+	const char *line;
+	size_t cut, len, got;
+	struct kbuf *b;
+	int r;
+
+	for (cut = 0; cut <= sizeof(text) - 1; cut++) {
+		b = kbuf_from(text, cut);
+		got = 0;
+		while ((r = kbuf_get_line(b, 64, 0, &line, &len)) == 0) {
+			ck_assert_uint_lt(got, 3);
+			ck_assert_uint_eq(len, strlen(want[got]));
+			ck_assert_mem_eq(line, want[got], len);
+			got++;
+		}
+		ck_assert_int_eq(r, KMES_ERR_MESSAGE_INCOMPLETE);
+		/* What is left is exactly the unfinished line. */
+		ck_assert_ptr_null(memchr(kbuf_ptr(b), '\n', kbuf_len(b)));
+		ck_assert_uint_eq(got, (size_t)(cut >= 7) + (cut >= 8) +
+		    (cut >= 19));
+		kbuf_free(b);
+	}
+}
+END_TEST
+
+START_TEST(test_line_of_secure_buffer_is_not_copied)
+{
+	struct kbuf *b = kbuf_new_secure(64);
+	const uint8_t *where;
+	const char *line;
+	size_t len;
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(kbuf_put(b, "D s3cret\n", 9), 0);
+	where = kbuf_ptr(b);
+	ck_assert_int_eq(kbuf_get_line(b, 64, 0, &line, &len), 0);
+	/* The secret is handed back where the locked buffer holds it. */
+	ck_assert_ptr_eq(line, (const char *)where);
+	ck_assert_uint_eq(len, 8);
+	ck_assert_mem_eq(line, "D s3cret", 8);
+	kbuf_free(b);
+}
+END_TEST
+
 static Suite *
 kbuf_suite(void)
 {
@@ -256,6 +436,13 @@ kbuf_suite(void)
 	tcase_add_test(tc, test_secure_alloc_zeroed_and_sized);
 	tcase_add_test(tc, test_ct_memcmp);
 	tcase_add_test(tc, test_growth_keeps_contents);
+	tcase_add_test(tc, test_line_lf_crlf_and_empty_lines);
+	tcase_add_test(tc, test_line_waits_for_its_newline);
+	tcase_add_test(tc, test_line_last_line_without_newline_only_at_eof);
+	tcase_add_test(tc, test_line_over_long_refused_before_and_after_newline);
+	tcase_add_test(tc, test_line_with_nul_refused);
+	tcase_add_test(tc, test_line_every_cut_gives_only_whole_lines);
+	tcase_add_test(tc, test_line_of_secure_buffer_is_not_copied);
 	suite_add_tcase(s, tc);
 	return s;
 }
