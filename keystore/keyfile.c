@@ -55,29 +55,24 @@ struct kf_header {
 
 /* Text. */
 
-/* Takes the next line off b, without "\n" or "\r\n"; *nlp: had "\n". */
+/*
+ * Takes the next line off b (see kbuf_get_line: no "\n", no "\r" before
+ * it, no NUL); *nlp says whether it ended in "\n". The whole file is in b,
+ * so running out of lines is a malformed file, not a message to wait for.
+ */
 static int
 get_line(struct kbuf *b, const char **linep, size_t *lenp, int *nlp)
 {
-	const uint8_t *p = kbuf_ptr(b);
-	size_t avail = kbuf_len(b), n;
 	int r;
 
-	*linep = NULL;
-	*lenp = 0;
 	*nlp = 0;
-	if (avail == 0)
-		return KMES_ERR_INVALID_FORMAT;
-	for (n = 0; n < avail && p[n] != '\n'; n++)
-		;
-	*linep = (const char *)p;
-	*nlp = n < avail;
-	if ((r = kbuf_consume(b, n < avail ? n + 1 : n)) != 0)
-		return r;
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	*lenp = n;
-	return 0;
+	if ((r = kbuf_get_line(b, KEYFILE_MAX, 0, linep, lenp)) == 0) {
+		*nlp = 1;
+		return 0;
+	}
+	if (r == KMES_ERR_MESSAGE_INCOMPLETE)
+		r = kbuf_get_line(b, KEYFILE_MAX, KBUF_LINE_LAST, linep, lenp);
+	return r == KMES_ERR_MESSAGE_INCOMPLETE ? KMES_ERR_INVALID_FORMAT : r;
 }
 
 static int
