@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "kbuf.h"
 #include "kmes-err.h"
 
 /* A config file is a few dozen lines; anything this big is a mistake. */
@@ -248,7 +249,7 @@ parse_line(struct config_parser *p, char *line)
 	char *s = line, *key, *v, sep;
 	size_t n;
 
-	/* Blanks at the end go, and so does the \r of a CRLF file. */
+	/* Blanks at the end go, and so do stray CRs (the line end's is gone). */
 	n = strlen(line);
 	while (n > 0 && (is_blank(line[n - 1]) || line[n - 1] == '\r'))
 		line[--n] = '\0';
@@ -382,9 +383,10 @@ config_parse(const char *name, const char *text, size_t len,
     struct agent_config **cfgp, char *err, size_t errlen)
 {
 	struct config_parser p;
+	struct kbuf *b = NULL;
 	char line[CONFIG_LINE_MAX + 1];
-	const char *eol;
-	size_t off, n;
+	const char *l;
+	size_t n;
 	int r = KMES_ERR_INTERNAL;
 
 	if (cfgp != NULL)
@@ -402,24 +404,28 @@ config_parse(const char *name, const char *text, size_t len,
 		goto out;
 	}
 
-	for (off = 0, p.line = 1; off < len; p.line++) {
-		eol = memchr(text + off, '\n', len - off);
-		n = eol != NULL ? (size_t)(eol - (text + off)) : len - off;
-		if (n > CONFIG_LINE_MAX) {
+	if ((b = kbuf_from(text, len)) == NULL) {
+		r = KMES_ERR_ALLOC;
+		goto out;
+	}
+	for (p.line = 1; kbuf_len(b) > 0; p.line++) {
+		r = kbuf_get_line(b, CONFIG_LINE_MAX, KBUF_LINE_LAST, &l, &n);
+		if (r == KMES_ERR_STRING_TOO_LARGE) {
 			r = parse_error(&p, "line longer than %d bytes",
 			    CONFIG_LINE_MAX);
 			goto out;
 		}
 		/* A NUL would silently cut the line short: a wrong path. */
-		if (memchr(text + off, '\0', n) != NULL) {
+		if (r == KMES_ERR_INVALID_FORMAT) {
 			r = parse_error(&p, "NUL byte in line");
 			goto out;
 		}
-		memcpy(line, text + off, n);
+		if (r != 0)
+			goto out;
+		memcpy(line, l, n);
 		line[n] = '\0';
 		if ((r = parse_line(&p, line)) != 0)
 			goto out;
-		off += n + (eol != NULL ? 1 : 0);
 	}
 	*cfgp = p.cfg;
 	p.cfg = NULL;
@@ -429,6 +435,7 @@ config_parse(const char *name, const char *text, size_t len,
 		snprintf(err, errlen, "%s: %s", name, kmes_err(r));
 	/* A PIN typed after "pin" was refused; leave no copy of it. */
 	explicit_bzero(line, sizeof(line));
+	kbuf_free(b);
 	config_free(p.cfg);
 	return r;
 }

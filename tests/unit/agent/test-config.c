@@ -371,6 +371,13 @@ START_TEST(test_line_over_1024_bytes_is_refused)
 	config_free(cfg);
 	text[9 + 1023] = 'x';		/* now 1025 */
 	parse_bad(text, 2, "line longer than 1024 bytes");
+	/* The CR of a CRLF line end is not the line's: 1024 bytes fit. */
+	text[9 + 1023] = '\r';
+	text[9 + 1024] = '\n';
+	cfg = parse_ok(text);
+	config_free(cfg);
+	text[9 + 1024] = 'x';		/* 1024 bytes, a CR, one more */
+	parse_bad(text, 2, "line longer than 1024 bytes");
 }
 END_TEST
 
