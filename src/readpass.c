@@ -20,6 +20,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "kbuf.h"
 #include "kmes-err.h"
 #include "readpass.h"
 #include "secmem.h"
@@ -46,23 +47,46 @@ tty_catch(int signo)
 
 /*
  * Reads one line into buf (READPASS_BUFLEN bytes, zeroed first so the
- * bytes after the secret are always zero). A byte at a time: a buffered
- * read would swallow lines that belong to the next reader of the same pipe.
- * On a terminal a signal must end the read, hence stop_on_eintr.
+ * bytes after the secret are always zero), through a locked kbuf. A byte
+ * at a time: a buffered read would swallow lines that belong to the next
+ * reader of the same pipe. On a terminal a signal must end the read, hence
+ * stop_on_eintr. A line with a NUL byte is refused: every consumer of a
+ * C string would see a shorter secret than the one typed.
  */
 static int
 read_line(int fd, uint8_t *buf, size_t *lenp, int stop_on_eintr)
 {
+	struct kbuf *in = NULL;
 	struct pollfd pfd;
-	size_t n = 0;
+	const char *line;
+	uint8_t *p;
 	ssize_t rr;
-	uint8_t c = 0;
-	int got = 0, toolong = 0, r;
+	size_t n = 0;
+	int got = 0, toolong = 0, eof = 0, nl = 0, r;
 
 	*lenp = 0;
 	kmes_wipe(buf, READPASS_BUFLEN);
+	if ((in = kbuf_new_secure(READPASS_BUFLEN)) == NULL)
+		return KMES_ERR_ALLOC;
 	for (;;) {
-		rr = read(fd, &c, 1);
+		r = kbuf_get_line(in, READPASS_MAX, eof ? KBUF_LINE_LAST : 0,
+		    &line, &n);
+		if (r == KMES_ERR_STRING_TOO_LARGE) {
+			/* Keep consuming an overlong line so the next one is
+			 * intact, holding no more of it than fits. */
+			toolong = 1;
+			kbuf_reset(in);
+		} else if (r != KMES_ERR_MESSAGE_INCOMPLETE)
+			break;
+		/* The newline just read may be what showed the excess. */
+		if (eof || (toolong && nl))
+			break;
+		if ((r = kbuf_reserve(in, 1, &p)) != 0)
+			goto out;
+		rr = read(fd, p, 1);
+		nl = rr == 1 && *p == '\n';
+		if (rr != 1 && (r = kbuf_consume_end(in, 1)) != 0)
+			goto out;
 		if (rr == -1) {
 			if (errno == EINTR && !stop_on_eintr)
 				continue;
@@ -80,29 +104,22 @@ read_line(int fd, uint8_t *buf, size_t *lenp, int stop_on_eintr)
 				r = KMES_ERR_CONNECTION_CLOSED;
 				goto out;
 			}
-			break;
+			eof = 1;
+			continue;
 		}
 		got = 1;
-		if (c == '\n')
-			break;
-		/* Keep consuming an overlong line so the next one is intact. */
-		if (n < READPASS_BUFLEN - 1)
-			buf[n++] = c;
-		else
-			toolong = 1;
 	}
-	if (n > 0 && buf[n - 1] == '\r')
-		buf[--n] = '\0';
-	if (toolong || n > READPASS_MAX) {
+	if (toolong)
 		r = KMES_ERR_STRING_TOO_LARGE;
+	if (r != 0)
 		goto out;
-	}
+	if (n != 0)
+		memcpy(buf, line, n);
 	*lenp = n;
-	r = 0;
  out:
-	c = 0;
 	if (r != 0)
 		kmes_wipe(buf, READPASS_BUFLEN);
+	kbuf_free(in);
 	return r;
 }
 
