@@ -4,9 +4,10 @@
  *
  * The program is not trusted to behave: every line it sends is capped, the
  * whole session is capped, every wait has a deadline, and whatever it
- * answers to GETPIN is decoded straight into locked memory. All buffers
- * that may hold a PIN byte live in one kmes_secure_alloc block, wiped when
- * the question ends.
+ * answers to GETPIN is decoded straight into locked memory. Every buffer
+ * that may hold a PIN byte is locked: the session (one kmes_secure_alloc
+ * block) and the kbuf its lines arrive in, both wiped when the question
+ * ends.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,16 +22,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "kbuf.h"
 #include "kmes-err.h"
 #include "pinentry.h"
 #include "readpass.h"
 #include "secmem.h"
 
-/* Assuan: a line is at most 1000 bytes including its LF; a CR is tolerated. */
+/* Assuan: a line is at most 1000 bytes including its LF; allow a little. */
 #define PE_LINE_MAX 1002
+/* What may wait in the session's input: a whole line, its CR LF, more. */
+#define PE_IN_MAX 2048
 /* What we send: 1000 bytes with the LF. */
 #define PE_CMD_MAX 999
 /* A whole session is a few short lines; a flood ends it. */
@@ -49,30 +53,20 @@
 
 extern char **environ;
 
-/* One session. Locked memory: rbuf, line and pin see the PIN. */
+/* One session. Locked memory: in, line and pin see the PIN. */
 struct pe {
 	pid_t pid;
 	int fd;
 	uint64_t deadline_ms;
 	const atomic_int *quit;
 	size_t total;			/* bytes received so far */
-	size_t rlen, roff;
-	uint8_t rbuf[2048];
+	struct kbuf *in;		/* kbuf_new_secure: what the program sent */
 	char line[PE_LINE_MAX + 1];
 	size_t llen;
 	uint8_t pin[READPASS_MAX + 1];
 	size_t pinlen;
 	char cmd[PE_CMD_MAX + 2];
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int
 quitting(const struct pe *pe)
@@ -91,7 +85,7 @@ pe_wait(struct pe *pe, short events)
 	for (;;) {
 		if (quitting(pe))
 			return KMES_ERR_TIMEOUT;
-		if ((now = now_ms()) >= pe->deadline_ms)
+		if ((now = agent_now_ms()) >= pe->deadline_ms)
 			return KMES_ERR_TIMEOUT;
 		ms = pe->deadline_ms - now > PE_SLICE_MS ? PE_SLICE_MS :
 		    (int)(pe->deadline_ms - now);
@@ -117,7 +111,7 @@ pe_write(struct pe *pe, const char *s, size_t len)
 	while (len > 0) {
 		/* A socket, not a pipe: MSG_NOSIGNAL, so a dead program
 		 * cannot kill us (or kmes-keytool) with SIGPIPE. */
-		w = send(pe->fd, s, len, MSG_NOSIGNAL);
+		w = send(pe->fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;
@@ -138,45 +132,46 @@ pe_write(struct pe *pe, const char *s, size_t len)
 static int
 pe_read_line(struct pe *pe)
 {
-	ssize_t n;
-	uint8_t c;
+	const char *line;
+	uint8_t *p;
+	size_t n, room;
+	ssize_t got;
 	int r;
 
-	pe->llen = 0;
 	for (;;) {
-		while (pe->roff < pe->rlen) {
-			c = pe->rbuf[pe->roff++];
-			if (c == '\n')
-				goto got;
-			/* Assuan's limit; a longer line is hostile. */
-			if (pe->llen >= PE_LINE_MAX)
-				return KMES_ERR_STRING_TOO_LARGE;
-			pe->line[pe->llen++] = (char)c;
-		}
-		pe->rlen = pe->roff = 0;
+		/*
+		 * Assuan's limit: a longer line is hostile, and so is a NUL,
+		 * which would let "OK\0anything" pass for "OK".
+		 */
+		r = kbuf_get_line(pe->in, PE_LINE_MAX, 0, &line, &n);
+		if (r == 0)
+			break;
+		if (r != KMES_ERR_MESSAGE_INCOMPLETE)
+			return r;
 		if ((r = pe_wait(pe, POLLIN)) != 0)
 			return r;
-		n = read(pe->fd, pe->rbuf, sizeof(pe->rbuf));
-		if (n == -1) {
+		room = kbuf_avail(pe->in);
+		if ((r = kbuf_reserve(pe->in, room, &p)) != 0)
+			return r;
+		got = recv(pe->fd, p, room, MSG_DONTWAIT);
+		if ((r = kbuf_consume_end(pe->in,
+		    got > 0 ? room - (size_t)got : room)) != 0)
+			return r;
+		if (got == -1) {
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == EWOULDBLOCK)
 				continue;
 			return KMES_ERR_CONNECTION_CLOSED;
 		}
-		if (n == 0)
+		if (got == 0)
 			return KMES_ERR_CONNECTION_CLOSED;
-		if ((size_t)n > PE_TOTAL_MAX - pe->total)
+		if ((size_t)got > PE_TOTAL_MAX - pe->total)
 			return KMES_ERR_MESSAGE_TOO_LARGE;
-		pe->total += (size_t)n;
-		pe->rlen = (size_t)n;
+		pe->total += (size_t)got;
 	}
- got:
-	if (pe->llen > 0 && pe->line[pe->llen - 1] == '\r')
-		pe->llen--;
-	pe->line[pe->llen] = '\0';
-	/* A NUL would let "OK\0anything" pass for "OK". */
-	if (memchr(pe->line, '\0', pe->llen) != NULL)
-		return KMES_ERR_INVALID_FORMAT;
+	memcpy(pe->line, line, n);
+	pe->line[n] = '\0';
+	pe->llen = n;
 	return 0;
 }
 
@@ -453,12 +448,12 @@ pe_finish(struct pe *pe)
 	}
 	if (pe->pid <= 0)
 		return;
-	until = now_ms() + PE_EXIT_MS;
+	until = agent_now_ms() + PE_EXIT_MS;
 	for (;;) {
 		w = waitpid(pe->pid, NULL, WNOHANG);
 		if (w == pe->pid || (w == -1 && errno != EINTR))
 			goto reaped;
-		if (now_ms() >= until)
+		if (agent_now_ms() >= until)
 			break;
 		(void)usleep(10000);
 	}
@@ -485,43 +480,62 @@ map_err(unsigned long code)
 	}
 }
 
-int
-pinentry_getpin(const struct pinentry_req *req, uint8_t **pinp,
-    size_t *lenp)
+/* A new session for req, its deadline counted from now. */
+static int
+pe_new(const struct pinentry_req *req, struct pe **pep)
 {
-	struct pe *pe = NULL;
-	uint8_t *pin = NULL;
-	unsigned long code;
+	struct pe *pe;
 	unsigned int wait_s;
-	char num[16];
-	int r, erred;
 
-	*pinp = NULL;
-	*lenp = 0;
-	if (req == NULL || req->program == NULL || *req->program == '\0')
-		return KMES_ERR_INVALID_ARGUMENT;
+	*pep = NULL;
 	if ((pe = kmes_secure_alloc(sizeof(*pe))) == NULL)
 		return KMES_ERR_ALLOC;
 	pe->pid = -1;
 	pe->fd = -1;
 	pe->quit = req->quit;
+	if ((pe->in = kbuf_new_secure(PE_IN_MAX)) == NULL) {
+		kmes_secure_free(pe);
+		return KMES_ERR_ALLOC;
+	}
 	/* The user may think for minutes; a program that hangs may not. */
 	wait_s = req->timeout_s != 0 && req->timeout_s < 86400 ?
 	    req->timeout_s + PE_GRACE_S : PINENTRY_WAIT_DEFAULT;
-	pe->deadline_ms = now_ms() + (uint64_t)wait_s * 1000;
-	if ((r = pe_spawn(pe, req->program)) != 0)
-		goto out;
+	pe->deadline_ms = agent_now_ms() + (uint64_t)wait_s * 1000;
+	*pep = pe;
+	return 0;
+}
 
+/* Ends the session as pe_finish does, then wipes and frees it. */
+static void
+pe_free(struct pe *pe)
+{
+	if (pe == NULL)
+		return;
+	pe_finish(pe);
+	kbuf_free(pe->in);
+	kmes_secure_free(pe);
+}
+
+/* The question, put to the program at the other end of pe->fd. */
+static int
+pe_ask(struct pe *pe, const struct pinentry_req *req, uint8_t **pinp,
+    size_t *lenp)
+{
+	uint8_t *pin = NULL;
+	unsigned long code;
+	char num[16];
+	int r, erred;
+
+	*pinp = NULL;
+	*lenp = 0;
 	/* The greeting. A program that exits first could not be run. */
 	if ((r = pe_response(pe, 0, &erred, &code)) != 0) {
 		if (r == KMES_ERR_CONNECTION_CLOSED)
 			r = KMES_ERR_SYSTEM;
-		goto out;
+		return r;
 	}
-	if (erred) {
-		r = KMES_ERR_SYSTEM;
-		goto out;
-	}
+	if (erred)
+		return KMES_ERR_SYSTEM;
 	/*
 	 * Options a pinentry does not know are refused with ERR and are
 	 * harmless. allow-external-password-cache is never sent: a token
@@ -531,7 +545,7 @@ pinentry_getpin(const struct pinentry_req *req, uint8_t **pinp,
 	    ((r = pe_option(pe, "ttyname", req->ttyname)) != 0 ||
 	    (r = pe_option(pe, "ttytype", getenv("TERM"))) != 0 ||
 	    (r = pe_option(pe, "lc-ctype", locale_ctype())) != 0))
-		goto out;
+		return r;
 	snprintf(num, sizeof(num), "%u", req->timeout_s);
 	if ((r = pe_tell(pe, "SETTITLE", req->title)) != 0 ||
 	    (r = pe_tell(pe, "SETDESC", req->desc)) != 0 ||
@@ -539,32 +553,62 @@ pinentry_getpin(const struct pinentry_req *req, uint8_t **pinp,
 	    (r = pe_tell(pe, "SETERROR", req->error)) != 0 ||
 	    (req->timeout_s != 0 &&
 	    (r = pe_tell(pe, "SETTIMEOUT", num)) != 0))
-		goto out;
+		return r;
 
 	if ((r = pe_send(pe, "GETPIN", NULL)) != 0 ||
 	    (r = pe_response(pe, 1, &erred, &code)) != 0)
-		goto out;
-	if (erred) {
-		r = map_err(code);
-		goto out;
-	}
-	if (pe->pinlen == 0) {
-		r = KMES_ERR_DENIED;
-		goto out;
-	}
-	if ((pin = kmes_secure_alloc(pe->pinlen + 1)) == NULL) {
-		r = KMES_ERR_ALLOC;
-		goto out;
-	}
+		return r;
+	if (erred)
+		return map_err(code);
+	if (pe->pinlen == 0)
+		return KMES_ERR_DENIED;
+	if ((pin = kmes_secure_alloc(pe->pinlen + 1)) == NULL)
+		return KMES_ERR_ALLOC;
 	memcpy(pin, pe->pin, pe->pinlen);
 	pin[pe->pinlen] = '\0';
 	*pinp = pin;
 	*lenp = pe->pinlen;
-	pin = NULL;
-	r = 0;
- out:
-	pe_finish(pe);
-	kmes_secure_free(pe);
+	return 0;
+}
+
+int
+pinentry_getpin(const struct pinentry_req *req, uint8_t **pinp,
+    size_t *lenp)
+{
+	struct pe *pe = NULL;
+	int r;
+
+	*pinp = NULL;
+	*lenp = 0;
+	if (req == NULL || req->program == NULL || *req->program == '\0')
+		return KMES_ERR_INVALID_ARGUMENT;
+	if ((r = pe_new(req, &pe)) != 0)
+		return r;
+	if ((r = pe_spawn(pe, req->program)) == 0)
+		r = pe_ask(pe, req, pinp, lenp);
+	pe_free(pe);
+	return r;
+}
+
+int
+pinentry_getpin_fd(int fd, const struct pinentry_req *req, uint8_t **pinp,
+    size_t *lenp)
+{
+	struct pe *pe = NULL;
+	int r;
+
+	*pinp = NULL;
+	*lenp = 0;
+	if (fd < 0 || req == NULL)
+		return KMES_ERR_INVALID_ARGUMENT;
+	if ((r = pe_new(req, &pe)) != 0)
+		return r;
+	/* A descriptor of our own, which pe_free closes; fd stays open. */
+	if ((pe->fd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1)) == -1)
+		r = KMES_ERR_SYSTEM;
+	else
+		r = pe_ask(pe, req, pinp, lenp);
+	pe_free(pe);
 	return r;
 }
 

@@ -45,6 +45,14 @@ struct pinentry_req {
 int pinentry_getpin(const struct pinentry_req *req, uint8_t **pinp,
     size_t *lenp) __attribute__((warn_unused_result));
 
+/*
+ * As pinentry_getpin, with a program already connected to fd (a stream
+ * socket) instead of one it starts: req->program is not used, and fd
+ * stays open. The seam the fuzzer drives; returns as pinentry_getpin.
+ */
+int pinentry_getpin_fd(int fd, const struct pinentry_req *req,
+    uint8_t **pinp, size_t *lenp) __attribute__((warn_unused_result));
+
 /* Returns the absolute path of "pinentry" on PATH (malloc'd), or NULL. */
 char *pinentry_find(void);
 
