@@ -61,6 +61,27 @@ static const struct fixture fixtures[] = {
 
 #define NFIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
+/*
+ * The encrypted and the unencrypted fixtures, as indexes into fixtures[]:
+ * a loop test for one kind runs over that kind only. Filled by main()
+ * before the suite runs.
+ */
+static size_t enc_fixtures[NFIXTURES], plain_fixtures[NFIXTURES];
+static size_t nenc, nplain;
+
+static void
+split_fixtures(void)
+{
+	size_t i;
+
+	for (i = 0; i < NFIXTURES; i++) {
+		if (fixtures[i].pass != NULL)
+			enc_fixtures[nenc++] = i;
+		else
+			plain_fixtures[nplain++] = i;
+	}
+}
+
 /* The unencrypted openssh-key-v1 files, one per type. */
 static const char *const plain_files[] = {
 	"ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa2048", "rsa3072",
@@ -135,6 +156,12 @@ make_fixtures(void)
 	    "{ echo 'Bag Attributes: <No Attributes>'; "
 	    "echo 'Key Attributes: <No Attributes>'; "
 	    "cat rsa2048-pkcs8; } > rsa-bag") != 0)
+		return -1;
+	/* OpenSSL makes DSA keys whatever ssh-keygen still does. */
+	if (tu_sh_quiet("openssl genpkey -genparam -algorithm DSA "
+	    "-pkeyopt dsa_paramgen_bits:1024 -out dsa-params && "
+	    "openssl genpkey -paramfile dsa-params -out dsa-pkcs8 && "
+	    "openssl pkey -in dsa-pkcs8 -traditional -out dsa-trad") != 0)
 		return -1;
 	/* DSA may be compiled out of a newer ssh-keygen. */
 	have_dsa = tu_sh_quiet("ssh-keygen -q -t dsa -N '' -f dsa && "
@@ -238,14 +265,12 @@ END_TEST
 
 START_TEST(wrong_passphrase_is_incorrect)
 {
-	const struct fixture *f = &fixtures[_i];
+	const struct fixture *f = &fixtures[enc_fixtures[_i]];
 	struct ks_key *k = (struct ks_key *)1;
 	char *comment = (char *)1;
 	uint8_t *data;
 	size_t len;
 
-	if (f->pass == NULL)
-		return;
 	data = must_read(f->name, &len);
 	ck_assert_int_eq(ks_keyfile_parse(data, len, upass("correct horsf"),
 	    13, &k, &comment), KMES_ERR_PASSPHRASE_INCORRECT);
@@ -259,13 +284,11 @@ END_TEST
 
 START_TEST(missing_passphrase_is_required)
 {
-	const struct fixture *f = &fixtures[_i];
+	const struct fixture *f = &fixtures[enc_fixtures[_i]];
 	struct ks_key *k = NULL;
 	uint8_t *data;
 	size_t len;
 
-	if (f->pass == NULL)
-		return;
 	data = must_read(f->name, &len);
 	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k, NULL),
 	    KMES_ERR_PASSPHRASE_REQUIRED);
@@ -279,16 +302,22 @@ END_TEST
 
 START_TEST(unencrypted_file_ignores_passphrase)
 {
-	const struct fixture *f = &fixtures[_i];
-	struct ks_key *k = NULL;
+	const struct fixture *f = &fixtures[plain_fixtures[_i]];
+	struct ks_key *k = NULL, *k2 = NULL;
+	const uint8_t *a, *b;
+	size_t len, alen, blen;
 	uint8_t *data;
-	size_t len;
 
-	if (f->pass != NULL)
-		return;
 	data = must_read(f->name, &len);
 	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS),
 	    strlen(PASS), &k, NULL), 0);
+	/* The same key as without one. */
+	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k2, NULL), 0);
+	a = ks_key_blob(k, &alen);
+	b = ks_key_blob(k2, &blen);
+	ck_assert_uint_eq(alen, blen);
+	ck_assert_mem_eq(a, b, alen);
+	ks_key_free(k2);
 	ks_key_free(k);
 	free(data);
 }
@@ -534,23 +563,33 @@ START_TEST(refuses_costly_kdf)
 }
 END_TEST
 
-START_TEST(refuses_dsa)
+static void
+refuses_unsupported_file(const char *name)
 {
 	struct ks_key *k = NULL;
 	uint8_t *data;
 	size_t len;
 
-	if (!have_dsa)
-		return;	/* this ssh-keygen no longer makes DSA keys */
-	data = must_read("dsa", &len);
-	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k, NULL),
-	    KMES_ERR_KEY_UNSUPPORTED);
-	free(data);
-	data = must_read("dsa-pem", &len);
-	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k, NULL),
-	    KMES_ERR_KEY_UNSUPPORTED);
+	data = must_read(name, &len);
+	ck_assert_msg(ks_keyfile_parse(data, len, NULL, 0, &k, NULL) ==
+	    KMES_ERR_KEY_UNSUPPORTED, "%s is not refused as unsupported",
+	    name);
 	ck_assert_ptr_null(k);
 	free(data);
+}
+
+START_TEST(refuses_dsa_pem_and_pkcs8)
+{
+	refuses_unsupported_file("dsa-trad");
+	refuses_unsupported_file("dsa-pkcs8");
+}
+END_TEST
+
+/* Registered only where ssh-keygen still makes DSA keys (main says so). */
+START_TEST(refuses_dsa_from_ssh_keygen)
+{
+	refuses_unsupported_file("dsa");
+	refuses_unsupported_file("dsa-pem");
 }
 END_TEST
 
@@ -676,12 +715,10 @@ keyfile_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_loop_test(tc, parses_every_fixture_to_the_right_key, 0,
 	    (int)NFIXTURES);
-	tcase_add_loop_test(tc, wrong_passphrase_is_incorrect, 0,
-	    (int)NFIXTURES);
-	tcase_add_loop_test(tc, missing_passphrase_is_required, 0,
-	    (int)NFIXTURES);
+	tcase_add_loop_test(tc, wrong_passphrase_is_incorrect, 0, (int)nenc);
+	tcase_add_loop_test(tc, missing_passphrase_is_required, 0, (int)nenc);
 	tcase_add_loop_test(tc, unencrypted_file_ignores_passphrase, 0,
-	    (int)NFIXTURES);
+	    (int)nplain);
 	tcase_add_loop_test(tc, private_key_lives_in_the_secure_heap, 0, 4);
 	suite_add_tcase(s, tc);
 
@@ -695,7 +732,12 @@ keyfile_suite(void)
 	tcase_add_loop_test(tc, tampered_ciphertext_reads_as_wrong_passphrase,
 	    0, 2);
 	tcase_add_test(tc, refuses_costly_kdf);
-	tcase_add_test(tc, refuses_dsa);
+	tcase_add_test(tc, refuses_dsa_pem_and_pkcs8);
+	if (have_dsa)
+		tcase_add_test(tc, refuses_dsa_from_ssh_keygen);
+	else
+		fprintf(stderr, "this ssh-keygen makes no DSA keys: "
+		    "refuses_dsa_from_ssh_keygen not run\n");
 	tcase_add_test(tc, refuses_unsupported_cipher);
 	tcase_add_test(tc, refuses_what_is_not_a_private_key);
 	tcase_add_test(tc, accepts_crlf_and_surrounding_blank_lines);
@@ -714,6 +756,7 @@ main(void)
 		tu_teardown();
 		return EXIT_FAILURE;
 	}
+	split_fixtures();
 	status = run_suite(keyfile_suite());
 	tu_teardown();
 	return status;
