@@ -225,12 +225,37 @@ pkcs11-tool --module "$SHIM_MODULE" --token-label "$TOKEN" --login \
 hang_pid=$!
 register_pid "$hang_pid"
 _hang_fired() { grep -q 'C_Sign: hang' "$TMP/hang.log"; }
+# _sig_bit <mask line> <signo>: whether a /proc status mask has signo set.
+_sig_bit() {
+	[ -n "$1" ] && [ $((0x$1 & (1 << ($2 - 1)))) -ne 0 ]
+}
+# _blocked_everywhere <pid> <signo>: every thread of pid blocks signo, so
+# no thread can take it (a process-wide signal goes to any that does not).
+_blocked_everywhere() {
+	local f
+	for f in /proc/"$1"/task/*/status; do
+		_sig_bit "$(awk '$1 == "SigBlk:" { print $2 }' "$f" \
+			2>/dev/null)" "$2" || return 1
+	done
+}
+# _held_pending <pid> <signo>: signo was sent to pid and waits undelivered.
+_held_pending() {
+	_sig_bit "$(awk '$1 == "ShdPnd:" { print $2 }' /proc/"$1"/status \
+		2>/dev/null)" "$2"
+}
 wait_for 10 _hang_fired
 expect_ok "C_Sign hang: the rule fired" _hang_fired
-sleep 3
-expect_ok "C_Sign hang: still running after 3 s" pid_alive "$hang_pid"
+# The shim logs, then blocks every signal and pause()s for good: once no
+# thread can take SIGTERM the call can neither return nor be interrupted,
+# which no fixed wait would show any better.
+wait_for 10 _blocked_everywhere "$hang_pid" 15
+expect_ok "C_Sign hang: every thread blocks SIGTERM" \
+	_blocked_everywhere "$hang_pid" 15
+expect_ok "C_Sign hang: still running" pid_alive "$hang_pid"
 kill -TERM "$hang_pid"
-sleep 0.5
+wait_for 10 _held_pending "$hang_pid" 15
+expect_ok "C_Sign hang: SIGTERM arrives and is held pending" \
+	_held_pending "$hang_pid" 15
 expect_ok "C_Sign hang: SIGTERM does not end it" pid_alive "$hang_pid"
 # bash reports a background job killed by a signal on its own stderr when
 # it reaps it; that notice is expected here, so keep it out of the log.
