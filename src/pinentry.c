@@ -136,7 +136,7 @@ pe_read_line(struct pe *pe)
 	uint8_t *p;
 	size_t n, room;
 	ssize_t got;
-	int r;
+	int r, err;
 
 	for (;;) {
 		/*
@@ -154,12 +154,13 @@ pe_read_line(struct pe *pe)
 		if ((r = kbuf_reserve(pe->in, room, &p)) != 0)
 			return r;
 		got = recv(pe->fd, p, room, MSG_DONTWAIT);
+		err = errno;
+		/* Give back what the read did not fill (wiped). */
 		if ((r = kbuf_consume_end(pe->in,
 		    got > 0 ? room - (size_t)got : room)) != 0)
 			return r;
 		if (got == -1) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK)
+			if (err == EINTR || err == EAGAIN || err == EWOULDBLOCK)
 				continue;
 			return KMES_ERR_CONNECTION_CLOSED;
 		}
