@@ -532,8 +532,10 @@ kbuf_get_line(struct kbuf *b, size_t max, int flags, const char **linep,
 	const uint8_t *p = kbuf_ptr(b), *nl;
 	size_t avail = kbuf_len(b), scan, n, used;
 
-	*linep = NULL;
-	*lenp = 0;
+	if (linep != NULL)
+		*linep = NULL;
+	if (lenp != NULL)
+		*lenp = 0;
 	if (max > KBUF_SIZE_MAX)
 		max = KBUF_SIZE_MAX;
 	/*
@@ -560,8 +562,10 @@ kbuf_get_line(struct kbuf *b, size_t max, int flags, const char **linep,
 		return KMES_ERR_INVALID_FORMAT;
 	/* No wipe: *linep points here. Reset, compaction and free wipe. */
 	b->off += used;
-	*linep = (const char *)p;
-	*lenp = n;
+	if (linep != NULL)
+		*linep = (const char *)p;
+	if (lenp != NULL)
+		*lenp = n;
 	return 0;
 }
 

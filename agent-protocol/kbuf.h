@@ -122,8 +122,9 @@ int kbuf_get_mpint_direct(struct kbuf *b, const uint8_t **p, size_t *lenp)
  * buffered yet, or b is empty); KMES_ERR_STRING_TOO_LARGE when the line is
  * longer than max bytes, or must be because more than max + 1 bytes are
  * buffered without a '\n'; KMES_ERR_INVALID_FORMAT when the line holds a
- * NUL byte. Consumes nothing on error. A reader that fills b from a stream
- * must let it hold max + 2 bytes: the longest line, its '\r' and '\n'.
+ * NUL byte. Consumes nothing on error; NULL out-pointers skip the line.
+ * A reader that fills b from a stream must let it hold max + 2 bytes: the
+ * longest line, its '\r' and '\n'.
  */
 int kbuf_get_line(struct kbuf *b, size_t max, int flags, const char **linep,
     size_t *lenp) __attribute__((warn_unused_result));

@@ -263,11 +263,13 @@ expect_no_line(struct kbuf *b, size_t max, int flags, int want_r)
 
 START_TEST(test_line_lf_crlf_and_empty_lines)
 {
-	static const char text[] = "one\r\ntwo\n\n\r\nthree\r\r\n";
+	static const char text[] = "one\r\ntwo\nskipped\n\n\r\nthree\r\r\n";
 	struct kbuf *b = kbuf_from(text, sizeof(text) - 1);
 
 	expect_line(b, 0, "one");
 	expect_line(b, 0, "two");
+	/* NULL out-pointers skip a line. */
+	ck_assert_int_eq(kbuf_get_line(b, 64, 0, NULL, NULL), 0);
 	expect_line(b, 0, "");
 	expect_line(b, 0, "");
 	/* One CR belongs to the line end; another is the line's own. */
