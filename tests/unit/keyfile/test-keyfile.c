@@ -683,6 +683,29 @@ START_TEST(accepts_crlf_and_surrounding_blank_lines)
 }
 END_TEST
 
+START_TEST(refuses_nul_in_text_lines)
+{
+	static const char *const files[] = { "rsa-bag", "ed25519" };
+	struct ks_key *k = NULL;
+	uint8_t *data;
+	size_t len;
+
+	/* Text is read line by line (kbuf_get_line): a NUL in any line read,
+	 * before the key block or in the armour, is a malformed file. */
+	data = must_read(files[_i], &len);
+	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k, NULL), 0);
+	ks_key_free(k);
+	k = NULL;
+	data[3] = '\0';
+	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k, NULL),
+	    KMES_ERR_INVALID_FORMAT);
+	ck_assert_int_eq(ks_keyfile_encrypted(data, len),
+	    KMES_ERR_INVALID_FORMAT);
+	ck_assert_ptr_null(k);
+	free(data);
+}
+END_TEST
+
 START_TEST(private_key_lives_in_the_secure_heap)
 {
 	static const char *const files[] = {
@@ -741,6 +764,7 @@ keyfile_suite(void)
 	tcase_add_test(tc, refuses_unsupported_cipher);
 	tcase_add_test(tc, refuses_what_is_not_a_private_key);
 	tcase_add_test(tc, accepts_crlf_and_surrounding_blank_lines);
+	tcase_add_loop_test(tc, refuses_nul_in_text_lines, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
