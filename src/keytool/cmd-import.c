@@ -116,6 +116,11 @@ cmd_import(struct keytool *kt, int argc, char **argv)
 	uint8_t *data = NULL, *pass = NULL;
 	size_t len = 0, passlen = 0;
 	uint32_t flags = KS_REC_NEVER_EXTRACTABLE;
+	struct ks_store_entry e;
+	const uint8_t *blob;
+	size_t blob_len;
+	char desc[128];
+	long dup;
 	int ch, r, status, encrypted;
 
 	while ((ch = kt_getopt(argc, argv, ":l:c",
@@ -160,7 +165,18 @@ cmd_import(struct keytool *kt, int argc, char **argv)
 	data = NULL;
 	kmes_secure_free(pass);
 	pass = NULL;
-	status = kt_add_key(s, label, key, flags);
+	/* One key, one record: a second copy would sign under two names. */
+	if ((dup = kt_find_key(s, key)) >= 0 &&
+	    ks_store_entry(s, (size_t)dup, &e) == 0) {
+		kt_warnx("this key is already in the store as '%s'", e.label);
+		status = KT_EXIT_FAIL;
+		goto out;
+	}
+	if ((status = kt_add_key(s, label, key, flags)) == KT_EXIT_OK) {
+		blob = ks_key_blob(key, &blob_len);
+		kt_blob_desc(blob, blob_len, desc, sizeof(desc));
+		kt_said("imported %s as '%s'", desc, label);
+	}
  out:
 	kmes_secure_free(data);
 	kmes_secure_free(pass);

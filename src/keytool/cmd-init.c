@@ -77,6 +77,8 @@ cmd_init(struct keytool *kt, int argc, char **argv)
 	    so_pinlen, kdfp);
 	switch (r) {
 	case 0:
+		kt_said("created key store '%s' at %s", label != NULL ? label :
+		    "kmes", kt->store_path);
 		status = KT_EXIT_OK;
 		break;
 	case KMES_ERR_EXISTS:

@@ -84,6 +84,33 @@ kt_getopt(int argc, char **argv, const char *optstring,
 	return '?';
 }
 
+void
+kt_said(const char *fmt, ...)
+{
+	va_list ap;
+
+	/* On stderr, like ssh-add's "Identity added": stdout is for data. */
+	fputs(KT_PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+kt_blob_desc(const uint8_t *blob, size_t len, char *buf, size_t buflen)
+{
+	struct ks_key *k = NULL;
+	char fp[KS_FP_MAX];
+
+	if (ks_key_from_blob(blob, len, &k) != 0 ||
+	    ks_key_fingerprint(k, KS_FP_SHA256, fp, sizeof(fp)) != 0)
+		snprintf(buf, buflen, "(unreadable key)");
+	else
+		snprintf(buf, buflen, "%s %s", ks_key_short_name(k), fp);
+	ks_key_free(k);
+}
+
 int
 kt_abbrev_refused(void)
 {
@@ -128,6 +155,17 @@ kt_no_arguments(const struct keytool *kt, int argc, char **argv)
 		kt_warnx("%s takes no arguments", kt->cmd->name);
 		return kt_usage(kt);
 	}
+	return KT_EXIT_OK;
+}
+
+int
+kt_no_options(const struct keytool *kt, int argc, char **argv)
+{
+	static const struct option none[] = { { NULL, 0, NULL, 0 } };
+	int ch;
+
+	if ((ch = getopt_long(argc, argv, "+:", none, NULL)) != -1)
+		return kt_bad_option(kt, ch, argv);
 	return KT_EXIT_OK;
 }
 
@@ -353,16 +391,28 @@ kt_login(const struct keytool *kt, struct ks_store *s, int so)
 {
 	uint8_t *pin = NULL;
 	size_t len = 0;
-	unsigned int left = 0;
+	unsigned int left = 0, tries;
+	uint32_t failures = ks_store_pin_failures(s);
+	char prompt[KS_STORE_LABEL_MAX + 64];
 	int r, status;
+
+	tries = failures >= KS_STORE_MAX_TRIES ? 0 :
+	    KS_STORE_MAX_TRIES - failures;
 
 	if (!so && ks_store_pin_blocked(s)) {
 		blocked_message();
 		return KT_EXIT_BLOCKED;
 	}
-	if ((status = kt_read_secret(kt, so ? KT_SO_PIN : KT_PIN,
-	    so ? "Enter the key store's SO PIN: " :
-	    "Enter the key store's PIN: ", 0, &pin, &len)) != KT_EXIT_OK)
+	/* The prompt names the store and, like the agent's, the tries. */
+	if (so)
+		snprintf(prompt, sizeof(prompt), "Enter the SO PIN of key store "
+		    "'%s': ", ks_store_label(s));
+	else
+		snprintf(prompt, sizeof(prompt), "Enter the PIN of key store "
+		    "'%s' (%u %s left): ", ks_store_label(s), tries,
+		    tries == 1 ? "try" : "tries");
+	if ((status = kt_read_secret(kt, so ? KT_SO_PIN : KT_PIN, prompt, 0,
+	    &pin, &len)) != KT_EXIT_OK)
 		return status;
 	r = ks_store_login(s, so, pin, len, &left);
 	kmes_secure_free(pin);
@@ -432,6 +482,11 @@ kt_set_new_pin(const struct keytool *kt, int argc, char **argv, int so,
 		status = kt_exit_status(r);
 		goto out;
 	}
+	if (so)
+		kt_said("unblocked key store '%s': new PIN set, %d tries",
+		    ks_store_label(s), KS_STORE_MAX_TRIES);
+	else
+		kt_said("changed the PIN of key store '%s'", ks_store_label(s));
 	status = KT_EXIT_OK;
  out:
 	kmes_secure_free(pin);
@@ -488,6 +543,22 @@ kt_add_key_id(struct ks_store *s, const char *label,
 			    kmes_err(r));
 	}
 	return kt_exit_status(r);
+}
+
+long
+kt_find_key(const struct ks_store *s, const struct ks_key *key)
+{
+	struct ks_store_entry e;
+	const uint8_t *blob;
+	size_t i, len;
+
+	blob = ks_key_blob(key, &len);
+	for (i = 0; i < ks_store_count(s); i++) {
+		if (ks_store_entry(s, i, &e) == 0 && e.blob_len == len &&
+		    memcmp(e.blob, blob, len) == 0)
+			return (long)i;
+	}
+	return -1;
 }
 
 int

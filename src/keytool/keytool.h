@@ -53,6 +53,7 @@ int cmd_import(struct keytool *, int, char **);
 int cmd_list(struct keytool *, int, char **);
 int cmd_export_public(struct keytool *, int, char **);
 int cmd_delete(struct keytool *, int, char **);
+int cmd_rename(struct keytool *, int, char **);
 int cmd_passwd(struct keytool *, int, char **);
 int cmd_unblock(struct keytool *, int, char **);
 int cmd_info(struct keytool *, int, char **);
@@ -71,6 +72,14 @@ int kt_bad_option(const struct keytool *kt, int ch, char **argv);
 /* getopt_long refusing abbreviated long options ('?' after saying so). */
 int kt_getopt(int argc, char **argv, const char *optstring,
     const struct option *longopts);
+/* Says what a command did, one line on stderr. */
+void kt_said(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "ED25519 SHA256:..." for a public key blob. */
+void kt_blob_desc(const uint8_t *blob, size_t len, char *buf, size_t buflen);
+/* Refuses any option (operands from optind on). Returns KT_EXIT_*. */
+int kt_no_options(const struct keytool *kt, int argc, char **argv);
+/* Index of the record holding key (any label), or -1. */
+long kt_find_key(const struct ks_store *s, const struct ks_key *key);
 /* 1 if the last kt_getopt refused an abbreviation. */
 int kt_abbrev_refused(void);
 /* CMD --help: the command's usage and what it does, on stdout. */

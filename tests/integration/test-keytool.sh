@@ -212,11 +212,20 @@ expect_ok "import: the usual PKCS#8 cost imports" \
 printf 'not a key\n' >"$K/junk"
 expect_fail "import: a file that is no key is refused" ktp import -l junk "$K/junk"
 expect_fail "import: a missing file is refused" ktp import -l nofile "$K/does-not-exist"
+ssh-keygen -q -t ecdsa -b 256 -m PKCS8 -N '' -C p8b -f "$K/i-p8b" </dev/null >/dev/null ||
+	bail_out "ssh-keygen could not make a second PKCS#8 key"
 import_stdin() {
-	ktp import -l i-p8-again --confirm - <"$K/i-p8"
+	ktp import -l i-p8b --confirm - <"$K/i-p8b"
 }
 expect_ok "import: - reads the key from stdin" import_stdin
-expect_match "import --confirm: list shows [confirm]" 'i-p8-again \(ECDSA\) \[confirm\]$' "$(kt list)"
+expect_match "import --confirm: list shows [confirm]" 'i-p8b \(ECDSA\) \[confirm\]$' "$(kt list)"
+import_again() {
+	ktp import -l i-p8-again - <"$K/i-p8"
+}
+expect_fail "import: a key already in the store (other label) is refused" \
+	import_again
+expect_contains "import: the refusal names the label it has" \
+	"already in the store as 'i-p8'" "$ERR"
 
 # An Ed25519 PKCS#8 key made by OpenSSL; ssh-keygen cannot read it, so the
 # expected public line is built from the raw public key.
