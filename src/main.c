@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "astore.h"
 #include "audit.h"
+#include "cli.h"
 #include "clock.h"
 #include "dispatch.h"
 #include "guess.h"
@@ -43,7 +44,6 @@
 #include "store.h"
 
 #define DEFAULT_ALLOWED_PROVIDERS "/usr/lib*/*,/usr/local/lib*/*"
-#define PROGNAME "kmes-agent"
 
 enum {
 	OPT_STORE = 256, OPT_PIN, OPT_PIN_FD, OPT_AUDIT_LOG, OPT_LOCK_IDLE,
@@ -59,86 +59,6 @@ _Static_assert(CONFIG_MAX_PKCS11 <= MAX_CLI_TOKENS,
     "the config file's modules must fit the login targets");
 
 static struct listen_sock lsock;
-
-static void
-print_usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: " PROGNAME " [-c | -s] [-Dd] [-a bind_address] "
-	    "[-E fingerprint_hash]\n"
-	    "                  [-O option] [-P allowed_providers] [-t life]\n"
-	    "                  [--store path] [--pin | --pin-fd fd]\n"
-	    "                  [--pkcs11 module [--token label|serial]] ...\n"
-	    "                  [--pkcs11-timeout time]\n"
-	    "                  [--audit-log path] [--lock-idle time]\n"
-	    "                  [--config file | --no-config] "
-	    "[--pinentry program]\n"
-	    "       " PROGNAME " [-a bind_address] [-E fingerprint_hash] "
-	    "[-O option]\n"
-	    "                  [-P allowed_providers] [-t life] "
-	    "command [arg ...]\n"
-	    "       " PROGNAME " [-c | -s] -k\n"
-	    "       " PROGNAME " --print-socket | --help | --version\n");
-}
-
-/* A usage error: what was wrong was said just before. */
-static void
-usage(void)
-{
-	print_usage(stderr);
-	exit(1);
-}
-
-static void
-help(void)
-{
-	print_usage(stdout);
-	printf("\n"
-	    "An ssh-agent whose keys live in an encrypted key store or a PKCS#11\n"
-	    "token. At login: eval \"$(" PROGNAME " -s --pin)\"\n"
-	    "\n"
-	    "  -c, -s               print C-shell or Bourne-shell commands\n"
-	    "  -D, -d               stay in the foreground (-d: debug log)\n"
-	    "  -a bind_address      listen on this socket path\n"
-	    "  -E hash              fingerprints in md5 or sha256\n"
-	    "  -O allow-remote-pkcs11\n"
-	    "                       let forwarded connections use ssh-add -s/-e\n"
-	    "  -P providers         PKCS#11 modules ssh-add -s may load\n"
-	    "  -t life              default lifetime of keys added with ssh-add\n"
-	    "  -k                   stop the agent in $SSH_AGENT_PID\n"
-	    "  --store path         the key store (default: $KMES_STORE, else\n"
-	    "                       $XDG_DATA_HOME/kmes/keystore)\n"
-	    "  --pin, --pin-fd fd   unlock the store and tokens at start\n"
-	    "  --pkcs11 module      serve a PKCS#11 token's keys (--token to pick one)\n"
-	    "  --pkcs11-timeout t   deadline of a token operation (default 30s)\n"
-	    "  --lock-idle time     lock the store after this long without use\n"
-	    "  --audit-log path     one JSON line per signature and unlock\n"
-	    "  --config file, --no-config\n"
-	    "                       agent.conf (default $XDG_CONFIG_HOME/kmes/)\n"
-	    "  --pinentry program   the PIN dialog to run\n"
-	    "  --print-socket       print the socket path the agent would use\n"
-	    "  --help, --version    this text; the version\n"
-	    "\n"
-	    "Times are sshd_config style: 90, 30m, 1h30m. See kmes-agent(1).\n");
-	exit(0);
-}
-
-/*
- * getopt_long takes any unambiguous prefix: "--lock 30m" would be
- * --lock-idle and "--pin" a prefix of "--pin-fd". An option that changes
- * what the agent guards is spelt out in full, or refused.
- */
-static void
-refuse_abbreviation(const char *typed, const char *name)
-{
-	size_t len = strcspn(typed, "=");
-
-	if (len == strlen(name) && strncmp(typed, name, len) == 0)
-		return;
-	fprintf(stderr, PROGNAME ": unknown option '--%.*s' (did you mean "
-	    "--%s?)\n", (int)len, typed, name);
-	usage();
-}
 
 /* Before anything else: no core files, no ptrace by peers, no dumps. */
 static void
@@ -243,18 +163,6 @@ detach_stdio(void)
 	}
 }
 
-static int
-parse_fp_hash(const char *s, enum ks_fp_hash *h)
-{
-	if (strcasecmp(s, "sha256") == 0)
-		*h = KS_FP_SHA256;
-	else if (strcasecmp(s, "md5") == 0)
-		*h = KS_FP_MD5;
-	else
-		return -1;
-	return 0;
-}
-
 /* OpenSSL's secure heap, once, in the process that will hold keys. */
 static void
 secure_heap_init(void)
@@ -305,51 +213,6 @@ pools_stop(struct agent *a)
 	a->wait_pool = a->kdf_pool = NULL;
 	workers_gate_free(a->kdf_gate);
 	a->kdf_gate = NULL;
-}
-
-/*
- * As ssh with a private key file: a store file others may read or write
- * is refused, with the fix. Encrypted or not, a copy costs an attacker
- * nothing but the PIN guesses, offline and unlimited.
- */
-static int
-store_exposed(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_mode & 077) == 0)
-		return 0;
-	fprintf(stderr, PROGNAME ": keystore %s may be read by others "
-	    "(mode %04o); refusing to use it. Fix it with: chmod 600 %s\n",
-	    path, (unsigned int)(st.st_mode & 07777), path);
-	return 1;
-}
-
-/*
- * Starting a second agent while SSH_AUTH_SOCK names a live one is often a
- * login script run twice: said, not refused (the new one's commands
- * replace the old socket in this shell only).
- */
-static void
-warn_running_agent(void)
-{
-	struct sockaddr_un sun;
-	const char *sock = getenv("SSH_AUTH_SOCK");
-	int fd;
-
-	if (sock == NULL || *sock == '\0' ||
-	    strlen(sock) >= sizeof(sun.sun_path))
-		return;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, sock, strlen(sock));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		fprintf(stderr, PROGNAME ": warning: an agent is already "
-		    "running at %s (SSH_AUTH_SOCK); starting another\n", sock);
-	close(fd);
 }
 
 int
@@ -417,12 +280,12 @@ main(int argc, char **argv)
 		/* No permuting ('+'): the option is argv[prev] itself. */
 		if (longindex >= 0 && prev < argc &&
 		    strncmp(argv[prev], "--", 2) == 0)
-			refuse_abbreviation(argv[prev] + 2,
+			cli_refuse_abbreviation(argv[prev] + 2,
 			    long_opts[longindex].name);
 		switch (ch) {
 		case 'h':
 		case OPT_HELP:
-			help();
+			cli_help();
 			break;
 		case OPT_VERSION:
 			printf(PROGNAME " " KMES_VERSION "\n");
@@ -462,7 +325,7 @@ main(int argc, char **argv)
 			    tokens[ntokens - 1].token != NULL) {
 				fprintf(stderr, PROGNAME ": --token names a "
 				    "token of the --pkcs11 module before it\n");
-				usage();
+				cli_usage();
 			}
 			tokens[ntokens - 1].token = optarg;
 			break;
@@ -471,7 +334,7 @@ main(int argc, char **argv)
 			    life > 3600) {
 				fprintf(stderr, PROGNAME ": bad "
 				    "--pkcs11-timeout \"%s\"\n", optarg);
-				usage();
+				cli_usage();
 			}
 			agent.opt.pkcs11_timeout_ms = (uint32_t)life * 1000;
 			timeout_set = 1;
@@ -480,7 +343,7 @@ main(int argc, char **argv)
 			if ((life = agent_convtime(optarg)) <= 0) {
 				fprintf(stderr, PROGNAME ": bad --lock-idle "
 				    "time \"%s\"\n", optarg);
-				usage();
+				cli_usage();
 			}
 			agent.opt.lock_idle = (uint32_t)life;
 			lock_idle_set = 1;
@@ -489,7 +352,7 @@ main(int argc, char **argv)
 			pin_fd = (int)strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || pin_fd < 0) {
 				fprintf(stderr, PROGNAME ": bad --pin-fd\n");
-				usage();
+				cli_usage();
 			}
 			want_pin = 1;
 			break;
@@ -498,7 +361,7 @@ main(int argc, char **argv)
 			if ((ch == 'c' && s_flag) || (ch == 's' && c_flag)) {
 				fprintf(stderr, PROGNAME ": -c and -s cannot "
 				    "be used together\n");
-				usage();
+				cli_usage();
 			}
 			if (ch == 'c')
 				c_flag++;
@@ -513,7 +376,7 @@ main(int argc, char **argv)
 			if (d_flag || D_flag) {
 				fprintf(stderr, PROGNAME ": -d and -D are "
 				    "given once, and not together\n");
-				usage();
+				cli_usage();
 			}
 			if (ch == 'd')
 				d_flag++;
@@ -521,7 +384,7 @@ main(int argc, char **argv)
 				D_flag++;
 			break;
 		case 'E':
-			if (parse_fp_hash(optarg, &agent.opt.fp_hash) != 0) {
+			if (cli_parse_fp_hash(optarg, &agent.opt.fp_hash) != 0) {
 				fprintf(stderr, PROGNAME ": invalid hash "
 				    "algorithm \"%s\" (md5 or sha256)\n",
 				    optarg);
@@ -543,7 +406,7 @@ main(int argc, char **argv)
 				fprintf(stderr, PROGNAME ": unknown -O option "
 				    "\"%s\" (supported: allow-remote-pkcs11)"
 				    "\n", optarg);
-				usage();
+				cli_usage();
 			}
 			break;
 		case 'P':
@@ -558,19 +421,19 @@ main(int argc, char **argv)
 			if ((life = agent_convtime(optarg)) == -1) {
 				fprintf(stderr, PROGNAME ": bad -t lifetime "
 				    "\"%s\"\n", optarg);
-				usage();
+				cli_usage();
 			}
 			agent.opt.default_lifetime = (uint32_t)life;
 			lifetime_set = 1;
 			break;
 		default:
-			usage();
+			cli_usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc > 0 && (c_flag || k_flag || s_flag || d_flag || D_flag))
-		usage();
+		cli_usage();
 	if (argc == 0 && !c_flag && !s_flag) {
 		shell = getenv("SHELL");
 		if (shell != NULL && strlen(shell) > 2 &&
@@ -583,7 +446,7 @@ main(int argc, char **argv)
 		return print_unit_socket();
 	if (config_path != NULL && no_config) {
 		fprintf(stderr, PROGNAME ": --config and --no-config\n");
-		usage();
+		cli_usage();
 	}
 	/*
 	 * The config file, for what a systemd-started agent cannot get from
@@ -653,7 +516,7 @@ main(int argc, char **argv)
 	if (store_path == NULL && (default_store = ks_store_default_path()) !=
 	    NULL && stat(default_store, &st) == 0)
 		store_path = default_store;
-	if (store_path != NULL && store_exposed(store_path))
+	if (store_path != NULL && cli_store_exposed(store_path))
 		exit(1);
 	if (store_path != NULL && (r = astore_open(&agent, store_path)) != 0) {
 		fprintf(stderr, PROGNAME ": cannot open keystore %s: %s\n",
@@ -695,7 +558,7 @@ main(int argc, char **argv)
 	}
 
 	if (!activated)
-		warn_running_agent();
+		cli_warn_running_agent();
 	parent_pid = getpid();
 	if (activated) {
 		if (bind_address != NULL) {
