@@ -9,16 +9,16 @@
 
 #include <p11-kit/pkcs11.h>
 
-struct p11_module {
+struct tok_module {
 	void *dl;
 	CK_FUNCTION_LIST *f;
 	char *path;
-	struct p11_token **tokens;
+	struct tok_token **tokens;
 	size_t ntokens;
 };
 
-struct p11_token {
-	struct p11_module *m;
+struct tok_token {
+	struct tok_module *m;
 	CK_SLOT_ID slot;
 	char label[33];
 	char serial[17];
@@ -36,6 +36,6 @@ struct p11_token {
  * Writes "what: CKR_X" into err (if not NULL) and returns the KMES_ERR_*
  * that matches rv.
  */
-int p11_rv_fail(char *err, const char *what, CK_RV rv);
+int tok_rv_fail(char *err, const char *what, CK_RV rv);
 
 #endif /* KMES_TOKEN_INT_H */

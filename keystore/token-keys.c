@@ -28,7 +28,7 @@
  * the object has no such attribute, or another negative KMES_ERR_*.
  */
 static int
-get_attr(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+get_attr(struct tok_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
     CK_ATTRIBUTE_TYPE type, uint8_t **valp, size_t *lenp)
 {
 	CK_ATTRIBUTE a;
@@ -46,7 +46,7 @@ get_attr(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
 	    a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
 		return KMES_ERR_KEY_NOT_FOUND;
 	if (rv != CKR_OK)
-		return p11_rv_fail(NULL, "C_GetAttributeValue", rv);
+		return tok_rv_fail(NULL, "C_GetAttributeValue", rv);
 	/* A module may claim any length: cap before allocating. */
 	if (a.ulValueLen > ATTR_MAX)
 		return KMES_ERR_KEY_INVALID;
@@ -56,7 +56,7 @@ get_attr(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
 	a.pValue = v;
 	if ((rv = m->f->C_GetAttributeValue(s, obj, &a, 1)) != CKR_OK) {
 		free(v);
-		return p11_rv_fail(NULL, "C_GetAttributeValue", rv);
+		return tok_rv_fail(NULL, "C_GetAttributeValue", rv);
 	}
 	/* The value may have shrunk between the calls, never grown. */
 	if (a.ulValueLen > want) {
@@ -70,7 +70,7 @@ get_attr(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
 }
 
 static int
-get_ulong(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+get_ulong(struct tok_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
     CK_ATTRIBUTE_TYPE type, CK_ULONG *out)
 {
 	uint8_t *v;
@@ -90,7 +90,7 @@ get_ulong(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
 
 /* Up to max objects matching tmpl; *objsp is malloc'd. */
 static int
-find_objects(struct p11_module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
+find_objects(struct tok_module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
     CK_ULONG ntmpl, size_t max, CK_OBJECT_HANDLE **objsp, size_t *np)
 {
 	CK_OBJECT_HANDLE *objs = NULL, *no;
@@ -102,7 +102,7 @@ find_objects(struct p11_module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
 	*objsp = NULL;
 	*np = 0;
 	if ((rv = m->f->C_FindObjectsInit(s, tmpl, ntmpl)) != CKR_OK)
-		return p11_rv_fail(NULL, "C_FindObjectsInit", rv);
+		return tok_rv_fail(NULL, "C_FindObjectsInit", rv);
 	for (;;) {
 		if (n == alloc) {
 			if (alloc >= max)
@@ -121,7 +121,7 @@ find_objects(struct p11_module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
 		rv = m->f->C_FindObjects(s, objs + n, (CK_ULONG)(alloc - n),
 		    &got);
 		if (rv != CKR_OK) {
-			r = p11_rv_fail(NULL, "C_FindObjects", rv);
+			r = tok_rv_fail(NULL, "C_FindObjects", rv);
 			break;
 		}
 		if (got == 0)
@@ -261,7 +261,7 @@ rsa_public_key(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
  * or 0 if there is none.
  */
 static CK_OBJECT_HANDLE
-find_public(struct p11_module *m, CK_SESSION_HANDLE s, const uint8_t *id,
+find_public(struct tok_module *m, CK_SESSION_HANDLE s, const uint8_t *id,
     size_t idlen, CK_KEY_TYPE kt)
 {
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
@@ -281,7 +281,7 @@ find_public(struct p11_module *m, CK_SESSION_HANDLE s, const uint8_t *id,
 
 /* The public key of the private object priv (of key type kt). */
 static int
-object_public_key(struct p11_module *m, CK_SESSION_HANDLE s,
+object_public_key(struct tok_module *m, CK_SESSION_HANDLE s,
     CK_OBJECT_HANDLE priv, CK_KEY_TYPE kt, const uint8_t *id, size_t idlen,
     struct ks_key **keyp)
 {
@@ -327,7 +327,7 @@ object_public_key(struct p11_module *m, CK_SESSION_HANDLE s,
 }
 
 static void
-key_free(struct p11_key *k)
+key_free(struct tok_key *k)
 {
 	if (k == NULL)
 		return;
@@ -338,7 +338,7 @@ key_free(struct p11_key *k)
 }
 
 void
-p11_keys_free(struct p11_key **keys, size_t n)
+tok_keys_free(struct tok_key **keys, size_t n)
 {
 	size_t i;
 
@@ -369,7 +369,7 @@ notef(void (*note)(void *, const char *), void *arg, const char *fmt, ...)
 
 /* Returns 1 if keys[0..n) already has a key with this CKA_ID or blob. */
 static int
-seen_key(struct p11_key **keys, size_t n, const struct p11_token *t,
+seen_key(struct tok_key **keys, size_t n, const struct tok_token *t,
     const uint8_t *id, size_t idlen, const struct ks_key *pub)
 {
 	size_t i;
@@ -385,17 +385,17 @@ seen_key(struct p11_key **keys, size_t n, const struct p11_token *t,
 }
 
 int
-p11_token_keys(struct p11_token *t, struct p11_key ***keysp, size_t *np,
+tok_token_keys(struct tok_token *t, struct tok_key ***keysp, size_t *np,
     void (*note)(void *, const char *), void *arg)
 {
-	struct p11_module *m = t->m;
+	struct tok_module *m = t->m;
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) } };
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE *objs = NULL;
 	CK_KEY_TYPE kt;
 	CK_ULONG can_sign;
-	struct p11_key *k = NULL, **nk;
+	struct tok_key *k = NULL, **nk;
 	struct ks_key *pub = NULL;
 	uint8_t *id = NULL, *label = NULL, *v;
 	size_t i, nobjs = 0, idlen, llen, vlen;
@@ -405,7 +405,7 @@ p11_token_keys(struct p11_token *t, struct p11_key ***keysp, size_t *np,
 
 	if ((rv = m->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
 	    &s)) != CKR_OK)
-		return p11_rv_fail(NULL, "C_OpenSession", rv);
+		return tok_rv_fail(NULL, "C_OpenSession", rv);
 	if ((r = find_objects(m, s, tmpl, 1, OBJECTS_MAX, &objs,
 	    &nobjs)) != 0)
 		goto out;

@@ -23,17 +23,17 @@
 #define SIG_MAX 2048		/* RSA-16384 */
 
 /* A cached private-key handle of one key in one session. */
-struct p11_cached {
-	const struct p11_key *key;
+struct tok_cached {
+	const struct tok_key *key;
 	CK_OBJECT_HANDLE h;
 };
 
-struct p11_session {
-	struct p11_token *t;
+struct tok_session {
+	struct tok_token *t;
 	CK_SESSION_HANDLE h;
 	int open;
 	unsigned long login_gen;	/* the login this session saw */
-	struct p11_cached *cache;
+	struct tok_cached *cache;
 	size_t ncache;
 };
 
@@ -84,7 +84,7 @@ static const struct {
 };
 
 const char *
-p11_rv_name(unsigned long rv)
+tok_rv_name(unsigned long rv)
 {
 	size_t i;
 
@@ -97,15 +97,15 @@ p11_rv_name(unsigned long rv)
 
 /* Writes "what: CKR_X" into err and returns the matching KMES_ERR_*. */
 int
-p11_rv_fail(char *err, const char *what, CK_RV rv)
+tok_rv_fail(char *err, const char *what, CK_RV rv)
 {
-	const char *name = p11_rv_name(rv);
+	const char *name = tok_rv_name(rv);
 
 	if (err != NULL) {
 		if (name != NULL)
-			snprintf(err, P11_ERRMSG_MAX, "%s: %s", what, name);
+			snprintf(err, TOK_ERRMSG_MAX, "%s: %s", what, name);
 		else
-			snprintf(err, P11_ERRMSG_MAX, "%s: CK_RV 0x%lx", what,
+			snprintf(err, TOK_ERRMSG_MAX, "%s: CK_RV 0x%lx", what,
 			    (unsigned long)rv);
 	}
 	switch (rv) {
@@ -152,10 +152,10 @@ copy_padded(char *dst, const CK_UTF8CHAR *src, size_t len)
 }
 
 int
-p11_module_load(const char *path, const char *name, struct p11_module **mp,
-    char err[P11_ERRMSG_MAX])
+tok_module_load(const char *path, const char *name, struct tok_module **mp,
+    char err[TOK_ERRMSG_MAX])
 {
-	struct p11_module *m = NULL;
+	struct tok_module *m = NULL;
 	CK_RV (*getfl)(CK_FUNCTION_LIST **);
 	CK_C_INITIALIZE_ARGS args;
 	CK_RV rv;
@@ -171,26 +171,26 @@ p11_module_load(const char *path, const char *name, struct p11_module **mp,
 		goto out;
 	}
 	if ((m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(err, P11_ERRMSG_MAX, "cannot load %s: %s", name,
+		snprintf(err, TOK_ERRMSG_MAX, "cannot load %s: %s", name,
 		    dlerror());
 		r = KMES_ERR_TOKEN;
 		goto out;
 	}
 	*(void **)&getfl = dlsym(m->dl, "C_GetFunctionList");
 	if (getfl == NULL) {
-		snprintf(err, P11_ERRMSG_MAX, "%s is not a PKCS#11 module "
+		snprintf(err, TOK_ERRMSG_MAX, "%s is not a PKCS#11 module "
 		    "(no C_GetFunctionList)", name);
 		r = KMES_ERR_TOKEN;
 		goto out;
 	}
 	if ((rv = getfl(&m->f)) != CKR_OK || m->f == NULL) {
-		r = p11_rv_fail(err, "C_GetFunctionList", rv != CKR_OK ? rv :
+		r = tok_rv_fail(err, "C_GetFunctionList", rv != CKR_OK ? rv :
 		    CKR_GENERAL_ERROR);
 		m->f = NULL;
 		goto out;
 	}
 	if (m->f->version.major != 2 && m->f->version.major != 3) {
-		snprintf(err, P11_ERRMSG_MAX, "%s speaks PKCS#11 %u.%u", name,
+		snprintf(err, TOK_ERRMSG_MAX, "%s speaks PKCS#11 %u.%u", name,
 		    m->f->version.major, m->f->version.minor);
 		r = KMES_ERR_TOKEN;
 		m->f = NULL;
@@ -200,7 +200,7 @@ p11_module_load(const char *path, const char *name, struct p11_module **mp,
 	args.flags = CKF_OS_LOCKING_OK;
 	if ((rv = m->f->C_Initialize(&args)) != CKR_OK &&
 	    rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		r = p11_rv_fail(err, "C_Initialize", rv);
+		r = tok_rv_fail(err, "C_Initialize", rv);
 		m->f = NULL;
 		goto out;
 	}
@@ -208,12 +208,12 @@ p11_module_load(const char *path, const char *name, struct p11_module **mp,
 	m = NULL;
 	r = 0;
  out:
-	p11_module_free(m);
+	tok_module_free(m);
 	return r;
 }
 
 static void
-token_free(struct p11_token *t)
+token_free(struct tok_token *t)
 {
 	if (t == NULL)
 		return;
@@ -223,7 +223,7 @@ token_free(struct p11_token *t)
 }
 
 void
-p11_module_free(struct p11_module *m)
+tok_module_free(struct tok_module *m)
 {
 	size_t i;
 
@@ -242,7 +242,7 @@ p11_module_free(struct p11_module *m)
 
 /* The slots with a token in them; *slotsp is malloc'd. */
 static int
-present_slots(struct p11_module *m, CK_SLOT_ID **slotsp, CK_ULONG *np,
+present_slots(struct tok_module *m, CK_SLOT_ID **slotsp, CK_ULONG *np,
     char *err)
 {
 	CK_SLOT_ID *slots = NULL;
@@ -252,7 +252,7 @@ present_slots(struct p11_module *m, CK_SLOT_ID **slotsp, CK_ULONG *np,
 	*slotsp = NULL;
 	*np = 0;
 	if ((rv = m->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK)
-		return p11_rv_fail(err, "C_GetSlotList", rv);
+		return tok_rv_fail(err, "C_GetSlotList", rv);
 	if (n > SLOTS_MAX)
 		n = SLOTS_MAX;
 	if ((slots = calloc(n == 0 ? 1 : n, sizeof(*slots))) == NULL)
@@ -261,7 +261,7 @@ present_slots(struct p11_module *m, CK_SLOT_ID **slotsp, CK_ULONG *np,
 	if ((rv = m->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK &&
 	    rv != CKR_BUFFER_TOO_SMALL) {
 		free(slots);
-		return p11_rv_fail(err, "C_GetSlotList", rv);
+		return tok_rv_fail(err, "C_GetSlotList", rv);
 	}
 	*slotsp = slots;
 	*np = n > SLOTS_MAX ? SLOTS_MAX : n;
@@ -269,14 +269,14 @@ present_slots(struct p11_module *m, CK_SLOT_ID **slotsp, CK_ULONG *np,
 }
 
 int
-p11_module_tokens(struct p11_module *m, const char *want,
-    struct p11_token ***tokensp, size_t *np, char err[P11_ERRMSG_MAX])
+tok_module_tokens(struct tok_module *m, const char *want,
+    struct tok_token ***tokensp, size_t *np, char err[TOK_ERRMSG_MAX])
 {
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG i, nslots = 0;
 	CK_TOKEN_INFO ti;
-	struct p11_token *t = NULL, **nt;
-	char seen[P11_ERRMSG_MAX / 2], label[33], serial[17];
+	struct tok_token *t = NULL, **nt;
+	char seen[TOK_ERRMSG_MAX / 2], label[33], serial[17];
 	size_t seen_len = 0;
 	int r;
 
@@ -328,11 +328,11 @@ p11_module_tokens(struct p11_module *m, const char *want,
 	}
 	if (*np == 0) {
 		if (want != NULL)
-			snprintf(err, P11_ERRMSG_MAX, "no token '%s' in %s; "
+			snprintf(err, TOK_ERRMSG_MAX, "no token '%s' in %s; "
 			    "tokens there: %s", want, m->path,
 			    seen_len == 0 ? "none" : seen);
 		else
-			snprintf(err, P11_ERRMSG_MAX, "no initialised token "
+			snprintf(err, TOK_ERRMSG_MAX, "no initialised token "
 			    "in %s", m->path);
 		r = KMES_ERR_TOKEN_NOT_FOUND;
 		goto out;
@@ -346,13 +346,13 @@ p11_module_tokens(struct p11_module *m, const char *want,
 }
 
 const char *
-p11_token_label(const struct p11_token *t)
+tok_token_label(const struct tok_token *t)
 {
 	return t->label;
 }
 
 const char *
-p11_token_serial(const struct p11_token *t)
+tok_token_serial(const struct tok_token *t)
 {
 	return t->serial;
 }
@@ -362,7 +362,7 @@ p11_token_serial(const struct p11_token *t)
  * only count PKCS#11 offers), appended to err for the user.
  */
 static void
-pin_state_note(struct p11_module *m, CK_SLOT_ID slot, char *err)
+pin_state_note(struct tok_module *m, CK_SLOT_ID slot, char *err)
 {
 	CK_TOKEN_INFO ti;
 	const char *note = NULL;
@@ -376,9 +376,9 @@ pin_state_note(struct p11_module *m, CK_SLOT_ID slot, char *err)
 		note = "; one try left before the token locks the PIN";
 	else if (ti.flags & CKF_USER_PIN_COUNT_LOW)
 		note = "; the token is counting wrong PINs and may lock";
-	if (note == NULL || (used = strlen(err)) >= P11_ERRMSG_MAX - 1)
+	if (note == NULL || (used = strlen(err)) >= TOK_ERRMSG_MAX - 1)
 		return;
-	snprintf(err + used, P11_ERRMSG_MAX - used, "%s", note);
+	snprintf(err + used, TOK_ERRMSG_MAX - used, "%s", note);
 }
 
 /*
@@ -386,9 +386,9 @@ pin_state_note(struct p11_module *m, CK_SLOT_ID slot, char *err)
  * number) and opens the session that holds the login. Caller holds t->mtx.
  */
 static int
-token_login_locked(struct p11_token *t, char *err)
+token_login_locked(struct tok_token *t, char *err)
 {
-	struct p11_module *m = t->m;
+	struct tok_module *m = t->m;
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG i, n = 0;
 	CK_TOKEN_INFO ti;
@@ -414,14 +414,14 @@ token_login_locked(struct p11_token *t, char *err)
 		}
 	}
 	if (!found) {
-		snprintf(err, P11_ERRMSG_MAX, "token '%s' (serial %s) is no "
+		snprintf(err, TOK_ERRMSG_MAX, "token '%s' (serial %s) is no "
 		    "longer present", t->label, t->serial);
 		r = KMES_ERR_TOKEN_NOT_FOUND;
 		goto out;
 	}
 	if ((rv = m->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
 	    &t->login_session)) != CKR_OK) {
-		r = p11_rv_fail(err, "C_OpenSession", rv);
+		r = tok_rv_fail(err, "C_OpenSession", rv);
 		goto out;
 	}
 	t->have_login_session = 1;
@@ -429,7 +429,7 @@ token_login_locked(struct p11_token *t, char *err)
 		rv = m->f->C_Login(t->login_session, CKU_USER,
 		    t->pin, (CK_ULONG)t->pinlen);
 		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-			r = p11_rv_fail(err, "C_Login", rv);
+			r = tok_rv_fail(err, "C_Login", rv);
 			if (r == KMES_ERR_PIN_INCORRECT ||
 			    r == KMES_ERR_PIN_LOCKED)
 				pin_state_note(m, t->slot, err);
@@ -446,8 +446,8 @@ token_login_locked(struct p11_token *t, char *err)
 }
 
 int
-p11_token_login(struct p11_token *t, const uint8_t *pin, size_t len,
-    char err[P11_ERRMSG_MAX])
+tok_token_login(struct tok_token *t, const uint8_t *pin, size_t len,
+    char err[TOK_ERRMSG_MAX])
 {
 	uint8_t *copy;
 	int r;
@@ -472,9 +472,9 @@ p11_token_login(struct p11_token *t, const uint8_t *pin, size_t len,
 }
 
 int
-p11_session_open(struct p11_token *t, struct p11_session **sp)
+tok_session_open(struct tok_token *t, struct tok_session **sp)
 {
-	struct p11_session *s;
+	struct tok_session *s;
 
 	*sp = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -485,7 +485,7 @@ p11_session_open(struct p11_token *t, struct p11_session **sp)
 }
 
 static void
-session_close(struct p11_session *s)
+session_close(struct tok_session *s)
 {
 	if (s->open)
 		(void)s->t->m->f->C_CloseSession(s->h);
@@ -496,7 +496,7 @@ session_close(struct p11_session *s)
 }
 
 void
-p11_session_free(struct p11_session *s)
+tok_session_free(struct tok_session *s)
 {
 	if (s == NULL)
 		return;
@@ -506,9 +506,9 @@ p11_session_free(struct p11_session *s)
 
 /* Opens the session if needed. */
 static CK_RV
-session_ensure(struct p11_session *s)
+session_ensure(struct tok_session *s)
 {
-	struct p11_token *t = s->t;
+	struct tok_token *t = s->t;
 	CK_RV rv;
 
 	if (s->open)
@@ -525,10 +525,10 @@ session_ensure(struct p11_session *s)
 
 /* The private key handle of k in s, from the cache or a search. */
 static CK_RV
-private_handle(struct p11_session *s, const struct p11_key *k,
+private_handle(struct tok_session *s, const struct tok_key *k,
     CK_OBJECT_HANDLE *hp)
 {
-	struct p11_module *m = s->t->m;
+	struct tok_module *m = s->t->m;
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
@@ -536,7 +536,7 @@ private_handle(struct p11_session *s, const struct p11_key *k,
 	};
 	CK_OBJECT_HANDLE h = 0;
 	CK_ULONG got = 0;
-	struct p11_cached *nc;
+	struct tok_cached *nc;
 	size_t i;
 	CK_RV rv;
 
@@ -566,7 +566,7 @@ private_handle(struct p11_session *s, const struct p11_key *k,
 
 /* One attempt: C_SignInit + C_Sign of in with mech. */
 static CK_RV
-sign_once(struct p11_session *s, const struct p11_key *k, CK_MECHANISM_TYPE
+sign_once(struct tok_session *s, const struct tok_key *k, CK_MECHANISM_TYPE
     mt, const uint8_t *in, size_t inlen, uint8_t *out, CK_ULONG *outlen)
 {
 	CK_FUNCTION_LIST *f = s->t->m->f;
@@ -585,9 +585,9 @@ sign_once(struct p11_session *s, const struct p11_key *k, CK_MECHANISM_TYPE
 
 /* Logs in again unless another thread did since this session began. */
 static int
-session_relogin(struct p11_session *s, char *err)
+session_relogin(struct tok_session *s, char *err)
 {
-	struct p11_token *t = s->t;
+	struct tok_token *t = s->t;
 	int r = 0;
 
 	session_close(s);
@@ -609,9 +609,9 @@ static const uint8_t di_sha512[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09,
 	0x40 };
 
 int
-p11_session_sign(struct p11_session *s, const struct p11_key *k,
+tok_session_sign(struct tok_session *s, const struct tok_key *k,
     const uint8_t *data, size_t dlen, uint32_t flags, struct kbuf *sig,
-    char err[P11_ERRMSG_MAX])
+    char err[TOK_ERRMSG_MAX])
 {
 	uint8_t in[sizeof(di_sha512) + KS_HASH_MAX_LEN], out[SIG_MAX];
 	const uint8_t *prefix = NULL;
@@ -689,12 +689,12 @@ p11_session_sign(struct p11_session *s, const struct p11_key *k,
 				goto out;
 			continue;
 		}
-		r = p11_rv_fail(err, "C_Sign", rv);
+		r = tok_rv_fail(err, "C_Sign", rv);
 		session_close(s);
 		goto out;
 	}
 	if (outlen == 0 || outlen > SIG_MAX) {
-		snprintf(err, P11_ERRMSG_MAX, "C_Sign returned %lu bytes",
+		snprintf(err, TOK_ERRMSG_MAX, "C_Sign returned %lu bytes",
 		    (unsigned long)outlen);
 		r = KMES_ERR_TOKEN;
 		goto out;

@@ -12,6 +12,13 @@
  * Nothing here is safe to run inside the agent's own address space when
  * the module is not trusted to behave: kmes-agent calls it from a helper
  * process (src/p11-helper.c).
+ *
+ * Names: tok_ is the PKCS#11 *client* (this file, token.c, token-keys.c).
+ * Under tok_, a "token" (struct tok_token) is always a token in someone
+ * else's PKCS#11 module, one slot of an HSM that we log in to and ask to
+ * sign. The PKCS#11 *provider*, libkmes-pkcs11.so (keystore/pkcs11/), keeps
+ * the prefix p11_; there the one "token" is our own key store shown to
+ * other programs. No struct tag is declared under both prefixes.
  */
 #ifndef KMES_TOKEN_H
 #define KMES_TOKEN_H
@@ -21,20 +28,20 @@
 
 struct kbuf;
 struct ks_key;
-struct p11_module;
-struct p11_token;
-struct p11_session;
+struct tok_module;
+struct tok_token;
+struct tok_session;
 
 /* Room for an error message naming the module, token and CKR_ code. */
-#define P11_ERRMSG_MAX 256
+#define TOK_ERRMSG_MAX 256
 
 /* One key the token can sign with. */
-struct p11_key {
+struct tok_key {
 	struct ks_key *pub;	/* the public key (no private half) */
 	char *label;		/* CKA_LABEL, or a made-up one */
 	uint8_t *id;		/* CKA_ID */
 	size_t id_len;
-	struct p11_token *token;
+	struct tok_token *token;
 };
 
 /*
@@ -42,12 +49,12 @@ struct p11_key {
  * (with OS locking); messages call it name (NULL: path). Returns 0 or a
  * negative KMES_ERR_*; on error a message is left in err.
  */
-int p11_module_load(const char *path, const char *name,
-    struct p11_module **mp, char err[P11_ERRMSG_MAX])
+int tok_module_load(const char *path, const char *name,
+    struct tok_module **mp, char err[TOK_ERRMSG_MAX])
     __attribute__((warn_unused_result));
 
 /* C_Finalize, dlclose, and wipes the tokens' PINs. Accepts NULL. */
-void p11_module_free(struct p11_module *m);
+void tok_module_free(struct tok_module *m);
 
 /*
  * Finds the tokens present in m's slots: the one whose label or serial
@@ -55,12 +62,12 @@ void p11_module_free(struct p11_module *m);
  * to m. Returns 0, KMES_ERR_TOKEN_NOT_FOUND (with a message in err that
  * lists the tokens there are) or another negative KMES_ERR_*.
  */
-int p11_module_tokens(struct p11_module *m, const char *want,
-    struct p11_token ***tokensp, size_t *np, char err[P11_ERRMSG_MAX])
+int tok_module_tokens(struct tok_module *m, const char *want,
+    struct tok_token ***tokensp, size_t *np, char err[TOK_ERRMSG_MAX])
     __attribute__((warn_unused_result));
 
-const char *p11_token_label(const struct p11_token *t);
-const char *p11_token_serial(const struct p11_token *t);
+const char *tok_token_label(const struct tok_token *t);
+const char *tok_token_serial(const struct tok_token *t);
 
 /*
  * Logs the user in with pin (kept in locked memory for later re-logins).
@@ -68,8 +75,8 @@ const char *p11_token_serial(const struct p11_token *t);
  * KMES_ERR_PIN_INCORRECT, KMES_ERR_PIN_LOCKED or another negative KMES_ERR_*
  * (with a message in err).
  */
-int p11_token_login(struct p11_token *t, const uint8_t *pin, size_t len,
-    char err[P11_ERRMSG_MAX]) __attribute__((warn_unused_result));
+int tok_token_login(struct tok_token *t, const uint8_t *pin, size_t len,
+    char err[TOK_ERRMSG_MAX]) __attribute__((warn_unused_result));
 
 /*
  * Lists the keys of t that can sign and that we can use (RSA, ECDSA
@@ -78,18 +85,18 @@ int p11_token_login(struct p11_token *t, const uint8_t *pin, size_t len,
  * to note(arg, text). Appends to *keysp (a malloc'd array, *np entries).
  * Returns 0 or a negative KMES_ERR_*.
  */
-int p11_token_keys(struct p11_token *t, struct p11_key ***keysp, size_t *np,
+int tok_token_keys(struct tok_token *t, struct tok_key ***keysp, size_t *np,
     void (*note)(void *, const char *), void *arg)
     __attribute__((warn_unused_result));
 
-/* Frees keys from p11_token_keys; accepts NULL. */
-void p11_keys_free(struct p11_key **keys, size_t n);
+/* Frees keys from tok_token_keys; accepts NULL. */
+void tok_keys_free(struct tok_key **keys, size_t n);
 
 /* Opens a session on t for one thread. Returns 0 or a negative KMES_ERR_*. */
-int p11_session_open(struct p11_token *t, struct p11_session **sp)
+int tok_session_open(struct tok_token *t, struct tok_session **sp)
     __attribute__((warn_unused_result));
 
-void p11_session_free(struct p11_session *s);
+void tok_session_free(struct tok_session *s);
 
 /*
  * Signs data with k (which must be on s's token) as ssh-agent would with
@@ -99,11 +106,11 @@ void p11_session_free(struct p11_session *s);
  * once, before giving up. Returns 0 or a negative KMES_ERR_* (with a
  * message in err).
  */
-int p11_session_sign(struct p11_session *s, const struct p11_key *k,
+int tok_session_sign(struct tok_session *s, const struct tok_key *k,
     const uint8_t *data, size_t dlen, uint32_t flags, struct kbuf *sig,
-    char err[P11_ERRMSG_MAX]) __attribute__((warn_unused_result));
+    char err[TOK_ERRMSG_MAX]) __attribute__((warn_unused_result));
 
 /* Returns the name of a CK_RV ("CKR_PIN_INCORRECT"), or NULL if unknown. */
-const char *p11_rv_name(unsigned long rv);
+const char *tok_rv_name(unsigned long rv);
 
 #endif /* KMES_TOKEN_H */

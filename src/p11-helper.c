@@ -31,17 +31,17 @@
 #include "token.h"
 
 struct helper {
-	struct p11_module *m;
-	struct p11_token **tokens;
+	struct tok_module *m;
+	struct tok_token **tokens;
 	size_t ntokens;
-	struct p11_key **keys;
+	struct tok_key **keys;
 	size_t nkeys;
 };
 
 struct worker {
 	struct helper *h;
 	int fd;
-	struct p11_session **sessions;	/* one per token, opened lazily */
+	struct tok_session **sessions;	/* one per token, opened lazily */
 };
 
 /* Sends body framed. The agent reads every reply, so this cannot block
@@ -87,12 +87,12 @@ send_fail(int fd, int has_id, uint32_t id, int err, const char *why)
 /* INIT: load, find the token(s), log in, list keys. */
 static int
 do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
-    char err[P11_ERRMSG_MAX])
+    char err[TOK_ERRMSG_MAX])
 {
 	char *module = NULL, *want = NULL, desc[512], dlpath[64];
 	char why[128];
 	const uint8_t *pin;
-	struct p11_token **found = NULL;
+	struct tok_token **found = NULL;
 	size_t pinlen, i, nfound = 0, dlen = 0;
 	uint8_t type;
 	int r, n, logged_in = 0;
@@ -102,7 +102,7 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 	    (r = kbuf_get_cstring(m, &want, NULL)) != 0 ||
 	    (r = kbuf_get_string_direct(m, &pin, &pinlen)) != 0 ||
 	    kbuf_len(m) != 0) {
-		snprintf(err, P11_ERRMSG_MAX, "bad INIT from the agent");
+		snprintf(err, TOK_ERRMSG_MAX, "bad INIT from the agent");
 		r = r != 0 ? r : KMES_ERR_INVALID_FORMAT;
 		goto out;
 	}
@@ -113,25 +113,25 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 	 */
 	if ((r = modcheck_fd(P11H_MODULE_FD, getuid(), why,
 	    sizeof(why))) != 0) {
-		snprintf(err, P11_ERRMSG_MAX, "refusing to load %s: %s",
+		snprintf(err, TOK_ERRMSG_MAX, "refusing to load %s: %s",
 		    module, why);
 		goto out;
 	}
 	snprintf(dlpath, sizeof(dlpath), "/proc/self/fd/%d", P11H_MODULE_FD);
-	if ((r = p11_module_load(dlpath, module, &h->m, err)) != 0 ||
-	    (r = p11_module_tokens(h->m, want[0] == '\0' ? NULL : want,
+	if ((r = tok_module_load(dlpath, module, &h->m, err)) != 0 ||
+	    (r = tok_module_tokens(h->m, want[0] == '\0' ? NULL : want,
 	    &found, &nfound, err)) != 0)
 		goto out;
 	h->tokens = found;
 	h->ntokens = nfound;
 	desc[0] = '\0';
 	for (i = 0; i < nfound; i++) {
-		if ((r = p11_token_login(found[i], pin, pinlen, err)) != 0) {
-			char what[P11_ERRMSG_MAX];
+		if ((r = tok_token_login(found[i], pin, pinlen, err)) != 0) {
+			char what[TOK_ERRMSG_MAX];
 
 			snprintf(what, sizeof(what), "token '%s': %s",
-			    p11_token_label(found[i]), err);
-			memcpy(err, what, P11_ERRMSG_MAX);
+			    tok_token_label(found[i]), err);
+			memcpy(err, what, TOK_ERRMSG_MAX);
 			/*
 			 * Every token of a module (ssh-add -s) share one
 			 * PIN; as ssh-agent does, serve the tokens that
@@ -144,16 +144,16 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 			continue;
 		}
 		logged_in++;
-		if ((r = p11_token_keys(found[i], &h->keys, &h->nkeys,
+		if ((r = tok_token_keys(found[i], &h->keys, &h->nkeys,
 		    note_log, NULL)) != 0) {
-			snprintf(err, P11_ERRMSG_MAX, "token '%s': listing "
-			    "keys: %s", p11_token_label(found[i]),
+			snprintf(err, TOK_ERRMSG_MAX, "token '%s': listing "
+			    "keys: %s", tok_token_label(found[i]),
 			    kmes_err(r));
 			goto out;
 		}
 		n = snprintf(desc + dlen, sizeof(desc) - dlen,
 		    "%stoken '%s' (serial %s)", i == 0 ? "" : ", ",
-		    p11_token_label(found[i]), p11_token_serial(found[i]));
+		    tok_token_label(found[i]), tok_token_serial(found[i]));
 		if (n > 0 && (size_t)n < sizeof(desc) - dlen)
 			dlen += (size_t)n;
 	}
@@ -177,13 +177,13 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 	r = 0;
  out:
 	if (r != 0 && err[0] == '\0')
-		snprintf(err, P11_ERRMSG_MAX, "%s", kmes_err(r));
+		snprintf(err, TOK_ERRMSG_MAX, "%s", kmes_err(r));
 	free(module);
 	free(want);
 	return r;
 }
 
-static const struct p11_key *
+static const struct tok_key *
 find_key(const struct helper *h, const uint8_t *blob, size_t len)
 {
 	const uint8_t *kb;
@@ -198,7 +198,7 @@ find_key(const struct helper *h, const uint8_t *blob, size_t len)
 }
 
 static size_t
-token_index(const struct helper *h, const struct p11_token *t)
+token_index(const struct helper *h, const struct tok_token *t)
 {
 	size_t i;
 
@@ -217,8 +217,8 @@ serve_sign(struct worker *w, struct kbuf *m, struct kbuf *reply,
 	const uint8_t *blob, *data;
 	size_t blen, dlen, ti;
 	uint32_t id, flags;
-	const struct p11_key *k;
-	char err[P11_ERRMSG_MAX];
+	const struct tok_key *k;
+	char err[TOK_ERRMSG_MAX];
 	uint8_t type;
 	int r;
 
@@ -233,13 +233,13 @@ serve_sign(struct worker *w, struct kbuf *m, struct kbuf *reply,
 		    "key not on this token");
 	ti = token_index(w->h, k->token);
 	if (w->sessions[ti] == NULL &&
-	    (r = p11_session_open(k->token, &w->sessions[ti])) != 0)
+	    (r = tok_session_open(k->token, &w->sessions[ti])) != 0)
 		return send_fail(w->fd, 1, id, r, kmes_err(r));
 	kbuf_reset(sig);
-	if ((r = p11_session_sign(w->sessions[ti], k, data, dlen, flags, sig,
+	if ((r = tok_session_sign(w->sessions[ti], k, data, dlen, flags, sig,
 	    err)) != 0) {
 		log_error("token '%s': signing with \"%s\": %s",
-		    p11_token_label(k->token), k->label,
+		    tok_token_label(k->token), k->label,
 		    err[0] != '\0' ? err : kmes_err(r));
 		return send_fail(w->fd, 1, id, r, err[0] != '\0' ? err :
 		    kmes_err(r));
@@ -285,7 +285,7 @@ p11helper_main(int argc, char **argv)
 	struct helper h;
 	struct worker *workers = NULL;
 	struct kbuf *m = NULL, *reply = NULL;
-	char err[P11_ERRMSG_MAX], *end;
+	char err[TOK_ERRMSG_MAX], *end;
 	pthread_t th;
 	long nchan;
 	int i, level;
