@@ -1,7 +1,7 @@
 /*
  * crypto-ossl-methods.h: legacy RSA and EC_KEY objects bound to OpenSSL's
  * own methods, never the process's default ENGINE. Only the files that
- * include <openssl/...> (crypto-ossl.c, crypto-p11.c) include this.
+ * include <openssl/...> (crypto-ossl.c, pkcs11/crypto-p11.c) include this.
  */
 #ifndef KMES_CRYPTO_OSSL_METHODS_H
 #define KMES_CRYPTO_OSSL_METHODS_H

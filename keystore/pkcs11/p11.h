@@ -5,7 +5,7 @@
  * Each store record shows as a public and a private key object. All module
  * state sits behind one mutex (p11_lock); the entry points in p11-module.c
  * take it, and everything declared here expects it held. Nothing here
- * includes OpenSSL: the signing primitives are keystore/crypto-p11.c's.
+ * includes OpenSSL: the signing primitives are crypto-p11.c's.
  */
 #ifndef KMES_P11_H
 #define KMES_P11_H
@@ -14,11 +14,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "crypto-p11.h"
 #include "p11-compat.h"
 
 struct kbuf;
-struct ks_p11_hash_ctx;
-struct ks_p11_signer;
 struct ks_store;
 
 #define P11_SLOT_ID 1

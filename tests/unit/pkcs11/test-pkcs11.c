@@ -20,6 +20,7 @@
 #include "p11-compat.h"
 
 #include "crypto.h"
+#include "crypto-p11.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "store.h"

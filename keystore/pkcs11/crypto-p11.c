@@ -26,6 +26,7 @@
 #include <openssl/rsa.h>
 
 #include "crypto-int.h"
+#include "crypto-p11.h"
 #include "crypto-ossl-methods.h"
 #include "kbuf.h"
 #include "kmes-err.h"
