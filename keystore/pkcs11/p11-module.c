@@ -166,7 +166,7 @@ leave(void)
 /*
  * Locks for an entry point that may not spend the fresh login: only
  * C_SignInit, which takes it, and the searches of the session that logged
- * in. Every other entry point comes in through enter() or enter_session().
+ * in. Every other entry point comes in through enter() (the check_* below).
  */
 static CK_RV
 enter_keep(void)
@@ -232,31 +232,95 @@ enter_session_as(CK_SESSION_HANDLE h, struct p11_session **sp, int keep)
 }
 
 static CK_RV
-enter_session(CK_SESSION_HANDLE h, struct p11_session **sp)
+leave_with(CK_RV rv)
 {
-	return enter_session_as(h, sp, 0);
+	leave();
+	return rv;
 }
+
+/* Keeps the lock for a check that passed; gives it back for one that failed. */
+static CK_RV
+checked(CK_RV rv)
+{
+	if (rv != CKR_OK)
+		leave();
+	return rv;
+}
+
+/*
+ * The checks an entry point makes before its own work, in the order
+ * PKCS#11 applications rely on (and test-pkcs11-conf checks): the library
+ * is initialised (CKR_CRYPTOKI_NOT_INITIALIZED), then the slot or session
+ * exists (CKR_SLOT_ID_INVALID, CKR_SESSION_HANDLE_INVALID), then the
+ * caller's arguments are usable (bad: CKR_ARGUMENTS_BAD). Each takes the
+ * lock and keeps it only if every check passed. All but
+ * check_session_keep spend the fresh login.
+ */
+static CK_RV
+check_init(int bad)
+{
+	CK_RV rv;
+
+	if ((rv = enter()) != CKR_OK)
+		return rv;
+	return checked(bad ? CKR_ARGUMENTS_BAD : CKR_OK);
+}
+
+static CK_RV
+check_slot(CK_SLOT_ID slot, int bad)
+{
+	CK_RV rv;
+
+	if ((rv = enter()) != CKR_OK)
+		return rv;
+	if (slot != P11_SLOT_ID)
+		rv = CKR_SLOT_ID_INVALID;
+	else if (bad)
+		rv = CKR_ARGUMENTS_BAD;
+	return checked(rv);
+}
+
+static CK_RV
+check_session(CK_SESSION_HANDLE h, struct p11_session **sp, int bad)
+{
+	CK_RV rv;
+
+	if ((rv = enter_session_as(h, sp, 0)) != CKR_OK)
+		return rv;
+	return checked(bad ? CKR_ARGUMENTS_BAD : CKR_OK);
+}
+
+/* Only C_SignInit and the session's searches: see enter_keep. */
+static CK_RV
+check_session_keep(CK_SESSION_HANDLE h, struct p11_session **sp)
+{
+	return enter_session_as(h, sp, 1);
+}
+
+/*
+ * An entry point's first line: makes its checks (one check_* call) and
+ * returns their answer if one fails. Past it the lock is held, and every
+ * way out goes through leave() or leave_with().
+ */
+#define ENTER(checks)							\
+	do {								\
+		CK_RV enter_rv_ = (checks);				\
+		if (enter_rv_ != CKR_OK)				\
+			return enter_rv_;				\
+	} while (0)
 
 CK_RV
 p11_stub_entry(int at, CK_ULONG id, int bad, CK_RV answer)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
 	if (at == 1)
-		rv = enter_session(id, &s);
+		ENTER(check_session(id, &s, bad));
+	else if (at == 2)
+		ENTER(check_slot(id, bad));
 	else
-		rv = enter();
-	if (rv != CKR_OK)
-		return rv;
-	if (at == 2 && id != P11_SLOT_ID)
-		rv = CKR_SLOT_ID_INVALID;
-	else if (bad)
-		rv = CKR_ARGUMENTS_BAD;
-	else
-		rv = answer;
-	leave();
-	return rv;
+		ENTER(check_init(bad));
+	return leave_with(answer);
 }
 
 static CK_RV
@@ -306,54 +370,34 @@ p11_C_Initialize(CK_VOID_PTR init_args)
 static CK_RV
 p11_C_Finalize(CK_VOID_PTR reserved)
 {
-	CK_RV rv;
-
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	if (reserved != NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else
-		state_free();
-	leave();
-	return rv;
+	ENTER(check_init(reserved != NULL));
+	state_free();
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
 p11_C_GetInfo(CK_INFO_PTR info)
 {
-	CK_RV rv;
-
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	if (info == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else {
-		memset(info, 0, sizeof(*info));
-		info->cryptokiVersion.major = 3;
-		info->cryptokiVersion.minor = 0;
-		p11_pad(info->manufacturerID, sizeof(info->manufacturerID),
-		    "kmes-agent");
-		p11_pad(info->libraryDescription,
-		    sizeof(info->libraryDescription), "kmes key store");
-		info->libraryVersion.major = 0;
-		info->libraryVersion.minor = 1;
-	}
-	leave();
-	return rv;
+	ENTER(check_init(info == NULL));
+	memset(info, 0, sizeof(*info));
+	info->cryptokiVersion.major = 3;
+	info->cryptokiVersion.minor = 0;
+	p11_pad(info->manufacturerID, sizeof(info->manufacturerID),
+	    "kmes-agent");
+	p11_pad(info->libraryDescription, sizeof(info->libraryDescription),
+	    "kmes key store");
+	info->libraryVersion.major = 0;
+	info->libraryVersion.minor = 1;
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
 p11_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
 	CK_ULONG n;
-	CK_RV rv;
+	CK_RV rv = CKR_OK;
 
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	if (count == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
+	ENTER(check_init(count == NULL));
 	(void)p11_sync();
 	n = present && p11.store == NULL ? 0 : 1;
 	if (list != NULL && *count < n)
@@ -361,35 +405,23 @@ p11_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 	else if (list != NULL && n == 1)
 		list[0] = P11_SLOT_ID;
 	*count = n;
- out:
-	leave();
-	return rv;
+	return leave_with(rv);
 }
 
 static CK_RV
 p11_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 {
-	CK_RV rv;
-
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	if (slot != P11_SLOT_ID)
-		rv = CKR_SLOT_ID_INVALID;
-	else if (info == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else {
-		(void)p11_sync();
-		memset(info, 0, sizeof(*info));
-		p11_pad(info->slotDescription, sizeof(info->slotDescription),
-		    "kmes key store");
-		p11_pad(info->manufacturerID, sizeof(info->manufacturerID),
-		    "kmes-agent");
-		info->flags = p11.store != NULL ? CKF_TOKEN_PRESENT : 0;
-		info->hardwareVersion.major = 0;
-		info->firmwareVersion.major = 0;
-	}
-	leave();
-	return rv;
+	ENTER(check_slot(slot, info == NULL));
+	(void)p11_sync();
+	memset(info, 0, sizeof(*info));
+	p11_pad(info->slotDescription, sizeof(info->slotDescription),
+	    "kmes key store");
+	p11_pad(info->manufacturerID, sizeof(info->manufacturerID),
+	    "kmes-agent");
+	info->flags = p11.store != NULL ? CKF_TOKEN_PRESENT : 0;
+	info->hardwareVersion.major = 0;
+	info->firmwareVersion.major = 0;
+	return leave_with(CKR_OK);
 }
 
 static CK_FLAGS
@@ -412,23 +444,11 @@ p11_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	const uint8_t *id;
 	char serial[17];
 	size_t i, rw = 0;
-	CK_RV rv;
 
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	if (slot != P11_SLOT_ID) {
-		rv = CKR_SLOT_ID_INVALID;
-		goto out;
-	}
-	if (info == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
+	ENTER(check_slot(slot, info == NULL));
 	(void)p11_sync();
-	if (p11.store == NULL) {
-		rv = CKR_TOKEN_NOT_PRESENT;
-		goto out;
-	}
+	if (p11.store == NULL)
+		return leave_with(CKR_TOKEN_NOT_PRESENT);
 	memset(info, 0, sizeof(*info));
 	p11_pad(info->label, sizeof(info->label), ks_store_label(p11.store));
 	p11_pad(info->manufacturerID, sizeof(info->manufacturerID),
@@ -455,9 +475,7 @@ p11_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	info->hardwareVersion.major = 0;
 	info->firmwareVersion.major = 0;
 	p11_pad(info->utcTime, sizeof(info->utcTime), NULL);
- out:
-	leave();
-	return rv;
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
@@ -465,25 +483,17 @@ p11_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
     CK_ULONG_PTR count)
 {
 	size_t i;
-	CK_RV rv;
+	CK_RV rv = CKR_OK;
 
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	if (slot != P11_SLOT_ID)
-		rv = CKR_SLOT_ID_INVALID;
-	else if (count == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else {
-		if (list != NULL && *count < p11_nmechs)
-			rv = CKR_BUFFER_TOO_SMALL;
-		else if (list != NULL) {
-			for (i = 0; i < p11_nmechs; i++)
-				list[i] = p11_mechs[i].type;
-		}
-		*count = p11_nmechs;
+	ENTER(check_slot(slot, count == NULL));
+	if (list != NULL && *count < p11_nmechs)
+		rv = CKR_BUFFER_TOO_SMALL;
+	else if (list != NULL) {
+		for (i = 0; i < p11_nmechs; i++)
+			list[i] = p11_mechs[i].type;
 	}
-	leave();
-	return rv;
+	*count = p11_nmechs;
+	return leave_with(rv);
 }
 
 static CK_RV
@@ -491,28 +501,17 @@ p11_C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
     CK_MECHANISM_INFO_PTR info)
 {
 	size_t i;
-	CK_RV rv;
 
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	rv = CKR_MECHANISM_INVALID;
-	if (slot != P11_SLOT_ID)
-		rv = CKR_SLOT_ID_INVALID;
-	else if (info == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else {
-		for (i = 0; i < p11_nmechs; i++) {
-			if (p11_mechs[i].type != type)
-				continue;
-			info->ulMinKeySize = p11_mechs[i].min_bits;
-			info->ulMaxKeySize = p11_mechs[i].max_bits;
-			info->flags = p11_mechs[i].flags;
-			rv = CKR_OK;
-			break;
-		}
+	ENTER(check_slot(slot, info == NULL));
+	for (i = 0; i < p11_nmechs; i++) {
+		if (p11_mechs[i].type != type)
+			continue;
+		info->ulMinKeySize = p11_mechs[i].min_bits;
+		info->ulMaxKeySize = p11_mechs[i].max_bits;
+		info->flags = p11_mechs[i].flags;
+		return leave_with(CKR_OK);
 	}
-	leave();
-	return rv;
+	return leave_with(CKR_MECHANISM_INVALID);
 }
 
 static CK_RV
@@ -522,16 +521,7 @@ p11_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
 	struct p11_session *s = NULL, **ns;
 	CK_RV rv;
 
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	if (slot != P11_SLOT_ID) {
-		rv = CKR_SLOT_ID_INVALID;
-		goto out;
-	}
-	if (hp == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
+	ENTER(check_slot(slot, hp == NULL));
 	if (!(flags & CKF_SERIAL_SESSION)) {
 		rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
 		goto out;
@@ -586,30 +576,19 @@ static CK_RV
 p11_C_CloseSession(CK_SESSION_HANDLE h)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
+	ENTER(check_session(h, &s, 0));
 	session_close(s);
-	leave();
-	return CKR_OK;
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
 p11_C_CloseAllSessions(CK_SLOT_ID slot)
 {
-	CK_RV rv;
-
-	if ((rv = enter()) != CKR_OK)
-		return rv;
-	if (slot != P11_SLOT_ID)
-		rv = CKR_SLOT_ID_INVALID;
-	else {
-		logout_all();
-		sessions_close_all();
-	}
-	leave();
-	return rv;
+	ENTER(check_slot(slot, 0));
+	logout_all();
+	sessions_close_all();
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
@@ -617,27 +596,20 @@ p11_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 {
 	struct p11_session *s;
 	int rw;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	if (info == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else {
-		rw = (s->flags & CKF_RW_SESSION) != 0;
-		memset(info, 0, sizeof(*info));
-		info->slotID = P11_SLOT_ID;
-		if (p11_logged_in())
-			info->state = rw ? CKS_RW_USER_FUNCTIONS :
-			    CKS_RO_USER_FUNCTIONS;
-		else
-			info->state = rw ? CKS_RW_PUBLIC_SESSION :
-			    CKS_RO_PUBLIC_SESSION;
-		info->flags = s->flags;
-		info->ulDeviceError = 0;
-	}
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, info == NULL));
+	rw = (s->flags & CKF_RW_SESSION) != 0;
+	memset(info, 0, sizeof(*info));
+	info->slotID = P11_SLOT_ID;
+	if (p11_logged_in())
+		info->state = rw ? CKS_RW_USER_FUNCTIONS :
+		    CKS_RO_USER_FUNCTIONS;
+	else
+		info->state = rw ? CKS_RW_PUBLIC_SESSION :
+		    CKS_RO_PUBLIC_SESSION;
+	info->flags = s->flags;
+	info->ulDeviceError = 0;
+	return leave_with(CKR_OK);
 }
 
 /*
@@ -667,65 +639,53 @@ context_login(struct p11_session *s, CK_UTF8CHAR_PTR pin, CK_ULONG pinlen)
 	return CKR_OK;
 }
 
+/*
+ * The SO PIN only unblocks, and kmes-keytool does that: an SO login is
+ * always refused, after the conditions PKCS#11 puts before any SO login
+ * (no read-only session, no user in).
+ */
+static CK_RV
+so_login_refusal(void)
+{
+	size_t i;
+
+	for (i = 0; i < p11.nsessions; i++) {
+		if (!(p11.sessions[i]->flags & CKF_RW_SESSION))
+			return CKR_SESSION_READ_ONLY_EXISTS;
+	}
+	if (p11_logged_in())
+		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+	return CKR_USER_TYPE_INVALID;
+}
+
 /* named: C_LoginUser's user name was given (the token has no names). */
 static CK_RV
 login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     CK_ULONG pinlen, int named)
 {
 	struct p11_session *s;
-	size_t i;
 	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	if (named) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	if (user == CKU_CONTEXT_SPECIFIC) {
-		rv = context_login(s, pin, pinlen);
-		goto out;
-	}
-	if (user == CKU_SO) {
-		/*
-		 * The SO PIN only unblocks, and kmes-keytool does that: an SO
-		 * login is always refused, after the conditions PKCS#11 puts
-		 * before any SO login (no read-only session, no user in).
-		 */
-		rv = CKR_USER_TYPE_INVALID;
-		for (i = 0; i < p11.nsessions; i++) {
-			if (!(p11.sessions[i]->flags & CKF_RW_SESSION))
-				rv = CKR_SESSION_READ_ONLY_EXISTS;
-		}
-		if (rv == CKR_USER_TYPE_INVALID && p11_logged_in())
-			rv = CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
-		goto out;
-	}
-	if (user != CKU_USER) {
-		rv = CKR_USER_TYPE_INVALID;
-		goto out;
-	}
-	if (pin == NULL) {
-		rv = CKR_ARGUMENTS_BAD;	/* no protected authentication path */
-		goto out;
-	}
-	if (pinlen > KS_STORE_PIN_MAX) {
-		rv = CKR_PIN_LEN_RANGE;
-		goto out;
-	}
+	ENTER(check_session(h, &s, named));
+	if (user == CKU_CONTEXT_SPECIFIC)
+		return leave_with(context_login(s, pin, pinlen));
+	if (user == CKU_SO)
+		return leave_with(so_login_refusal());
+	if (user != CKU_USER)
+		return leave_with(CKR_USER_TYPE_INVALID);
+	if (pin == NULL)	/* no protected authentication path */
+		return leave_with(CKR_ARGUMENTS_BAD);
+	if (pinlen > KS_STORE_PIN_MAX)
+		return leave_with(CKR_PIN_LEN_RANGE);
 	(void)p11_sync();
-	if (p11_logged_in()) {
-		rv = CKR_USER_ALREADY_LOGGED_IN;
-		goto out;
-	}
+	if (p11_logged_in())
+		return leave_with(CKR_USER_ALREADY_LOGGED_IN);
 	rv = p11_rv(ks_store_login(p11.store, 0, pin, pinlen, NULL));
 	if (rv == CKR_ARGUMENTS_BAD)
 		rv = CKR_PIN_LEN_RANGE;
 	if (rv == CKR_OK)
 		p11.fresh_login = s->handle;
- out:
-	leave();
-	return rv;
+	return leave_with(rv);
 }
 
 static CK_RV
@@ -747,45 +707,34 @@ static CK_RV
 p11_C_Logout(CK_SESSION_HANDLE h)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
+	ENTER(check_session(h, &s, 0));
 	if (!p11_logged_in())
-		rv = CKR_USER_NOT_LOGGED_IN;
-	else
-		logout_all();
-	leave();
-	return rv;
+		return leave_with(CKR_USER_NOT_LOGGED_IN);
+	logout_all();
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
 p11_C_SessionCancel(CK_SESSION_HANDLE h, CK_FLAGS flags)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
+	ENTER(check_session(h, &s, 0));
 	if (flags & CKF_SIGN)
 		p11_sign_op_end(&s->sign);
 	if (flags & CKF_VERIFY)
 		p11_sign_op_end(&s->verify);
-	leave();
-	return CKR_OK;
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
 p11_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_destroy(s, obj);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_destroy(s, obj));
 }
 
 static CK_RV
@@ -794,18 +743,12 @@ p11_C_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
 {
 	struct p11_session *s;
 	int priv;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	if (size == NULL)
-		rv = CKR_ARGUMENTS_BAD;
-	else if (p11_object(obj, &priv) == NULL)
-		rv = CKR_OBJECT_HANDLE_INVALID;
-	else
-		*size = CK_UNAVAILABLE_INFORMATION;
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, size == NULL));
+	if (p11_object(obj, &priv) == NULL)
+		return leave_with(CKR_OBJECT_HANDLE_INVALID);
+	*size = CK_UNAVAILABLE_INFORMATION;
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
@@ -813,13 +756,9 @@ p11_C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     CK_ATTRIBUTE_PTR attrs, CK_ULONG n)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_get_attrs(obj, attrs, n);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_get_attrs(obj, attrs, n));
 }
 
 static CK_RV
@@ -827,13 +766,9 @@ p11_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     CK_ATTRIBUTE_PTR attrs, CK_ULONG n)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_set_attrs(s, obj, attrs, n);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_set_attrs(s, obj, attrs, n));
 }
 
 static CK_RV
@@ -841,13 +776,9 @@ p11_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR attrs,
     CK_ULONG n)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session_as(h, &s, 1)) != CKR_OK)
-		return rv;
-	rv = p11_find_init(s, attrs, n);
-	leave();
-	return rv;
+	ENTER(check_session_keep(h, &s));
+	return leave_with(p11_find_init(s, attrs, n));
 }
 
 static CK_RV
@@ -855,29 +786,21 @@ p11_C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out,
     CK_ULONG max, CK_ULONG_PTR count)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session_as(h, &s, 1)) != CKR_OK)
-		return rv;
-	rv = p11_find(s, out, max, count);
-	leave();
-	return rv;
+	ENTER(check_session_keep(h, &s));
+	return leave_with(p11_find(s, out, max, count));
 }
 
 static CK_RV
 p11_C_FindObjectsFinal(CK_SESSION_HANDLE h)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session_as(h, &s, 1)) != CKR_OK)
-		return rv;
+	ENTER(check_session_keep(h, &s));
 	if (!s->find_active)
-		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else
-		p11_find_final(s);
-	leave();
-	return rv;
+		return leave_with(CKR_OPERATION_NOT_INITIALIZED);
+	p11_find_final(s);
+	return leave_with(CKR_OK);
 }
 
 static CK_RV
@@ -885,14 +808,10 @@ p11_C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
     CK_OBJECT_HANDLE key)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
 	/* p11_sign_init takes the fresh login, whosever it is. */
-	if ((rv = enter_session_as(h, &s, 1)) != CKR_OK)
-		return rv;
-	rv = p11_sign_init(s, mech, key);
-	leave();
-	return rv;
+	ENTER(check_session_keep(h, &s));
+	return leave_with(p11_sign_init(s, mech, key));
 }
 
 static CK_RV
@@ -900,39 +819,27 @@ p11_C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len,
     CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_sign(s, data, len, sig, siglen);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_sign(s, data, len, sig, siglen));
 }
 
 static CK_RV
 p11_C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_sign_update(s, data, len);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_sign_update(s, data, len));
 }
 
 static CK_RV
 p11_C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_sign_final(s, sig, siglen);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_sign_final(s, sig, siglen));
 }
 
 static CK_RV
@@ -940,13 +847,9 @@ p11_C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
     CK_OBJECT_HANDLE key)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_verify_init(s, mech, key);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_verify_init(s, mech, key));
 }
 
 static CK_RV
@@ -954,39 +857,27 @@ p11_C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len,
     CK_BYTE_PTR sig, CK_ULONG siglen)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_verify(s, data, len, sig, siglen);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_verify(s, data, len, sig, siglen));
 }
 
 static CK_RV
 p11_C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_verify_update(s, data, len);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_verify_update(s, data, len));
 }
 
 static CK_RV
 p11_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_verify_final(s, sig, siglen);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_verify_final(s, sig, siglen));
 }
 
 static CK_RV
@@ -995,32 +886,22 @@ p11_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
     CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	rv = p11_generate(s, mech, pub, npub, priv, npriv, hpub, hpriv);
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, 0));
+	return leave_with(p11_generate(s, mech, pub, npub, priv, npriv, hpub,
+	    hpriv));
 }
 
 static CK_RV
 p11_C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
 {
 	struct p11_session *s;
-	CK_RV rv;
 
-	if ((rv = enter_session(h, &s)) != CKR_OK)
-		return rv;
-	if (out == NULL && len != 0)
-		rv = CKR_ARGUMENTS_BAD;
-	else if (len != 0 && ks_random(out, len) != 0)
-		rv = CKR_FUNCTION_FAILED;
-	leave();
-	return rv;
+	ENTER(check_session(h, &s, out == NULL && len != 0));
+	if (len != 0 && ks_random(out, len) != 0)
+		return leave_with(CKR_FUNCTION_FAILED);
+	return leave_with(CKR_OK);
 }
-
-
 
 /* The 2.40 functions, shared by both lists. */
 #define P11_FUNCTIONS_2_40						\
