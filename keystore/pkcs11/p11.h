@@ -3,7 +3,7 @@
  *
  * One slot, one token: the store at $KMES_STORE or ks_store_default_path().
  * Each store record shows as a public and a private key object. All module
- * state sits behind one mutex (p11_lock); the entry points in p11-module.c
+ * state sits behind one mutex (p11_lock); the entry points (p11-entry.h)
  * take it, and everything declared here expects it held. Nothing here
  * includes OpenSSL: the signing primitives are crypto-p11.c's.
  */
