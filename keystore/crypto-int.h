@@ -1,8 +1,8 @@
 /*
  * crypto-int.h: the seam between keyblob.c (SSH wire formats, no OpenSSL)
- * and crypto-ossl.c (the only file that touches OpenSSL), and the base64
- * codec keyblob.c and keyfile.c share. Private to keystore/; nothing
- * outside it includes this header.
+ * and crypto-ossl*.c (the OpenSSL backend), and the base64 codec keyblob.c
+ * and keyfile.c share. Private to keystore/; nothing outside it includes
+ * this header.
  *
  * A struct ks_pkey is the bare cryptographic key: a public key, and the
  * private half when there is one. It knows nothing of certificates, names or
