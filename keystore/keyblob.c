@@ -1,14 +1,17 @@
 /*
  * keyblob.c: SSH key wire formats over the OpenSSL-free seam of
- * crypto-int.h: public key blobs (RFC 4253, 5656, 8709), the private key
- * encoding of SSH_AGENTC_ADD_IDENTITY, and OpenSSH certificates
- * (PROTOCOL.certkeys). Every byte is read through kbuf.
+ * crypto-int.h: the key types, key objects, public key blobs (RFC 4253,
+ * 5656, 8709) and OpenSSH certificates (PROTOCOL.certkeys), parsed and
+ * read. The private key encoding of SSH_AGENTC_ADD_IDENTITY is
+ * keyblob-private.c's; signatures and text forms are keyblob-sign.c's.
+ * Every byte is read through kbuf.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto-int.h"
+#include "keyblob-int.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "match.h"
@@ -17,14 +20,6 @@
 /* As OpenSSH (SSHKEY_CERT_MAX_PRINCIPALS). */
 #define CERT_MAX_PRINCIPALS 256
 
-struct ks_keytype {
-	const char *name;
-	const char *short_name;	/* as ssh-add -l prints it */
-	const char *curve;	/* ECDSA curve identifier */
-	const char *sigalg;	/* signature name (plain type name) */
-	enum ks_key_type type;
-	int cert;
-};
 
 static const struct ks_keytype keytypes[] = {
 	{ "ssh-ed25519", "ED25519", NULL, "ssh-ed25519", KS_KEY_ED25519, 0 },
@@ -61,65 +56,37 @@ static const char *const refused_types[] = {
 	"ssh-xmss-cert-v01@openssh.com",
 };
 
-struct ks_cert {
-	uint32_t type;
-	uint64_t serial;
-	char *key_id;
-	char **principals;
-	size_t nprincipals;
-	uint64_t valid_after;
-	uint64_t valid_before;
-	size_t critical_len;	/* bytes of critical options */
-	int sha1_signed;	/* CA signed with ssh-rsa (SHA-1) */
-	struct ks_key *ca;
-};
-
-struct ks_key {
-	atomic_uint refs;
-	const struct ks_keytype *kt;
-	struct ks_pkey *pk;
-	uint8_t *blob;		/* wire blob; the certificate for certs */
-	size_t blob_len;
-	uint8_t *plain;		/* plain public key blob (== blob if no cert) */
-	size_t plain_len;
-	struct ks_cert *cert;
-};
-
-/* Public key fields as borrowed views into a blob. */
-struct pubfields {
-	struct ks_num pk;	/* Ed25519 key or ECDSA point */
-	struct ks_num e, n;	/* RSA */
-};
 
 static int key_from_blob(const uint8_t *, size_t, int, struct ks_key **);
 
-static int
-name_is(const uint8_t *p, size_t len, const char *s)
+int
+ks_name_is(const uint8_t *p, size_t len, const char *s)
 {
 	return strlen(s) == len && memcmp(p, s, len) == 0;
 }
 
-static int
-lookup_type(const uint8_t *name, size_t len, const struct ks_keytype **ktp)
+int
+ks_keytype_lookup(const uint8_t *name, size_t len,
+    const struct ks_keytype **ktp)
 {
 	size_t i;
 
 	*ktp = NULL;
 	for (i = 0; i < NKEYTYPES; i++) {
-		if (name_is(name, len, keytypes[i].name)) {
+		if (ks_name_is(name, len, keytypes[i].name)) {
 			*ktp = &keytypes[i];
 			return 0;
 		}
 	}
 	for (i = 0; i < sizeof(refused_types) / sizeof(refused_types[0]); i++) {
-		if (name_is(name, len, refused_types[i]))
+		if (ks_name_is(name, len, refused_types[i]))
 			return KMES_ERR_KEY_UNSUPPORTED;
 	}
 	return KMES_ERR_KEY_TYPE_UNKNOWN;
 }
 
-static const struct ks_keytype *
-plain_type(enum ks_key_type type)
+const struct ks_keytype *
+ks_keytype_plain(enum ks_key_type type)
 {
 	size_t i;
 
@@ -130,8 +97,8 @@ plain_type(enum ks_key_type type)
 	return NULL;
 }
 
-static enum ks_hash
-ecdsa_hash(enum ks_key_type type)
+enum ks_hash
+ks_ecdsa_hash(enum ks_key_type type)
 {
 	switch (type) {
 	case KS_KEY_ECDSA_P256:
@@ -187,7 +154,7 @@ static int
 put_public(const struct ks_keytype *kt, const struct ks_pkey *pk,
     struct kbuf *b)
 {
-	const struct ks_keytype *pt = plain_type(kt->type);
+	const struct ks_keytype *pt = ks_keytype_plain(kt->type);
 	int r;
 
 	if ((r = kbuf_put_cstring(b, pt->name)) != 0)
@@ -210,8 +177,9 @@ put_public(const struct ks_keytype *kt, const struct ks_pkey *pk,
  * Wraps pk (always consumed) in a new key of type kt. The plain blob is
  * re-encoded from the key, so two encodings of one key compare equal.
  */
-static int
-key_wrap(const struct ks_keytype *kt, struct ks_pkey *pk, struct ks_key **kp)
+int
+ks_key_wrap(const struct ks_keytype *kt, struct ks_pkey *pk,
+    struct ks_key **kp)
 {
 	struct ks_key *k = NULL;
 	struct kbuf *b = NULL;
@@ -247,15 +215,15 @@ key_wrap(const struct ks_keytype *kt, struct ks_pkey *pk, struct ks_key **kp)
 
 /* Parsing. */
 
-static int
-get_num(struct kbuf *b, struct ks_num *v)
+int
+ks_blob_get_num(struct kbuf *b, struct ks_num *v)
 {
 	return kbuf_get_mpint_direct(b, &v->p, &v->len);
 }
 
-static int
-get_public_fields(struct kbuf *b, const struct ks_keytype *kt,
-    struct pubfields *f)
+int
+ks_blob_get_public_fields(struct kbuf *b, const struct ks_keytype *kt,
+    struct ks_pubfields *f)
 {
 	const uint8_t *curve;
 	size_t clen;
@@ -266,7 +234,8 @@ get_public_fields(struct kbuf *b, const struct ks_keytype *kt,
 	case KS_KEY_ED25519:
 		return kbuf_get_string_direct(b, &f->pk.p, &f->pk.len);
 	case KS_KEY_RSA:
-		if ((r = get_num(b, &f->e)) != 0 || (r = get_num(b, &f->n)) != 0)
+		if ((r = ks_blob_get_num(b, &f->e)) != 0 ||
+		    (r = ks_blob_get_num(b, &f->n)) != 0)
 			return r;
 		return 0;
 	default:
@@ -274,14 +243,14 @@ get_public_fields(struct kbuf *b, const struct ks_keytype *kt,
 		    (r = kbuf_get_string_direct(b, &f->pk.p, &f->pk.len)) != 0)
 			return r;
 		/* The curve is named twice; the two must agree. */
-		if (!name_is(curve, clen, kt->curve))
+		if (!ks_name_is(curve, clen, kt->curve))
 			return KMES_ERR_KEY_INVALID;
 		return 0;
 	}
 }
 
 static int
-pkey_public(const struct ks_keytype *kt, const struct pubfields *f,
+pkey_public(const struct ks_keytype *kt, const struct ks_pubfields *f,
     struct ks_pkey **pkp)
 {
 	switch (kt->type) {
@@ -298,8 +267,8 @@ pkey_public(const struct ks_keytype *kt, const struct pubfields *f,
  * Verifies SSH signature blob sig over data with k's public key; sets
  * *sha1p if it is an ssh-rsa (SHA-1) signature.
  */
-static int
-verify_sig(const struct ks_key *k, const uint8_t *sig, size_t slen,
+int
+ks_key_verify_sig(const struct ks_key *k, const uint8_t *sig, size_t slen,
     const uint8_t *data, size_t dlen, int *sha1p)
 {
 	struct kbuf *b = NULL;
@@ -323,25 +292,25 @@ verify_sig(const struct ks_key *k, const uint8_t *sig, size_t slen,
 	r = KMES_ERR_SIGNATURE_INVALID;
 	switch (k->kt->type) {
 	case KS_KEY_RSA:
-		if (name_is(alg, alen, "ssh-rsa")) {
+		if (ks_name_is(alg, alen, "ssh-rsa")) {
 			hash = KS_HASH_SHA1;
 			*sha1p = 1;
-		} else if (name_is(alg, alen, "rsa-sha2-256"))
+		} else if (ks_name_is(alg, alen, "rsa-sha2-256"))
 			hash = KS_HASH_SHA256;
-		else if (name_is(alg, alen, "rsa-sha2-512"))
+		else if (ks_name_is(alg, alen, "rsa-sha2-512"))
 			hash = KS_HASH_SHA512;
 		else
 			goto out;
 		break;
 	case KS_KEY_ED25519:
-		if (!name_is(alg, alen, k->kt->sigalg))
+		if (!ks_name_is(alg, alen, k->kt->sigalg))
 			goto out;
 		hash = KS_HASH_NONE;
 		break;
 	default:
-		if (!name_is(alg, alen, k->kt->sigalg))
+		if (!ks_name_is(alg, alen, k->kt->sigalg))
 			goto out;
-		hash = ecdsa_hash(k->kt->type);
+		hash = ks_ecdsa_hash(k->kt->type);
 		break;
 	}
 	r = ks_pkey_verify(k->pk, hash, raw, rawlen, data, dlen);
@@ -438,7 +407,7 @@ cert_parse(struct kbuf *b, const uint8_t *blob, size_t blob_len,
 	/* A certificate may not certify with a certificate. */
 	if ((r = key_from_blob(ca_blob, ca_len, 0, &c->ca)) != 0)
 		goto out;
-	if (verify_sig(c->ca, sig, slen, blob, signed_len,
+	if (ks_key_verify_sig(c->ca, sig, slen, blob, signed_len,
 	    &c->sha1_signed) != 0) {
 		r = KMES_ERR_CERT_INVALID;
 		goto out;
@@ -460,7 +429,7 @@ key_from_blob(const uint8_t *blob, size_t len, int allow_cert,
 {
 	const struct ks_keytype *kt;
 	struct kbuf *b = NULL;
-	struct pubfields f;
+	struct ks_pubfields f;
 	struct ks_pkey *pk = NULL;
 	struct ks_key *k = NULL;
 	const uint8_t *name;
@@ -473,7 +442,7 @@ key_from_blob(const uint8_t *blob, size_t len, int allow_cert,
 	if ((b = kbuf_from(blob, len)) == NULL)
 		return KMES_ERR_ALLOC;
 	if ((r = kbuf_get_string_direct(b, &name, &nlen)) != 0 ||
-	    (r = lookup_type(name, nlen, &kt)) != 0)
+	    (r = ks_keytype_lookup(name, nlen, &kt)) != 0)
 		goto out;
 	if (kt->cert && !allow_cert) {
 		r = KMES_ERR_CERT_INVALID;
@@ -481,10 +450,10 @@ key_from_blob(const uint8_t *blob, size_t len, int allow_cert,
 	}
 	if (kt->cert && (r = kbuf_get_string_direct(b, NULL, NULL)) != 0)
 		goto out; /* nonce */
-	if ((r = get_public_fields(b, kt, &f)) != 0 ||
+	if ((r = ks_blob_get_public_fields(b, kt, &f)) != 0 ||
 	    (r = pkey_public(kt, &f, &pk)) != 0)
 		goto out;
-	r = key_wrap(kt, pk, &k);
+	r = ks_key_wrap(kt, pk, &k);
 	pk = NULL;
 	if (r != 0)
 		goto out;
@@ -517,189 +486,6 @@ int
 ks_key_from_blob(const uint8_t *blob, size_t len, struct ks_key **keyp)
 {
 	return key_from_blob(blob, len, 1, keyp);
-}
-
-/*
- * Parses the private fields of kt from b. For a certificate, cf holds the
- * certificate's public fields and only the private values are on the wire.
- */
-static int
-get_private(struct kbuf *b, const struct ks_keytype *kt,
-    const struct pubfields *cf, struct ks_pkey **pkp)
-{
-	struct pubfields f;
-	struct ks_rsa_priv rp;
-	struct ks_num d;
-	const uint8_t *pk, *sk;
-	size_t pklen, sklen;
-	int r;
-
-	*pkp = NULL;
-	switch (kt->type) {
-	case KS_KEY_ED25519:
-		if ((r = kbuf_get_string_direct(b, &pk, &pklen)) != 0 ||
-		    (r = kbuf_get_string_direct(b, &sk, &sklen)) != 0)
-			return r;
-		if (pklen != KS_ED25519_PK_LEN || sklen != KS_ED25519_SK_LEN)
-			return KMES_ERR_INVALID_FORMAT;
-		/* The public key is sent twice (thrice for a cert): agree. */
-		if (kmes_ct_memcmp(sk + KS_ED25519_SEED_LEN, pk, pklen) != 0 ||
-		    (cf != NULL && (cf->pk.len != pklen ||
-		    kmes_ct_memcmp(cf->pk.p, pk, pklen) != 0)))
-			return KMES_ERR_KEY_MISMATCH;
-		return ks_pkey_ed25519(pk, pklen, sk, pkp);
-	case KS_KEY_RSA:
-		if (cf == NULL) {
-			memset(&f, 0, sizeof(f));
-			if ((r = get_num(b, &f.n)) != 0 ||
-			    (r = get_num(b, &f.e)) != 0)
-				return r;
-			cf = &f;
-		}
-		if ((r = get_num(b, &rp.d)) != 0 ||
-		    (r = get_num(b, &rp.iqmp)) != 0 ||
-		    (r = get_num(b, &rp.p)) != 0 ||
-		    (r = get_num(b, &rp.q)) != 0)
-			return r;
-		return ks_pkey_rsa(&cf->n, &cf->e, &rp, pkp);
-	default:
-		if (cf == NULL) {
-			if ((r = get_public_fields(b, kt, &f)) != 0)
-				return r;
-			cf = &f;
-		}
-		if ((r = get_num(b, &d)) != 0)
-			return r;
-		return ks_pkey_ecdsa(kt->type, cf->pk.p, cf->pk.len, &d, pkp);
-	}
-}
-
-static int
-parse_private(struct kbuf *b, struct ks_key **keyp)
-{
-	const struct ks_keytype *kt;
-	struct ks_key *k = NULL;
-	struct ks_pkey *pk = NULL;
-	struct kbuf *pb = NULL;
-	struct pubfields cf;
-	const uint8_t *name, *cblob;
-	size_t nlen, clen;
-	int r;
-
-	*keyp = NULL;
-	if ((r = kbuf_get_string_direct(b, &name, &nlen)) != 0 ||
-	    (r = lookup_type(name, nlen, &kt)) != 0)
-		return r;
-	if (!kt->cert) {
-		if ((r = get_private(b, kt, NULL, &pk)) != 0)
-			return r;
-		if ((r = key_wrap(kt, pk, &k)) != 0)
-			return r;
-		*keyp = k;
-		return 0;
-	}
-	if ((r = kbuf_get_string_direct(b, &cblob, &clen)) != 0 ||
-	    (r = ks_key_from_blob(cblob, clen, &k)) != 0)
-		goto out;
-	if (k->kt != kt) {
-		r = KMES_ERR_KEY_MISMATCH;
-		goto out;
-	}
-	/* Take the public values from the certificate's own key. */
-	if ((pb = kbuf_from(k->plain, k->plain_len)) == NULL) {
-		r = KMES_ERR_ALLOC;
-		goto out;
-	}
-	if ((r = kbuf_get_string_direct(pb, NULL, NULL)) != 0 ||
-	    (r = get_public_fields(pb, kt, &cf)) != 0 ||
-	    (r = get_private(b, kt, &cf, &pk)) != 0)
-		goto out;
-	ks_pkey_free(k->pk);
-	k->pk = pk;
-	*keyp = k;
-	k = NULL;
-	r = 0;
- out:
-	kbuf_free(pb);
-	ks_key_free(k);
-	return r;
-}
-
-int
-ks_key_parse_private(struct kbuf *b, struct ks_key **keyp)
-{
-	struct kbuf *v;
-	size_t before;
-	int r;
-
-	*keyp = NULL;
-	if (kbuf_len(b) == 0)
-		return KMES_ERR_MESSAGE_INCOMPLETE;
-	/* Parse a view so that b is untouched unless the whole key parses. */
-	if ((v = kbuf_from(kbuf_ptr(b), kbuf_len(b))) == NULL)
-		return KMES_ERR_ALLOC;
-	before = kbuf_len(v);
-	r = parse_private(v, keyp);
-	/* Consuming also wipes the key material from an owned buffer. */
-	if (r == 0 && kbuf_consume(b, before - kbuf_len(v)) != 0)
-		abort(); /* cannot happen: the view never outgrows b */
-	kbuf_free(v);
-	return r;
-}
-
-int
-ks_key_put_private(const struct ks_key *k, struct kbuf *b)
-{
-	const struct ks_pkey *pk = k->pk;
-	int r;
-
-	if (!ks_pkey_has_private(pk))
-		return KMES_ERR_INVALID_ARGUMENT;
-	if ((r = kbuf_put_cstring(b, k->kt->name)) != 0)
-		return r;
-	if (k->cert != NULL &&
-	    (r = kbuf_put_string(b, k->blob, k->blob_len)) != 0)
-		return r;
-	switch (k->kt->type) {
-	case KS_KEY_ED25519:
-		if ((r = ks_pkey_put(pk, KS_PART_ED25519_PK, b)) != 0 ||
-		    (r = ks_pkey_put(pk, KS_PART_ED25519_SK, b)) != 0)
-			return r;
-		return 0;
-	case KS_KEY_RSA:
-		if (k->cert == NULL &&
-		    ((r = ks_pkey_put(pk, KS_PART_RSA_N, b)) != 0 ||
-		    (r = ks_pkey_put(pk, KS_PART_RSA_E, b)) != 0))
-			return r;
-		if ((r = ks_pkey_put(pk, KS_PART_RSA_D, b)) != 0 ||
-		    (r = ks_pkey_put(pk, KS_PART_RSA_IQMP, b)) != 0 ||
-		    (r = ks_pkey_put(pk, KS_PART_RSA_P, b)) != 0 ||
-		    (r = ks_pkey_put(pk, KS_PART_RSA_Q, b)) != 0)
-			return r;
-		return 0;
-	default:
-		if (k->cert == NULL &&
-		    ((r = kbuf_put_cstring(b, k->kt->curve)) != 0 ||
-		    (r = ks_pkey_put(pk, KS_PART_EC_Q, b)) != 0))
-			return r;
-		return ks_pkey_put(pk, KS_PART_EC_D, b);
-	}
-}
-
-int
-ks_key_generate(enum ks_key_type type, unsigned int bits,
-    struct ks_key **keyp)
-{
-	const struct ks_keytype *kt;
-	struct ks_pkey *pk = NULL;
-	int r;
-
-	*keyp = NULL;
-	if ((kt = plain_type(type)) == NULL)
-		return KMES_ERR_INVALID_ARGUMENT;
-	if ((r = ks_pkey_generate(type, bits, &pk)) != 0)
-		return r;
-	return key_wrap(kt, pk, keyp);
 }
 
 /* Accessors. */
@@ -759,177 +545,6 @@ ks_key_equal_public(const struct ks_key *a, const struct ks_key *b)
 {
 	return a->plain_len == b->plain_len &&
 	    memcmp(a->plain, b->plain, a->plain_len) == 0;
-}
-
-/* Signatures. */
-
-int
-ks_key_sign(const struct ks_key *k, const uint8_t *data, size_t dlen,
-    uint32_t flags, struct kbuf *sig)
-{
-	static const uint8_t empty;
-	size_t before = kbuf_len(sig);
-	const char *alg = k->kt->sigalg;
-	enum ks_hash hash;
-	int r;
-
-	if (!ks_pkey_has_private(k->pk) || dlen > KS_SIGN_DATA_MAX)
-		return KMES_ERR_INVALID_ARGUMENT;
-	if (data == NULL && dlen == 0)
-		data = &empty;
-	switch (k->kt->type) {
-	case KS_KEY_ED25519:
-		hash = KS_HASH_NONE;
-		break;
-	case KS_KEY_RSA:
-		/* SHA-256 wins when both are asked for, as in ssh-agent. */
-		if (flags & KS_SIGN_RSA_SHA2_256) {
-			alg = "rsa-sha2-256";
-			hash = KS_HASH_SHA256;
-		} else if (flags & KS_SIGN_RSA_SHA2_512) {
-			alg = "rsa-sha2-512";
-			hash = KS_HASH_SHA512;
-		} else
-			hash = KS_HASH_SHA1;
-		break;
-	default:
-		hash = ecdsa_hash(k->kt->type);
-		break;
-	}
-	if ((r = kbuf_put_cstring(sig, alg)) != 0 ||
-	    (r = ks_pkey_sign(k->pk, hash, data, dlen, sig)) != 0) {
-		/* Leave no half-written signature behind. */
-		if (kbuf_len(sig) > before &&
-		    kbuf_consume_end(sig, kbuf_len(sig) - before) != 0)
-			abort();
-		return r;
-	}
-	return 0;
-}
-
-int
-ks_key_verify(const struct ks_key *k, const uint8_t *sig, size_t slen,
-    const uint8_t *data, size_t dlen)
-{
-	static const uint8_t empty;
-	int sha1;
-
-	if (data == NULL && dlen == 0)
-		data = &empty;
-	return verify_sig(k, sig, slen, data, dlen, &sha1);
-}
-
-/* Text forms. */
-
-int
-ks_key_fingerprint(const struct ks_key *k, enum ks_fp_hash alg, char *out,
-    size_t outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8_t dg[KS_HASH_MAX_LEN];
-	size_t dlen, i, o;
-	int r;
-
-	if (outlen > 0)
-		out[0] = '\0';
-	switch (alg) {
-	case KS_FP_SHA256:
-		if ((r = ks_digest(KS_HASH_SHA256, k->plain, k->plain_len, dg,
-		    sizeof(dg), &dlen)) != 0)
-			return r;
-		if (outlen < 7 + 1)
-			return KMES_ERR_NO_BUFFER_SPACE;
-		memcpy(out, "SHA256:", 7);
-		if ((r = ks_b64_encode(dg, dlen, 0, out + 7, outlen - 7)) != 0) {
-			out[0] = '\0';
-			return r;
-		}
-		return 0;
-	case KS_FP_MD5:
-		if ((r = ks_digest(KS_HASH_MD5, k->plain, k->plain_len, dg,
-		    sizeof(dg), &dlen)) != 0)
-			return r;
-		if (outlen < 4 + dlen * 3)
-			return KMES_ERR_NO_BUFFER_SPACE;
-		memcpy(out, "MD5:", 4);
-		for (i = 0, o = 4; i < dlen; i++) {
-			if (i > 0)
-				out[o++] = ':';
-			out[o++] = hex[dg[i] >> 4];
-			out[o++] = hex[dg[i] & 0xf];
-		}
-		out[o] = '\0';
-		return 0;
-	}
-	return KMES_ERR_INVALID_ARGUMENT;
-}
-
-int
-ks_key_to_openssh_line(const struct ks_key *k, const char *comment,
-    char **linep)
-{
-	size_t nlen = strlen(k->kt->name), b64len, clen, total, o;
-	char *line;
-	int r;
-
-	*linep = NULL;
-	clen = comment == NULL ? 0 : strlen(comment);
-	b64len = (k->blob_len + 2) / 3 * 4;
-	total = nlen + 1 + b64len + (comment == NULL ? 0 : 1 + clen) + 1;
-	if ((line = malloc(total)) == NULL)
-		return KMES_ERR_ALLOC;
-	memcpy(line, k->kt->name, nlen);
-	line[nlen] = ' ';
-	o = nlen + 1;
-	if ((r = ks_b64_encode(k->blob, k->blob_len, 1, line + o,
-	    total - o)) != 0) {
-		free(line);
-		return r;
-	}
-	o += b64len;
-	if (comment != NULL) {
-		line[o++] = ' ';
-		memcpy(line + o, comment, clen);
-		o += clen;
-	}
-	line[o] = '\0';
-	*linep = line;
-	return 0;
-}
-
-int
-ks_key_from_openssh_line(const char *line, struct ks_key **keyp)
-{
-	struct ks_key *k = NULL;
-	struct kbuf *raw = NULL;
-	size_t tlen, blen;
-	const char *type, *b64;
-	int r;
-
-	*keyp = NULL;
-	type = line + strspn(line, " \t");
-	tlen = strcspn(type, " \t\r\n");
-	b64 = type + tlen + strspn(type + tlen, " \t");
-	blen = strcspn(b64, " \t\r\n");
-	if (tlen == 0 || blen == 0)
-		return KMES_ERR_INVALID_FORMAT;
-	if ((raw = kbuf_new()) == NULL)
-		return KMES_ERR_ALLOC;
-	if ((r = ks_b64_decode(b64, blen, raw)) != 0 ||
-	    (r = ks_key_from_blob(kbuf_ptr(raw), kbuf_len(raw), &k)) != 0)
-		goto out;
-	/* The type word must name the type inside the blob. */
-	if (!name_is((const uint8_t *)type, tlen, k->kt->name)) {
-		r = KMES_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	*keyp = k;
-	k = NULL;
-	r = 0;
- out:
-	ks_key_free(k);
-	kbuf_free(raw);
-	return r;
 }
 
 /* Certificates. */
