@@ -54,6 +54,16 @@ struct kbuf;
 #define KS_STORE_KDF_R 8
 #define KS_STORE_KDF_P 1
 
+/*
+ * Domain separation: no value is ever valid in two roles. One list, so
+ * that no two roles can come to share a string.
+ */
+#define KS_CTX_WRAP "kmes-keystore/1 data-key"
+#define KS_CTX_RECORD "kmes-keystore/1 record"
+#define KS_CTX_REK "kmes-keystore/1 record-key"
+#define KS_CTX_MK "kmes-keystore/1 store-mac"
+#define KS_CTX_SUM "kmes-keystore/2 checksum"
+
 enum ks_role {
 	KS_ROLE_USER = 0,
 	KS_ROLE_SO = 1,
@@ -174,6 +184,8 @@ int ks_image_set_mac(struct ks_image *img, const struct ks_secrets *sec)
 /* Returns 0 if img->mac is right, else KMES_ERR_STORE_CORRUPT or KMES_ERR_*. */
 int ks_image_check_mac(const struct ks_image *img,
     const struct ks_secrets *sec) __attribute__((warn_unused_result));
+
+/* store-seal.c: the data key, its wraps, the sealed records. */
 
 /* Derives sec->rek and sec->mk from sec->dk. Returns 0 or KMES_ERR_*. */
 int ks_secrets_derive(struct ks_secrets *sec)
