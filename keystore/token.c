@@ -608,18 +608,109 @@ static const uint8_t di_sha512[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09,
 	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
 	0x40 };
 
+/* How one signature is asked of the token and handed back to SSH. */
+struct sign_plan {
+	CK_MECHANISM_TYPE mech;
+	enum ks_hash hash;	/* KS_HASH_NONE: the token gets the data */
+	const uint8_t *prefix;	/* PKCS#1 DigestInfo prefix, or NULL */
+	size_t plen;
+	const char *alg;	/* SSH signature algorithm name */
+};
+
+/* Picks the plan for k and the agent's flags. Returns 0 or KMES_ERR_*. */
+static int
+sign_plan(const struct tok_key *k, uint32_t flags, struct sign_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->alg = ks_key_type_name(k->pub);
+	switch (ks_key_type(k->pub)) {
+	case KS_KEY_RSA:
+		p->mech = CKM_RSA_PKCS;
+		if (flags & KS_SIGN_RSA_SHA2_512) {
+			p->hash = KS_HASH_SHA512;
+			p->prefix = di_sha512;
+			p->plen = sizeof(di_sha512);
+			p->alg = "rsa-sha2-512";
+		} else if (flags & KS_SIGN_RSA_SHA2_256) {
+			p->hash = KS_HASH_SHA256;
+			p->prefix = di_sha256;
+			p->plen = sizeof(di_sha256);
+			p->alg = "rsa-sha2-256";
+		} else {
+			p->hash = KS_HASH_SHA1;
+			p->prefix = di_sha1;
+			p->plen = sizeof(di_sha1);
+		}
+		return 0;
+	case KS_KEY_ECDSA_P256:
+		p->mech = CKM_ECDSA;
+		p->hash = KS_HASH_SHA256;
+		return 0;
+	case KS_KEY_ECDSA_P384:
+		p->mech = CKM_ECDSA;
+		p->hash = KS_HASH_SHA384;
+		return 0;
+	case KS_KEY_ECDSA_P521:
+		p->mech = CKM_ECDSA;
+		p->hash = KS_HASH_SHA512;
+		return 0;
+	case KS_KEY_ED25519:
+		p->mech = CKM_EDDSA;
+		p->hash = KS_HASH_NONE;
+		return 0;
+	default:
+		return KMES_ERR_KEY_UNSUPPORTED;
+	}
+}
+
+/*
+ * Appends the SSH signature blob of the token's signature out (outlen
+ * bytes) by k under alg. Returns 0 or a negative KMES_ERR_*.
+ */
+static int
+put_ssh_sig(const struct tok_key *k, const char *alg, const uint8_t *out,
+    size_t outlen, struct kbuf *sig)
+{
+	struct kbuf *inner = NULL;
+	size_t half;
+	int r;
+
+	if ((r = kbuf_put_cstring(sig, alg)) != 0)
+		return r;
+	switch (ks_key_type(k->pub)) {
+	case KS_KEY_ECDSA_P256:
+	case KS_KEY_ECDSA_P384:
+	case KS_KEY_ECDSA_P521:
+		/* PKCS#11 gives r || s; SSH wants two mpints in a string. */
+		if (outlen % 2 != 0)
+			return KMES_ERR_TOKEN;
+		half = outlen / 2;
+		if ((inner = kbuf_new()) == NULL)
+			return KMES_ERR_ALLOC;
+		if ((r = kbuf_put_mpint(inner, out, half)) != 0 ||
+		    (r = kbuf_put_mpint(inner, out + half, half)) != 0 ||
+		    (r = kbuf_put_stringb(sig, inner)) != 0)
+			goto out;
+		break;
+	default:
+		if ((r = kbuf_put_string(sig, out, outlen)) != 0)
+			return r;
+		break;
+	}
+	r = 0;
+ out:
+	kbuf_free(inner);
+	return r;
+}
+
 int
 tok_session_sign(struct tok_session *s, const struct tok_key *k,
     const uint8_t *data, size_t dlen, uint32_t flags, struct kbuf *sig,
     char err[TOK_ERRMSG_MAX])
 {
 	uint8_t in[sizeof(di_sha512) + KS_HASH_MAX_LEN], out[SIG_MAX];
-	const uint8_t *prefix = NULL;
-	const char *alg;
-	size_t plen = 0, hlen, inlen = 0, half;
-	CK_MECHANISM_TYPE mt;
-	enum ks_hash hash;
-	struct kbuf *inner = NULL;
+	struct sign_plan plan;
+	size_t hlen, inlen = 0;
 	CK_ULONG outlen = 0;
 	CK_RV rv;
 	int r, attempt;
@@ -627,58 +718,23 @@ tok_session_sign(struct tok_session *s, const struct tok_key *k,
 	err[0] = '\0';
 	if (k->token != s->t)
 		return KMES_ERR_INVALID_ARGUMENT;
-	alg = ks_key_type_name(k->pub);
-	switch (ks_key_type(k->pub)) {
-	case KS_KEY_RSA:
-		mt = CKM_RSA_PKCS;
-		if (flags & KS_SIGN_RSA_SHA2_512) {
-			hash = KS_HASH_SHA512;
-			prefix = di_sha512;
-			plen = sizeof(di_sha512);
-			alg = "rsa-sha2-512";
-		} else if (flags & KS_SIGN_RSA_SHA2_256) {
-			hash = KS_HASH_SHA256;
-			prefix = di_sha256;
-			plen = sizeof(di_sha256);
-			alg = "rsa-sha2-256";
-		} else {
-			hash = KS_HASH_SHA1;
-			prefix = di_sha1;
-			plen = sizeof(di_sha1);
-		}
-		break;
-	case KS_KEY_ECDSA_P256:
-		mt = CKM_ECDSA;
-		hash = KS_HASH_SHA256;
-		break;
-	case KS_KEY_ECDSA_P384:
-		mt = CKM_ECDSA;
-		hash = KS_HASH_SHA384;
-		break;
-	case KS_KEY_ECDSA_P521:
-		mt = CKM_ECDSA;
-		hash = KS_HASH_SHA512;
-		break;
-	case KS_KEY_ED25519:
-		mt = CKM_EDDSA;
-		hash = KS_HASH_NONE;
-		break;
-	default:
-		return KMES_ERR_KEY_UNSUPPORTED;
-	}
-	if (hash != KS_HASH_NONE) {
-		if (plen != 0)
-			memcpy(in, prefix, plen);
-		if ((r = ks_digest(hash, data, dlen, in + plen,
-		    sizeof(in) - plen, &hlen)) != 0)
+	if ((r = sign_plan(k, flags, &plan)) != 0)
+		return r;
+	if (plan.hash != KS_HASH_NONE) {
+		if (plan.plen != 0)
+			memcpy(in, plan.prefix, plan.plen);
+		if ((r = ks_digest(plan.hash, data, dlen, in + plan.plen,
+		    sizeof(in) - plan.plen, &hlen)) != 0)
 			return r;
-		inlen = plen + hlen;
+		inlen = plan.plen + hlen;
 	}
 	for (attempt = 0;; attempt++) {
-		if (hash == KS_HASH_NONE)
-			rv = sign_once(s, k, mt, data, dlen, out, &outlen);
+		if (plan.hash == KS_HASH_NONE)
+			rv = sign_once(s, k, plan.mech, data, dlen, out,
+			    &outlen);
 		else
-			rv = sign_once(s, k, mt, in, inlen, out, &outlen);
+			rv = sign_once(s, k, plan.mech, in, inlen, out,
+			    &outlen);
 		if (rv == CKR_OK)
 			break;
 		/* The HSM lost our session or login: reopen, once. */
@@ -699,35 +755,8 @@ tok_session_sign(struct tok_session *s, const struct tok_key *k,
 		r = KMES_ERR_TOKEN;
 		goto out;
 	}
-	if ((r = kbuf_put_cstring(sig, alg)) != 0)
-		goto out;
-	switch (ks_key_type(k->pub)) {
-	case KS_KEY_ECDSA_P256:
-	case KS_KEY_ECDSA_P384:
-	case KS_KEY_ECDSA_P521:
-		/* PKCS#11 gives r || s; SSH wants two mpints in a string. */
-		if (outlen % 2 != 0) {
-			r = KMES_ERR_TOKEN;
-			goto out;
-		}
-		half = outlen / 2;
-		if ((inner = kbuf_new()) == NULL) {
-			r = KMES_ERR_ALLOC;
-			goto out;
-		}
-		if ((r = kbuf_put_mpint(inner, out, half)) != 0 ||
-		    (r = kbuf_put_mpint(inner, out + half, half)) != 0 ||
-		    (r = kbuf_put_stringb(sig, inner)) != 0)
-			goto out;
-		break;
-	default:
-		if ((r = kbuf_put_string(sig, out, outlen)) != 0)
-			goto out;
-		break;
-	}
-	r = 0;
+	r = put_ssh_sig(k, plan.alg, out, outlen, sig);
  out:
-	kbuf_free(inner);
 	kmes_wipe(in, sizeof(in));
 	return r;
 }
