@@ -38,7 +38,8 @@ struct helper {
 	size_t nkeys;
 };
 
-struct worker {
+/* One signing thread and the channel from the agent it serves. */
+struct sign_channel {
 	struct helper *h;
 	int fd;
 	struct tok_session **sessions;	/* one per token, opened lazily */
@@ -211,7 +212,7 @@ token_index(const struct helper *h, const struct tok_token *t)
 
 /* One SIGN request: the reply goes out before the next is read. */
 static int
-serve_sign(struct worker *w, struct kbuf *m, struct kbuf *reply,
+serve_sign(struct sign_channel *w, struct kbuf *m, struct kbuf *reply,
     struct kbuf *sig)
 {
 	const uint8_t *blob, *data;
@@ -255,7 +256,7 @@ serve_sign(struct worker *w, struct kbuf *m, struct kbuf *reply,
 static void *
 worker_run(void *arg)
 {
-	struct worker *w = arg;
+	struct sign_channel *w = arg;
 	struct kbuf *m = kbuf_new(), *reply = kbuf_new(), *sig = kbuf_new();
 	int r;
 
@@ -283,7 +284,7 @@ int
 p11helper_main(int argc, char **argv)
 {
 	struct helper h;
-	struct worker *workers = NULL;
+	struct sign_channel *workers = NULL;
 	struct kbuf *m = NULL, *reply = NULL;
 	char err[TOK_ERRMSG_MAX], *end;
 	pthread_t th;
