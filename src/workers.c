@@ -36,11 +36,26 @@ struct workers_gate {
 	unsigned int free;
 };
 
+/* Runs the job at the head of w's queue. Called and returns with w->mtx
+ * held; the job itself runs without it. */
+static void
+run_head(struct workers *w)
+{
+	struct job j = w->q[w->head];
+
+	w->head = (w->head + 1) % w->qmax;
+	w->len--;
+	w->running++;
+	pthread_mutex_unlock(&w->mtx);
+	j.fn(j.arg);
+	pthread_mutex_lock(&w->mtx);
+	w->running--;
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct workers *w = arg;
-	struct job j;
 
 	pthread_mutex_lock(&w->mtx);
 	for (;;) {
@@ -50,14 +65,7 @@ worker_main(void *arg)
 		 * state that only its own callbacks know how to free. */
 		if (w->len == 0)
 			break;
-		j = w->q[w->head];
-		w->head = (w->head + 1) % w->qmax;
-		w->len--;
-		w->running++;
-		pthread_mutex_unlock(&w->mtx);
-		j.fn(j.arg);
-		pthread_mutex_lock(&w->mtx);
-		w->running--;
+		run_head(w);
 	}
 	pthread_mutex_unlock(&w->mtx);
 	return NULL;
@@ -112,21 +120,11 @@ workers_submit(struct workers *w, void (*fn)(void *), void *arg)
 unsigned int
 workers_run_queued(struct workers *w)
 {
-	struct job j;
 	unsigned int n = 0;
 
 	pthread_mutex_lock(&w->mtx);
-	while (w->len > 0) {
-		j = w->q[w->head];
-		w->head = (w->head + 1) % w->qmax;
-		w->len--;
-		w->running++;
-		pthread_mutex_unlock(&w->mtx);
-		j.fn(j.arg);
-		n++;
-		pthread_mutex_lock(&w->mtx);
-		w->running--;
-	}
+	for (; w->len > 0; n++)
+		run_head(w);
 	pthread_mutex_unlock(&w->mtx);
 	return n;
 }

@@ -12,24 +12,10 @@
 . "$(dirname "$0")/lib.sh"
 
 kmes || { pass "# SKIP kmes-keytool is kmes-agent's"; done_testing; exit 0; }
-[ -x "${KEYTOOL:-}" ] || bail_out "KEYTOOL is not set to kmes-keytool"
 require expect
+. "$(dirname "$0")/store.sh"
 
-STORE=$TMP/store/keystore
-PIN=246813
-SOPIN=97531864
-export KMES_STORE=$STORE
-mkdir -p "$TMP/store"
-
-kt() {
-	bounded "$KEYTOOL" --store "$STORE" "$@"
-}
-kt_pin() {
-	bounded "$KEYTOOL" --store "$STORE" --pin-fd 3 "$@" 3<<<"$PIN"
-}
-
-run kt --pin-fd 3 --so-pin-fd 4 init --label say --kdf-cost 10 \
-	3<<<"$PIN" 4<<<"$SOPIN"
+store_init say
 expect_eq "init succeeds" 0 "$RC"
 expect_contains "init says which store it made" \
 	"created key store 'say' at $STORE" "$ERR"

@@ -12,20 +12,9 @@
 . "$(dirname "$0")/lib.sh"
 
 kmes || { pass "# SKIP the start-up walls are kmes-agent's own"; done_testing; exit 0; }
-[ -x "${KEYTOOL:-}" ] || bail_out "KEYTOOL is not set to kmes-keytool"
+. "$(dirname "$0")/store.sh"
 
-STORE=$TMP/store/keystore
-PIN=246813
-SOPIN=97531864
-export KMES_STORE=$STORE
-mkdir -p "$TMP/store"
-
-kt() {
-	bounded "$KEYTOOL" --store "$STORE" "$@"
-}
-
-run kt --pin-fd 3 --so-pin-fd 4 init --label start --kdf-cost 10 \
-	3<<<"$PIN" 4<<<"$SOPIN"
+store_init start
 tap_result "$RC" "kmes-keytool init makes a store" || _show_last init
 tries() {
 	kt info | sed -n 's/^pin-tries-left: //p'

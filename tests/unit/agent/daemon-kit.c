@@ -23,6 +23,7 @@
 #include "dispatch.h"
 #include "guess.h"
 #include "kbuf.h"
+#include "log.h"
 #include "keytable.h"
 #include "kmes-err.h"
 #include "prov.h"
@@ -460,4 +461,14 @@ int
 kit_pid_gone(long pid)
 {
 	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+int
+kit_main(const char *name, Suite *s)
+{
+	log_init(name, LOG_LVL_INFO, 1);
+	if (tu_crypto_init() != 0)
+		return EXIT_FAILURE;
+	prov_init();
+	return run_suite(s);
 }

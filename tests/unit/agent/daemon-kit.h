@@ -11,6 +11,7 @@
 #ifndef KMES_DAEMON_KIT_H
 #define KMES_DAEMON_KIT_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,10 @@ struct kit {
 	char askpass[512];	/* the SSH_ASKPASS script's path */
 	char askpass_pid[512];	/* where the script writes its pid */
 };
+
+/* A daemon test program's main: the log, the crypto, the provider table,
+ * then the suite. Returns the exit status. */
+int kit_main(const char *name, Suite *s);
 
 /* Scratch directory, environment, agent, loop, pools, fake clock.
  * Asserts success. */

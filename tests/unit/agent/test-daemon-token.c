@@ -237,9 +237,5 @@ token_suite(void)
 int
 main(void)
 {
-	log_init("test-daemon-token", LOG_LVL_INFO, 1);
-	if (tu_crypto_init() != 0)
-		return EXIT_FAILURE;
-	prov_init();
-	return run_suite(token_suite());
+	return kit_main("test-daemon-token", token_suite());
 }

@@ -527,9 +527,5 @@ wait_suite(void)
 int
 main(void)
 {
-	log_init("test-daemon-wait", LOG_LVL_INFO, 1);
-	if (tu_crypto_init() != 0)
-		return EXIT_FAILURE;
-	prov_init();
-	return run_suite(wait_suite());
+	return kit_main("test-daemon-wait", wait_suite());
 }

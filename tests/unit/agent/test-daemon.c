@@ -828,9 +828,5 @@ daemon_suite(void)
 int
 main(void)
 {
-	log_init("test-daemon", LOG_LVL_INFO, 1);
-	if (tu_crypto_init() != 0)
-		return EXIT_FAILURE;
-	prov_init();
-	return run_suite(daemon_suite());
+	return kit_main("test-daemon", daemon_suite());
 }
