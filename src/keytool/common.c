@@ -26,17 +26,24 @@ static const char *const secret_option[] = {
 	"--pin-fd", "--so-pin-fd", "--new-pin-fd", "--passphrase-fd",
 };
 
+/* One line on stderr, after what stdout holds so far. */
+static void
+say(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs(KT_PROG ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void
 kt_warnx(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs(KT_PROG ": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int
@@ -90,11 +97,9 @@ kt_said(const char *fmt, ...)
 	va_list ap;
 
 	/* On stderr, like ssh-add's "Identity added": stdout is for data. */
-	fputs(KT_PROG ": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void
