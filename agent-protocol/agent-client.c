@@ -55,7 +55,7 @@ agent_client_connect(const char *path, struct agent_client **acp)
 	*acp = ac;
 	ac = NULL;
 	r = 0;
- out:
+out:
 	if (fd != -1)
 		close(fd);
 	agent_client_free(ac);
@@ -88,7 +88,7 @@ agent_client_request(struct agent_client *ac, const struct kbuf *req,
 	kbuf_reset(ac->out);
 	if ((r = agent_msg_put_framed(ac->out, req)) != 0 ||
 	    (r = kmes_write_all(ac->fd, kbuf_ptr(ac->out),
-	    kbuf_len(ac->out))) != 0)
+		 kbuf_len(ac->out))) != 0)
 		return r;
 	r = agent_msg_read_framed(ac->fd, AGENT_MSG_MAX, reply);
 	if (r == KMES_ERR_MESSAGE_TOO_LARGE || r == KMES_ERR_INVALID_FORMAT)
@@ -115,7 +115,7 @@ agent_client_simple(struct agent_client *ac, const struct kbuf *req)
 		r = KMES_ERR_AGENT_FAILURE;
 	else
 		r = KMES_ERR_AGENT_PROTOCOL;
- out:
+out:
 	kbuf_free(reply);
 	return r;
 }
@@ -157,7 +157,7 @@ agent_client_list(struct agent_client *ac, struct agent_identity **idsp,
 		goto out;
 	if (code != SSH_AGENT_IDENTITIES_ANSWER) {
 		r = code == SSH_AGENT_FAILURE ? KMES_ERR_AGENT_FAILURE :
-		    KMES_ERR_AGENT_PROTOCOL;
+						KMES_ERR_AGENT_PROTOCOL;
 		goto out;
 	}
 	if ((r = kbuf_get_u32(reply, &n)) != 0)
@@ -174,7 +174,7 @@ agent_client_list(struct agent_client *ac, struct agent_identity **idsp,
 	nalloc = n;
 	for (i = 0; i < n; i++) {
 		if ((r = kbuf_get_string(reply, &ids[i].blob,
-		    &ids[i].blob_len)) != 0 ||
+			 &ids[i].blob_len)) != 0 ||
 		    (r = kbuf_get_cstring(reply, &ids[i].comment, NULL)) != 0)
 			goto out;
 	}
@@ -186,7 +186,7 @@ agent_client_list(struct agent_client *ac, struct agent_identity **idsp,
 	*nidsp = n;
 	ids = NULL;
 	r = 0;
- out:
+out:
 	agent_identities_free(ids, nalloc);
 	kbuf_free(req);
 	kbuf_free(reply);
@@ -194,9 +194,9 @@ agent_client_list(struct agent_client *ac, struct agent_identity **idsp,
 }
 
 int
-agent_client_sign(struct agent_client *ac, const uint8_t *blob,
-    size_t blob_len, const uint8_t *data, size_t dlen, uint32_t flags,
-    uint8_t **sigp, size_t *siglenp)
+agent_client_sign(struct agent_client *ac, const uint8_t *blob, size_t blob_len,
+    const uint8_t *data, size_t dlen, uint32_t flags, uint8_t **sigp,
+    size_t *siglenp)
 {
 	struct kbuf *req = NULL, *reply = NULL;
 	uint8_t code;
@@ -217,7 +217,7 @@ agent_client_sign(struct agent_client *ac, const uint8_t *blob,
 		goto out;
 	if (code != SSH_AGENT_SIGN_RESPONSE) {
 		r = code == SSH_AGENT_FAILURE ? KMES_ERR_AGENT_FAILURE :
-		    KMES_ERR_AGENT_PROTOCOL;
+						KMES_ERR_AGENT_PROTOCOL;
 		goto out;
 	}
 	if ((r = kbuf_get_string(reply, sigp, siglenp)) != 0)
@@ -228,7 +228,7 @@ agent_client_sign(struct agent_client *ac, const uint8_t *blob,
 		*siglenp = 0;
 		r = KMES_ERR_INVALID_FORMAT;
 	}
- out:
+out:
 	kbuf_free(req);
 	kbuf_free(reply);
 	return r;

@@ -41,8 +41,7 @@ agent_msg_frame(const struct kbuf *in, size_t *msglen)
 }
 
 int
-agent_msg_put_framed_max(struct kbuf *out, const struct kbuf *body,
-    size_t max)
+agent_msg_put_framed_max(struct kbuf *out, const struct kbuf *body, size_t max)
 {
 	if (kbuf_len(body) > max)
 		return KMES_ERR_MESSAGE_TOO_LARGE;
@@ -201,7 +200,7 @@ hop_parse(struct kbuf *b, struct agent_hop *h)
 		h->nkeys++;
 	}
 	r = 0;
- out:
+out:
 	if (r != 0)
 		hop_clear(h);
 	return r;
@@ -216,8 +215,7 @@ dest_parse(struct kbuf *m, struct agent_dest_constraint *dc)
 	int r;
 
 	memset(dc, 0, sizeof(*dc));
-	if ((r = kbuf_froms(m, &b)) != 0 ||
-	    (r = kbuf_froms(b, &from)) != 0 ||
+	if ((r = kbuf_froms(m, &b)) != 0 || (r = kbuf_froms(b, &from)) != 0 ||
 	    (r = kbuf_froms(b, &to)) != 0 ||
 	    (r = kbuf_get_string_direct(b, NULL, &reserved_len)) != 0)
 		goto out;
@@ -244,7 +242,7 @@ dest_parse(struct kbuf *m, struct agent_dest_constraint *dc)
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (r != 0) {
 		hop_clear(&dc->from);
 		hop_clear(&dc->to);
@@ -284,7 +282,7 @@ restrict_dest_parse(struct kbuf *m, struct agent_constraints *c)
 	/* An empty list would read as "no restriction": refuse it. */
 	if (c->ndest == 0)
 		r = KMES_ERR_INVALID_FORMAT;
- out:
+out:
 	kbuf_free(b);
 	return r;
 }
@@ -338,7 +336,7 @@ agent_constraints_parse(struct kbuf *b, struct agent_constraints *c)
 		}
 	}
 	r = 0;
- out:
+out:
 	free(ext);
 	if (r != 0)
 		agent_constraints_clear(c);
@@ -360,12 +358,12 @@ hop_put(struct kbuf *b, const struct agent_hop *h)
 		goto out;
 	for (i = 0; i < h->nkeys; i++) {
 		if ((r = kbuf_put_string(hb, h->keys[i].blob,
-		    h->keys[i].blob_len)) != 0 ||
+			 h->keys[i].blob_len)) != 0 ||
 		    (r = kbuf_put_u8(hb, h->keys[i].is_ca ? 1 : 0)) != 0)
 			goto out;
 	}
 	r = kbuf_put_stringb(b, hb);
- out:
+out:
 	kbuf_free(hb);
 	return r;
 }
@@ -379,9 +377,10 @@ agent_constraints_put(struct kbuf *b, const struct agent_constraints *c)
 
 	if (c->lifetime_set &&
 	    ((r = kbuf_put_u8(b, SSH_AGENT_CONSTRAIN_LIFETIME)) != 0 ||
-	    (r = kbuf_put_u32(b, c->lifetime)) != 0))
+		(r = kbuf_put_u32(b, c->lifetime)) != 0))
 		return r;
-	if (c->confirm && (r = kbuf_put_u8(b, SSH_AGENT_CONSTRAIN_CONFIRM)) != 0)
+	if (c->confirm &&
+	    (r = kbuf_put_u8(b, SSH_AGENT_CONSTRAIN_CONFIRM)) != 0)
 		return r;
 	if (c->ndest == 0)
 		return 0;
@@ -401,7 +400,7 @@ agent_constraints_put(struct kbuf *b, const struct agent_constraints *c)
 	    (r = kbuf_put_cstring(b, AGENT_CONSTRAINT_RESTRICT_DEST)) != 0 ||
 	    (r = kbuf_put_stringb(b, all)) != 0)
 		goto out;
- out:
+out:
 	kbuf_free(all);
 	kbuf_free(one);
 	return r;
@@ -413,8 +412,8 @@ agent_session_bind_parse(struct kbuf *b, struct agent_session_bind *sb)
 	int r;
 
 	memset(sb, 0, sizeof(*sb));
-	if ((r = kbuf_get_string_direct(b, &sb->hostkey,
-	    &sb->hostkey_len)) != 0 ||
+	if ((r = kbuf_get_string_direct(b, &sb->hostkey, &sb->hostkey_len)) !=
+		0 ||
 	    (r = kbuf_get_string_direct(b, &sb->sid, &sb->sid_len)) != 0 ||
 	    (r = kbuf_get_string_direct(b, &sb->sig, &sb->sig_len)) != 0 ||
 	    (r = kbuf_get_bool(b, &sb->forwarding)) != 0)
@@ -425,7 +424,7 @@ agent_session_bind_parse(struct kbuf *b, struct agent_session_bind *sb)
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (r != 0)
 		memset(sb, 0, sizeof(*sb));
 	return r;
@@ -440,8 +439,7 @@ agent_userauth_clear(struct agent_userauth *ua)
 }
 
 int
-agent_userauth_parse(const uint8_t *data, size_t len,
-    struct agent_userauth *ua)
+agent_userauth_parse(const uint8_t *data, size_t len, struct agent_userauth *ua)
 {
 	struct kbuf *b;
 	char *service = NULL, *method = NULL;
@@ -467,7 +465,7 @@ agent_userauth_parse(const uint8_t *data, size_t len,
 	}
 	if (strcmp(method, "publickey-hostbound-v00@openssh.com") == 0) {
 		if ((r = kbuf_get_string_direct(b, &ua->hostkey,
-		    &ua->hostkey_len)) != 0)
+			 &ua->hostkey_len)) != 0)
 			goto out;
 	} else if (strcmp(method, "publickey") != 0) {
 		r = KMES_ERR_INVALID_FORMAT;
@@ -478,7 +476,7 @@ agent_userauth_parse(const uint8_t *data, size_t len,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (r != 0) {
 		agent_userauth_clear(ua);
 		r = KMES_ERR_INVALID_FORMAT;

@@ -17,11 +17,11 @@ struct kbuf;
 #define AGENT_MSG_MAX (256 * 1024)
 
 /* Client requests. */
-#define SSH_AGENTC_REQUEST_RSA_IDENTITIES 1	/* SSH1, refused */
-#define SSH_AGENTC_RSA_CHALLENGE 3		/* SSH1, refused */
-#define SSH_AGENTC_ADD_RSA_IDENTITY 7		/* SSH1, refused */
-#define SSH_AGENTC_REMOVE_RSA_IDENTITY 8	/* SSH1, refused */
-#define SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES 9	/* legacy, ssh-add -D sends it */
+#define SSH_AGENTC_REQUEST_RSA_IDENTITIES 1    /* SSH1, refused */
+#define SSH_AGENTC_RSA_CHALLENGE 3	       /* SSH1, refused */
+#define SSH_AGENTC_ADD_RSA_IDENTITY 7	       /* SSH1, refused */
+#define SSH_AGENTC_REMOVE_RSA_IDENTITY 8       /* SSH1, refused */
+#define SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES 9 /* legacy, ssh-add -D sends it */
 #define SSH_AGENTC_REQUEST_IDENTITIES 11
 #define SSH_AGENTC_SIGN_REQUEST 13
 #define SSH_AGENTC_ADD_IDENTITY 17
@@ -31,7 +31,7 @@ struct kbuf;
 #define SSH_AGENTC_REMOVE_SMARTCARD_KEY 21
 #define SSH_AGENTC_LOCK 22
 #define SSH_AGENTC_UNLOCK 23
-#define SSH_AGENTC_ADD_RSA_ID_CONSTRAINED 24	/* SSH1, refused */
+#define SSH_AGENTC_ADD_RSA_ID_CONSTRAINED 24 /* SSH1, refused */
 #define SSH_AGENTC_ADD_ID_CONSTRAINED 25
 #define SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED 26
 #define SSH_AGENTC_EXTENSION 27
@@ -100,7 +100,7 @@ int agent_msg_put_sign_response(struct kbuf *out, const uint8_t *sig,
 
 /* One key specification of a destination hop. */
 struct agent_keyspec {
-	uint8_t *blob;	/* public key blob (malloc'd) */
+	uint8_t *blob; /* public key blob (malloc'd) */
 	size_t blob_len;
 	int is_ca;
 };
@@ -170,7 +170,7 @@ struct agent_userauth {
 	char *pkalg;		/* signature algorithm named in the request */
 	const uint8_t *hostkey; /* publickey-hostbound-v00 only, else NULL */
 	size_t hostkey_len;
-	const uint8_t *key;	/* the user key blob */
+	const uint8_t *key; /* the user key blob */
 	size_t key_len;
 };
 

@@ -29,17 +29,17 @@ static atomic_size_t locked_in_use;
 
 struct agent_reader {
 	uint8_t hdr[AGENT_READER_HDR];
-	size_t hlen;		/* header bytes in; < HDR while cur is NULL */
-	struct kbuf *plain;	/* requests with no secret, one at a time */
-	struct kbuf *secret;	/* the request being read, if it may have one */
-	struct kbuf *cur;	/* plain or secret; NULL while reading a header */
-	size_t msglen;		/* the current request's length */
-	size_t need;		/* bytes of it still to come */
-	size_t ahead;		/* next header bytes read after it (plain only) */
-	size_t offered;		/* bytes reserved by the last agent_reader_space */
-	size_t locked;		/* what secret's block counts against the budget */
-	size_t max;		/* longest message accepted */
-	int classify;		/* secret-bearing types go to secure memory */
+	size_t hlen;	     /* header bytes in; < HDR while cur is NULL */
+	struct kbuf *plain;  /* requests with no secret, one at a time */
+	struct kbuf *secret; /* the request being read, if it may have one */
+	struct kbuf *cur;    /* plain or secret; NULL while reading a header */
+	size_t msglen;	     /* the current request's length */
+	size_t need;	     /* bytes of it still to come */
+	size_t ahead;	     /* next header bytes read after it (plain only) */
+	size_t offered;	     /* bytes reserved by the last agent_reader_space */
+	size_t locked;	     /* what secret's block counts against the budget */
+	size_t max;	     /* longest message accepted */
+	int classify;	     /* secret-bearing types go to secure memory */
 };
 
 /* Takes len bytes of the locked budget if they are free; 1 if taken. */
@@ -51,8 +51,8 @@ budget_take(size_t len)
 	do {
 		if (len > READER_LOCKED_MAX || used > READER_LOCKED_MAX - len)
 			return 0;
-	} while (!atomic_compare_exchange_weak(&locked_in_use, &used,
-	    used + len));
+	} while (
+	    !atomic_compare_exchange_weak(&locked_in_use, &used, used + len));
 	return 1;
 }
 
@@ -303,7 +303,7 @@ agent_reader_recv(struct agent_reader *r, int fd)
 		if ((r2 = agent_reader_space(r, &p, &want)) != 0)
 			return r2;
 		if (want == 0)
-			return 0;	/* a whole message waits */
+			return 0; /* a whole message waits */
 		n = recv(fd, p, want, MSG_DONTWAIT);
 		if ((r2 = agent_reader_got(r, n > 0 ? (size_t)n : 0)) != 0)
 			return r2;

@@ -43,7 +43,7 @@ new_secure(size_t max_size, int lock)
 		return NULL;
 	/* Secure storage is allocated once at full size: no copies to wipe. */
 	b->d = lock ? kmes_secure_alloc(max_size) :
-	    kmes_secure_alloc_unlocked(max_size);
+		      kmes_secure_alloc_unlocked(max_size);
 	if (b->d == NULL) {
 		free(b);
 		return NULL;
@@ -137,8 +137,8 @@ kbuf_ptr(const struct kbuf *b)
 int
 kbuf_set_max_size(struct kbuf *b, size_t max_size)
 {
-	if (b->readonly || max_size > KBUF_SIZE_MAX ||
-	    max_size < kbuf_len(b) || (b->secure && max_size > b->alloc))
+	if (b->readonly || max_size > KBUF_SIZE_MAX || max_size < kbuf_len(b) ||
+	    (b->secure && max_size > b->alloc))
 		return KMES_ERR_INVALID_ARGUMENT;
 	b->max_size = max_size;
 	return 0;

@@ -76,8 +76,7 @@ int kbuf_put_mpint(struct kbuf *b, const uint8_t *be, size_t len);
  * Getters. Each returns 0 or a negative KMES_ERR_* and consumes nothing on
  * error; a NULL out-pointer skips the value (except for the mpint getter).
  */
-int kbuf_get_u8(struct kbuf *b, uint8_t *v)
-    __attribute__((warn_unused_result));
+int kbuf_get_u8(struct kbuf *b, uint8_t *v) __attribute__((warn_unused_result));
 int kbuf_get_u32(struct kbuf *b, uint32_t *v)
     __attribute__((warn_unused_result));
 int kbuf_get_u64(struct kbuf *b, uint64_t *v)

@@ -19,15 +19,16 @@
 int
 bench_agent_start(struct bench_agent *a, int timeout_ms)
 {
-	struct tk_spawn sp = { .path = a->path, .sock = a->sock,
-	    .deathsig = SIGTERM };
+	struct tk_spawn sp = { .path = a->path,
+		.sock = a->sock,
+		.deathsig = SIGTERM };
 	int logfd = -1, r;
 
 	a->pid = -1;
 	a->hwm_kb = a->rss_kb = -1;
 	a->exit_status = 0;
 	if ((logfd = open(a->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1) {
+		 0600)) == -1) {
 		r = KMES_ERR_SYSTEM;
 		goto out;
 	}
@@ -35,9 +36,9 @@ bench_agent_start(struct bench_agent *a, int timeout_ms)
 	if ((r = tk_agent_spawn(&sp, &a->pid)) != 0)
 		goto out;
 	if ((r = tk_agent_wait_ready(a->pid, a->sock, timeout_ms,
-	    &a->exit_status)) == KMES_ERR_SYSTEM)
-		a->pid = -1;	/* it exited and was reaped: see the log */
- out:
+		 &a->exit_status)) == KMES_ERR_SYSTEM)
+		a->pid = -1; /* it exited and was reaped: see the log */
+out:
 	if (logfd != -1)
 		close(logfd);
 	return r;
@@ -59,8 +60,10 @@ bench_agent_stop(struct bench_agent *a)
 	a->hwm_kb = tk_proc_kb(a->pid, "VmHWM");
 	a->rss_kb = tk_proc_kb(a->pid, "VmRSS");
 	if (tk_child_stop(&a->pid, STOP_TIMEOUT_MS, &a->exit_status) != 0)
-		fprintf(stderr, "kmes-bench: %s (pid %ld) ignored SIGTERM; "
-		    "killing it\n", a->name, (long)pid);
+		fprintf(stderr,
+		    "kmes-bench: %s (pid %ld) ignored SIGTERM; "
+		    "killing it\n",
+		    a->name, (long)pid);
 }
 
 int
@@ -84,7 +87,7 @@ bench_agent_add(const struct bench_agent *a, const struct bench_key *k)
 	    (r = agent_client_simple(ac, req)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	agent_client_free(ac);
 	kbuf_free(req);
 	return r;

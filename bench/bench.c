@@ -40,21 +40,36 @@
 enum { KMES = 0, SSH = 1, NAGENTS };
 
 static struct bench_key keys[] = {
-	{ .label = "Ed25519", .type = KS_KEY_ED25519,
-	    .sigalg = "ssh-ed25519", .target = 15.0 },
-	{ .label = "ECDSA P-256", .type = KS_KEY_ECDSA_P256, .bits = 256,
-	    .sigalg = "ecdsa-sha2-nistp256", .target = 10.0 },
-	{ .label = "RSA-3072", .type = KS_KEY_RSA, .bits = 3072,
-	    .flags = KS_SIGN_RSA_SHA2_512, .sigalg = "rsa-sha2-512",
+	{ .label = "Ed25519",
+	    .type = KS_KEY_ED25519,
+	    .sigalg = "ssh-ed25519",
+	    .target = 15.0 },
+	{ .label = "ECDSA P-256",
+	    .type = KS_KEY_ECDSA_P256,
+	    .bits = 256,
+	    .sigalg = "ecdsa-sha2-nistp256",
+	    .target = 10.0 },
+	{ .label = "RSA-3072",
+	    .type = KS_KEY_RSA,
+	    .bits = 3072,
+	    .flags = KS_SIGN_RSA_SHA2_512,
+	    .sigalg = "rsa-sha2-512",
 	    .target = 1.3 },
 	/* Keys in a SoftHSM2 token: kmes-agent's helper process against
 	 * ssh-agent's ssh-pkcs11-helper, same module, same keys. */
-	{ .label = "Token P-256", .type = KS_KEY_ECDSA_P256, .bits = 256,
-	    .sigalg = "ecdsa-sha2-nistp256", .target = 3.0,
+	{ .label = "Token P-256",
+	    .type = KS_KEY_ECDSA_P256,
+	    .bits = 256,
+	    .sigalg = "ecdsa-sha2-nistp256",
+	    .target = 3.0,
 	    .token = "bench-p256" },
-	{ .label = "Token RSA-2048", .type = KS_KEY_RSA, .bits = 2048,
-	    .flags = KS_SIGN_RSA_SHA2_512, .sigalg = "rsa-sha2-512",
-	    .target = 3.0, .token = "bench-rsa" },
+	{ .label = "Token RSA-2048",
+	    .type = KS_KEY_RSA,
+	    .bits = 2048,
+	    .flags = KS_SIGN_RSA_SHA2_512,
+	    .sigalg = "rsa-sha2-512",
+	    .target = 3.0,
+	    .token = "bench-rsa" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -66,7 +81,8 @@ static struct bench_result results[NKEYS][NCOUNTS][NAGENTS];
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: kmes-bench [--kmes path] [--ssh-agent path] "
+	fprintf(stderr,
+	    "usage: kmes-bench [--kmes path] [--ssh-agent path] "
 	    "[--seconds s] [--keep] [kmes-agent]\n");
 	exit(2);
 }
@@ -146,16 +162,17 @@ report(const struct bench_agent *agents, double seconds)
 	int failed = 0;
 
 	printf("### kmes-agent vs OpenSSH ssh-agent\n\n");
-	printf("%s, %ld online CPU%s. Each agent runs %.1f s per row, in %d "
+	printf(
+	    "%s, %ld online CPU%s. Each agent runs %.1f s per row, in %d "
 	    "slices taken in turn with the other agent; each client signs "
 	    "%d–%d bytes per request in a closed loop on its own "
 	    "connection; RSA signs rsa-sha2-512; every client's first and "
 	    "last signature is verified. Latency is per request, measured by "
-	    "the client.\n\n", cpu_model(cpu, sizeof(cpu)), ncpu,
-	    ncpu == 1 ? "" : "s", seconds, SLICES, BENCH_DATA_MIN,
-	    BENCH_DATA_MAX);
+	    "the client.\n\n",
+	    cpu_model(cpu, sizeof(cpu)), ncpu, ncpu == 1 ? "" : "s", seconds,
+	    SLICES, BENCH_DATA_MIN, BENCH_DATA_MAX);
 	printf("| Key | Clients | kmes sig/s | ssh-agent sig/s | Ratio "
-	    "| kmes p50 / p99 µs | ssh-agent p50 / p99 µs | Target |\n");
+	       "| kmes p50 / p99 µs | ssh-agent p50 / p99 µs | Target |\n");
 	printf("|:--|--:|--:|--:|--:|--:|--:|:--|\n");
 	for (i = 0; i < NKEYS; i++) {
 		for (j = 0; j < NCOUNTS; j++) {
@@ -167,22 +184,23 @@ report(const struct bench_agent *agents, double seconds)
 			fmt_lat(sl, sizeof(sl), s);
 			if (k->failed || s->failed || s->rate <= 0) {
 				printf("| %s | %u | %s | %s | — | %s | %s | "
-				    "≥ %.1f× FAIL |\n", keys[i].label,
-				    nclients[j], kr, sr, kl, sl,
+				       "≥ %.1f× FAIL |\n",
+				    keys[i].label, nclients[j], kr, sr, kl, sl,
 				    keys[i].target);
 				continue;
 			}
 			ratio = k->rate / s->rate;
 			printf("| %s | %u | %s | %s | %.2f× | %s | %s | "
-			    "≥ %.1f× %s |\n", keys[i].label, nclients[j], kr,
-			    sr, ratio, kl, sl, keys[i].target,
+			       "≥ %.1f× %s |\n",
+			    keys[i].label, nclients[j], kr, sr, ratio, kl, sl,
+			    keys[i].target,
 			    ratio >= keys[i].target ? "PASS" : "MISS");
 		}
 	}
 
 	printf("\n| 8 clients vs 1 client | kmes-agent | ssh-agent | "
-	    "Target (kmes ≥ %.1f× on %d cores) |\n", SCALING_TARGET,
-	    SCALING_CORES);
+	       "Target (kmes ≥ %.1f× on %d cores) |\n",
+	    SCALING_TARGET, SCALING_CORES);
 	printf("|:--|--:|--:|:--|\n");
 	for (i = 0; i < NKEYS; i++) {
 		const struct bench_result *k1 = &results[i][0][KMES];
@@ -195,10 +213,11 @@ report(const struct bench_agent *agents, double seconds)
 			continue;
 		}
 		ks = k8->rate / k1->rate;
-		ss = s1->failed || s8->failed || s1->rate <= 0 ? 0 :
+		ss = s1->failed || s8->failed || s1->rate <= 0 ?
+		    0 :
 		    s8->rate / s1->rate;
-		printf("| %s | %.2f× | %.2f× | %s%s |\n", keys[i].label, ks,
-		    ss, ks >= SCALING_TARGET ? "PASS" : "MISS",
+		printf("| %s | %.2f× | %.2f× | %s%s |\n", keys[i].label, ks, ss,
+		    ks >= SCALING_TARGET ? "PASS" : "MISS",
 		    ncpu == SCALING_CORES ? "" : " (other core count)");
 	}
 
@@ -207,7 +226,7 @@ report(const struct bench_agent *agents, double seconds)
 	 * targets against one core, the 8-client rows against all of them.
 	 */
 	printf("\n| Key | In-process signing, 1 thread (sig/s) | The same, "
-	    "%d threads | 1-client target (ssh-agent × ratio, sig/s) |\n",
+	       "%d threads | 1-client target (ssh-agent × ratio, sig/s) |\n",
 	    SCALING_CORES);
 	printf("|:--|--:|--:|--:|\n");
 	for (i = 0; i < NKEYS; i++) {
@@ -239,8 +258,8 @@ report(const struct bench_agent *agents, double seconds)
 				if (failed++ == 0)
 					printf("\nFailures:\n\n");
 				printf("- %s, %s, %u client%s: %s\n",
-				    agents[a].name, keys[i].label,
-				    nclients[j], nclients[j] == 1 ? "" : "s",
+				    agents[a].name, keys[i].label, nclients[j],
+				    nclients[j] == 1 ? "" : "s",
 				    results[i][j][a].why);
 			}
 		}
@@ -280,19 +299,20 @@ run_cell(struct bench_agent *agents, size_t ki, size_t ci, double seconds,
 				continue;
 			}
 			if ((r = bench_run_slice(agents[a].sock, &keys[ki],
-			    nclients[ci], seconds / SLICES, &samples[a],
-			    res)) != 0)
+				 nclients[ci], seconds / SLICES, &samples[a],
+				 res)) != 0)
 				return r;
 		}
 	}
 	for (a = 0; a < NAGENTS; a++) {
 		res = &results[ki][ci][a];
-		if ((r = bench_cell_finish(&samples[a], nclients[ci],
-		    res)) != 0)
+		if ((r = bench_cell_finish(&samples[a], nclients[ci], res)) !=
+		    0)
 			return r;
-		fprintf(stderr, "%-11s %u client%s %-10s %9.0f sig/s  "
-		    "p50 %8.1f µs  p99 %8.1f µs%s%s\n", keys[ki].label,
-		    nclients[ci], nclients[ci] == 1 ? " " : "s",
+		fprintf(stderr,
+		    "%-11s %u client%s %-10s %9.0f sig/s  "
+		    "p50 %8.1f µs  p99 %8.1f µs%s%s\n",
+		    keys[ki].label, nclients[ci], nclients[ci] == 1 ? " " : "s",
 		    agents[a].name, res->rate, res->p50_us, res->p99_us,
 		    res->failed ? "  FAILED: " : "",
 		    res->failed ? res->why : "");
@@ -310,8 +330,8 @@ run_all(struct bench_agent *agents, double seconds,
 
 	for (i = 0; i < NKEYS; i++) {
 		for (j = 0; j < NCOUNTS; j++) {
-			if ((r = run_cell(agents, i, j, seconds,
-			    samples)) != 0) {
+			if ((r = run_cell(agents, i, j, seconds, samples)) !=
+			    0) {
 				fprintf(stderr, "kmes-bench: %s\n",
 				    kmes_err(r));
 				return -1;
@@ -331,8 +351,10 @@ setup_keys(struct bench_agent *agents)
 
 	for (a = 0; a < NAGENTS; a++) {
 		if ((r = bench_token_add(&agents[a])) != 0) {
-			fprintf(stderr, "kmes-bench: adding the SoftHSM2 token "
-			    "to %s: %s\n", agents[a].name, kmes_err(r));
+			fprintf(stderr,
+			    "kmes-bench: adding the SoftHSM2 token "
+			    "to %s: %s\n",
+			    agents[a].name, kmes_err(r));
 			return -1;
 		}
 	}
@@ -341,10 +363,12 @@ setup_keys(struct bench_agent *agents)
 			/* The private key stays in the token: no ceiling. */
 			for (a = 0; a < NAGENTS; a++) {
 				if ((r = bench_token_key(&agents[a],
-				    &keys[i])) != 0) {
-					fprintf(stderr, "kmes-bench: %s in "
-					    "%s: %s\n", keys[i].label,
-					    agents[a].name, kmes_err(r));
+					 &keys[i])) != 0) {
+					fprintf(stderr,
+					    "kmes-bench: %s in "
+					    "%s: %s\n",
+					    keys[i].label, agents[a].name,
+					    kmes_err(r));
 					return -1;
 				}
 			}
@@ -353,25 +377,28 @@ setup_keys(struct bench_agent *agents)
 		fprintf(stderr, "kmes-bench: generating %s key\n",
 		    keys[i].label);
 		if ((r = ks_key_generate(keys[i].type, keys[i].bits,
-		    &keys[i].key)) != 0) {
+			 &keys[i].key)) != 0) {
 			fprintf(stderr, "kmes-bench: generating %s: %s\n",
 			    keys[i].label, kmes_err(r));
 			return -1;
 		}
 		keys[i].blob = ks_key_blob(keys[i].key, &keys[i].blob_len);
 		if ((r = bench_sign_ceiling(&keys[i], 1, CEILING_SECONDS,
-		    &keys[i].ceiling1)) != 0 ||
+			 &keys[i].ceiling1)) != 0 ||
 		    (r = bench_sign_ceiling(&keys[i], SCALING_CORES,
-		    CEILING_SECONDS, &keys[i].ceiling2)) != 0) {
-			fprintf(stderr, "kmes-bench: signing with %s "
-			    "in-process: %s\n", keys[i].label, kmes_err(r));
+			 CEILING_SECONDS, &keys[i].ceiling2)) != 0) {
+			fprintf(stderr,
+			    "kmes-bench: signing with %s "
+			    "in-process: %s\n",
+			    keys[i].label, kmes_err(r));
 			return -1;
 		}
 		for (a = 0; a < NAGENTS; a++) {
 			if ((r = bench_agent_add(&agents[a], &keys[i])) != 0) {
-				fprintf(stderr, "kmes-bench: adding %s to "
-				    "%s: %s\n", keys[i].label, agents[a].name,
-				    kmes_err(r));
+				fprintf(stderr,
+				    "kmes-bench: adding %s to "
+				    "%s: %s\n",
+				    keys[i].label, agents[a].name, kmes_err(r));
 				return -1;
 			}
 		}
@@ -440,8 +467,10 @@ main(int argc, char **argv)
 			    kmes_err(r));
 			return 2;
 		}
-		fprintf(stderr, "kmes-bench: warning: secure heap not locked "
-		    "(%s)\n", kmes_err(r));
+		fprintf(stderr,
+		    "kmes-bench: warning: secure heap not locked "
+		    "(%s)\n",
+		    kmes_err(r));
 	}
 	for (a = 0; a < NAGENTS; a++) {
 		if ((r = bench_samples_init(&samples[a])) != 0) {
@@ -452,16 +481,20 @@ main(int argc, char **argv)
 	if ((tmpbase = getenv("TMPDIR")) == NULL || *tmpbase != '/')
 		tmpbase = "/tmp";
 	/* Socket paths must fit in sun_path: keep the directory short. */
-	if (snprintf(tmpdir, sizeof(tmpdir), "%s/kmes-bench.XXXXXX",
-	    tmpbase) >= (int)sizeof(tmpdir) || mkdtemp(tmpdir) == NULL) {
-		fprintf(stderr, "kmes-bench: cannot create a temporary "
-		    "directory under %s: %s\n", tmpbase, strerror(errno));
+	if (snprintf(tmpdir, sizeof(tmpdir), "%s/kmes-bench.XXXXXX", tmpbase) >=
+		(int)sizeof(tmpdir) ||
+	    mkdtemp(tmpdir) == NULL) {
+		fprintf(stderr,
+		    "kmes-bench: cannot create a temporary "
+		    "directory under %s: %s\n",
+		    tmpbase, strerror(errno));
 		goto out;
 	}
 	have_dir = 1;
 
 	if (bench_token_prepare(tmpdir, keys, NKEYS) != 0) {
-		fprintf(stderr, "kmes-bench: cannot make the SoftHSM2 token "
+		fprintf(stderr,
+		    "kmes-bench: cannot make the SoftHSM2 token "
 		    "(apt install softhsm2 opensc)\n");
 		keep = 1;
 		goto out;
@@ -472,10 +505,10 @@ main(int argc, char **argv)
 	agents[SSH].path = ssh_path;
 	for (a = 0; a < NAGENTS; a++) {
 		agents[a].pid = -1;
-		if (tk_path_in(agents[a].sock, sizeof(agents[a].sock),
-		    tmpdir, a == KMES ? "kmes.sock" : "ssh.sock") != 0 ||
+		if (tk_path_in(agents[a].sock, sizeof(agents[a].sock), tmpdir,
+			a == KMES ? "kmes.sock" : "ssh.sock") != 0 ||
 		    tk_path_in(agents[a].log, sizeof(agents[a].log), tmpdir,
-		    a == KMES ? "kmes-agent.log" : "ssh-agent.log") != 0) {
+			a == KMES ? "kmes-agent.log" : "ssh-agent.log") != 0) {
 			fprintf(stderr, "kmes-bench: %s: path too long\n",
 			    tmpdir);
 			goto out;
@@ -483,11 +516,12 @@ main(int argc, char **argv)
 	}
 	for (a = 0; a < NAGENTS; a++) {
 		fprintf(stderr, "kmes-bench: starting %s\n", agents[a].path);
-		if ((r = bench_agent_start(&agents[a],
-		    START_TIMEOUT_MS)) != 0) {
-			fprintf(stderr, "kmes-bench: %s did not come up (%s); "
-			    "see %s\n", agents[a].path, kmes_err(r),
-			    agents[a].log);
+		if ((r = bench_agent_start(&agents[a], START_TIMEOUT_MS)) !=
+		    0) {
+			fprintf(stderr,
+			    "kmes-bench: %s did not come up (%s); "
+			    "see %s\n",
+			    agents[a].path, kmes_err(r), agents[a].log);
 			keep = 1;
 			goto out;
 		}
@@ -512,7 +546,7 @@ main(int argc, char **argv)
 		status = 1;
 	if (status != 0)
 		keep = 1;
- out:
+out:
 	for (a = 0; a < NAGENTS; a++)
 		bench_agent_stop(&agents[a]);
 	for (i = 0; i < NKEYS; i++) {

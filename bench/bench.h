@@ -24,27 +24,27 @@
 
 /* One agent process under test. */
 struct bench_agent {
-	const char *name;	/* "kmes-agent", "ssh-agent" */
+	const char *name; /* "kmes-agent", "ssh-agent" */
 	const char *path;
 	char sock[PATH_MAX];
-	char log[PATH_MAX];	/* its stdout and stderr */
-	pid_t pid;		/* -1 when not running */
-	long hwm_kb;		/* VmHWM just before it was stopped */
-	long rss_kb;		/* VmRSS at the same moment */
-	int exit_status;	/* wait status once stopped */
+	char log[PATH_MAX]; /* its stdout and stderr */
+	pid_t pid;	    /* -1 when not running */
+	long hwm_kb;	    /* VmHWM just before it was stopped */
+	long rss_kb;	    /* VmRSS at the same moment */
+	int exit_status;    /* wait status once stopped */
 };
 
 /* One key type, generated once and loaded into both agents. */
 struct bench_key {
-	const char *label;	/* "Ed25519" */
+	const char *label; /* "Ed25519" */
 	enum ks_key_type type;
 	unsigned int bits;
-	uint32_t flags;		/* SIGN_REQUEST flags */
-	const char *sigalg;	/* algorithm every signature must name */
-	double target;		/* wanted kmes/ssh-agent throughput ratio */
-	const char *token;	/* key label on the SoftHSM2 token, or NULL */
-	double ceiling1;	/* in-process signatures/s, one thread */
-	double ceiling2;	/* the same on SCALING_CORES threads */
+	uint32_t flags;	    /* SIGN_REQUEST flags */
+	const char *sigalg; /* algorithm every signature must name */
+	double target;	    /* wanted kmes/ssh-agent throughput ratio */
+	const char *token;  /* key label on the SoftHSM2 token, or NULL */
+	double ceiling1;    /* in-process signatures/s, one thread */
+	double ceiling2;    /* the same on SCALING_CORES threads */
 	struct ks_key *key;
 	const uint8_t *blob;
 	size_t blob_len;
@@ -52,22 +52,22 @@ struct bench_key {
 
 /* What one agent did in one cell (key type x client count). */
 struct bench_result {
-	uint64_t nsig;		/* signatures answered in the window */
-	uint64_t nsamples;	/* latencies recorded (capped per thread) */
-	double secs;		/* window length as measured */
-	double rate;		/* nsig / secs */
+	uint64_t nsig;	   /* signatures answered in the window */
+	uint64_t nsamples; /* latencies recorded (capped per thread) */
+	double secs;	   /* window length as measured */
+	double rate;	   /* nsig / secs */
 	double p50_us;
 	double p99_us;
-	int verified;		/* signatures checked with ks_key_verify */
-	int failed;		/* a request failed or a signature was bad */
-	char why[160];		/* first failure, for the report */
+	int verified;  /* signatures checked with ks_key_verify */
+	int failed;    /* a request failed or a signature was bad */
+	char why[160]; /* first failure, for the report */
 };
 
 /* Latency arrays reused from cell to cell, one per client slot. */
 struct bench_samples {
-	uint32_t *lat[BENCH_CLIENTS_MAX];	/* nanoseconds, saturating */
-	size_t n[BENCH_CLIENTS_MAX];		/* recorded in this cell */
-	uint32_t *merged;			/* scratch for percentiles */
+	uint32_t *lat[BENCH_CLIENTS_MAX]; /* nanoseconds, saturating */
+	size_t n[BENCH_CLIENTS_MAX];	  /* recorded in this cell */
+	uint32_t *merged;		  /* scratch for percentiles */
 	size_t merged_cap;
 };
 
@@ -96,8 +96,7 @@ int bench_agent_add(const struct bench_agent *a, const struct bench_key *k);
  * keys that names one, and exports SOFTHSM2_CONF for the agents started
  * after it. Returns 0, or -1 with a message on stderr.
  */
-int bench_token_prepare(const char *dir, struct bench_key *keys,
-    size_t nkeys);
+int bench_token_prepare(const char *dir, struct bench_key *keys, size_t nkeys);
 
 /* Loads the token's module into a, as ssh-add -s does. Returns 0 or KMES_ERR_*. */
 int bench_token_add(const struct bench_agent *a);

@@ -28,7 +28,7 @@ struct cell {
 	const struct bench_key *key;
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
-	int go;			/* 0 wait, 1 run, -1 give up */
+	int go; /* 0 wait, 1 run, -1 give up */
 	uint64_t deadline_ns;
 };
 
@@ -47,12 +47,12 @@ struct worker {
 	int started;
 	struct agent_client *ac;
 	uint64_t rng;
-	uint32_t *lat;		/* where this slice's samples go */
-	size_t lat_cap;		/* room left there */
+	uint32_t *lat;	/* where this slice's samples go */
+	size_t lat_cap; /* room left there */
 	size_t nlat;
 	uint64_t nsig;
 	uint64_t end_ns;
-	int r;			/* first failure, 0 if none */
+	int r; /* first failure, 0 if none */
 	struct kept_sig first;
 	struct kept_sig latest;
 };
@@ -116,7 +116,7 @@ sign_once(struct worker *w, struct kbuf *req, struct kbuf *reply,
 		return r;
 	if (code != SSH_AGENT_SIGN_RESPONSE)
 		return code == SSH_AGENT_FAILURE ? KMES_ERR_AGENT_FAILURE :
-		    KMES_ERR_AGENT_PROTOCOL;
+						   KMES_ERR_AGENT_PROTOCOL;
 	if ((r = kbuf_get_string_direct(reply, sigp, siglenp)) != 0)
 		return r;
 	if (kbuf_len(reply) != 0)
@@ -125,8 +125,8 @@ sign_once(struct worker *w, struct kbuf *req, struct kbuf *reply,
 }
 
 static int
-keep(struct kept_sig *ks, const uint8_t *data, size_t dlen,
-    const uint8_t *sig, size_t siglen)
+keep(struct kept_sig *ks, const uint8_t *data, size_t dlen, const uint8_t *sig,
+    size_t siglen)
 {
 	if (siglen > sizeof(ks->sig))
 		return KMES_ERR_MESSAGE_TOO_LARGE;
@@ -158,7 +158,7 @@ worker_main(void *arg)
 		fill_data(&w->rng, data, &dlen);
 		r = sign_once(w, req, reply, data, dlen, &sig, &siglen);
 	}
- wait:
+wait:
 	pthread_mutex_lock(&c->mtx);
 	while (c->go == 0)
 		pthread_cond_wait(&c->cv, &c->mtx);
@@ -171,23 +171,23 @@ worker_main(void *arg)
 		fill_data(&w->rng, data, &dlen);
 		if ((t0 = now_ns()) >= c->deadline_ns)
 			break;
-		if ((r = sign_once(w, req, reply, data, dlen, &sig,
-		    &siglen)) != 0)
+		if ((r = sign_once(w, req, reply, data, dlen, &sig, &siglen)) !=
+		    0)
 			goto out;
 		t1 = now_ns();
 		lat = t1 - t0;
 		/* Past the cap we still sign and count, but stop recording. */
 		if (w->nlat < w->lat_cap)
 			w->lat[w->nlat++] = lat > UINT32_MAX ? UINT32_MAX :
-			    (uint32_t)lat;
-		if ((r = keep(w->nsig == 0 ? &w->first : &w->latest, data,
-		    dlen, sig, siglen)) != 0)
+							       (uint32_t)lat;
+		if ((r = keep(w->nsig == 0 ? &w->first : &w->latest, data, dlen,
+			 sig, siglen)) != 0)
 			goto out;
 		w->nsig++;
 		w->end_ns = t1;
 	}
 	r = 0;
- out:
+out:
 	w->r = r;
 	kbuf_free(req);
 	kbuf_free(reply);
@@ -215,7 +215,7 @@ check_sig(const struct bench_key *k, const struct kept_sig *ks)
 		goto out;
 	}
 	r = ks_key_verify(k->key, ks->sig, ks->siglen, ks->data, ks->dlen);
- out:
+out:
 	kbuf_free(b);
 	return r;
 }
@@ -326,8 +326,8 @@ bench_run_slice(const char *sock, const struct bench_key *k,
 			go = -1;
 			break;
 		}
-		if (pthread_create(&w[i].thread, NULL, worker_main,
-		    &w[i]) != 0) {
+		if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) !=
+		    0) {
 			fail(res, i, "thread: ", KMES_ERR_SYSTEM);
 			go = -1;
 			break;
@@ -396,8 +396,8 @@ ceiling_main(void *arg)
 	while ((j->end_ns = now_ns()) < j->deadline_ns) {
 		fill_data(&rng, data, &dlen);
 		kbuf_reset(sig);
-		if ((j->r = ks_key_sign(j->key->key, data, dlen,
-		    j->key->flags, sig)) != 0)
+		if ((j->r = ks_key_sign(j->key->key, data, dlen, j->key->flags,
+			 sig)) != 0)
 			break;
 		j->n++;
 	}
@@ -450,8 +450,8 @@ bench_samples_init(struct bench_samples *s)
 	memset(s, 0, sizeof(*s));
 	/* Untouched pages cost nothing: only what a cell records is paid. */
 	for (i = 0; i < BENCH_CLIENTS_MAX; i++) {
-		if ((s->lat[i] = malloc(BENCH_SAMPLES_MAX *
-		    sizeof(uint32_t))) == NULL) {
+		if ((s->lat[i] = malloc(
+			 BENCH_SAMPLES_MAX * sizeof(uint32_t))) == NULL) {
 			bench_samples_free(s);
 			return KMES_ERR_ALLOC;
 		}

@@ -65,11 +65,11 @@ bench_token_prepare(const char *dir, struct bench_key *keys, size_t nkeys)
 	size_t i;
 
 	if (snprintf(softhsm_dir, sizeof(softhsm_dir), "%s/softhsm", dir) >=
-	    (int)sizeof(softhsm_dir) ||
+		(int)sizeof(softhsm_dir) ||
 	    snprintf(tokens, sizeof(tokens), "%s/tokens", softhsm_dir) >=
-	    (int)sizeof(tokens) ||
+		(int)sizeof(tokens) ||
 	    snprintf(conf, sizeof(conf), "%s/softhsm2.conf", softhsm_dir) >=
-	    (int)sizeof(conf))
+		(int)sizeof(conf))
 		return -1;
 	if (mkdir(softhsm_dir, 0700) != 0 || mkdir(tokens, 0700) != 0 ||
 	    (f = fopen(conf, "w")) == NULL) {
@@ -77,8 +77,10 @@ bench_token_prepare(const char *dir, struct bench_key *keys, size_t nkeys)
 		    strerror(errno));
 		return -1;
 	}
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\n"
-	    "log.level = ERROR\n", tokens);
+	fprintf(f,
+	    "directories.tokendir = %s\nobjectstore.backend = file\n"
+	    "log.level = ERROR\n",
+	    tokens);
 	if (fclose(f) != 0)
 		return -1;
 	/* Inherited by both agents and so by their PKCS#11 helpers. */
@@ -86,8 +88,8 @@ bench_token_prepare(const char *dir, struct bench_key *keys, size_t nkeys)
 		return -1;
 	{
 		char *argv[] = { "softhsm2-util", "--init-token", "--free",
-		    "--label", TOKEN_LABEL, "--pin", TOKEN_PIN, "--so-pin",
-		    TOKEN_SO_PIN, NULL };
+			"--label", TOKEN_LABEL, "--pin", TOKEN_PIN, "--so-pin",
+			TOKEN_SO_PIN, NULL };
 
 		if (run_quiet(argv) != 0)
 			return -1;
@@ -103,10 +105,10 @@ bench_token_prepare(const char *dir, struct bench_key *keys, size_t nkeys)
 			snprintf(kt, sizeof(kt), "EC:prime256v1");
 		snprintf(id, sizeof(id), "%02zx", i + 1);
 		char *argv[] = { "pkcs11-tool", "--module",
-		    (char *)BENCH_SOFTHSM_MODULE, "--token-label",
-		    TOKEN_LABEL, "--login", "--pin", TOKEN_PIN,
-		    "--keypairgen", "--key-type", kt, "--id", id, "--label",
-		    (char *)keys[i].token, NULL };
+			(char *)BENCH_SOFTHSM_MODULE, "--token-label",
+			TOKEN_LABEL, "--login", "--pin", TOKEN_PIN,
+			"--keypairgen", "--key-type", kt, "--id", id, "--label",
+			(char *)keys[i].token, NULL };
 
 		fprintf(stderr, "kmes-bench: generating %s on the token\n",
 		    keys[i].label);
@@ -151,20 +153,21 @@ bench_token_key(const struct bench_agent *a, struct bench_key *k)
 		if (strcmp(ids[i].comment, k->token) != 0)
 			continue;
 		if (k->key == NULL) {
-			if ((r = ks_key_from_blob(ids[i].blob,
-			    ids[i].blob_len, &k->key)) != 0)
+			if ((r = ks_key_from_blob(ids[i].blob, ids[i].blob_len,
+				 &k->key)) != 0)
 				goto out;
 			k->blob = ks_key_blob(k->key, &k->blob_len);
 			r = 0;
 		} else {
 			/* The other agent must serve the very same key. */
 			r = ids[i].blob_len == k->blob_len &&
-			    memcmp(ids[i].blob, k->blob, k->blob_len) == 0 ?
-			    0 : KMES_ERR_KEY_MISMATCH;
+				memcmp(ids[i].blob, k->blob, k->blob_len) == 0 ?
+			    0 :
+			    KMES_ERR_KEY_MISMATCH;
 		}
 		break;
 	}
- out:
+out:
 	agent_identities_free(ids, n);
 	agent_client_free(ac);
 	return r;

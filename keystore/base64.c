@@ -11,8 +11,7 @@
 #include "kmes-err.h"
 
 int
-ks_b64_encode(const uint8_t *p, size_t len, int pad, char *out,
-    size_t outlen)
+ks_b64_encode(const uint8_t *p, size_t len, int pad, char *out, size_t outlen)
 {
 	static const char tbl[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -86,8 +85,7 @@ ks_b64_feed(struct ks_b64 *st, char c, struct kbuf *out)
 		return KMES_ERR_INVALID_FORMAT;
 	if ((r = kbuf_put_u8(out, (uint8_t)(st->acc >> 16))) != 0)
 		return r;
-	if (st->pad < 2 &&
-	    (r = kbuf_put_u8(out, (uint8_t)(st->acc >> 8))) != 0)
+	if (st->pad < 2 && (r = kbuf_put_u8(out, (uint8_t)(st->acc >> 8))) != 0)
 		return r;
 	if (st->pad < 1 && (r = kbuf_put_u8(out, (uint8_t)st->acc)) != 0)
 		return r;

@@ -28,7 +28,7 @@
 
 /* bcrypt_pbkdf. */
 
-#define BF_NWORDS (BF_ROUNDS + 2 + 4 * 256)	/* P then the four S-boxes */
+#define BF_NWORDS (BF_ROUNDS + 2 + 4 * 256) /* P then the four S-boxes */
 #define PI_GUARD_BITS 64
 #define SHA512_LEN 64
 #define BCRYPT_WORDS 8
@@ -76,7 +76,7 @@ atan_inv(BIGNUM *sum, BN_ULONG x, int bits)
 			goto out;
 	}
 	ok = 1;
- out:
+out:
 	BN_free(term);
 	BN_free(t);
 	return ok;
@@ -103,7 +103,7 @@ bf_pi_compute(void)
 	bf_pi_ok = bf_pi[0] == 0x243f6a88 &&
 	    bf_pi[BF_ROUNDS + 2] == 0xd1310ba6 &&
 	    bf_pi[BF_NWORDS - 1] == 0x3ac372e6;
- out:
+out:
 	BN_free(a);
 	BN_free(b);
 	ERR_clear_error();
@@ -248,13 +248,13 @@ ks_bcrypt_pbkdf(const uint8_t *pass, size_t passlen, const uint8_t *salt,
 		cnt[2] = (uint8_t)(count >> 8);
 		cnt[3] = (uint8_t)count;
 		if ((r = sha512(ctx, md, salt, saltlen, cnt, sizeof(cnt),
-		    st->sha2salt)) != 0)
+			 st->sha2salt)) != 0)
 			goto out;
 		bcrypt_hash(st);
 		memcpy(st->out, st->tmpout, sizeof(st->out));
 		for (n = 1; n < rounds; n++) {
-			if ((r = sha512(ctx, md, st->tmpout,
-			    sizeof(st->tmpout), NULL, 0, st->sha2salt)) != 0)
+			if ((r = sha512(ctx, md, st->tmpout, sizeof(st->tmpout),
+				 NULL, 0, st->sha2salt)) != 0)
 				goto out;
 			bcrypt_hash(st);
 			for (i = 0; i < sizeof(st->out); i++)
@@ -276,12 +276,12 @@ ks_bcrypt_pbkdf(const uint8_t *pass, size_t passlen, const uint8_t *salt,
 		left -= i;
 	}
 	r = 0;
- out:
+out:
 	if (r != 0) {
 		kmes_wipe(key, keylen);
 		ERR_clear_error();
 	}
-	EVP_MD_CTX_free(ctx);	/* clears the hash state */
+	EVP_MD_CTX_free(ctx); /* clears the hash state */
 	EVP_MD_free(md);
 	kmes_secure_free(st);
 	return r;
@@ -291,7 +291,7 @@ ks_bcrypt_pbkdf(const uint8_t *pass, size_t passlen, const uint8_t *salt,
 
 enum {
 	KF_NONE,
-	KF_EVP,		/* AES CTR and CBC: OpenSSL, no padding */
+	KF_EVP, /* AES CTR and CBC: OpenSSL, no padding */
 	KF_GCM,
 	KF_CHACHAPOLY,
 };
@@ -311,8 +311,16 @@ static const struct ks_kf_cipher kf_ciphers[] = {
 
 /* OpenSSL's names for the entries above, in the same order. */
 static const char *const kf_evp_names[] = {
-	NULL, "AES-128-CTR", "AES-192-CTR", "AES-256-CTR", "AES-128-CBC",
-	"AES-192-CBC", "AES-256-CBC", "AES-128-GCM", "AES-256-GCM", "ChaCha20",
+	NULL,
+	"AES-128-CTR",
+	"AES-192-CTR",
+	"AES-256-CTR",
+	"AES-128-CBC",
+	"AES-192-CBC",
+	"AES-256-CBC",
+	"AES-128-GCM",
+	"AES-256-GCM",
+	"ChaCha20",
 };
 
 #define NKF_CIPHERS (sizeof(kf_ciphers) / sizeof(kf_ciphers[0]))
@@ -353,8 +361,9 @@ evp_decrypt(const char *alg, const uint8_t *key, const uint8_t *iv,
 	if ((cipher = EVP_CIPHER_fetch(NULL, alg, NULL)) == NULL ||
 	    EVP_DecryptInit_ex2(ctx, cipher, key, iv, NULL) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
-	    (tag != NULL && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG,
-	    (int)taglen, (void *)tag) != 1) ||
+	    (tag != NULL &&
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, (int)taglen,
+		    (void *)tag) != 1) ||
 	    EVP_DecryptUpdate(ctx, out, &outl, in, (int)len) != 1) {
 		r = KMES_ERR_CRYPTO;
 		goto out;
@@ -362,7 +371,7 @@ evp_decrypt(const char *alg, const uint8_t *key, const uint8_t *iv,
 	if (EVP_DecryptFinal_ex(ctx, out + outl, &fin) != 1) {
 		/* For GCM, a wrong key is the likely cause: bad passphrase. */
 		r = tag != NULL ? KMES_ERR_PASSPHRASE_INCORRECT :
-		    KMES_ERR_CRYPTO;
+				  KMES_ERR_CRYPTO;
 		goto out;
 	}
 	if ((size_t)outl + (size_t)fin != len) {
@@ -370,12 +379,12 @@ evp_decrypt(const char *alg, const uint8_t *key, const uint8_t *iv,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (r != 0) {
 		kmes_wipe(out, len);
 		ERR_clear_error();
 	}
-	EVP_CIPHER_CTX_free(ctx);	/* clears the key schedule */
+	EVP_CIPHER_CTX_free(ctx); /* clears the key schedule */
 	EVP_CIPHER_free(cipher);
 	return r;
 }
@@ -408,7 +417,7 @@ chachapoly_decrypt(const uint8_t *key, const uint8_t *in, size_t len,
 	if ((st = kmes_secure_alloc(sizeof(*st))) == NULL)
 		return KMES_ERR_ALLOC;
 	if ((r = evp_decrypt("ChaCha20", key, st->iv, zeros, sizeof(zeros),
-	    NULL, 0, st->polykey)) != 0)
+		 NULL, 0, st->polykey)) != 0)
 		goto out;
 	if ((mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) == NULL ||
 	    (mctx = EVP_MAC_CTX_new(mac)) == NULL ||
@@ -425,7 +434,7 @@ chachapoly_decrypt(const uint8_t *key, const uint8_t *in, size_t len,
 	}
 	st->iv[0] = 1;
 	r = evp_decrypt("ChaCha20", key, st->iv, in, len, NULL, 0, out);
- out:
+out:
 	if (r != 0)
 		ERR_clear_error();
 	EVP_MAC_CTX_free(mctx);

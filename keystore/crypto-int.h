@@ -45,16 +45,16 @@ enum ks_hash {
 
 /* One SSH wire element of a key, as ks_pkey_put appends it. */
 enum ks_part {
-	KS_PART_ED25519_PK,	/* string: 32-byte public key */
-	KS_PART_ED25519_SK,	/* string: seed || public key */
-	KS_PART_EC_Q,		/* string: uncompressed point */
-	KS_PART_EC_D,		/* mpint: private scalar */
-	KS_PART_RSA_E,		/* mpint */
-	KS_PART_RSA_N,		/* mpint */
-	KS_PART_RSA_D,		/* mpint */
-	KS_PART_RSA_IQMP,	/* mpint: q^-1 mod p */
-	KS_PART_RSA_P,		/* mpint */
-	KS_PART_RSA_Q,		/* mpint */
+	KS_PART_ED25519_PK, /* string: 32-byte public key */
+	KS_PART_ED25519_SK, /* string: seed || public key */
+	KS_PART_EC_Q,	    /* string: uncompressed point */
+	KS_PART_EC_D,	    /* mpint: private scalar */
+	KS_PART_RSA_E,	    /* mpint */
+	KS_PART_RSA_N,	    /* mpint */
+	KS_PART_RSA_D,	    /* mpint */
+	KS_PART_RSA_IQMP,   /* mpint: q^-1 mod p */
+	KS_PART_RSA_P,	    /* mpint */
+	KS_PART_RSA_Q,	    /* mpint */
 };
 
 /* A big-endian unsigned magnitude borrowed from a wire buffer. */
@@ -127,8 +127,8 @@ int ks_b64_encode(const uint8_t *p, size_t len, int pad, char *out,
 /* A strict base64 decoder fed one character at a time (base64.c). */
 struct ks_b64 {
 	uint32_t acc;
-	unsigned int n;		/* characters of the current quantum */
-	unsigned int pad;	/* '=' seen */
+	unsigned int n;	  /* characters of the current quantum */
+	unsigned int pad; /* '=' seen */
 };
 
 /*

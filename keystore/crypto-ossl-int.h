@@ -26,12 +26,12 @@ struct kbuf;
 struct ks_pkey {
 	enum ks_key_type type;
 	unsigned int bits;
-	EVP_PKEY *pub;	/* provider key for public operations */
-	EVP_PKEY *ed;	/* Ed25519 private key (seed in the secure heap) */
-	EC_KEY *ec;	/* ECDSA private key (scalar in the secure heap) */
-	RSA *rsa;	/* RSA private key (secret BIGNUMs in the secure heap) */
-	BIGNUM *n, *e;	/* RSA public values */
-	uint8_t q[EC_POINT_MAX];	/* ECDSA public point, uncompressed */
+	EVP_PKEY *pub; /* provider key for public operations */
+	EVP_PKEY *ed;  /* Ed25519 private key (seed in the secure heap) */
+	EC_KEY *ec;    /* ECDSA private key (scalar in the secure heap) */
+	RSA *rsa;      /* RSA private key (secret BIGNUMs in the secure heap) */
+	BIGNUM *n, *e; /* RSA public values */
+	uint8_t q[EC_POINT_MAX]; /* ECDSA public point, uncompressed */
 	size_t qlen;
 	/*
 	 * A ready Ed25519 signing context: setting one up costs about as
@@ -47,7 +47,7 @@ struct ks_curve {
 	enum ks_key_type type;
 	int nid;
 	const char *group;
-	size_t flen;		/* field element bytes */
+	size_t flen; /* field element bytes */
 	enum ks_hash hash;
 };
 

@@ -53,7 +53,7 @@ pub_fromdata(const char *alg, OSSL_PARAM *params, EVP_PKEY **pkeyp)
 	*pkeyp = pkey;
 	pkey = NULL;
 	r = 0;
- out:
+out:
 	EVP_PKEY_free(pkey);
 	EVP_PKEY_CTX_free(ctx);
 	return r;
@@ -86,8 +86,8 @@ ed25519_private(const uint8_t *pkbytes, const uint8_t *seed, EVP_PKEY **edp)
 	*edp = ed;
 	ed = NULL;
 	r = 0;
- out:
-	EVP_PKEY_free(import);	/* wipes the ordinary-heap seed */
+out:
+	EVP_PKEY_free(import); /* wipes the ordinary-heap seed */
 	EVP_PKEY_free(ed);
 	return r;
 }
@@ -124,7 +124,7 @@ ks_pkey_ed25519(const uint8_t *pkbytes, size_t pklen, const uint8_t *seed,
 	*pkp = pk;
 	pk = NULL;
 	r = 0;
- out:
+out:
 	ks_pkey_free(pk);
 	return r;
 }
@@ -155,7 +155,7 @@ ec_check_public(const struct ks_curve *c, const uint8_t *q, size_t qlen,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	BN_free(x);
 	BN_free(y);
 	BN_free(lim);
@@ -254,7 +254,7 @@ ec_private(const struct ks_curve *c, const uint8_t *q, size_t qlen,
 	*eckp = ec;
 	ec = NULL;
 	r = 0;
- out:
+out:
 	BN_clear_free(bd);
 	BN_free(lim);
 	EC_KEY_free(ec);
@@ -286,7 +286,7 @@ ks_pkey_ecdsa(enum ks_key_type type, const uint8_t *q, size_t qlen,
 	*pkp = pk;
 	pk = NULL;
 	r = 0;
- out:
+out:
 	ks_pkey_free(pk);
 	return r;
 }
@@ -301,8 +301,7 @@ rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **pkeyp)
 	*pkeyp = NULL;
 	if (bits < KS_RSA_MIN_BITS || bits > KS_RSA_MAX_BITS)
 		return KMES_ERR_KEY_INVALID;
-	if (!BN_is_odd(n) || !BN_is_odd(e) || BN_is_one(e) ||
-	    BN_cmp(e, n) >= 0)
+	if (!BN_is_odd(n) || !BN_is_odd(e) || BN_is_one(e) || BN_cmp(e, n) >= 0)
 		return KMES_ERR_KEY_INVALID;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
@@ -312,7 +311,7 @@ rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **pkeyp)
 		goto out;
 	}
 	r = pub_fromdata(KEYMGMT_RSA, params, pkeyp);
- out:
+out:
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	return r;
@@ -380,8 +379,9 @@ rsa_private(const BIGNUM *n, const BIGNUM *e, const struct ks_rsa_priv *priv,
 		r = KMES_ERR_KEY_MISMATCH;
 		goto out;
 	}
-	if (!BN_sub(pm1, p, BN_value_one()) || !BN_sub(qm1, q, BN_value_one()) ||
-	    !BN_mod(dmp1, d, pm1, ctx) || !BN_mod(dmq1, d, qm1, ctx)) {
+	if (!BN_sub(pm1, p, BN_value_one()) ||
+	    !BN_sub(qm1, q, BN_value_one()) || !BN_mod(dmp1, d, pm1, ctx) ||
+	    !BN_mod(dmq1, d, qm1, ctx)) {
 		r = ks_ossl_fail(KMES_ERR_CRYPTO);
 		goto out;
 	}
@@ -415,7 +415,7 @@ rsa_private(const BIGNUM *n, const BIGNUM *e, const struct ks_rsa_priv *priv,
 	*rsap = rsa;
 	rsa = NULL;
 	r = 0;
- out:
+out:
 	BN_CTX_end(ctx);
 	BN_CTX_free(ctx);
 	BN_clear_free(d);
@@ -449,21 +449,20 @@ ks_pkey_rsa(const struct ks_num *n, const struct ks_num *e,
 	}
 	if ((r = rsa_public(pk->n, pk->e, &pk->pub)) != 0)
 		goto out;
-	if (priv != NULL && (r = rsa_private(pk->n, pk->e, priv,
-	    &pk->rsa)) != 0)
+	if (priv != NULL &&
+	    (r = rsa_private(pk->n, pk->e, priv, &pk->rsa)) != 0)
 		goto out;
 	pk->bits = (unsigned int)BN_num_bits(pk->n);
 	*pkp = pk;
 	pk = NULL;
 	r = 0;
- out:
+out:
 	ks_pkey_free(pk);
 	return r;
 }
 
 int
-ks_pkey_generate(enum ks_key_type type, unsigned int bits,
-    struct ks_pkey **pkp)
+ks_pkey_generate(enum ks_key_type type, unsigned int bits, struct ks_pkey **pkp)
 {
 	const struct ks_curve *c;
 	struct ks_pkey *pk = NULL;
@@ -484,7 +483,8 @@ ks_pkey_generate(enum ks_key_type type, unsigned int bits,
 	switch (type) {
 	case KS_KEY_ED25519:
 		/* Key generation allocates the seed in the secure heap. */
-		if ((pk->ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL ||
+		if ((pk->ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) ==
+			NULL ||
 		    EVP_PKEY_up_ref(pk->ed) != 1) {
 			r = ks_ossl_fail(KMES_ERR_CRYPTO);
 			goto out;
@@ -533,7 +533,7 @@ ks_pkey_generate(enum ks_key_type type, unsigned int bits,
 	*pkp = pk;
 	pk = NULL;
 	r = 0;
- out:
+out:
 	BN_free(e);
 	RSA_free(rsa);
 	ks_pkey_free(pk);

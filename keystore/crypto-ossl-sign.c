@@ -34,11 +34,13 @@ check_hash(const struct ks_pkey *pk, enum ks_hash hash)
 		return hash == KS_HASH_NONE ? 0 : KMES_ERR_INVALID_ARGUMENT;
 	case KS_KEY_RSA:
 		return (hash == KS_HASH_SHA1 || hash == KS_HASH_SHA256 ||
-		    hash == KS_HASH_SHA512) ? 0 : KMES_ERR_INVALID_ARGUMENT;
+			   hash == KS_HASH_SHA512) ?
+		    0 :
+		    KMES_ERR_INVALID_ARGUMENT;
 	default:
 		c = ks_ossl_curve_for(pk->type);
-		return c != NULL && c->hash == hash ?
-		    0 : KMES_ERR_INVALID_ARGUMENT;
+		return c != NULL && c->hash == hash ? 0 :
+						      KMES_ERR_INVALID_ARGUMENT;
 	}
 }
 
@@ -65,7 +67,7 @@ sign_ed25519(const struct ks_pkey *pk, const uint8_t *data, size_t dlen,
 			goto out;
 		}
 		if (EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, pk->ed,
-		    NULL) != 1) {
+			NULL) != 1) {
 			r = ks_ossl_fail(KMES_ERR_CRYPTO);
 			goto out;
 		}
@@ -77,7 +79,7 @@ sign_ed25519(const struct ks_pkey *pk, const uint8_t *data, size_t dlen,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (cached) {
 		if (r == 0)
 			mpk->ed_ctx = ctx;
@@ -106,13 +108,14 @@ sign_ecdsa(const struct ks_pkey *pk, enum ks_hash hash, const uint8_t *data,
 	if ((sig = ECDSA_do_sign(dg, (int)dglen, pk->ec)) == NULL)
 		return ks_ossl_fail(KMES_ERR_CRYPTO);
 	ECDSA_SIG_get0(sig, &sr, &ss);
-	if ((r = kbuf_put_u32(b, (uint32_t)(ks_ossl_mpint_size(sr) +
-	    ks_ossl_mpint_size(ss)))) != 0 ||
+	if ((r = kbuf_put_u32(b,
+		 (uint32_t)(ks_ossl_mpint_size(sr) +
+		     ks_ossl_mpint_size(ss)))) != 0 ||
 	    (r = ks_ossl_put_bn(b, sr)) != 0 ||
 	    (r = ks_ossl_put_bn(b, ss)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	ECDSA_SIG_free(sig);
 	return r;
 }
@@ -127,7 +130,8 @@ sign_rsa(const struct ks_pkey *pk, enum ks_hash hash, const uint8_t *data,
 	int nid, r;
 
 	nid = hash == KS_HASH_SHA1 ? NID_sha1 :
-	    hash == KS_HASH_SHA256 ? NID_sha256 : NID_sha512;
+	    hash == KS_HASH_SHA256 ? NID_sha256 :
+				     NID_sha512;
 	if ((r = ks_digest(hash, data, dlen, dg, sizeof(dg), &dglen)) != 0)
 		return r;
 	if ((r = kbuf_put_u32(b, (uint32_t)modlen)) != 0 ||
@@ -145,8 +149,8 @@ sign_rsa(const struct ks_pkey *pk, enum ks_hash hash, const uint8_t *data,
 }
 
 int
-ks_pkey_sign(const struct ks_pkey *pk, enum ks_hash hash,
-    const uint8_t *data, size_t dlen, struct kbuf *b)
+ks_pkey_sign(const struct ks_pkey *pk, enum ks_hash hash, const uint8_t *data,
+    size_t dlen, struct kbuf *b)
 {
 	int r;
 
@@ -207,7 +211,7 @@ ecdsa_sig_der(const uint8_t *sig, size_t slen, unsigned char **derp,
 	*lenp = (size_t)len;
 	der = NULL;
 	r = 0;
- out:
+out:
 	OPENSSL_free(der);
 	ECDSA_SIG_free(es);
 	BN_free(br);
@@ -217,8 +221,8 @@ ecdsa_sig_der(const uint8_t *sig, size_t slen, unsigned char **derp,
 }
 
 int
-ks_pkey_verify(const struct ks_pkey *pk, enum ks_hash hash,
-    const uint8_t *sig, size_t slen, const uint8_t *data, size_t dlen)
+ks_pkey_verify(const struct ks_pkey *pk, enum ks_hash hash, const uint8_t *sig,
+    size_t slen, const uint8_t *data, size_t dlen)
 {
 	EVP_MD_CTX *ctx = NULL;
 	unsigned char *der = NULL;
@@ -257,7 +261,7 @@ ks_pkey_verify(const struct ks_pkey *pk, enum ks_hash hash,
 		goto out;
 	}
 	if (EVP_DigestVerifyInit_ex(ctx, NULL, ks_ossl_md_name(hash), NULL,
-	    NULL, pk->pub, NULL) != 1) {
+		NULL, pk->pub, NULL) != 1) {
 		r = ks_ossl_fail(KMES_ERR_CRYPTO);
 		goto out;
 	}
@@ -266,7 +270,7 @@ ks_pkey_verify(const struct ks_pkey *pk, enum ks_hash hash,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(der);
 	return r;

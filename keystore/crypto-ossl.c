@@ -72,7 +72,6 @@ ks_ossl_ec_key_new(int nid)
 #define SECURE_HEAP_MAX (1024 * 1024 * 1024)
 #define SECURE_HEAP_MINSIZE 32
 
-
 static const struct ks_curve curves[] = {
 	{ KS_KEY_ECDSA_P256, NID_X9_62_prime256v1, "P-256", 32,
 	    KS_HASH_SHA256 },
@@ -220,8 +219,8 @@ ks_pw_hash(const uint8_t *pw, size_t pwlen,
     const uint8_t salt[KS_PWHASH_SALT_LEN], uint8_t out[KS_PWHASH_LEN])
 {
 	/* scrypt N=2^14, r=8, p=1: ~50 ms, run off the event loops. */
-	return ks_kdf_scrypt(pw, pwlen, salt, KS_PWHASH_SALT_LEN, 14, 8, 1,
-	    out, KS_PWHASH_LEN);
+	return ks_kdf_scrypt(pw, pwlen, salt, KS_PWHASH_SALT_LEN, 14, 8, 1, out,
+	    KS_PWHASH_LEN);
 }
 
 int
@@ -268,8 +267,8 @@ ks_pkey_free(struct ks_pkey *pk)
 	pthread_mutex_destroy(&pk->ctx_mtx);
 	EVP_PKEY_free(pk->pub);
 	EVP_PKEY_free(pk->ed);
-	EC_KEY_free(pk->ec);	/* BN_clear_free on the scalar */
-	RSA_free(pk->rsa);	/* BN_clear_free on every secret value */
+	EC_KEY_free(pk->ec); /* BN_clear_free on the scalar */
+	RSA_free(pk->rsa);   /* BN_clear_free on every secret value */
 	BN_free(pk->n);
 	BN_free(pk->e);
 	kmes_freezero(pk, sizeof(*pk));

@@ -106,9 +106,12 @@ pem_put_rsa(EVP_PKEY *pkey, struct kbuf *b)
 {
 	/* The ADD_IDENTITY order: n e d iqmp p q. */
 	static const char *const names[] = {
-		OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E,
-		OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
-		OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
+		OSSL_PKEY_PARAM_RSA_N,
+		OSSL_PKEY_PARAM_RSA_E,
+		OSSL_PKEY_PARAM_RSA_D,
+		OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+		OSSL_PKEY_PARAM_RSA_FACTOR1,
+		OSSL_PKEY_PARAM_RSA_FACTOR2,
 		OSSL_PKEY_PARAM_RSA_FACTOR3,
 	};
 	const size_t nnames = sizeof(names) / sizeof(names[0]);
@@ -142,15 +145,15 @@ pem_put_rsa(EVP_PKEY *pkey, struct kbuf *b)
 			goto out;
 	}
 	r = 0;
- out:
+out:
 	kmes_secure_free(scratch);
 	return r;
 }
 
 struct pem_curve {
-	const char *group;	/* OpenSSL's group name */
-	const char *type;	/* SSH key type */
-	const char *curve;	/* SSH curve identifier */
+	const char *group; /* OpenSSL's group name */
+	const char *type;  /* SSH key type */
+	const char *curve; /* SSH curve identifier */
 	size_t flen;
 };
 
@@ -172,7 +175,7 @@ pem_put_ecdsa(EVP_PKEY *pkey, struct kbuf *b)
 	int r;
 
 	if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-	    group, sizeof(group), NULL) != 1)
+		group, sizeof(group), NULL) != 1)
 		return KMES_ERR_KEY_UNSUPPORTED; /* explicit curve parameters */
 	for (i = 0; i < sizeof(pem_curves) / sizeof(pem_curves[0]); i++) {
 		if (strcmp(group, pem_curves[i].group) == 0)
@@ -182,8 +185,8 @@ pem_put_ecdsa(EVP_PKEY *pkey, struct kbuf *b)
 		return KMES_ERR_KEY_UNSUPPORTED;
 	if ((scratch = kmes_secure_alloc(3 * (EC_FIELD_MAX + 8))) == NULL)
 		return KMES_ERR_ALLOC;
-	params[0] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_EC_PUB_X,
-	    scratch, EC_FIELD_MAX + 8);
+	params[0] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_EC_PUB_X, scratch,
+	    EC_FIELD_MAX + 8);
 	params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_EC_PUB_Y,
 	    scratch + (EC_FIELD_MAX + 8), EC_FIELD_MAX + 8);
 	params[2] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY,
@@ -206,7 +209,7 @@ pem_put_ecdsa(EVP_PKEY *pkey, struct kbuf *b)
 	    (r = put_param_mpint(b, &params[2])) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	kmes_secure_free(scratch);
 	return r;
 }
@@ -238,7 +241,7 @@ pem_put_ed25519(EVP_PKEY *pkey, struct kbuf *b)
  * the file names its own PBKDF2 iterations or scrypt parameters, and OpenSSL
  * would spend whatever it says (2^31 PBKDF2 rounds is minutes of CPU).
  */
-#define PKCS8_MAX_ITER 10000000		/* ~2.5 s of PBKDF2-SHA256 here */
+#define PKCS8_MAX_ITER 10000000 /* ~2.5 s of PBKDF2-SHA256 here */
 #define PKCS8_MAX_SCRYPT_N (1UL << 20)
 #define PKCS8_MAX_SCRYPT_MEM (256UL * 1024 * 1024)
 
@@ -281,35 +284,34 @@ pkcs8_cost_ok(const uint8_t *data, size_t len)
 	nid = OBJ_obj2nid(obj);
 	if (nid == NID_pbes2) {
 		if ((pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM),
-		    alg->parameter)) == NULL)
+			 alg->parameter)) == NULL)
 			goto out;
 		nid = OBJ_obj2nid(pbe2->keyfunc->algorithm);
 		if (nid == NID_id_pbkdf2) {
-			kdf = ASN1_TYPE_unpack_sequence(
-			    ASN1_ITEM_rptr(PBKDF2PARAM),
+			kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(
+							    PBKDF2PARAM),
 			    pbe2->keyfunc->parameter);
 			ok = kdf != NULL &&
 			    asn1_int_le(kdf->iter, PKCS8_MAX_ITER, NULL);
 		} else if (nid == NID_id_scrypt) {
-			sp = ASN1_TYPE_unpack_sequence(
-			    ASN1_ITEM_rptr(SCRYPT_PARAMS),
+			sp = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(
+							   SCRYPT_PARAMS),
 			    pbe2->keyfunc->parameter);
 			ok = sp != NULL &&
 			    asn1_int_le(sp->costParameter, PKCS8_MAX_SCRYPT_N,
-			    &n) &&
+				&n) &&
 			    asn1_int_le(sp->blockSize, 64, &r) &&
-			    asn1_int_le(sp->parallelizationParameter, 16,
-			    &p) &&
+			    asn1_int_le(sp->parallelizationParameter, 16, &p) &&
 			    128UL * r * (n + p) <= PKCS8_MAX_SCRYPT_MEM;
 		}
 	} else {
 		/* PKCS#5 v1.5 / PKCS#12 schemes carry a plain count. */
 		pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM),
 		    alg->parameter);
-		ok = pbe != NULL && asn1_int_le(pbe->iter, PKCS8_MAX_ITER,
-		    NULL);
+		ok = pbe != NULL &&
+		    asn1_int_le(pbe->iter, PKCS8_MAX_ITER, NULL);
 	}
- out:
+out:
 	PBE2PARAM_free(pbe2);
 	PBKDF2PARAM_free(kdf);
 	SCRYPT_PARAMS_free(sp);
@@ -363,8 +365,8 @@ ks_pem_private_to_wire(const uint8_t *data, size_t len,
 	else if (EVP_PKEY_is_a(pkey, "RSA"))
 		r = pem_put_rsa(pkey, b);
 	else
-		r = KMES_ERR_KEY_UNSUPPORTED;	/* DSA, RSA-PSS, X25519, ... */
- out:
+		r = KMES_ERR_KEY_UNSUPPORTED; /* DSA, RSA-PSS, X25519, ... */
+out:
 	ERR_clear_error();
 	EVP_PKEY_free(pkey);
 	BIO_free(bio);

@@ -30,8 +30,8 @@ ossl_fail(int r)
 
 int
 ks_kdf_scrypt(const uint8_t *pin, size_t pinlen, const uint8_t *salt,
-    size_t saltlen, unsigned int log2_n, uint32_t r, uint32_t p,
-    uint8_t *out, size_t outlen)
+    size_t saltlen, unsigned int log2_n, uint32_t r, uint32_t p, uint8_t *out,
+    size_t outlen)
 {
 	static uint8_t empty;
 	EVP_KDF *kdf = NULL;
@@ -79,7 +79,7 @@ ks_kdf_scrypt(const uint8_t *pin, size_t pinlen, const uint8_t *salt,
 		goto out;
 	}
 	ret = 0;
- out:
+out:
 	EVP_KDF_CTX_free(kctx); /* cleanses its copy of the PIN */
 	EVP_KDF_free(kdf);
 	return ret;
@@ -87,17 +87,17 @@ ks_kdf_scrypt(const uint8_t *pin, size_t pinlen, const uint8_t *salt,
 
 /* Sets up ctx for AES-256-GCM with a 96-bit nonce and feeds it the AAD. */
 static int
-gcm_init(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *key,
-    const uint8_t *nonce, const uint8_t *aad, size_t aadlen)
+gcm_init(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *key, const uint8_t *nonce,
+    const uint8_t *aad, size_t aadlen)
 {
 	int outl;
 
 	if (aadlen > INT_MAX || (aad == NULL && aadlen != 0))
 		return KMES_ERR_INVALID_ARGUMENT;
-	if (EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), NULL, NULL, enc,
-	    NULL) != 1 ||
+	if (EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), NULL, NULL, enc, NULL) !=
+		1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, KS_AEAD_NONCE_LEN,
-	    NULL) != 1 ||
+		NULL) != 1 ||
 	    EVP_CipherInit_ex2(ctx, NULL, key, nonce, enc, NULL) != 1)
 		return ossl_fail(KMES_ERR_CRYPTO);
 	if (aadlen != 0 &&
@@ -120,16 +120,17 @@ ks_aead_seal(const uint8_t key[KS_AEAD_KEY_LEN],
 		return ossl_fail(KMES_ERR_ALLOC);
 	if ((r = gcm_init(ctx, 1, key, nonce, aad, aadlen)) != 0)
 		goto out;
-	if ((len != 0 && (EVP_CipherUpdate(ctx, ct, &outl, pt, (int)len) != 1 ||
-	    (size_t)outl != len)) ||
+	if ((len != 0 &&
+		(EVP_CipherUpdate(ctx, ct, &outl, pt, (int)len) != 1 ||
+		    (size_t)outl != len)) ||
 	    EVP_CipherFinal_ex(ctx, NULL, &outl) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, KS_AEAD_TAG_LEN,
-	    tag) != 1) {
+		tag) != 1) {
 		r = ossl_fail(KMES_ERR_CRYPTO);
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	EVP_CIPHER_CTX_free(ctx);
 	return r;
 }
@@ -151,10 +152,11 @@ ks_aead_open(const uint8_t key[KS_AEAD_KEY_LEN],
 	if ((r = gcm_init(ctx, 0, key, nonce, aad, aadlen)) != 0)
 		goto out;
 	memcpy(t, tag, sizeof(t)); /* the ctrl wants a non-const pointer */
-	if ((len != 0 && (EVP_CipherUpdate(ctx, pt, &outl, ct, (int)len) != 1 ||
-	    (size_t)outl != len)) ||
+	if ((len != 0 &&
+		(EVP_CipherUpdate(ctx, pt, &outl, ct, (int)len) != 1 ||
+		    (size_t)outl != len)) ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KS_AEAD_TAG_LEN,
-	    t) != 1) {
+		t) != 1) {
 		r = ossl_fail(KMES_ERR_CRYPTO);
 		goto out;
 	}
@@ -164,7 +166,7 @@ ks_aead_open(const uint8_t key[KS_AEAD_KEY_LEN],
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	/* Never hand back plaintext that failed authentication. */
 	if (r != 0 && len != 0 && pt != NULL)
 		OPENSSL_cleanse(pt, len);
@@ -203,7 +205,7 @@ ks_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *data,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);
 	return r;

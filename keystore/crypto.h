@@ -133,8 +133,8 @@ int ks_key_verify(const struct ks_key *k, const uint8_t *sig, size_t slen,
  * "MD5:aa:bb:..."), computed over the plain public key, into out.
  * Returns 0 or a negative KMES_ERR_*.
  */
-int ks_key_fingerprint(const struct ks_key *k, enum ks_fp_hash alg,
-    char *out, size_t outlen);
+int ks_key_fingerprint(const struct ks_key *k, enum ks_fp_hash alg, char *out,
+    size_t outlen);
 
 /*
  * Returns a malloc'd OpenSSH public key line "type base64 comment" (no
@@ -158,8 +158,8 @@ unsigned int ks_cert_type(const struct ks_key *k);
  * for destination constraints (an empty principal list matches any).
  * Returns 0 or a negative KMES_ERR_*.
  */
-int ks_cert_check_host(const struct ks_key *k, const char *name,
-    uint64_t now) __attribute__((warn_unused_result));
+int ks_cert_check_host(const struct ks_key *k, const char *name, uint64_t now)
+    __attribute__((warn_unused_result));
 
 /* Fills buf with len cryptographically random bytes. Returns 0 or KMES_ERR_*. */
 int ks_random(void *buf, size_t len) __attribute__((warn_unused_result));
@@ -189,7 +189,7 @@ const char *ks_cert_key_id(const struct ks_key *k);
  * Store primitives (keystore/crypto-store.c): what the encrypted key store
  * (store.c, format in kmes-keystore(5)) needs and nothing more.
  */
-#define KS_AEAD_KEY_LEN 32	/* AES-256-GCM */
+#define KS_AEAD_KEY_LEN 32 /* AES-256-GCM */
 #define KS_AEAD_NONCE_LEN 12
 #define KS_AEAD_TAG_LEN 16
 #define KS_HMAC_SHA256_LEN 32
@@ -207,8 +207,8 @@ const char *ks_cert_key_id(const struct ks_key *k);
  * KMES_ERR_INVALID_ARGUMENT. Returns 0 or a negative KMES_ERR_*.
  */
 int ks_kdf_scrypt(const uint8_t *pin, size_t pinlen, const uint8_t *salt,
-    size_t saltlen, unsigned int log2_n, uint32_t r, uint32_t p,
-    uint8_t *out, size_t outlen) __attribute__((warn_unused_result));
+    size_t saltlen, unsigned int log2_n, uint32_t r, uint32_t p, uint8_t *out,
+    size_t outlen) __attribute__((warn_unused_result));
 
 /*
  * AES-256-GCM: encrypts len bytes of pt into ct (len bytes; may be pt) and
@@ -260,7 +260,7 @@ struct ks_kf_cipher {
 	size_t key_len;
 	size_t iv_len;
 	size_t block_size;
-	size_t tag_len;		/* AEAD tag after the encrypted section */
+	size_t tag_len; /* AEAD tag after the encrypted section */
 	int mode;
 };
 

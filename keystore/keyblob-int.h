@@ -16,7 +16,7 @@ struct kbuf;
 
 struct ks_keytype {
 	const char *name;
-	const char *short_name;	/* as ssh-add -l prints it */
+	const char *short_name; /* as ssh-add -l prints it */
 	const char *curve;	/* ECDSA curve identifier */
 	const char *sigalg;	/* signature name (plain type name) */
 	enum ks_key_type type;
@@ -31,8 +31,8 @@ struct ks_cert {
 	size_t nprincipals;
 	uint64_t valid_after;
 	uint64_t valid_before;
-	size_t critical_len;	/* bytes of critical options */
-	int sha1_signed;	/* CA signed with ssh-rsa (SHA-1) */
+	size_t critical_len; /* bytes of critical options */
+	int sha1_signed;     /* CA signed with ssh-rsa (SHA-1) */
 	struct ks_key *ca;
 };
 
@@ -40,17 +40,17 @@ struct ks_key {
 	atomic_uint refs;
 	const struct ks_keytype *kt;
 	struct ks_pkey *pk;
-	uint8_t *blob;		/* wire blob; the certificate for certs */
+	uint8_t *blob; /* wire blob; the certificate for certs */
 	size_t blob_len;
-	uint8_t *plain;		/* plain public key blob (== blob if no cert) */
+	uint8_t *plain; /* plain public key blob (== blob if no cert) */
 	size_t plain_len;
 	struct ks_cert *cert;
 };
 
 /* Public key fields as borrowed views into a blob. */
 struct ks_pubfields {
-	struct ks_num pk;	/* Ed25519 key or ECDSA point */
-	struct ks_num e, n;	/* RSA */
+	struct ks_num pk;   /* Ed25519 key or ECDSA point */
+	struct ks_num e, n; /* RSA */
 };
 
 /* Whether the len bytes at p are exactly the string s. */
@@ -93,8 +93,8 @@ int ks_blob_get_public_fields(struct kbuf *b, const struct ks_keytype *kt,
  * *sha1p if it is an ssh-rsa (SHA-1) signature. Returns 0,
  * KMES_ERR_SIGNATURE_INVALID or another negative KMES_ERR_*.
  */
-int ks_key_verify_sig(const struct ks_key *k, const uint8_t *sig,
-    size_t slen, const uint8_t *data, size_t dlen, int *sha1p)
+int ks_key_verify_sig(const struct ks_key *k, const uint8_t *sig, size_t slen,
+    const uint8_t *data, size_t dlen, int *sha1p)
     __attribute__((warn_unused_result));
 
 #endif /* KMES_KEYBLOB_INT_H */

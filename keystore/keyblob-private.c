@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "crypto-int.h"
-#include "keyblob-int.h"
 #include "kbuf.h"
+#include "keyblob-int.h"
 #include "kmes-err.h"
 #include "secmem.h"
 
@@ -38,8 +38,9 @@ get_private(struct kbuf *b, const struct ks_keytype *kt,
 			return KMES_ERR_INVALID_FORMAT;
 		/* The public key is sent twice (thrice for a cert): agree. */
 		if (kmes_ct_memcmp(sk + KS_ED25519_SEED_LEN, pk, pklen) != 0 ||
-		    (cf != NULL && (cf->pk.len != pklen ||
-		    kmes_ct_memcmp(cf->pk.p, pk, pklen) != 0)))
+		    (cf != NULL &&
+			(cf->pk.len != pklen ||
+			    kmes_ct_memcmp(cf->pk.p, pk, pklen) != 0)))
 			return KMES_ERR_KEY_MISMATCH;
 		return ks_pkey_ed25519(pk, pklen, sk, pkp);
 	case KS_KEY_RSA:
@@ -113,7 +114,7 @@ parse_private(struct kbuf *b, struct ks_key **keyp)
 	*keyp = k;
 	k = NULL;
 	r = 0;
- out:
+out:
 	kbuf_free(pb);
 	ks_key_free(k);
 	return r;
@@ -163,7 +164,7 @@ ks_key_put_private(const struct ks_key *k, struct kbuf *b)
 	case KS_KEY_RSA:
 		if (k->cert == NULL &&
 		    ((r = ks_pkey_put(pk, KS_PART_RSA_N, b)) != 0 ||
-		    (r = ks_pkey_put(pk, KS_PART_RSA_E, b)) != 0))
+			(r = ks_pkey_put(pk, KS_PART_RSA_E, b)) != 0))
 			return r;
 		if ((r = ks_pkey_put(pk, KS_PART_RSA_D, b)) != 0 ||
 		    (r = ks_pkey_put(pk, KS_PART_RSA_IQMP, b)) != 0 ||
@@ -174,15 +175,14 @@ ks_key_put_private(const struct ks_key *k, struct kbuf *b)
 	default:
 		if (k->cert == NULL &&
 		    ((r = kbuf_put_cstring(b, k->kt->curve)) != 0 ||
-		    (r = ks_pkey_put(pk, KS_PART_EC_Q, b)) != 0))
+			(r = ks_pkey_put(pk, KS_PART_EC_Q, b)) != 0))
 			return r;
 		return ks_pkey_put(pk, KS_PART_EC_D, b);
 	}
 }
 
 int
-ks_key_generate(enum ks_key_type type, unsigned int bits,
-    struct ks_key **keyp)
+ks_key_generate(enum ks_key_type type, unsigned int bits, struct ks_key **keyp)
 {
 	const struct ks_keytype *kt;
 	struct ks_pkey *pk = NULL;

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "crypto-int.h"
-#include "keyblob-int.h"
 #include "kbuf.h"
+#include "keyblob-int.h"
 #include "kmes-err.h"
 
 /* Signatures. */
@@ -85,19 +85,20 @@ ks_key_fingerprint(const struct ks_key *k, enum ks_fp_hash alg, char *out,
 	switch (alg) {
 	case KS_FP_SHA256:
 		if ((r = ks_digest(KS_HASH_SHA256, k->plain, k->plain_len, dg,
-		    sizeof(dg), &dlen)) != 0)
+			 sizeof(dg), &dlen)) != 0)
 			return r;
 		if (outlen < 7 + 1)
 			return KMES_ERR_NO_BUFFER_SPACE;
 		memcpy(out, "SHA256:", 7);
-		if ((r = ks_b64_encode(dg, dlen, 0, out + 7, outlen - 7)) != 0) {
+		if ((r = ks_b64_encode(dg, dlen, 0, out + 7, outlen - 7)) !=
+		    0) {
 			out[0] = '\0';
 			return r;
 		}
 		return 0;
 	case KS_FP_MD5:
 		if ((r = ks_digest(KS_HASH_MD5, k->plain, k->plain_len, dg,
-		    sizeof(dg), &dlen)) != 0)
+			 sizeof(dg), &dlen)) != 0)
 			return r;
 		if (outlen < 4 + dlen * 3)
 			return KMES_ERR_NO_BUFFER_SPACE;
@@ -131,8 +132,8 @@ ks_key_to_openssh_line(const struct ks_key *k, const char *comment,
 	memcpy(line, k->kt->name, nlen);
 	line[nlen] = ' ';
 	o = nlen + 1;
-	if ((r = ks_b64_encode(k->blob, k->blob_len, 1, line + o,
-	    total - o)) != 0) {
+	if ((r = ks_b64_encode(k->blob, k->blob_len, 1, line + o, total - o)) !=
+	    0) {
 		free(line);
 		return r;
 	}
@@ -176,7 +177,7 @@ ks_key_from_openssh_line(const char *line, struct ks_key **keyp)
 	*keyp = k;
 	k = NULL;
 	r = 0;
- out:
+out:
 	ks_key_free(k);
 	kbuf_free(raw);
 	return r;

@@ -11,15 +11,14 @@
 #include <string.h>
 
 #include "crypto-int.h"
-#include "keyblob-int.h"
 #include "kbuf.h"
+#include "keyblob-int.h"
 #include "kmes-err.h"
 #include "match.h"
 #include "secmem.h"
 
 /* As OpenSSH (SSHKEY_CERT_MAX_PRINCIPALS). */
 #define CERT_MAX_PRINCIPALS 256
-
 
 static const struct ks_keytype keytypes[] = {
 	{ "ssh-ed25519", "ED25519", NULL, "ssh-ed25519", KS_KEY_ED25519, 0 },
@@ -32,12 +31,12 @@ static const struct ks_keytype keytypes[] = {
 	{ "ssh-rsa", "RSA", NULL, "ssh-rsa", KS_KEY_RSA, 0 },
 	{ "ssh-ed25519-cert-v01@openssh.com", "ED25519-CERT", NULL,
 	    "ssh-ed25519", KS_KEY_ED25519, 1 },
-	{ "ecdsa-sha2-nistp256-cert-v01@openssh.com", "ECDSA-CERT",
-	    "nistp256", "ecdsa-sha2-nistp256", KS_KEY_ECDSA_P256, 1 },
-	{ "ecdsa-sha2-nistp384-cert-v01@openssh.com", "ECDSA-CERT",
-	    "nistp384", "ecdsa-sha2-nistp384", KS_KEY_ECDSA_P384, 1 },
-	{ "ecdsa-sha2-nistp521-cert-v01@openssh.com", "ECDSA-CERT",
-	    "nistp521", "ecdsa-sha2-nistp521", KS_KEY_ECDSA_P521, 1 },
+	{ "ecdsa-sha2-nistp256-cert-v01@openssh.com", "ECDSA-CERT", "nistp256",
+	    "ecdsa-sha2-nistp256", KS_KEY_ECDSA_P256, 1 },
+	{ "ecdsa-sha2-nistp384-cert-v01@openssh.com", "ECDSA-CERT", "nistp384",
+	    "ecdsa-sha2-nistp384", KS_KEY_ECDSA_P384, 1 },
+	{ "ecdsa-sha2-nistp521-cert-v01@openssh.com", "ECDSA-CERT", "nistp521",
+	    "ecdsa-sha2-nistp521", KS_KEY_ECDSA_P521, 1 },
 	{ "ssh-rsa-cert-v01@openssh.com", "RSA-CERT", NULL, "ssh-rsa",
 	    KS_KEY_RSA, 1 },
 };
@@ -55,7 +54,6 @@ static const char *const refused_types[] = {
 	"ssh-xmss@openssh.com",
 	"ssh-xmss-cert-v01@openssh.com",
 };
-
 
 static int key_from_blob(const uint8_t *, size_t, int, struct ks_key **);
 
@@ -178,8 +176,7 @@ put_public(const struct ks_keytype *kt, const struct ks_pkey *pk,
  * re-encoded from the key, so two encodings of one key compare equal.
  */
 int
-ks_key_wrap(const struct ks_keytype *kt, struct ks_pkey *pk,
-    struct ks_key **kp)
+ks_key_wrap(const struct ks_keytype *kt, struct ks_pkey *pk, struct ks_key **kp)
 {
 	struct ks_key *k = NULL;
 	struct kbuf *b = NULL;
@@ -207,7 +204,7 @@ ks_key_wrap(const struct ks_keytype *kt, struct ks_pkey *pk,
 	*kp = k;
 	k = NULL;
 	r = 0;
- out:
+out:
 	kbuf_free(b);
 	ks_key_free(k);
 	return r;
@@ -314,7 +311,7 @@ ks_key_verify_sig(const struct ks_key *k, const uint8_t *sig, size_t slen,
 		break;
 	}
 	r = ks_pkey_verify(k->pk, hash, raw, rawlen, data, dlen);
- out:
+out:
 	kbuf_free(b);
 	return r;
 }
@@ -408,14 +405,14 @@ cert_parse(struct kbuf *b, const uint8_t *blob, size_t blob_len,
 	if ((r = key_from_blob(ca_blob, ca_len, 0, &c->ca)) != 0)
 		goto out;
 	if (ks_key_verify_sig(c->ca, sig, slen, blob, signed_len,
-	    &c->sha1_signed) != 0) {
+		&c->sha1_signed) != 0) {
 		r = KMES_ERR_CERT_INVALID;
 		goto out;
 	}
 	*certp = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	kbuf_free(principals);
 	kbuf_free(crit);
 	kbuf_free(exts);
@@ -475,7 +472,7 @@ key_from_blob(const uint8_t *blob, size_t len, int allow_cert,
 	*kp = k;
 	k = NULL;
 	r = 0;
- out:
+out:
 	ks_pkey_free(pk);
 	ks_key_free(k);
 	kbuf_free(b);

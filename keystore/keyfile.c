@@ -34,8 +34,8 @@
 static const char auth_magic[] = "openssh-key-v1";
 
 enum kf_format {
-	KF_OPENSSH,		/* armoured openssh-key-v1 */
-	KF_OPENSSH_BINARY,	/* the same, already base64-decoded */
+	KF_OPENSSH,	   /* armoured openssh-key-v1 */
+	KF_OPENSSH_BINARY, /* the same, already base64-decoded */
 	KF_PEM,
 };
 
@@ -164,7 +164,7 @@ dearmour(struct kbuf *text, struct kbuf **outp)
 	*outp = out;
 	out = NULL;
 	r = 0;
- out:
+out:
 	kmes_wipe(&st, sizeof(st));
 	kbuf_free(out);
 	return r;
@@ -203,7 +203,9 @@ static int
 detect(const uint8_t *data, size_t len, enum kf_format *fmtp, int *encp)
 {
 	static const char *const pem_labels[] = {
-		"RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY",
+		"RSA PRIVATE KEY",
+		"EC PRIVATE KEY",
+		"PRIVATE KEY",
 	};
 	struct kbuf *text = NULL;
 	const char *line, *label = NULL;
@@ -252,7 +254,7 @@ detect(const uint8_t *data, size_t len, enum kf_format *fmtp, int *encp)
 	    line_is(line, linelen, PEM_PROC_ENCRYPTED))
 		*encp = 1;
 	r = 0;
- out:
+out:
 	kbuf_free(text);
 	return r;
 }
@@ -296,7 +298,7 @@ parse_header(const struct kbuf *file, struct kf_header *h)
 		goto out;
 	}
 	if ((h->cipher = ks_kf_cipher_lookup(ciphername)) == NULL) {
-		r = KMES_ERR_KEY_UNSUPPORTED;	/* e.g. 3des-cbc */
+		r = KMES_ERR_KEY_UNSUPPORTED; /* e.g. 3des-cbc */
 		goto out;
 	}
 	h->encrypted = strcmp(ciphername, "none") != 0;
@@ -310,8 +312,8 @@ parse_header(const struct kbuf *file, struct kf_header *h)
 			r = KMES_ERR_INVALID_FORMAT;
 			goto out;
 		}
-		if ((r = kbuf_get_string_direct(kdf, &h->salt,
-		    &h->saltlen)) != 0 ||
+		if ((r = kbuf_get_string_direct(kdf, &h->salt, &h->saltlen)) !=
+			0 ||
 		    (r = kbuf_get_u32(kdf, &h->rounds)) != 0)
 			goto out;
 		if (kbuf_len(kdf) != 0 || h->saltlen == 0 || h->rounds == 0) {
@@ -343,7 +345,7 @@ parse_header(const struct kbuf *file, struct kf_header *h)
 	if ((r = kbuf_consume(d, taglen)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	if (r != 0)
 		memset(h, 0, sizeof(*h));
 	kbuf_free(kdf);
@@ -355,8 +357,8 @@ parse_header(const struct kbuf *file, struct kf_header *h)
 
 /* Decrypts the private section into a new secure buffer. */
 static int
-decrypt_section(const struct kf_header *h, const uint8_t *pass,
-    size_t passlen, struct kbuf **plainp)
+decrypt_section(const struct kf_header *h, const uint8_t *pass, size_t passlen,
+    struct kbuf **plainp)
 {
 	const struct ks_kf_cipher *c = h->cipher;
 	struct kbuf *plain = NULL;
@@ -379,7 +381,7 @@ decrypt_section(const struct kf_header *h, const uint8_t *pass,
 			goto out;
 		}
 		if ((r = ks_bcrypt_pbkdf(pass, passlen, h->salt, h->saltlen,
-		    h->rounds, keyiv, klen)) != 0)
+			 h->rounds, keyiv, klen)) != 0)
 			goto out;
 	}
 	if ((r = ks_kf_decrypt(c, keyiv, h->enc, h->enclen, h->tag, p)) != 0)
@@ -387,7 +389,7 @@ decrypt_section(const struct kf_header *h, const uint8_t *pass,
 	*plainp = plain;
 	plain = NULL;
 	r = 0;
- out:
+out:
 	kmes_secure_free(keyiv);
 	kbuf_free(plain);
 	return r;
@@ -398,8 +400,8 @@ decrypt_section(const struct kf_header *h, const uint8_t *pass,
  * the padding 1, 2, 3, ... up to the cipher's block size.
  */
 static int
-parse_section(struct kbuf *p, const struct kf_header *h,
-    struct ks_key **keyp, char **commentp)
+parse_section(struct kbuf *p, const struct kf_header *h, struct ks_key **keyp,
+    char **commentp)
 {
 	struct ks_key *k = NULL;
 	const uint8_t *blob;
@@ -417,7 +419,7 @@ parse_section(struct kbuf *p, const struct kf_header *h,
 	/* Random equal words: a wrong key makes them differ. */
 	if (check1 != check2) {
 		r = h->encrypted ? KMES_ERR_PASSPHRASE_INCORRECT :
-		    KMES_ERR_INVALID_FORMAT;
+				   KMES_ERR_INVALID_FORMAT;
 		goto out;
 	}
 	if ((r = ks_key_parse_private(p, &k)) != 0)
@@ -447,7 +449,7 @@ parse_section(struct kbuf *p, const struct kf_header *h,
 	*commentp = comment;
 	comment = NULL;
 	r = 0;
- out:
+out:
 	ks_key_free(k);
 	free(comment);
 	return r;
@@ -469,7 +471,7 @@ parse_openssh(const struct kbuf *d, const uint8_t *pass, size_t passlen,
 	    (r = parse_section(plain, &h, keyp, commentp)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	kbuf_free(plain);
 	return r;
 }
@@ -498,9 +500,8 @@ openssh_bytes(const uint8_t *data, size_t len, enum kf_format fmt,
 /* PEM. */
 
 static int
-parse_pem(const uint8_t *data, size_t len, int encrypted,
-    const uint8_t *pass, size_t passlen, struct ks_key **keyp,
-    char **commentp)
+parse_pem(const uint8_t *data, size_t len, int encrypted, const uint8_t *pass,
+    size_t passlen, struct ks_key **keyp, char **commentp)
 {
 	struct kbuf *wire = NULL;
 	struct ks_key *k = NULL;
@@ -528,7 +529,7 @@ parse_pem(const uint8_t *data, size_t len, int encrypted,
 	*commentp = comment;
 	comment = NULL;
 	r = 0;
- out:
+out:
 	ks_key_free(k);
 	free(comment);
 	kbuf_free(wire);
@@ -555,7 +556,7 @@ ks_keyfile_encrypted(const uint8_t *data, size_t len)
 	    (r = parse_header(d, &h)) != 0)
 		goto out;
 	r = h.encrypted;
- out:
+out:
 	kbuf_free(d);
 	return r == KMES_ERR_MESSAGE_INCOMPLETE ? KMES_ERR_INVALID_FORMAT : r;
 }
@@ -594,7 +595,7 @@ ks_keyfile_parse(const uint8_t *data, size_t len, const uint8_t *passphrase,
 		comment = NULL;
 	}
 	r = 0;
- out:
+out:
 	ks_key_free(k);
 	free(comment);
 	kbuf_free(d);

@@ -23,8 +23,8 @@ int ks_keyfile_encrypted(const uint8_t *data, size_t len);
  * Returns 0, KMES_ERR_PASSPHRASE_REQUIRED, KMES_ERR_PASSPHRASE_INCORRECT,
  * KMES_ERR_KEY_UNSUPPORTED, KMES_ERR_INVALID_FORMAT or KMES_ERR_*.
  */
-int ks_keyfile_parse(const uint8_t *data, size_t len,
-    const uint8_t *passphrase, size_t passlen, struct ks_key **keyp,
-    char **commentp) __attribute__((warn_unused_result));
+int ks_keyfile_parse(const uint8_t *data, size_t len, const uint8_t *passphrase,
+    size_t passlen, struct ks_key **keyp, char **commentp)
+    __attribute__((warn_unused_result));
 
 #endif /* KMES_KEYFILE_H */

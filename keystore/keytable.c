@@ -19,7 +19,7 @@ struct ks_identity {
 	struct agent_constraints cons;
 	uint64_t expiry_ms;
 	enum ks_origin origin;
-	uint32_t source;	/* which token of the origin, 0 for others */
+	uint32_t source;     /* which token of the origin, 0 for others */
 	const uint8_t *blob; /* borrowed from key */
 	size_t blob_len;
 };
@@ -237,7 +237,7 @@ ks_table_replace_source(struct ks_table *t, enum ks_origin origin,
 	t->n = j;
 	made = 0;
 	pthread_rwlock_unlock(&t->lock);
- out:
+out:
 	for (i = 0; i < made; i++)
 		ks_identity_unref(fresh[i]);
 	free(fresh);
@@ -302,7 +302,7 @@ ks_table_add(struct ks_table *t, struct ks_key *key, char *comment,
 	t->ids[t->n++] = id;
 	id = NULL;
 	r = 0;
- out:
+out:
 	pthread_rwlock_unlock(&t->lock);
 	if (id != NULL)
 		ks_identity_unref(id);
@@ -376,7 +376,7 @@ ks_table_snapshot(struct ks_table *t, uint64_t now_ms,
 	}
 	*listp = list;
 	*np = n;
- out:
+out:
 	pthread_rwlock_unlock(&t->lock);
 	return r;
 }

@@ -41,8 +41,8 @@ ks_files_init(const char *path, struct ks_files *f)
 	int r;
 
 	memset(f, 0, sizeof(*f));
-	if (path == NULL || (len = strlen(path)) == 0 ||
-	    len > PATH_MAX - 8 || path[len - 1] == '/')
+	if (path == NULL || (len = strlen(path)) == 0 || len > PATH_MAX - 8 ||
+	    path[len - 1] == '/')
 		return KMES_ERR_INVALID_ARGUMENT;
 	r = KMES_ERR_ALLOC;
 	if ((slash = strrchr(path, '/')) == NULL)
@@ -75,7 +75,7 @@ ks_files_init(const char *path, struct ks_files *f)
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (r != 0)
 		ks_files_clear(f);
 	return r;
@@ -92,7 +92,7 @@ ks_dir_check(const char *dir)
 
 	if (stat(dir, &st) != 0)
 		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
-		    KMES_ERR_SYSTEM;
+					 KMES_ERR_SYSTEM;
 	if (!S_ISDIR(st.st_mode))
 		return KMES_ERR_INVALID_ARGUMENT;
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
@@ -142,7 +142,7 @@ ks_dir_make(const char *dir)
 		goto out;
 	}
 	r = fsync_dir(parent);
- out:
+out:
 	free(parent);
 	return r;
 }
@@ -159,11 +159,11 @@ ks_file_read(const char *path, struct kbuf **filep, struct stat *stp)
 	int fd, r;
 
 	*filep = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY);
+	fd = open(path,
+	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1)
 		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
-		    KMES_ERR_SYSTEM;
+					 KMES_ERR_SYSTEM;
 	if (fstat(fd, &st) != 0) {
 		r = KMES_ERR_SYSTEM;
 		goto out;
@@ -200,7 +200,7 @@ ks_file_read(const char *path, struct kbuf **filep, struct stat *stp)
 	b = NULL;
 	*stp = st;
 	r = 0;
- out:
+out:
 	kbuf_free(b);
 	close(fd);
 	return r;
@@ -212,8 +212,8 @@ install_tmp(const struct ks_files *f, int create)
 {
 	if (!create)
 		return rename(f->tmp, f->path) == 0 ? 0 : KMES_ERR_SYSTEM;
-	if (renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path,
-	    RENAME_NOREPLACE) == 0)
+	if (renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path, RENAME_NOREPLACE) ==
+	    0)
 		return 0;
 	if (errno == EEXIST)
 		return KMES_ERR_EXISTS;
@@ -267,8 +267,8 @@ ks_file_replace(const struct ks_files *f, const struct kbuf *data, int create,
 	if ((r = ks_dir_check(f->dir)) != 0)
 		return r;
 	for (tries = 0;; tries++) {
-		fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = open(f->tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd != -1)
 			break;
 		/*
@@ -298,7 +298,7 @@ ks_file_replace(const struct ks_files *f, const struct kbuf *data, int create,
 		goto out;
 	}
 	r = fsync_dir(f->dir);
- out:
+out:
 	if (!placed)
 		(void)unlink(f->tmp);
 	close(fd);
@@ -311,11 +311,10 @@ ks_file_lock(const struct ks_files *f, int *fdp)
 	int fd;
 
 	*fdp = -1;
-	fd = open(f->lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
+	fd = open(f->lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
-		    KMES_ERR_SYSTEM;
+					 KMES_ERR_SYSTEM;
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
 			close(fd);
@@ -335,7 +334,7 @@ ks_slots_open(const struct ks_files *f, int *fdp)
 	fd = open(f->slots, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
-		    KMES_ERR_SYSTEM;
+					 KMES_ERR_SYSTEM;
 	*fdp = fd;
 	return 0;
 }

@@ -17,21 +17,20 @@
 #include "secmem.h"
 #include "store-int.h"
 
-
 /* Smallest record: five one-byte strings' worth, flags, time, nonce, tag. */
-#define REC_MIN (4 + 1 + 4 + 1 + 4 + 1 + 4 + 8 + KS_AEAD_NONCE_LEN + 4 + \
-    KS_AEAD_TAG_LEN + 1)
+#define REC_MIN \
+	(4 + 1 + 4 + 1 + 4 + 1 + 4 + 8 + KS_AEAD_NONCE_LEN + 4 + \
+	    KS_AEAD_TAG_LEN + 1)
 
-#define REC_FLAGS_KNOWN (KS_REC_CONFIRM | KS_REC_GENERATED | \
-    KS_REC_NEVER_EXTRACTABLE)
+#define REC_FLAGS_KNOWN \
+	(KS_REC_CONFIRM | KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE)
 
 int
 ks_kdf_valid(const struct ks_store_kdf *kdf)
 {
 	if (kdf->log2_n < KS_SCRYPT_LOG2_N_MIN ||
-	    kdf->log2_n > KS_SCRYPT_LOG2_N_MAX ||
-	    kdf->r == 0 || kdf->r > KS_SCRYPT_R_MAX ||
-	    kdf->p == 0 || kdf->p > KS_SCRYPT_P_MAX)
+	    kdf->log2_n > KS_SCRYPT_LOG2_N_MAX || kdf->r == 0 ||
+	    kdf->r > KS_SCRYPT_R_MAX || kdf->p == 0 || kdf->p > KS_SCRYPT_P_MAX)
 		return 0;
 	/* The V array is 128 * r * N bytes. */
 	return 128 * (uint64_t)kdf->r * (((uint64_t)1 << kdf->log2_n) + 2) <=
@@ -154,7 +153,7 @@ check_blob_type(const struct ks_record *rec)
 		goto out;
 	if (tlen != strlen(rec->type) || memcmp(t, rec->type, tlen) != 0)
 		r = KMES_ERR_INVALID_FORMAT;
- out:
+out:
 	kbuf_free(b);
 	return r;
 }
@@ -167,15 +166,16 @@ parse_record(struct kbuf *b, uint32_t version, struct ks_record *rec)
 	if ((r = get_text(b, 1, KS_STORE_LABEL_MAX, &rec->label)) != 0 ||
 	    (r = get_text(b, 1, KS_STORE_TYPE_MAX, &rec->type)) != 0 ||
 	    (r = get_bytes(b, 1, KS_STORE_BLOB_MAX, &rec->blob,
-	    &rec->blob_len)) != 0 ||
+		 &rec->blob_len)) != 0 ||
 	    (r = kbuf_get_u32(b, &rec->flags)) != 0 ||
 	    (r = kbuf_get_u64(b, &rec->created)) != 0 ||
-	    (version >= KS_STORE_VERSION && (r = get_bytes(b, 0,
-	    KS_STORE_CKAID_MAX, &rec->ckaid, &rec->ckaid_len)) != 0) ||
+	    (version >= KS_STORE_VERSION &&
+		(r = get_bytes(b, 0, KS_STORE_CKAID_MAX, &rec->ckaid,
+		     &rec->ckaid_len)) != 0) ||
 	    (r = get_raw(b, rec->nonce, sizeof(rec->nonce))) != 0 ||
 	    (r = get_bytes(b, KS_AEAD_TAG_LEN + 1,
-	    KS_STORE_PRIV_MAX + KS_AEAD_TAG_LEN, &rec->sealed,
-	    &rec->sealed_len)) != 0)
+		 KS_STORE_PRIV_MAX + KS_AEAD_TAG_LEN, &rec->sealed,
+		 &rec->sealed_len)) != 0)
 		return r;
 	if ((rec->flags & ~REC_FLAGS_KNOWN) != 0 ||
 	    (rec->flags & KS_REC_NEVER_EXTRACTABLE) == 0)
@@ -191,8 +191,8 @@ parse_record(struct kbuf *b, uint32_t version, struct ks_record *rec)
 unsigned int
 ks_image_inflight(const struct ks_image *img, enum ks_role role)
 {
-	return (unsigned int)__builtin_popcount(img->inflight &
-	    KS_SLOTS_ROLE_MASK(role));
+	return (unsigned int)__builtin_popcount(
+	    img->inflight & KS_SLOTS_ROLE_MASK(role));
 }
 
 /*
@@ -219,11 +219,10 @@ check_checksum(const struct kbuf *file)
 
 	if (len < KS_STORE_INFLIGHT_OFFSET + KS_STORE_CHECKSUM_LEN)
 		return KMES_ERR_INVALID_FORMAT;
-	if ((r = compute_checksum(kbuf_ptr(file), len - sizeof(sum),
-	    sum)) != 0)
+	if ((r = compute_checksum(kbuf_ptr(file), len - sizeof(sum), sum)) != 0)
 		return r;
 	if (kmes_ct_memcmp(sum, kbuf_ptr(file) + len - sizeof(sum),
-	    sizeof(sum)) != 0)
+		sizeof(sum)) != 0)
 		return KMES_ERR_INVALID_FORMAT;
 	return 0;
 }
@@ -241,8 +240,8 @@ parse_header(struct kbuf *b, struct ks_image *img, uint32_t *countp)
 		return r;
 	if (memcmp(magic, KS_STORE_MAGIC, sizeof(magic)) != 0 ||
 	    (img->version != KS_STORE_VERSION &&
-	    img->version != KS_STORE_VERSION_2 &&
-	    img->version != KS_STORE_VERSION_1))
+		img->version != KS_STORE_VERSION_2 &&
+		img->version != KS_STORE_VERSION_1))
 		return KMES_ERR_INVALID_FORMAT;
 	if ((r = kbuf_get_u32(b, &img->failures[KS_ROLE_USER])) != 0 ||
 	    (r = kbuf_get_u32(b, &img->failures[KS_ROLE_SO])) != 0)
@@ -268,11 +267,12 @@ parse_header(struct kbuf *b, struct ks_image *img, uint32_t *countp)
 	for (role = KS_ROLE_USER; role <= KS_ROLE_SO; role++) {
 		if (img->failures[role] > KS_STORE_MAX_TRIES ||
 		    img->failures[role] + ks_image_inflight(img, role) >
-		    KS_STORE_MAX_TRIES)
+			KS_STORE_MAX_TRIES)
 			return KMES_ERR_INVALID_FORMAT;
 	}
-	if ((img->inflight & ~(KS_SLOTS_ROLE_MASK(KS_ROLE_USER) |
-	    KS_SLOTS_ROLE_MASK(KS_ROLE_SO))) != 0 ||
+	if ((img->inflight &
+		~(KS_SLOTS_ROLE_MASK(KS_ROLE_USER) |
+		    KS_SLOTS_ROLE_MASK(KS_ROLE_SO))) != 0 ||
 	    ((img->inflight & 0xff) & (img->inflight >> 8)) != 0 ||
 	    log2_n == 0 || log2_n > UINT8_MAX)
 		return KMES_ERR_INVALID_FORMAT;
@@ -330,8 +330,9 @@ image_parse(const struct kbuf *file, int salvage, struct ks_image **imgp,
 		img->nrecs = i + 1;
 		if ((r = parse_record(b, img->version, &img->recs[i])) != 0 ||
 		    ks_image_find(img, img->recs[i].label) != (long)i ||
-		    (img->recs[i].ckaid != NULL && ks_image_find_ckaid(img,
-		    img->recs[i].ckaid, img->recs[i].ckaid_len) != (long)i)) {
+		    (img->recs[i].ckaid != NULL &&
+			ks_image_find_ckaid(img, img->recs[i].ckaid,
+			    img->recs[i].ckaid_len) != (long)i)) {
 			if (r == 0)
 				r = KMES_ERR_INVALID_FORMAT; /* duplicate */
 			if (!salvage)
@@ -349,11 +350,11 @@ image_parse(const struct kbuf *file, int salvage, struct ks_image **imgp,
 		r = KMES_ERR_INVALID_FORMAT;
 		goto out;
 	}
- done:
+done:
 	*imgp = img;
 	img = NULL;
 	r = 0;
- out:
+out:
 	if (r != 0 && r != KMES_ERR_ALLOC)
 		r = KMES_ERR_STORE_CORRUPT;
 	ks_image_free(img);
@@ -407,7 +408,7 @@ put_record(struct kbuf *b, const struct ks_record *rec, int with_ckaid)
 	    (r = kbuf_put_u32(b, rec->flags)) != 0 ||
 	    (r = kbuf_put_u64(b, rec->created)) != 0 ||
 	    (with_ckaid &&
-	    (r = kbuf_put_string(b, rec->ckaid, rec->ckaid_len)) != 0) ||
+		(r = kbuf_put_string(b, rec->ckaid, rec->ckaid_len)) != 0) ||
 	    (r = kbuf_put(b, rec->nonce, sizeof(rec->nonce))) != 0 ||
 	    (r = kbuf_put_string(b, rec->sealed, rec->sealed_len)) != 0)
 		return r;
@@ -442,12 +443,12 @@ encode_body(const struct ks_image *img, int for_mac, struct kbuf *b)
 	int ids = !for_mac || image_has_ckaid(img), r;
 
 	if ((r = kbuf_put(b, KS_STORE_MAGIC, KS_STORE_MAGIC_LEN)) != 0 ||
-	    (r = kbuf_put_u32(b, ids ? KS_STORE_VERSION :
-	    KS_STORE_VERSION_1)) != 0 ||
 	    (r = kbuf_put_u32(b,
-	    for_mac ? 0 : img->failures[KS_ROLE_USER])) != 0 ||
-	    (r = kbuf_put_u32(b,
-	    for_mac ? 0 : img->failures[KS_ROLE_SO])) != 0 ||
+		 ids ? KS_STORE_VERSION : KS_STORE_VERSION_1)) != 0 ||
+	    (r = kbuf_put_u32(b, for_mac ? 0 : img->failures[KS_ROLE_USER])) !=
+		0 ||
+	    (r = kbuf_put_u32(b, for_mac ? 0 : img->failures[KS_ROLE_SO])) !=
+		0 ||
 	    (!for_mac && (r = kbuf_put_u32(b, img->inflight)) != 0) ||
 	    (r = kbuf_put(b, img->id, sizeof(img->id))) != 0 ||
 	    (r = kbuf_put_u32(b, img->kdf.log2_n)) != 0 ||
@@ -476,7 +477,7 @@ ks_image_encode(const struct ks_image *img, struct kbuf *b)
 	if ((r = encode_body(img, 0, b)) != 0 ||
 	    (r = kbuf_put(b, img->mac, sizeof(img->mac))) != 0 ||
 	    (r = compute_checksum(kbuf_ptr(b) + start, kbuf_len(b) - start,
-	    sum)) != 0)
+		 sum)) != 0)
 		return r;
 	return kbuf_put(b, sum, sizeof(sum));
 }
@@ -495,7 +496,7 @@ compute_mac(const struct ks_image *img, const struct ks_secrets *sec,
 		goto out;
 	r = ks_hmac_sha256(sec->mk, sizeof(sec->mk), kbuf_ptr(b), kbuf_len(b),
 	    mac);
- out:
+out:
 	kbuf_free(b);
 	return r;
 }
@@ -528,7 +529,7 @@ ks_record_copy(const struct ks_record *src, struct ks_record *dst)
 	    (dst->blob = malloc(src->blob_len)) == NULL ||
 	    (dst->sealed = malloc(src->sealed_len)) == NULL ||
 	    (src->ckaid != NULL &&
-	    (dst->ckaid = malloc(src->ckaid_len)) == NULL)) {
+		(dst->ckaid = malloc(src->ckaid_len)) == NULL)) {
 		ks_record_clear(dst);
 		return KMES_ERR_ALLOC;
 	}
@@ -562,7 +563,7 @@ ks_image_dup(const struct ks_image *img, struct ks_image **copyp)
 	c->nrecs = 0;
 	if ((c->label = strdup(img->label)) == NULL ||
 	    (img->nrecs != 0 &&
-	    (c->recs = calloc(img->nrecs, sizeof(*c->recs))) == NULL)) {
+		(c->recs = calloc(img->nrecs, sizeof(*c->recs))) == NULL)) {
 		r = KMES_ERR_ALLOC;
 		goto out;
 	}
@@ -574,7 +575,7 @@ ks_image_dup(const struct ks_image *img, struct ks_image **copyp)
 	*copyp = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	ks_image_free(c);
 	return r;
 }

@@ -18,7 +18,7 @@ struct kbuf;
 
 #define KS_STORE_MAGIC "KMESKEYS"
 #define KS_STORE_MAGIC_LEN 8
-#define KS_STORE_VERSION 3	/* written; versions 1 and 2 are still read */
+#define KS_STORE_VERSION 3 /* written; versions 1 and 2 are still read */
 #define KS_STORE_VERSION_1 1
 #define KS_STORE_VERSION_2 2
 
@@ -33,8 +33,8 @@ struct kbuf;
  */
 #define KS_STORE_SLOTS 8
 /* Slot i of role r is bit (r * 8 + i) of the in-flight mask. */
-#define KS_SLOT_BIT(role, i) ((uint32_t)1 << ((unsigned int)(role) * 8 + (i)))
-#define KS_SLOTS_ROLE_MASK(role) ((uint32_t)0xff << ((unsigned int)(role) * 8))
+#define KS_SLOT_BIT(role, i) ((uint32_t)1 << ((unsigned int)(role)*8 + (i)))
+#define KS_SLOTS_ROLE_MASK(role) ((uint32_t)0xff << ((unsigned int)(role)*8))
 
 /* Versions 2 and 3 end with a PIN-independent checksum of all before it. */
 #define KS_STORE_CHECKSUM_LEN 32
@@ -85,21 +85,21 @@ struct ks_record {
 	size_t blob_len;
 	uint32_t flags;
 	uint64_t created;
-	uint8_t *ckaid;		/* version 3: the PKCS#11 CKA_ID, or NULL */
-	size_t ckaid_len;	/* 0 (none) to KS_STORE_CKAID_MAX */
+	uint8_t *ckaid;	  /* version 3: the PKCS#11 CKA_ID, or NULL */
+	size_t ckaid_len; /* 0 (none) to KS_STORE_CKAID_MAX */
 	uint8_t nonce[KS_AEAD_NONCE_LEN];
-	uint8_t *sealed;	/* ciphertext || tag */
+	uint8_t *sealed; /* ciphertext || tag */
 	size_t sealed_len;
 };
 
 /* A parsed store file (public data only). */
 struct ks_image {
-	uint32_t version;	/* as read; written as KS_STORE_VERSION */
-	uint32_t failures[2];	/* indexed by enum ks_role */
-	uint32_t inflight;	/* KS_SLOT_BIT()s of attempts in their KDF */
+	uint32_t version;     /* as read; written as KS_STORE_VERSION */
+	uint32_t failures[2]; /* indexed by enum ks_role */
+	uint32_t inflight;    /* KS_SLOT_BIT()s of attempts in their KDF */
 	uint8_t id[KS_STORE_ID_LEN];
 	struct ks_store_kdf kdf;
-	struct ks_wrap wrap[2];	/* indexed by enum ks_role */
+	struct ks_wrap wrap[2]; /* indexed by enum ks_role */
 	uint64_t generation;
 	char *label;
 	struct ks_record *recs;
@@ -110,8 +110,8 @@ struct ks_image {
 /* The data key and the keys derived from it; lives in kmes_secure_alloc. */
 struct ks_secrets {
 	uint8_t dk[KS_STORE_DK_LEN];
-	uint8_t rek[KS_AEAD_KEY_LEN];		/* seals records */
-	uint8_t mk[KS_HMAC_SHA256_LEN];	/* whole-store MAC */
+	uint8_t rek[KS_AEAD_KEY_LEN];	/* seals records */
+	uint8_t mk[KS_HMAC_SHA256_LEN]; /* whole-store MAC */
 };
 
 /* Returns 1 if the scrypt parameters are within bounds (log2_n != 0). */
@@ -182,8 +182,8 @@ int ks_image_set_mac(struct ks_image *img, const struct ks_secrets *sec)
     __attribute__((warn_unused_result));
 
 /* Returns 0 if img->mac is right, else KMES_ERR_STORE_CORRUPT or KMES_ERR_*. */
-int ks_image_check_mac(const struct ks_image *img,
-    const struct ks_secrets *sec) __attribute__((warn_unused_result));
+int ks_image_check_mac(const struct ks_image *img, const struct ks_secrets *sec)
+    __attribute__((warn_unused_result));
 
 /* store-seal.c: the data key, its wraps, the sealed records. */
 
@@ -225,10 +225,10 @@ int ks_record_open(const struct ks_image *img, const struct ks_secrets *sec,
 /* store-file.c: the files of one store. */
 struct ks_files {
 	char *path;
-	char *lock;	/* PATH.lock */
-	char *tmp;	/* PATH.tmp */
-	char *slots;	/* PATH.slots: one OFD byte lock per attempt slot */
-	char *backup;	/* PATH.1: the previous good file */
+	char *lock;	  /* PATH.lock */
+	char *tmp;	  /* PATH.tmp */
+	char *slots;	  /* PATH.slots: one OFD byte lock per attempt slot */
+	char *backup;	  /* PATH.1: the previous good file */
 	char *backup_tmp; /* PATH.1.tmp */
 	char *dir;
 };
@@ -300,7 +300,7 @@ struct ks_store {
 	struct ks_files f;
 	struct ks_image *img;
 	struct stat st;		/* the file img was read from */
-	struct ks_secrets *sec;	/* NULL unless logged in */
+	struct ks_secrets *sec; /* NULL unless logged in */
 	int no_backup;		/* this handle is on PATH.1 itself */
 };
 

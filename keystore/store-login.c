@@ -32,9 +32,9 @@
  * (or killed ones) can ever block the PIN.
  */
 enum attempt_outcome {
-	ATTEMPT_WRONG,	/* a guess: counts */
-	ATTEMPT_GOOD,	/* right PIN on an intact file: resets */
-	ATTEMPT_VOID,	/* damage or no KDF: not a guess, changes nothing */
+	ATTEMPT_WRONG, /* a guess: counts */
+	ATTEMPT_GOOD,  /* right PIN on an intact file: resets */
+	ATTEMPT_VOID,  /* damage or no KDF: not a guess, changes nothing */
 };
 
 /* Turns marks of dead attempts into failures; skips slot own. */
@@ -130,8 +130,9 @@ attempt_begin(struct ks_store *s, enum ks_role role, int slotfd,
 			goto out;
 		r = try_take_slot(img, role, slotfd, &slot, &wait_on);
 		/* A logged-in handle keeps only what its key checks. */
-		if ((r == 0 || dirty) && (rc = ks_store_commit(s, img, &st,
-		    s->sec == NULL, 0)) != 0) {
+		if ((r == 0 || dirty) &&
+		    (rc = ks_store_commit(s, img, &st, s->sec == NULL, 0)) !=
+			0) {
 			if (r == 0)
 				ks_slot_unlock(slotfd, slot);
 			r = rc;
@@ -157,7 +158,7 @@ attempt_begin(struct ks_store *s, enum ks_role role, int slotfd,
 	*slotp = slot;
 	*imgp = img;
 	img = NULL;
- out:
+out:
 	ks_image_free(img);
 	ks_file_unlock(lockfd);
 	return r;
@@ -200,7 +201,7 @@ attempt_end(struct ks_store *s, enum ks_role role, int slotfd,
 	if (!keep && s->sec != NULL)
 		keep = ks_image_check_mac(img, s->sec) == 0;
 	r = ks_store_commit(s, img, &st, keep, good);
- out:
+out:
 	ks_image_free(img);
 	ks_file_unlock(lockfd);
 	return r;
@@ -270,7 +271,7 @@ open_secrets(struct ks_store *s, enum ks_role role, const uint8_t *pin,
 		*imgp = img;
 		img = NULL;
 	}
- out:
+out:
 	if (slotfd != -1)
 		close(slotfd); /* drops the slot's lock */
 	ks_image_free(img);
@@ -279,8 +280,8 @@ open_secrets(struct ks_store *s, enum ks_role role, const uint8_t *pin,
 }
 
 int
-ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
-    size_t pinlen, unsigned int *tries_left)
+ks_store_login(struct ks_store *s, int so, const uint8_t *pin, size_t pinlen,
+    unsigned int *tries_left)
 {
 	enum ks_role role = so ? KS_ROLE_SO : KS_ROLE_USER;
 	struct ks_secrets *sec = NULL;
@@ -292,8 +293,8 @@ ks_store_login(struct ks_store *s, int so, const uint8_t *pin,
 	if (s == NULL || (so != 0 && so != 1) || !ks_pin_valid(pin, pinlen))
 		return KMES_ERR_INVALID_ARGUMENT;
 	ks_store_logout(s);
-	if ((r = open_secrets(s, role, pin, pinlen, 0, &sec, NULL,
-	    &damaged)) == 0)
+	if ((r = open_secrets(s, role, pin, pinlen, 0, &sec, NULL, &damaged)) ==
+	    0)
 		s->sec = sec;
 	if (tries_left != NULL)
 		*tries_left = KS_STORE_MAX_TRIES -
@@ -327,8 +328,7 @@ ks_store_check_pin(struct ks_store *s, const uint8_t *pin, size_t pinlen,
 	if (s == NULL || !ks_pin_valid(pin, pinlen))
 		return KMES_ERR_INVALID_ARGUMENT;
 	/* Counted like a login: guessing here is guessing the PIN. */
-	r = open_secrets(s, KS_ROLE_USER, pin, pinlen, 0, &sec, NULL,
-	    &damaged);
+	r = open_secrets(s, KS_ROLE_USER, pin, pinlen, 0, &sec, NULL, &damaged);
 	kmes_secure_free(sec);
 	if (tries_left != NULL)
 		*tries_left = KS_STORE_MAX_TRIES -

@@ -22,13 +22,13 @@
 
 /* The files recover reads and the secrets the PIN opened. */
 struct salvage {
-	struct ks_store *main;		/* PATH, if it parses */
-	struct ks_store *backup;	/* PATH.1, if it parses */
-	struct ks_image *src;		/* the image the PIN opened */
-	struct ks_image *rest;		/* PATH salvaged, when it is unusable */
-	size_t claimed;			/* records PATH claims then */
+	struct ks_store *main;	 /* PATH, if it parses */
+	struct ks_store *backup; /* PATH.1, if it parses */
+	struct ks_image *src;	 /* the image the PIN opened */
+	struct ks_image *rest;	 /* PATH salvaged, when it is unusable */
+	size_t claimed;		 /* records PATH claims then */
 	struct ks_secrets *sec;
-	int from_backup;		/* src is PATH.1's */
+	int from_backup; /* src is PATH.1's */
 };
 
 static void
@@ -81,7 +81,7 @@ keep_record(struct ks_image *out, const struct ks_image *img, size_t i,
 			goto out;
 	}
 	r = ks_image_append(out, &rec);
- out:
+out:
 	ks_record_clear(&rec);
 	ks_key_free(key);
 	return r;
@@ -114,7 +114,7 @@ raw_set_failures(const struct ks_files *f, uint32_t failures)
 	    (r = kbuf_put(b, kbuf_ptr(file) + off + 4, len - off - 4)) != 0 ||
 	    (r = ks_file_replace(f, b, 0, NULL, &st)) != 0)
 		goto out;
- out:
+out:
 	ks_image_free(img);
 	kbuf_free(b);
 	kbuf_free(file);
@@ -158,8 +158,9 @@ raw_login(struct salvage *sv, const char *path, const uint8_t *pin,
 		r = KMES_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = ks_wrap_open(img, KS_ROLE_USER, pin, pinlen,
-	    sv->sec->dk)) != 0 || (r = ks_secrets_derive(sv->sec)) != 0)
+	if ((r = ks_wrap_open(img, KS_ROLE_USER, pin, pinlen, sv->sec->dk)) !=
+		0 ||
+	    (r = ks_secrets_derive(sv->sec)) != 0)
 		goto out;
 	if ((r = ks_file_lock(&f, &lockfd)) != 0 ||
 	    (r = raw_set_failures(&f, 0)) != 0)
@@ -168,7 +169,7 @@ raw_login(struct salvage *sv, const char *path, const uint8_t *pin,
 	img = NULL;
 	if ((r = ks_image_dup(sv->rest, &sv->src)) != 0)
 		goto out;
- out:
+out:
 	ks_file_unlock(lockfd);
 	ks_image_free(img);
 	kbuf_free(file);
@@ -202,13 +203,13 @@ open_sources(struct salvage *sv, const char *path, const uint8_t *pin,
 		return raw_login(sv, path, pin, pinlen);
 	sv->from_backup = 1;
 	if ((r = ks_store_salvage_login(sv->backup, pin, pinlen, &sv->sec,
-	    &sv->src, &damaged)) != 0)
+		 &sv->src, &damaged)) != 0)
 		return r;
 	/* Whatever of PATH still parses may hold newer records. */
 	if (ks_file_read(path, &file, &st) == 0 &&
 	    ks_image_parse_salvage(file, &sv->rest, &sv->claimed) == 0 &&
-	    kmes_ct_memcmp(sv->rest->id, sv->src->id,
-	    sizeof(sv->rest->id)) != 0) {
+	    kmes_ct_memcmp(sv->rest->id, sv->src->id, sizeof(sv->rest->id)) !=
+		0) {
 		ks_image_free(sv->rest);
 		sv->rest = NULL;
 	}
@@ -248,17 +249,17 @@ collect(const struct salvage *sv, int from_backup, struct ks_image *out,
 
 	if (from_backup)
 		bimg = sv->src;
-	else if (sv->backup != NULL && kmes_ct_memcmp(
-	    ks_store_image(sv->backup)->id, sv->src->id,
-	    sizeof(sv->src->id)) == 0)
+	else if (sv->backup != NULL &&
+	    kmes_ct_memcmp(ks_store_image(sv->backup)->id, sv->src->id,
+		sizeof(sv->src->id)) == 0)
 		bimg = ks_store_image(sv->backup);
 	if (from_backup && sv->rest == NULL)
 		mimg = NULL;
 	if (mimg != NULL)
 		claimed = sv->rest != NULL ? sv->claimed : mimg->nrecs;
 	for (i = 0; i < claimed; i++) {
-		label = mimg != NULL && i < mimg->nrecs ?
-		    mimg->recs[i].label : NULL;
+		label = mimg != NULL && i < mimg->nrecs ? mimg->recs[i].label :
+							  NULL;
 		if (label != NULL && ks_image_find(out, label) == -1 &&
 		    record_authentic(mimg, sv->sec, i)) {
 			if ((r = keep_record(out, mimg, i, sv->sec)) != 0)
@@ -267,8 +268,8 @@ collect(const struct salvage *sv, int from_backup, struct ks_image *out,
 			continue;
 		}
 		if ((j = backup_record(bimg, sv->sec, out, label)) >= 0) {
-			if ((r = keep_record(out, bimg, (size_t)j,
-			    sv->sec)) != 0)
+			if ((r = keep_record(out, bimg, (size_t)j, sv->sec)) !=
+			    0)
 				return r;
 			stats->restored++;
 		} else
@@ -332,7 +333,7 @@ write_new(const char *out, const struct ks_image *img)
 	    (r = ks_file_lock(&f, &lockfd)) != 0)
 		goto out;
 	r = ks_file_replace(&f, b, 1, NULL, &st);
- out:
+out:
 	ks_file_unlock(lockfd);
 	kbuf_free(b);
 	ks_files_clear(&f);
@@ -360,13 +361,12 @@ ks_store_recover(const char *path, const uint8_t *pin, size_t pinlen,
 		return KMES_ERR_SYSTEM;
 	if ((r = open_sources(&sv, path, pin, pinlen)) != 0 ||
 	    (r = new_image(sv.src, &img)) != 0 ||
-	    (r = collect(&sv, sv.from_backup, img, report, arg,
-	    stats)) != 0 ||
+	    (r = collect(&sv, sv.from_backup, img, report, arg, stats)) != 0 ||
 	    (r = ks_image_set_mac(img, sv.sec)) != 0)
 		goto out;
 	stats->from_backup = sv.from_backup;
 	r = write_new(out, img);
- out:
+out:
 	ks_image_free(img);
 	salvage_clear(&sv);
 	return r;

@@ -20,9 +20,10 @@ ks_secrets_derive(struct ks_secrets *sec)
 	int r;
 
 	if ((r = ks_hmac_sha256(sec->dk, sizeof(sec->dk),
-	    (const uint8_t *)KS_CTX_REK, strlen(KS_CTX_REK), sec->rek)) != 0 ||
+		 (const uint8_t *)KS_CTX_REK, strlen(KS_CTX_REK), sec->rek)) !=
+		0 ||
 	    (r = ks_hmac_sha256(sec->dk, sizeof(sec->dk),
-	    (const uint8_t *)KS_CTX_MK, strlen(KS_CTX_MK), sec->mk)) != 0)
+		 (const uint8_t *)KS_CTX_MK, strlen(KS_CTX_MK), sec->mk)) != 0)
 		return r;
 	return 0;
 }
@@ -55,8 +56,8 @@ derive_kek(const struct ks_image *img, const struct ks_wrap *w,
 	if ((kek = kmes_secure_alloc(KS_AEAD_KEY_LEN)) == NULL)
 		return KMES_ERR_ALLOC;
 	if ((r = ks_kdf_scrypt(pin, pinlen, w->salt, sizeof(w->salt),
-	    img->kdf.log2_n, img->kdf.r, img->kdf.p, kek,
-	    KS_AEAD_KEY_LEN)) != 0) {
+		 img->kdf.log2_n, img->kdf.r, img->kdf.p, kek,
+		 KS_AEAD_KEY_LEN)) != 0) {
 		kmes_secure_free(kek);
 		return r;
 	}
@@ -65,8 +66,8 @@ derive_kek(const struct ks_image *img, const struct ks_wrap *w,
 }
 
 int
-ks_wrap_seal(const struct ks_image *img, enum ks_role role,
-    const uint8_t *pin, size_t pinlen, const uint8_t *dk, struct ks_wrap *w)
+ks_wrap_seal(const struct ks_image *img, enum ks_role role, const uint8_t *pin,
+    size_t pinlen, const uint8_t *dk, struct ks_wrap *w)
 {
 	struct ks_wrap nw;
 	struct kbuf *aad = NULL;
@@ -81,19 +82,19 @@ ks_wrap_seal(const struct ks_image *img, enum ks_role role,
 	if ((r = wrap_aad(img, role, aad)) != 0 ||
 	    (r = derive_kek(img, &nw, pin, pinlen, &kek)) != 0 ||
 	    (r = ks_aead_seal(kek, nw.nonce, kbuf_ptr(aad), kbuf_len(aad), dk,
-	    KS_STORE_DK_LEN, nw.ct, nw.tag)) != 0)
+		 KS_STORE_DK_LEN, nw.ct, nw.tag)) != 0)
 		goto out;
 	*w = nw;
 	r = 0;
- out:
+out:
 	kmes_secure_free(kek);
 	kbuf_free(aad);
 	return r;
 }
 
 int
-ks_wrap_open(const struct ks_image *img, enum ks_role role,
-    const uint8_t *pin, size_t pinlen, uint8_t *dk)
+ks_wrap_open(const struct ks_image *img, enum ks_role role, const uint8_t *pin,
+    size_t pinlen, uint8_t *dk)
 {
 	const struct ks_wrap *w = &img->wrap[role];
 	struct kbuf *aad = NULL;
@@ -109,7 +110,7 @@ ks_wrap_open(const struct ks_image *img, enum ks_role role,
 	    sizeof(w->ct), w->tag, dk);
 	if (r == KMES_ERR_SIGNATURE_INVALID)
 		r = KMES_ERR_PIN_INCORRECT;
- out:
+out:
 	kmes_secure_free(kek);
 	kbuf_free(aad);
 	return r;
@@ -162,14 +163,15 @@ ks_record_seal(const struct ks_image *img, const struct ks_secrets *sec,
 		goto out;
 	}
 	if ((r = ks_aead_seal(sec->rek, rec->nonce, kbuf_ptr(aad),
-	    kbuf_len(aad), kbuf_ptr(priv), len, sealed, sealed + len)) != 0)
+		 kbuf_len(aad), kbuf_ptr(priv), len, sealed, sealed + len)) !=
+	    0)
 		goto out;
 	free(rec->sealed);
 	rec->sealed = sealed;
 	rec->sealed_len = len + KS_AEAD_TAG_LEN;
 	sealed = NULL;
 	r = 0;
- out:
+out:
 	free(sealed); /* ciphertext only: nothing to wipe */
 	kbuf_free(aad);
 	kbuf_free(priv);
@@ -203,7 +205,7 @@ ks_record_open(const struct ks_image *img, const struct ks_secrets *sec,
 	    (r = kbuf_reserve(priv, len, &pt)) != 0)
 		goto out;
 	if ((r = ks_aead_open(sec->rek, rec->nonce, kbuf_ptr(aad),
-	    kbuf_len(aad), rec->sealed, len, rec->sealed + len, pt)) != 0)
+		 kbuf_len(aad), rec->sealed, len, rec->sealed + len, pt)) != 0)
 		goto out;
 	if ((r = ks_key_parse_private(priv, &key)) != 0)
 		goto out;
@@ -218,7 +220,7 @@ ks_record_open(const struct ks_image *img, const struct ks_secrets *sec,
 	*keyp = key;
 	key = NULL;
 	r = 0;
- out:
+out:
 	/* Whatever fails past the lookup is a record we cannot trust. */
 	if (r != 0 && r != KMES_ERR_ALLOC)
 		r = KMES_ERR_STORE_CORRUPT;

@@ -116,7 +116,7 @@ ks_store_reload(const struct ks_store *s, const struct ks_secrets *sec,
 	*imgp = img;
 	img = NULL;
 	r = 0;
- out:
+out:
 	ks_image_free(img);
 	kbuf_free(file);
 	return r;
@@ -152,11 +152,11 @@ ks_store_commit(struct ks_store *s, const struct ks_image *img,
 	if ((r = ks_image_encode(img, b)) != 0 ||
 	    (keep && (r = ks_image_dup(img, &copy)) != 0) ||
 	    (r = ks_file_replace(&s->f, b, 0,
-	    s->no_backup || !good ? NULL : old, &st)) != 0)
+		 s->no_backup || !good ? NULL : old, &st)) != 0)
 		goto out;
 	if (keep)
 		install(s, &copy, &st);
- out:
+out:
 	ks_image_free(copy);
 	kbuf_free(b);
 	return r;
@@ -164,8 +164,7 @@ ks_store_commit(struct ks_store *s, const struct ks_image *img,
 
 /* Re-read, change, MAC, write: all under the exclusive lock. */
 static int
-mutate(struct ks_store *s, int (*apply)(struct ks_image *, void *),
-    void *arg)
+mutate(struct ks_store *s, int (*apply)(struct ks_image *, void *), void *arg)
 {
 	struct ks_image *img = NULL;
 	struct stat st;
@@ -180,7 +179,7 @@ mutate(struct ks_store *s, int (*apply)(struct ks_image *, void *),
 	img->generation++;
 	if ((r = ks_image_set_mac(img, s->sec)) == 0)
 		r = ks_store_commit(s, img, &st, 1, 1);
- out:
+out:
 	ks_image_free(img);
 	ks_file_unlock(lockfd);
 	return r;
@@ -242,9 +241,9 @@ ks_store_create(const char *path, const char *label, const uint8_t *pin,
 	    (r = ks_random(sec->dk, sizeof(sec->dk))) != 0 ||
 	    (r = ks_secrets_derive(sec)) != 0 ||
 	    (r = ks_wrap_seal(img, KS_ROLE_USER, pin, pinlen, sec->dk,
-	    &img->wrap[KS_ROLE_USER])) != 0 ||
+		 &img->wrap[KS_ROLE_USER])) != 0 ||
 	    (r = ks_wrap_seal(img, KS_ROLE_SO, so_pin, so_pinlen, sec->dk,
-	    &img->wrap[KS_ROLE_SO])) != 0 ||
+		 &img->wrap[KS_ROLE_SO])) != 0 ||
 	    (r = ks_image_set_mac(img, sec)) != 0 ||
 	    (r = ks_image_encode(img, b)) != 0)
 		goto out;
@@ -252,7 +251,7 @@ ks_store_create(const char *path, const char *label, const uint8_t *pin,
 	    (r = ks_file_replace(&s->f, b, 1, NULL, &st)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	ks_file_unlock(lockfd);
 	kbuf_free(b);
 	kmes_secure_free(sec);
@@ -276,7 +275,7 @@ ks_store_open(const char *path, struct ks_store **sp)
 	*sp = s;
 	s = NULL;
 	r = 0;
- out:
+out:
 	kbuf_free(file);
 	ks_store_free(s);
 	return r;
@@ -295,7 +294,7 @@ ks_store_refresh(struct ks_store *s, int *changed)
 		return KMES_ERR_INVALID_ARGUMENT;
 	if (lstat(s->f.path, &st) != 0)
 		return errno == ENOENT ? KMES_ERR_STORE_NOT_FOUND :
-		    KMES_ERR_SYSTEM;
+					 KMES_ERR_SYSTEM;
 	if (ks_file_same(&st, &s->st))
 		return 0;
 	if ((r = ks_store_reload(s, s->sec, &img, &st)) != 0)
@@ -333,7 +332,7 @@ ks_store_open_backup(const char *path, struct ks_store **sp)
 		goto out;
 	*sp = s;
 	s = NULL;
- out:
+out:
 	free(p);
 	free(t);
 	kbuf_free(file);
@@ -450,7 +449,7 @@ apply_add(struct ks_image *img, void *arg)
 
 	if (ks_image_find(img, rec->label) != -1 ||
 	    (rec->ckaid != NULL &&
-	    ks_image_find_ckaid(img, rec->ckaid, rec->ckaid_len) != -1))
+		ks_image_find_ckaid(img, rec->ckaid, rec->ckaid_len) != -1))
 		return KMES_ERR_EXISTS;
 	return ks_image_append(img, rec);
 }
@@ -485,8 +484,9 @@ ks_store_add_key_id(struct ks_store *s, const char *label,
 	if (s == NULL || label == NULL || key == NULL ||
 	    !ks_label_valid(label, strlen(label), 1) ||
 	    !ks_key_has_private(key) ||
-	    (flags & ~(KS_REC_CONFIRM | KS_REC_GENERATED |
-	    KS_REC_NEVER_EXTRACTABLE)) != 0 ||
+	    (flags &
+		~(KS_REC_CONFIRM | KS_REC_GENERATED |
+		    KS_REC_NEVER_EXTRACTABLE)) != 0 ||
 	    (ckaid == NULL) != (ckaid_len == 0) ||
 	    ckaid_len > KS_STORE_CKAID_MAX)
 		return KMES_ERR_INVALID_ARGUMENT;
@@ -522,7 +522,7 @@ ks_store_add_key_id(struct ks_store *s, const char *label,
 	if ((r = ks_record_seal(s->img, s->sec, key, &rec)) != 0)
 		goto out;
 	r = mutate(s, apply_add, &rec);
- out:
+out:
 	ks_record_clear(&rec);
 	return r;
 }
@@ -556,8 +556,8 @@ ks_store_delete_key(struct ks_store *s, const char *label)
 struct meta_arg {
 	const struct ks_secrets *sec;
 	const char *label;
-	const char *new_label;		/* NULL: keep */
-	const uint8_t *ckaid;		/* NULL: keep, unless clear_ckaid */
+	const char *new_label; /* NULL: keep */
+	const uint8_t *ckaid;  /* NULL: keep, unless clear_ckaid */
 	size_t ckaid_len;
 };
 
@@ -579,10 +579,10 @@ apply_meta(struct ks_image *img, void *arg)
 	if ((i = ks_image_find(img, m->label)) == -1)
 		return KMES_ERR_KEY_NOT_FOUND;
 	if ((m->new_label != NULL &&
-	    ((j = ks_image_find(img, m->new_label)) != -1 && j != i)) ||
+		((j = ks_image_find(img, m->new_label)) != -1 && j != i)) ||
 	    (m->ckaid != NULL &&
-	    ((j = ks_image_find_ckaid(img, m->ckaid, m->ckaid_len)) != -1 &&
-	    j != i)))
+		((j = ks_image_find_ckaid(img, m->ckaid, m->ckaid_len)) != -1 &&
+		    j != i)))
 		return KMES_ERR_EXISTS;
 	rec = &img->recs[i];
 	if ((r = ks_record_open(img, m->sec, (size_t)i, &key)) != 0 ||
@@ -610,23 +610,23 @@ apply_meta(struct ks_image *img, void *arg)
 	ks_record_clear(rec);
 	*rec = nrec;
 	memset(&nrec, 0, sizeof(nrec));
- out:
+out:
 	ks_record_clear(&nrec);
 	ks_key_free(key);
 	return r;
 }
 
 int
-ks_store_set_meta(struct ks_store *s, const char *label,
-    const char *new_label, const uint8_t *ckaid, size_t ckaid_len)
+ks_store_set_meta(struct ks_store *s, const char *label, const char *new_label,
+    const uint8_t *ckaid, size_t ckaid_len)
 {
 	struct meta_arg m;
 
 	if (s == NULL || label == NULL ||
 	    (new_label != NULL &&
-	    !ks_label_valid(new_label, strlen(new_label), 1)) ||
+		!ks_label_valid(new_label, strlen(new_label), 1)) ||
 	    (ckaid != NULL &&
-	    (ckaid_len == 0 || ckaid_len > KS_STORE_CKAID_MAX)))
+		(ckaid_len == 0 || ckaid_len > KS_STORE_CKAID_MAX)))
 		return KMES_ERR_INVALID_ARGUMENT;
 	if (s->sec == NULL)
 		return KMES_ERR_NOT_LOGGED_IN;
@@ -658,8 +658,7 @@ apply_set_pin(struct ks_image *img, void *arg)
 }
 
 int
-ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin,
-    size_t new_pinlen)
+ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin, size_t new_pinlen)
 {
 	struct ks_wrap w;
 	int r;
@@ -670,7 +669,7 @@ ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin,
 		return KMES_ERR_NOT_LOGGED_IN;
 	/* The slow KDF runs before the lock is taken. */
 	if ((r = ks_wrap_seal(s->img, KS_ROLE_USER, new_pin, new_pinlen,
-	    s->sec->dk, &w)) != 0)
+		 s->sec->dk, &w)) != 0)
 		return r;
 	if ((r = mutate(s, apply_set_pin, &w)) != 0)
 		return r;

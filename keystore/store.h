@@ -34,12 +34,12 @@ struct ks_store;
 #define KS_STORE_PIN_MIN 4
 #define KS_STORE_PIN_MAX 256
 #define KS_STORE_LABEL_MAX 255
-#define KS_STORE_CKAID_MAX 64	/* a record's optional PKCS#11 CKA_ID */
+#define KS_STORE_CKAID_MAX 64 /* a record's optional PKCS#11 CKA_ID */
 
 /* Record policy flags. */
-#define KS_REC_CONFIRM 0x01		/* ask before every signature */
-#define KS_REC_GENERATED 0x02		/* generated inside the store */
-#define KS_REC_NEVER_EXTRACTABLE 0x04	/* always set: no export exists */
+#define KS_REC_CONFIRM 0x01	      /* ask before every signature */
+#define KS_REC_GENERATED 0x02	      /* generated inside the store */
+#define KS_REC_NEVER_EXTRACTABLE 0x04 /* always set: no export exists */
 
 /* scrypt cost; log2_n 0 means the default (strong) cost. */
 struct ks_store_kdf {
@@ -51,11 +51,11 @@ struct ks_store_kdf {
 /* Public facts about a record (no PIN needed); strings owned by the store. */
 struct ks_store_entry {
 	const char *label;
-	const uint8_t *blob;	/* public key blob */
+	const uint8_t *blob; /* public key blob */
 	size_t blob_len;
 	uint32_t flags;
-	uint64_t created;	/* unix time */
-	const uint8_t *ckaid;	/* the CKA_ID given to the key, or NULL */
+	uint64_t created;     /* unix time */
+	const uint8_t *ckaid; /* the CKA_ID given to the key, or NULL */
 	size_t ckaid_len;
 };
 
@@ -93,7 +93,7 @@ void ks_store_free(struct ks_store *s);
 
 const char *ks_store_path(const struct ks_store *s);
 const char *ks_store_label(const struct ks_store *s);
-const uint8_t *ks_store_id(const struct ks_store *s);	/* 16 bytes */
+const uint8_t *ks_store_id(const struct ks_store *s); /* 16 bytes */
 uint32_t ks_store_pin_failures(const struct ks_store *s);
 int ks_store_pin_blocked(const struct ks_store *s);
 void ks_store_kdf_params(const struct ks_store *s, struct ks_store_kdf *kdf);
@@ -139,8 +139,8 @@ int ks_store_check_pin(struct ks_store *s, const uint8_t *pin, size_t pinlen,
  * Decrypts record i into a private key (in the secure heap). Needs a login.
  * Returns 0, KMES_ERR_NOT_LOGGED_IN, KMES_ERR_STORE_CORRUPT or KMES_ERR_*.
  */
-int ks_store_load_key(const struct ks_store *s, size_t i,
-    struct ks_key **keyp) __attribute__((warn_unused_result));
+int ks_store_load_key(const struct ks_store *s, size_t i, struct ks_key **keyp)
+    __attribute__((warn_unused_result));
 
 /*
  * Adds key (which must hold a private key) under a new, unique label.
@@ -206,10 +206,10 @@ unsigned int ks_store_pin_in_flight(const struct ks_store *s);
 
 /* What ks_store_recover did. */
 struct ks_recover_stats {
-	size_t kept;		/* authentic records from PATH */
-	size_t restored;	/* records taken from the backup PATH.1 */
-	size_t lost;		/* records found in neither */
-	int from_backup;	/* PATH was unusable: the PIN opened PATH.1 */
+	size_t kept;	 /* authentic records from PATH */
+	size_t restored; /* records taken from the backup PATH.1 */
+	size_t lost;	 /* records found in neither */
+	int from_backup; /* PATH was unusable: the PIN opened PATH.1 */
 };
 
 /*

@@ -25,10 +25,10 @@ struct tok_token {
 	int login_required;
 	/* Guards the fields below: one re-login at a time. */
 	pthread_mutex_t mtx;
-	CK_SESSION_HANDLE login_session;	/* keeps the login alive */
+	CK_SESSION_HANDLE login_session; /* keeps the login alive */
 	int have_login_session;
 	unsigned long login_gen;
-	uint8_t *pin;		/* secure memory */
+	uint8_t *pin; /* secure memory */
 	size_t pinlen;
 };
 

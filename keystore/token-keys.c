@@ -110,8 +110,8 @@ find_objects(struct tok_module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
 			alloc = alloc == 0 ? 16 : alloc * 2;
 			if (alloc > max)
 				alloc = max;
-			if ((no = reallocarray(objs, alloc,
-			    sizeof(*objs))) == NULL) {
+			if ((no = reallocarray(objs, alloc, sizeof(*objs))) ==
+			    NULL) {
 				r = KMES_ERR_ALLOC;
 				break;
 			}
@@ -144,8 +144,8 @@ find_objects(struct tok_module *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
 static const struct {
 	const uint8_t *der;
 	size_t len;
-	const char *type;	/* SSH key type */
-	const char *curve;	/* SSH curve name; NULL for Ed25519 */
+	const char *type;  /* SSH key type */
+	const char *curve; /* SSH curve name; NULL for Ed25519 */
 } ec_params[] = {
 	{ (const uint8_t *)"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10,
 	    "ecdsa-sha2-nistp256", "nistp256" },
@@ -155,8 +155,9 @@ static const struct {
 	    "ecdsa-sha2-nistp521", "nistp521" },
 	/* id-Ed25519, and the PrintableString some tokens use instead. */
 	{ (const uint8_t *)"\x06\x03\x2b\x65\x70", 5, "ssh-ed25519", NULL },
-	{ (const uint8_t *)"\x13\x0c" "edwards25519", 14, "ssh-ed25519",
-	    NULL },
+	{ (const uint8_t *)"\x13\x0c"
+			   "edwards25519",
+	    14, "ssh-ed25519", NULL },
 };
 
 /*
@@ -192,7 +193,7 @@ unwrap_point(const uint8_t *v, size_t len, const uint8_t **pp, size_t *lenp)
 		*lenp = inner;
 	}
 	(void)hdr;
- out:
+out:
 	kbuf_free(b);
 }
 
@@ -219,7 +220,7 @@ ec_public_key(const uint8_t *params, size_t plen, const uint8_t *point,
 		return KMES_ERR_ALLOC;
 	if ((r = kbuf_put_cstring(b, ec_params[i].type)) != 0 ||
 	    (ec_params[i].curve != NULL &&
-	    (r = kbuf_put_cstring(b, ec_params[i].curve)) != 0) ||
+		(r = kbuf_put_cstring(b, ec_params[i].curve)) != 0) ||
 	    (r = kbuf_put_string(b, q, qlen)) != 0)
 		goto out;
 	r = ks_key_from_blob(kbuf_ptr(b), kbuf_len(b), keyp);
@@ -228,12 +229,12 @@ ec_public_key(const uint8_t *params, size_t plen, const uint8_t *point,
 		kbuf_reset(b);
 		if ((r = kbuf_put_cstring(b, ec_params[i].type)) != 0 ||
 		    (ec_params[i].curve != NULL &&
-		    (r = kbuf_put_cstring(b, ec_params[i].curve)) != 0) ||
+			(r = kbuf_put_cstring(b, ec_params[i].curve)) != 0) ||
 		    (r = kbuf_put_string(b, point, ptlen)) != 0)
 			goto out;
 		r = ks_key_from_blob(kbuf_ptr(b), kbuf_len(b), keyp);
 	}
- out:
+out:
 	kbuf_free(b);
 	return r;
 }
@@ -301,9 +302,9 @@ object_public_key(struct tok_module *m, CK_SESSION_HANDLE s,
 			free(b);
 			a = b = NULL;
 			if ((r = get_attr(m, s, priv, CKA_MODULUS, &a,
-			    &alen)) != 0 ||
+				 &alen)) != 0 ||
 			    (r = get_attr(m, s, priv, CKA_PUBLIC_EXPONENT, &b,
-			    &blen)) != 0)
+				 &blen)) != 0)
 				goto out;
 		}
 		r = rsa_public_key(a, alen, b, blen, keyp);
@@ -320,7 +321,7 @@ object_public_key(struct tok_module *m, CK_SESSION_HANDLE s,
 	if ((r = get_attr(m, s, pub, CKA_EC_POINT, &b, &blen)) != 0)
 		goto out;
 	r = ec_public_key(a, alen, b, blen, keyp);
- out:
+out:
 	free(a);
 	free(b);
 	return r;
@@ -349,9 +350,8 @@ tok_keys_free(struct tok_key **keys, size_t n)
 	free(keys);
 }
 
-static void
-notef(void (*note)(void *, const char *), void *arg, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void notef(void (*note)(void *, const char *), void *arg,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 notef(void (*note)(void *, const char *), void *arg, const char *fmt, ...)
@@ -404,10 +404,9 @@ tok_token_keys(struct tok_token *t, struct tok_key ***keysp, size_t *np,
 	int r;
 
 	if ((rv = m->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
-	    &s)) != CKR_OK)
+		 &s)) != CKR_OK)
 		return tok_rv_fail(NULL, "C_OpenSession", rv);
-	if ((r = find_objects(m, s, tmpl, 1, OBJECTS_MAX, &objs,
-	    &nobjs)) != 0)
+	if ((r = find_objects(m, s, tmpl, 1, OBJECTS_MAX, &objs, &nobjs)) != 0)
 		goto out;
 	for (i = 0; i < nobjs; i++) {
 		free(id);
@@ -421,15 +420,18 @@ tok_token_keys(struct tok_token *t, struct tok_key ***keysp, size_t *np,
 			llen = 0;
 		kbuf_hex(id, idlen > 16 ? 16 : idlen, idhex);
 		if (idlen == 0) {
-			notef(note, arg, "token '%s': private key \"%s\" has "
-			    "no CKA_ID; skipped", t->label,
-			    llen != 0 ? (char *)label : "");
+			notef(note, arg,
+			    "token '%s': private key \"%s\" has "
+			    "no CKA_ID; skipped",
+			    t->label, llen != 0 ? (char *)label : "");
 			continue;
 		}
 		if (get_ulong(m, s, objs[i], CKA_KEY_TYPE, &kt) != 0 ||
 		    (kt != CKK_RSA && kt != CKK_EC && kt != CKK_EC_EDWARDS)) {
-			notef(note, arg, "token '%s': key id %s is not RSA, "
-			    "ECDSA or Ed25519; skipped", t->label, idhex);
+			notef(note, arg,
+			    "token '%s': key id %s is not RSA, "
+			    "ECDSA or Ed25519; skipped",
+			    t->label, idhex);
 			continue;
 		}
 		/* CKA_SIGN absent counts as allowed; false does not. */
@@ -437,24 +439,28 @@ tok_token_keys(struct tok_token *t, struct tok_key ***keysp, size_t *np,
 			can_sign = vlen == 1 && v[0] != 0;
 			free(v);
 			if (!can_sign) {
-				notef(note, arg, "token '%s': key id %s may "
-				    "not sign; skipped", t->label, idhex);
+				notef(note, arg,
+				    "token '%s': key id %s may "
+				    "not sign; skipped",
+				    t->label, idhex);
 				continue;
 			}
 		}
 		if ((r = object_public_key(m, s, objs[i], kt, id, idlen,
-		    &pub)) != 0) {
+			 &pub)) != 0) {
 			if (r == KMES_ERR_ALLOC)
 				goto out;
-			notef(note, arg, "token '%s': key id %s: no usable "
-			    "public key (%s); skipped", t->label, idhex,
-			    kmes_err(r));
+			notef(note, arg,
+			    "token '%s': key id %s: no usable "
+			    "public key (%s); skipped",
+			    t->label, idhex, kmes_err(r));
 			continue;
 		}
 		if (seen_key(*keysp, *np, t, id, idlen, pub)) {
-			notef(note, arg, "token '%s': key id %s appears more "
-			    "than once; only the first is served", t->label,
-			    idhex);
+			notef(note, arg,
+			    "token '%s': key id %s appears more "
+			    "than once; only the first is served",
+			    t->label, idhex);
 			continue;
 		}
 		if ((k = calloc(1, sizeof(*k))) == NULL) {
@@ -470,8 +476,8 @@ tok_token_keys(struct tok_token *t, struct tok_key ***keysp, size_t *np,
 		if (llen != 0 && strlen((char *)label) == llen) {
 			k->label = (char *)label;
 			label = NULL;
-		} else if (asprintf(&k->label, "%s id %s", t->label,
-		    idhex) == -1) {
+		} else if (asprintf(&k->label, "%s id %s", t->label, idhex) ==
+		    -1) {
 			k->label = NULL;
 			r = KMES_ERR_ALLOC;
 			goto out;
@@ -485,7 +491,7 @@ tok_token_keys(struct tok_token *t, struct tok_key ***keysp, size_t *np,
 		k = NULL;
 	}
 	r = 0;
- out:
+out:
 	key_free(k);
 	ks_key_free(pub);
 	free(id);

@@ -20,7 +20,7 @@
 #include "token.h"
 
 #define SLOTS_MAX 256
-#define SIG_MAX 2048		/* RSA-16384 */
+#define SIG_MAX 2048 /* RSA-16384 */
 
 /* A cached private-key handle of one key in one session. */
 struct tok_cached {
@@ -32,7 +32,7 @@ struct tok_session {
 	struct tok_token *t;
 	CK_SESSION_HANDLE h;
 	int open;
-	unsigned long login_gen;	/* the login this session saw */
+	unsigned long login_gen; /* the login this session saw */
 	struct tok_cached *cache;
 	size_t ncache;
 };
@@ -178,14 +178,16 @@ tok_module_load(const char *path, const char *name, struct tok_module **mp,
 	}
 	*(void **)&getfl = dlsym(m->dl, "C_GetFunctionList");
 	if (getfl == NULL) {
-		snprintf(err, TOK_ERRMSG_MAX, "%s is not a PKCS#11 module "
-		    "(no C_GetFunctionList)", name);
+		snprintf(err, TOK_ERRMSG_MAX,
+		    "%s is not a PKCS#11 module "
+		    "(no C_GetFunctionList)",
+		    name);
 		r = KMES_ERR_TOKEN;
 		goto out;
 	}
 	if ((rv = getfl(&m->f)) != CKR_OK || m->f == NULL) {
-		r = tok_rv_fail(err, "C_GetFunctionList", rv != CKR_OK ? rv :
-		    CKR_GENERAL_ERROR);
+		r = tok_rv_fail(err, "C_GetFunctionList",
+		    rv != CKR_OK ? rv : CKR_GENERAL_ERROR);
 		m->f = NULL;
 		goto out;
 	}
@@ -207,7 +209,7 @@ tok_module_load(const char *path, const char *name, struct tok_module **mp,
 	*mp = m;
 	m = NULL;
 	r = 0;
- out:
+out:
 	tok_module_free(m);
 	return r;
 }
@@ -297,9 +299,10 @@ tok_module_tokens(struct tok_module *m, const char *want,
 		    strcmp(want, serial) != 0) {
 			if (seen_len < sizeof(seen)) {
 				int n = snprintf(seen + seen_len,
-				    sizeof(seen) - seen_len, "%s'%s' (serial "
-				    "%s)", seen_len == 0 ? "" : ", ", label,
-				    serial);
+				    sizeof(seen) - seen_len,
+				    "%s'%s' (serial "
+				    "%s)",
+				    seen_len == 0 ? "" : ", ", label, serial);
 
 				if (n > 0)
 					seen_len += (size_t)n;
@@ -317,7 +320,7 @@ tok_module_tokens(struct tok_module *m, const char *want,
 		memcpy(t->serial, serial, sizeof(serial));
 		t->login_required = (ti.flags & CKF_LOGIN_REQUIRED) != 0;
 		if ((nt = reallocarray(m->tokens, m->ntokens + 1,
-		    sizeof(*nt))) == NULL) {
+			 sizeof(*nt))) == NULL) {
 			r = KMES_ERR_ALLOC;
 			goto out;
 		}
@@ -328,18 +331,21 @@ tok_module_tokens(struct tok_module *m, const char *want,
 	}
 	if (*np == 0) {
 		if (want != NULL)
-			snprintf(err, TOK_ERRMSG_MAX, "no token '%s' in %s; "
-			    "tokens there: %s", want, m->path,
-			    seen_len == 0 ? "none" : seen);
+			snprintf(err, TOK_ERRMSG_MAX,
+			    "no token '%s' in %s; "
+			    "tokens there: %s",
+			    want, m->path, seen_len == 0 ? "none" : seen);
 		else
-			snprintf(err, TOK_ERRMSG_MAX, "no initialised token "
-			    "in %s", m->path);
+			snprintf(err, TOK_ERRMSG_MAX,
+			    "no initialised token "
+			    "in %s",
+			    m->path);
 		r = KMES_ERR_TOKEN_NOT_FOUND;
 		goto out;
 	}
 	*tokensp = m->tokens + (m->ntokens - *np);
 	r = 0;
- out:
+out:
 	token_free(t);
 	free(slots);
 	return r;
@@ -414,20 +420,22 @@ token_login_locked(struct tok_token *t, char *err)
 		}
 	}
 	if (!found) {
-		snprintf(err, TOK_ERRMSG_MAX, "token '%s' (serial %s) is no "
-		    "longer present", t->label, t->serial);
+		snprintf(err, TOK_ERRMSG_MAX,
+		    "token '%s' (serial %s) is no "
+		    "longer present",
+		    t->label, t->serial);
 		r = KMES_ERR_TOKEN_NOT_FOUND;
 		goto out;
 	}
 	if ((rv = m->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
-	    &t->login_session)) != CKR_OK) {
+		 &t->login_session)) != CKR_OK) {
 		r = tok_rv_fail(err, "C_OpenSession", rv);
 		goto out;
 	}
 	t->have_login_session = 1;
 	if (t->login_required) {
-		rv = m->f->C_Login(t->login_session, CKU_USER,
-		    t->pin, (CK_ULONG)t->pinlen);
+		rv = m->f->C_Login(t->login_session, CKU_USER, t->pin,
+		    (CK_ULONG)t->pinlen);
 		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 			r = tok_rv_fail(err, "C_Login", rv);
 			if (r == KMES_ERR_PIN_INCORRECT ||
@@ -440,7 +448,7 @@ token_login_locked(struct tok_token *t, char *err)
 	}
 	t->login_gen++;
 	r = 0;
- out:
+out:
 	free(slots);
 	return r;
 }
@@ -554,8 +562,7 @@ private_handle(struct tok_session *s, const struct tok_key *k,
 		return rv;
 	if (got != 1)
 		return CKR_KEY_HANDLE_INVALID;
-	if ((nc = reallocarray(s->cache, s->ncache + 1,
-	    sizeof(*nc))) != NULL) {
+	if ((nc = reallocarray(s->cache, s->ncache + 1, sizeof(*nc))) != NULL) {
 		s->cache = nc;
 		s->cache[s->ncache].key = k;
 		s->cache[s->ncache++].h = h;
@@ -566,8 +573,8 @@ private_handle(struct tok_session *s, const struct tok_key *k,
 
 /* One attempt: C_SignInit + C_Sign of in with mech. */
 static CK_RV
-sign_once(struct tok_session *s, const struct tok_key *k, CK_MECHANISM_TYPE
-    mt, const uint8_t *in, size_t inlen, uint8_t *out, CK_ULONG *outlen)
+sign_once(struct tok_session *s, const struct tok_key *k, CK_MECHANISM_TYPE mt,
+    const uint8_t *in, size_t inlen, uint8_t *out, CK_ULONG *outlen)
 {
 	CK_FUNCTION_LIST *f = s->t->m->f;
 	CK_MECHANISM mech = { mt, NULL, 0 };
@@ -601,20 +608,20 @@ session_relogin(struct tok_session *s, char *err)
 /* ASN.1 DigestInfo prefixes for PKCS#1 v1.5 (RFC 8017, 9.2 note 1). */
 static const uint8_t di_sha1[] = { 0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b,
 	0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14 };
-static const uint8_t di_sha256[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09,
-	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+static const uint8_t di_sha256[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+	0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
 	0x20 };
-static const uint8_t di_sha512[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09,
-	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
+static const uint8_t di_sha512[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
+	0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
 	0x40 };
 
 /* How one signature is asked of the token and handed back to SSH. */
 struct sign_plan {
 	CK_MECHANISM_TYPE mech;
-	enum ks_hash hash;	/* KS_HASH_NONE: the token gets the data */
-	const uint8_t *prefix;	/* PKCS#1 DigestInfo prefix, or NULL */
+	enum ks_hash hash;     /* KS_HASH_NONE: the token gets the data */
+	const uint8_t *prefix; /* PKCS#1 DigestInfo prefix, or NULL */
 	size_t plen;
-	const char *alg;	/* SSH signature algorithm name */
+	const char *alg; /* SSH signature algorithm name */
 };
 
 /* Picks the plan for k and the agent's flags. Returns 0 or KMES_ERR_*. */
@@ -698,7 +705,7 @@ put_ssh_sig(const struct tok_key *k, const char *alg, const uint8_t *out,
 		break;
 	}
 	r = 0;
- out:
+out:
 	kbuf_free(inner);
 	return r;
 }
@@ -724,7 +731,7 @@ tok_session_sign(struct tok_session *s, const struct tok_key *k,
 		if (plan.plen != 0)
 			memcpy(in, plan.prefix, plan.plen);
 		if ((r = ks_digest(plan.hash, data, dlen, in + plan.plen,
-		    sizeof(in) - plan.plen, &hlen)) != 0)
+			 sizeof(in) - plan.plen, &hlen)) != 0)
 			return r;
 		inlen = plan.plen + hlen;
 	}
@@ -738,9 +745,9 @@ tok_session_sign(struct tok_session *s, const struct tok_key *k,
 		if (rv == CKR_OK)
 			break;
 		/* The HSM lost our session or login: reopen, once. */
-		if (attempt == 0 && (rv_session_lost(rv) ||
-		    rv == CKR_KEY_HANDLE_INVALID ||
-		    rv == CKR_OBJECT_HANDLE_INVALID)) {
+		if (attempt == 0 &&
+		    (rv_session_lost(rv) || rv == CKR_KEY_HANDLE_INVALID ||
+			rv == CKR_OBJECT_HANDLE_INVALID)) {
 			if ((r = session_relogin(s, err)) != 0)
 				goto out;
 			continue;
@@ -756,7 +763,7 @@ tok_session_sign(struct tok_session *s, const struct tok_key *k,
 		goto out;
 	}
 	r = put_ssh_sig(k, plan.alg, out, outlen, sig);
- out:
+out:
 	kmes_wipe(in, sizeof(in));
 	return r;
 }

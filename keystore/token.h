@@ -37,9 +37,9 @@ struct tok_session;
 
 /* One key the token can sign with. */
 struct tok_key {
-	struct ks_key *pub;	/* the public key (no private half) */
-	char *label;		/* CKA_LABEL, or a made-up one */
-	uint8_t *id;		/* CKA_ID */
+	struct ks_key *pub; /* the public key (no private half) */
+	char *label;	    /* CKA_LABEL, or a made-up one */
+	uint8_t *id;	    /* CKA_ID */
 	size_t id_len;
 	struct tok_token *token;
 };
@@ -49,9 +49,8 @@ struct tok_key {
  * (with OS locking); messages call it name (NULL: path). Returns 0 or a
  * negative KMES_ERR_*; on error a message is left in err.
  */
-int tok_module_load(const char *path, const char *name,
-    struct tok_module **mp, char err[TOK_ERRMSG_MAX])
-    __attribute__((warn_unused_result));
+int tok_module_load(const char *path, const char *name, struct tok_module **mp,
+    char err[TOK_ERRMSG_MAX]) __attribute__((warn_unused_result));
 
 /* C_Finalize, dlclose, and wipes the tokens' PINs. Accepts NULL. */
 void tok_module_free(struct tok_module *m);

@@ -28,9 +28,9 @@ struct agent_store {
 	/* Held for a whole login (a slow KDF): loops only ever trylock it. */
 	pthread_mutex_t mtx;
 	struct ks_store *st;
-	atomic_int unlocked;	/* readable without the mutex */
-	int damaged;		/* a right PIN met a bad MAC: serve nothing */
-	char *label;		/* a copy: a reload frees the store's own */
+	atomic_int unlocked; /* readable without the mutex */
+	int damaged;	     /* a right PIN met a bad MAC: serve nothing */
+	char *label;	     /* a copy: a reload frees the store's own */
 };
 
 /*
@@ -41,11 +41,13 @@ struct agent_store {
 static void
 damaged_message(const char *path)
 {
-	log_error("keystore %s is damaged (its integrity check failed; no PIN "
+	log_error(
+	    "keystore %s is damaged (its integrity check failed; no PIN "
 	    "try was counted); kmes-agent will not serve it. Save its intact "
 	    "keys with 'kmes-keytool --store %s recover --out NEWFILE', check "
 	    "NEWFILE with 'kmes-keytool --store NEWFILE verify' and move it "
-	    "over the damaged file", path, path);
+	    "over the damaged file",
+	    path, path);
 }
 
 /* Rebuilds the store's identities. Caller holds s->mtx. */
@@ -60,9 +62,10 @@ rebuild(struct agent *a, struct agent_store *s)
 	int r = 0, logged_in = ks_store_logged_in(s->st);
 
 	atomic_store(&s->unlocked, logged_in);
-	if (n != 0 && ((keys = calloc(n, sizeof(*keys))) == NULL ||
-	    (comments = calloc(n, sizeof(*comments))) == NULL ||
-	    (cons = calloc(n, sizeof(*cons))) == NULL)) {
+	if (n != 0 &&
+	    ((keys = calloc(n, sizeof(*keys))) == NULL ||
+		(comments = calloc(n, sizeof(*comments))) == NULL ||
+		(cons = calloc(n, sizeof(*cons))) == NULL)) {
 		r = KMES_ERR_ALLOC;
 		goto out;
 	}
@@ -92,9 +95,9 @@ rebuild(struct agent *a, struct agent_store *s)
 	r = ks_table_replace_origin(a->table, KS_ORIGIN_STORE, keys, comments,
 	    cons, made);
 	made = 0;
-	log_verbose("keystore \"%s\": %zu key(s) served, %s",
-	    s->label, n, logged_in ? "unlocked" : "locked");
- out:
+	log_verbose("keystore \"%s\": %zu key(s) served, %s", s->label, n,
+	    logged_in ? "unlocked" : "locked");
+out:
 	for (i = 0; i < made; i++) {
 		ks_key_free(keys[i]);
 		free(comments[i]);
@@ -171,7 +174,8 @@ astore_tries_left(struct agent *a)
 		return -1;
 	failed = ks_store_pin_failures(s->st);
 	pthread_mutex_unlock(&s->mtx);
-	return failed >= KS_STORE_MAX_TRIES ? 0 :
+	return failed >= KS_STORE_MAX_TRIES ?
+	    0 :
 	    (int)(KS_STORE_MAX_TRIES - failed);
 }
 
@@ -205,11 +209,12 @@ astore_login(struct agent *a, const uint8_t *pin, size_t len,
 	} else if (a->loops == NULL) {
 		/* At start-up the caller tells the user; no second line. */
 	} else if (r == KMES_ERR_PIN_INCORRECT)
-		log_error("keystore \"%s\": wrong PIN, %u %s left",
-		    s->label, left, left == 1 ? "try" : "tries");
+		log_error("keystore \"%s\": wrong PIN, %u %s left", s->label,
+		    left, left == 1 ? "try" : "tries");
 	else if (r == KMES_ERR_PIN_LOCKED)
 		log_error("keystore \"%s\": PIN blocked; unblock it with "
-		    "kmes-keytool unblock", s->label);
+			  "kmes-keytool unblock",
+		    s->label);
 	pthread_mutex_unlock(&s->mtx);
 	if (tries_left != NULL)
 		*tries_left = left;
@@ -229,7 +234,8 @@ astore_lock(struct agent *a)
 		/* Public-only identities replace the private ones. */
 		(void)rebuild(a, s);
 		log_info("keystore \"%s\" locked; its keys were wiped from "
-		    "memory", s->label);
+			 "memory",
+		    s->label);
 	}
 	pthread_mutex_unlock(&s->mtx);
 }
@@ -253,8 +259,8 @@ astore_sync(struct agent *a)
 		ks_store_logout(s->st);
 		(void)rebuild(a, s);
 	} else if (r != 0 && r != KMES_ERR_STORE_CORRUPT)
-		log_error("keystore \"%s\": cannot re-read: %s",
-		    s->label, kmes_err(r));
+		log_error("keystore \"%s\": cannot re-read: %s", s->label,
+		    kmes_err(r));
 	else if (r == 0 && changed)
 		(void)rebuild(a, s);
 	pthread_mutex_unlock(&s->mtx);

@@ -23,23 +23,23 @@ struct workers_gate;
 
 /* Options fixed at start-up. */
 struct agent_options {
-	uint32_t lock_idle;		/* --lock-idle, seconds; 0 = never */
-	int debug;			/* -d */
-	int foreground;			/* -D or -d */
-	enum ks_fp_hash fp_hash;	/* -E */
-	uint32_t default_lifetime;	/* -t, seconds */
-	char *allowed_providers;	/* -P */
-	uint32_t pkcs11_timeout_ms;	/* --pkcs11-timeout; 0 = default */
-	const char *pinentry;		/* --pinentry; NULL = search PATH */
-	int allow_remote_pkcs11;	/* -O allow-remote-pkcs11 */
-	uid_t uid;			/* served besides root */
+	uint32_t lock_idle;	    /* --lock-idle, seconds; 0 = never */
+	int debug;		    /* -d */
+	int foreground;		    /* -D or -d */
+	enum ks_fp_hash fp_hash;    /* -E */
+	uint32_t default_lifetime;  /* -t, seconds */
+	char *allowed_providers;    /* -P */
+	uint32_t pkcs11_timeout_ms; /* --pkcs11-timeout; 0 = default */
+	const char *pinentry;	    /* --pinentry; NULL = search PATH */
+	int allow_remote_pkcs11;    /* -O allow-remote-pkcs11 */
+	uid_t uid;		    /* served besides root */
 	unsigned int nloops;
 };
 
 struct agent {
 	struct agent_options opt;
 	struct ks_table *table;
-	struct agent_store *store;	/* NULL when no key store is served */
+	struct agent_store *store; /* NULL when no key store is served */
 	int listen_fd;
 	struct loopset *loops;
 	atomic_int quit;
@@ -62,7 +62,7 @@ struct agent {
 	/* Lock state (ssh-add -x), guarded by lock_mtx. */
 	pthread_mutex_t lock_mtx;
 	int locked;
-	uint8_t *lock_secret;	/* salt || hash, in secure memory */
+	uint8_t *lock_secret; /* salt || hash, in secure memory */
 	unsigned long lock_epoch;
 
 	/* Every client guess at a lock password or PIN (guess.c). */

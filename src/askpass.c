@@ -176,8 +176,8 @@ askpass_cancel(struct request *r)
 }
 
 int
-askpass_start(struct request *r, enum askpass_kind kind,
-    const char *prompt, askpass_done_fn done)
+askpass_start(struct request *r, enum askpass_kind kind, const char *prompt,
+    askpass_done_fn done)
 {
 	posix_spawn_file_actions_t fa;
 	struct askpass_job *j = NULL;
@@ -187,7 +187,7 @@ askpass_start(struct request *r, enum askpass_kind kind,
 
 	if (!askpass_allowed()) {
 		log_info("cannot ask the user: no askpass is allowed "
-		    "(set DISPLAY or SSH_ASKPASS_REQUIRE=force)");
+			 "(set DISPLAY or SSH_ASKPASS_REQUIRE=force)");
 		return KMES_ERR_DENIED;
 	}
 	if ((askpass = getenv("SSH_ASKPASS")) == NULL)
@@ -209,8 +209,8 @@ askpass_start(struct request *r, enum askpass_kind kind,
 	argv[0] = (char *)askpass;
 	argv[1] = (char *)prompt;
 	argv[2] = NULL;
-	if ((errno = posix_spawnp(&j->pid, askpass, &fa, NULL, argv,
-	    env)) != 0) {
+	if ((errno = posix_spawnp(&j->pid, askpass, &fa, NULL, argv, env)) !=
+	    0) {
 		log_error("cannot run askpass %s: %s", askpass,
 		    strerror(errno));
 		goto out;
@@ -231,7 +231,7 @@ askpass_start(struct request *r, enum askpass_kind kind,
 	r->cancel = askpass_cancel;
 	j = NULL;
 	rc = 0;
- out:
+out:
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
 	free(env);

@@ -12,8 +12,8 @@
 struct request;
 
 enum askpass_kind {
-	ASKPASS_CONFIRM,	/* yes/no: empty or "yes" allows */
-	ASKPASS_SECRET,		/* a PIN: any non-empty line */
+	ASKPASS_CONFIRM, /* yes/no: empty or "yes" allows */
+	ASKPASS_SECRET,	 /* a PIN: any non-empty line */
 };
 
 /* Called on r's loop with the outcome; answer is wiped after it returns.
@@ -23,7 +23,7 @@ typedef void (*askpass_done_fn)(struct request *r, int ok,
 
 /* Starts askpass for r (which then waits; the dialog is killed if the
  * client leaves). Returns 0 or KMES_ERR_* (then nothing runs). */
-int askpass_start(struct request *r, enum askpass_kind kind,
-    const char *prompt, askpass_done_fn done);
+int askpass_start(struct request *r, enum askpass_kind kind, const char *prompt,
+    askpass_done_fn done);
 
 #endif /* KMES_ASKPASS_H */

@@ -39,8 +39,8 @@ audit_reopen(void)
 	struct stat st;
 	int fd;
 
-	fd = open(audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	fd = open(audit_path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -93,7 +93,11 @@ json_str(char *buf, size_t len, size_t *off, const char *s)
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
 	size_t o = *off;
 
-#define PUT(c) do { if (o + 1 < len) buf[o++] = (c); } while (0)
+#define PUT(c) \
+	do { \
+		if (o + 1 < len) \
+			buf[o++] = (c); \
+	} while (0)
 	PUT('"');
 	for (; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\') {
@@ -171,8 +175,9 @@ record_head(char *buf, size_t len, size_t *off, const char *event,
 	json_raw(buf, len, off, "{\"time\":\"%s.%03ldZ\",\"event\":", tbuf,
 	    ts.tv_nsec / 1000000);
 	json_str(buf, len, off, event);
-	json_raw(buf, len, off, ",\"peer\":{\"uid\":%ld,\"pid\":%ld,\"exe\":",
-	    (long)p->uid, (long)p->pid);
+	json_raw(buf, len, off,
+	    ",\"peer\":{\"uid\":%ld,\"pid\":%ld,\"exe\":", (long)p->uid,
+	    (long)p->pid);
 	if (n > 0)
 		json_str(buf, len, off, exe);
 	else
@@ -208,8 +213,9 @@ audit_sign(const struct peer *p, const struct ks_identity *id,
 	else
 		json_raw(buf, sizeof(buf), &off, "null");
 	json_raw(buf, sizeof(buf), &off, ",\"source\":\"%s\"",
-	    id == NULL ? "none" : ks_identity_origin(id) == KS_ORIGIN_STORE ?
-	    "keystore" : "ssh-add");
+	    id == NULL					  ? "none" :
+		ks_identity_origin(id) == KS_ORIGIN_STORE ? "keystore" :
+							    "ssh-add");
 	json_raw(buf, sizeof(buf), &off, ",\"result\":");
 	json_str(buf, sizeof(buf), &off, result);
 	if (reason != NULL) {
@@ -219,14 +225,16 @@ audit_sign(const struct peer *p, const struct ks_identity *id,
 	if (p->nbinds > 0) {
 		b = &p->binds[p->nbinds - 1];
 		if (ks_key_fingerprint(b->hostkey, KS_FP_SHA256, fp,
-		    sizeof(fp)) != 0)
+			sizeof(fp)) != 0)
 			fp[0] = '\0';
-		json_raw(buf, sizeof(buf), &off, ",\"destination\":{"
+		json_raw(buf, sizeof(buf), &off,
+		    ",\"destination\":{"
 		    "\"hostkey\":");
 		json_str(buf, sizeof(buf), &off, fp);
-		json_raw(buf, sizeof(buf), &off, ",\"forwarded\":%s,"
-		    "\"hops\":%zu}", p->nbinds > 1 ? "true" : "false",
-		    p->nbinds);
+		json_raw(buf, sizeof(buf), &off,
+		    ",\"forwarded\":%s,"
+		    "\"hops\":%zu}",
+		    p->nbinds > 1 ? "true" : "false", p->nbinds);
 	}
 	json_raw(buf, sizeof(buf), &off, "}\n");
 	write_record(buf, off);
@@ -273,8 +281,8 @@ audit_provider(const struct peer *p, const char *op, const char *module,
 	else
 		json_raw(buf, sizeof(buf), &off, "null");
 	/* A bound connection may be a remote host's, over ssh -A. */
-	json_raw(buf, sizeof(buf), &off, ",\"session_binds\":%zu,\"result\":",
-	    p->nbinds);
+	json_raw(buf, sizeof(buf), &off,
+	    ",\"session_binds\":%zu,\"result\":", p->nbinds);
 	json_str(buf, sizeof(buf), &off, result);
 	if (reason != NULL) {
 		json_raw(buf, sizeof(buf), &off, ",\"reason\":");

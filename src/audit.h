@@ -20,10 +20,9 @@ void audit_sign(const struct peer *p, const struct ks_identity *id,
     const uint8_t *blob, size_t blob_len, const char *result,
     const char *reason);
 /* An unlock attempt on target "agent", "keystore" or "token". */
-void audit_unlock(const struct peer *p, const char *target,
-    const char *result);
+void audit_unlock(const struct peer *p, const char *target, const char *result);
 /* A PKCS#11 provider add or remove (op), its outcome and why. */
-void audit_provider(const struct peer *p, const char *op,
-    const char *module, const char *result, const char *reason);
+void audit_provider(const struct peer *p, const char *op, const char *module,
+    const char *result, const char *reason);
 
 #endif /* KMES_AUDIT_H */

@@ -37,7 +37,6 @@ print_usage(FILE *f)
 	    "       " PROGNAME " --print-socket | --help | --version\n");
 }
 
-
 /* A usage error: what was wrong was said just before. */
 void
 cli_usage(void)
@@ -46,12 +45,12 @@ cli_usage(void)
 	exit(1);
 }
 
-
 void
 cli_help(void)
 {
 	print_usage(stdout);
-	printf("\n"
+	printf(
+	    "\n"
 	    "An ssh-agent whose keys live in an encrypted key store or a PKCS#11\n"
 	    "token. At login: eval \"$(" PROGNAME " -s --pin)\"\n"
 	    "\n"
@@ -81,7 +80,6 @@ cli_help(void)
 	exit(0);
 }
 
-
 /*
  * getopt_long takes any unambiguous prefix: "--lock 30m" would be
  * --lock-idle and "--pin" a prefix of "--pin-fd". An option that changes
@@ -94,11 +92,12 @@ cli_refuse_abbreviation(const char *typed, const char *name)
 
 	if (len == strlen(name) && strncmp(typed, name, len) == 0)
 		return;
-	fprintf(stderr, PROGNAME ": unknown option '--%.*s' (did you mean "
-	    "--%s?)\n", (int)len, typed, name);
+	fprintf(stderr,
+	    PROGNAME ": unknown option '--%.*s' (did you mean "
+		     "--%s?)\n",
+	    (int)len, typed, name);
 	cli_usage();
 }
-
 
 int
 cli_parse_fp_hash(const char *s, enum ks_fp_hash *h)
@@ -111,7 +110,6 @@ cli_parse_fp_hash(const char *s, enum ks_fp_hash *h)
 		return -1;
 	return 0;
 }
-
 
 /*
  * As ssh with a private key file: a store file others may read or write
@@ -126,12 +124,13 @@ cli_store_exposed(const char *path)
 	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (st.st_mode & 077) == 0)
 		return 0;
-	fprintf(stderr, PROGNAME ": keystore %s may be read by others "
+	fprintf(stderr,
+	    PROGNAME
+	    ": keystore %s may be read by others "
 	    "(mode %04o); refusing to use it. Fix it with: chmod 600 %s\n",
 	    path, (unsigned int)(st.st_mode & 07777), path);
 	return 1;
 }
-
 
 /*
  * Starting a second agent while SSH_AUTH_SOCK names a live one is often a
@@ -154,8 +153,10 @@ cli_warn_running_agent(void)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		fprintf(stderr, PROGNAME ": warning: an agent is already "
-		    "running at %s (SSH_AUTH_SOCK); starting another\n", sock);
+		fprintf(stderr,
+		    PROGNAME
+		    ": warning: an agent is already "
+		    "running at %s (SSH_AUTH_SOCK); starting another\n",
+		    sock);
 	close(fd);
 }
-

@@ -45,9 +45,9 @@ enum config_kw {
 
 static const struct config_keyword {
 	const char *name;
-	int once;		/* a second line is an error */
-	const char *expect;	/* what the value should be, for messages */
-	long min, max;		/* seconds, for times */
+	int once;	    /* a second line is an error */
+	const char *expect; /* what the value should be, for messages */
+	long min, max;	    /* seconds, for times */
 } keywords[KW_COUNT] = {
 	[KW_STORE] = { "store", 1, "an absolute path or ~/path", 0, 0 },
 	[KW_PIN] = { "pin", 1, "yes or no", 0, 0 },
@@ -60,18 +60,18 @@ static const struct config_keyword {
 	[KW_LIFETIME] = { "lifetime", 1,
 	    "a time of at least 1s, such as 3600 or 1h30m", 1, 0 },
 	[KW_AUDIT_LOG] = { "audit-log", 1, "an absolute path or ~/path", 0, 0 },
-	[KW_PINENTRY] = { "pinentry", 1,
-	    "a program name or an absolute path", 0, 0 },
+	[KW_PINENTRY] = { "pinentry", 1, "a program name or an absolute path",
+	    0, 0 },
 	[KW_ALLOWED_PROVIDERS] = { "allowed-providers", 1,
 	    "a comma-separated list of patterns", 0, 0 },
-	[KW_ALLOW_REMOTE_PKCS11] = { "allow-remote-pkcs11", 1, "yes or no",
-	    0, 0 },
+	[KW_ALLOW_REMOTE_PKCS11] = { "allow-remote-pkcs11", 1, "yes or no", 0,
+	    0 },
 };
 
 struct config_parser {
 	const char *name;
 	size_t line;
-	size_t first[KW_COUNT];		/* line a keyword was first seen on */
+	size_t first[KW_COUNT]; /* line a keyword was first seen on */
 	size_t module_line[CONFIG_MAX_PKCS11];
 	size_t token_line[CONFIG_MAX_PKCS11];
 	struct agent_config *cfg;
@@ -98,9 +98,8 @@ parse_error(struct config_parser *p, const char *fmt, ...)
 }
 
 /* As parse_error, for the file as a whole: "path: message". */
-static int __attribute__((format(printf, 5, 6)))
-file_error(int r, const char *path, char *err, size_t errlen,
-    const char *fmt, ...)
+static int __attribute__((format(printf, 5, 6))) file_error(int r,
+    const char *path, char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	int n, saved = errno;
@@ -161,19 +160,23 @@ expand_path(struct config_parser *p, enum config_kw kw, const char *v,
 			return KMES_ERR_ALLOC;
 	} else if (v[0] == '~' && v[1] == '/') {
 		if ((home = secure_getenv("HOME")) == NULL || home[0] != '/')
-			return parse_error(p, "%s: ~/ needs HOME set to an "
-			    "absolute path", keywords[kw].name);
+			return parse_error(p,
+			    "%s: ~/ needs HOME set to an "
+			    "absolute path",
+			    keywords[kw].name);
 		/* "/home/u/" and "/" must not give "//". */
 		hlen = strlen(home);
 		while (hlen > 0 && home[hlen - 1] == '/')
 			hlen--;
-		if (hlen > INT_MAX || asprintf(&s, "%.*s%s",
-		    (int)hlen, home, v + 1) < 0)
+		if (hlen > INT_MAX ||
+		    asprintf(&s, "%.*s%s", (int)hlen, home, v + 1) < 0)
 			return KMES_ERR_ALLOC;
 	} else
-		return parse_error(p, "%s: \"%s\" is not an absolute path "
-		    "(expected %s)", keywords[kw].name,
-		    show(shown, sizeof(shown), v), keywords[kw].expect);
+		return parse_error(p,
+		    "%s: \"%s\" is not an absolute path "
+		    "(expected %s)",
+		    keywords[kw].name, show(shown, sizeof(shown), v),
+		    keywords[kw].expect);
 	*outp = s;
 	return 0;
 }
@@ -187,8 +190,7 @@ set_string(char **dst, const char *v)
 }
 
 static int
-set_time(struct config_parser *p, enum config_kw kw, const char *v,
-    long *dst)
+set_time(struct config_parser *p, enum config_kw kw, const char *v, long *dst)
 {
 	const struct config_keyword *k = &keywords[kw];
 	char shown[CONFIG_SHOW_MAX + 1];
@@ -198,8 +200,10 @@ set_time(struct config_parser *p, enum config_kw kw, const char *v,
 		return parse_error(p, "%s: bad time \"%s\" (expected %s)",
 		    k->name, show(shown, sizeof(shown), v), k->expect);
 	if (t < k->min || (k->max != 0 && t > k->max))
-		return parse_error(p, "%s: \"%s\" is out of range (expected "
-		    "%s)", k->name, show(shown, sizeof(shown), v), k->expect);
+		return parse_error(p,
+		    "%s: \"%s\" is out of range (expected "
+		    "%s)",
+		    k->name, show(shown, sizeof(shown), v), k->expect);
 	*dst = t;
 	return 0;
 }
@@ -214,7 +218,7 @@ add_pkcs11(struct config_parser *p, const char *v)
 		return parse_error(p, "pkcs11: more than %d modules",
 		    CONFIG_MAX_PKCS11);
 	if ((r = expand_path(p, KW_PKCS11, v,
-	    &cfg->pkcs11[cfg->npkcs11].module)) != 0)
+		 &cfg->pkcs11[cfg->npkcs11].module)) != 0)
 		return r;
 	p->module_line[cfg->npkcs11++] = p->line;
 	return 0;
@@ -227,13 +231,16 @@ set_token(struct config_parser *p, const char *v)
 	size_t i;
 
 	if (cfg->npkcs11 == 0)
-		return parse_error(p, "token: no pkcs11 line before it (a "
+		return parse_error(p,
+		    "token: no pkcs11 line before it (a "
 		    "token belongs to the module above it)");
 	i = cfg->npkcs11 - 1;
 	if (cfg->pkcs11[i].token != NULL)
-		return parse_error(p, "token: the pkcs11 module of line %zu "
+		return parse_error(p,
+		    "token: the pkcs11 module of line %zu "
 		    "already has a token (line %zu); repeat the pkcs11 line "
-		    "for another token", p->module_line[i], p->token_line[i]);
+		    "for another token",
+		    p->module_line[i], p->token_line[i]);
 	p->token_line[i] = p->line;
 	return set_string(&cfg->pkcs11[i].token, v);
 }
@@ -310,7 +317,8 @@ parse_line(struct config_parser *p, char *line)
 		else if (strcmp(v, "no") == 0)
 			cfg->pin = 0;
 		else
-			return parse_error(p, "pin: expected yes or no (a PIN "
+			return parse_error(p,
+			    "pin: expected yes or no (a PIN "
 			    "never goes in this file)");
 		return 0;
 	case KW_PKCS11_TIMEOUT:
@@ -430,7 +438,7 @@ config_parse(const char *name, const char *text, size_t len,
 	*cfgp = p.cfg;
 	p.cfg = NULL;
 	r = 0;
- out:
+out:
 	if (r == KMES_ERR_ALLOC && p.errlen > 0)
 		snprintf(err, errlen, "%s: %s", name, kmes_err(r));
 	/* A PIN typed after "pin" was refused; leave no copy of it. */
@@ -464,8 +472,8 @@ config_load(const char *path, int must_exist, struct agent_config **cfgp,
 	 * checks apply to what was opened. O_NONBLOCK: a FIFO planted at the
 	 * path must not hang the agent's start before fstat refuses it.
 	 */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) == -1) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
 		if (errno == ENOENT && !must_exist) {
 			r = config_parse(path, "", 0, cfgp, err, errlen);
 			goto out;
@@ -527,7 +535,7 @@ config_load(const char *path, int must_exist, struct agent_config **cfgp,
 		goto out;
 	}
 	r = config_parse(path, text, len, cfgp, err, errlen);
- out:
+out:
 	saved = errno;
 	if (text != NULL) {
 		explicit_bzero(text, len);

@@ -12,20 +12,20 @@
 #define CONFIG_MAX_PKCS11 8
 
 struct config_pkcs11 {
-	char *module;		/* absolute, ~/ expanded */
-	char *token;		/* label or serial; NULL: every token */
+	char *module; /* absolute, ~/ expanded */
+	char *token;  /* label or serial; NULL: every token */
 };
 
 struct agent_config {
-	char *path;		/* the file it came from (for messages) */
-	char *store;		/* absolute, ~/ expanded; NULL unset */
-	char *audit_log;	/* absolute, ~/ expanded; NULL unset */
-	char *pinentry;		/* a program name or absolute path; NULL unset */
+	char *path;	 /* the file it came from (for messages) */
+	char *store;	 /* absolute, ~/ expanded; NULL unset */
+	char *audit_log; /* absolute, ~/ expanded; NULL unset */
+	char *pinentry;	 /* a program name or absolute path; NULL unset */
 	char *allowed_providers; /* -P pattern list; NULL unset */
-	int pin;		/* -1 unset, 0 no, 1 yes: unlock the store at start */
-	long lock_idle;		/* seconds, -1 unset */
-	long lifetime;		/* seconds (-t), -1 unset */
-	long pkcs11_timeout;	/* seconds, -1 unset */
+	int pin;	/* -1 unset, 0 no, 1 yes: unlock the store at start */
+	long lock_idle; /* seconds, -1 unset */
+	long lifetime;	/* seconds (-t), -1 unset */
+	long pkcs11_timeout; /* seconds, -1 unset */
 	int allow_remote_pkcs11; /* -1 unset, 0 no, 1 yes (-O allow-remote-pkcs11) */
 	size_t npkcs11;
 	struct config_pkcs11 pkcs11[CONFIG_MAX_PKCS11];

@@ -56,17 +56,17 @@ list_identities(struct agent *a, const struct peer *p, int locked,
 	if (!locked) {
 		astore_sync(a);
 		if ((r = ks_table_snapshot(a->table, agent_now_ms(), &ids,
-		    &n)) != 0)
+			 &n)) != 0)
 			goto out;
 		for (i = 0; i < n; i++) {
 			/* Keys restricted away from this hop stay hidden. */
 			if (policy_identity_permitted(ids[i], p, NULL, NULL,
-			    NULL) != 0)
+				NULL) != 0)
 				continue;
 			blob = ks_key_blob(ks_identity_key(ids[i]), &blob_len);
 			if ((r = kbuf_put_string(keys, blob, blob_len)) != 0 ||
 			    (r = kbuf_put_cstring(keys,
-			    ks_identity_comment(ids[i]))) != 0)
+				 ks_identity_comment(ids[i]))) != 0)
 				goto out;
 			shown++;
 		}
@@ -76,7 +76,7 @@ list_identities(struct agent *a, const struct peer *p, int locked,
 	    (r = kbuf_putb(body, keys)) != 0)
 		goto out;
 	log_debug("identities: %zu of %zu shown", shown, n);
- out:
+out:
 	ks_identity_list_free(ids, n);
 	return r;
 }
@@ -93,7 +93,7 @@ request_identities(struct client *cl, struct kbuf *m, int locked)
 		return;
 	}
 	if ((r = list_identities(client_agent(cl), client_peer(cl), locked,
-	    body)) != 0) {
+		 body)) != 0) {
 		log_error("listing identities: %s", kmes_err(r));
 		client_reply_code(cl, SSH_AGENT_FAILURE);
 		return;
@@ -125,8 +125,8 @@ log_refused_add(const struct kbuf *m, int r)
 		else if (tlen >= 3 && memcmp(t, "sk-", 3) == 0)
 			why = "security-key (FIDO) keys are not supported";
 	}
-	log_error("refusing to add %.*s key: %s", (int)tlen,
-	    (const char *)t, why);
+	log_error("refusing to add %.*s key: %s", (int)tlen, (const char *)t,
+	    why);
 }
 
 static void
@@ -157,9 +157,9 @@ handle_add_identity(struct client *cl, struct kbuf *m)
 		/* A key hidden from this connection cannot be replaced. */
 		if (ks_identity_origin(old) != KS_ORIGIN_ADDED ||
 		    policy_identity_permitted(old, client_peer(cl), NULL, NULL,
-		    NULL) != 0) {
+			NULL) != 0) {
 			log_error("refusing to replace a key not visible or "
-			    "not removable from this connection");
+				  "not removable from this connection");
 			goto fail;
 		}
 	}
@@ -170,7 +170,8 @@ handle_add_identity(struct client *cl, struct kbuf *m)
 	if (ks_key_fingerprint(key, a->opt.fp_hash, fp, sizeof(fp)) != 0)
 		snprintf(fp, sizeof(fp), "(no fingerprint)");
 	log_info("added %s %s \"%s\"%s%s (lifetime %lus) (destination "
-	    "constraints: %zu)", ks_key_short_name(key), fp, comment,
+		 "constraints: %zu)",
+	    ks_key_short_name(key), fp, comment,
 	    old != NULL ? " replacing the old entry" : "",
 	    cons.confirm ? " (confirm)" : "",
 	    expiry == 0 ? 0UL : (unsigned long)((expiry - now) / 1000),
@@ -186,7 +187,7 @@ handle_add_identity(struct client *cl, struct kbuf *m)
 	ks_identity_unref(old);
 	client_reply_code(cl, SSH_AGENT_SUCCESS);
 	return;
- fail:
+fail:
 	ks_identity_unref(old);
 	ks_key_free(key);
 	free(comment);
@@ -206,10 +207,10 @@ handle_remove_identity(struct client *cl, struct kbuf *m)
 	if ((r = kbuf_get_string_direct(m, &blob, &blob_len)) != 0 ||
 	    kbuf_len(m) != 0)
 		goto fail;
-	if ((id = ks_table_lookup(a->table, blob, blob_len,
-	    agent_now_ms())) == NULL ||
-	    policy_identity_permitted(id, client_peer(cl), NULL, NULL,
-	    NULL) != 0)
+	if ((id = ks_table_lookup(a->table, blob, blob_len, agent_now_ms())) ==
+		NULL ||
+	    policy_identity_permitted(id, client_peer(cl), NULL, NULL, NULL) !=
+		0)
 		goto fail;
 	if (ks_table_remove(a->table, blob, blob_len, KS_ORIGIN_ADDED) != 0) {
 		log_info("key \"%s\" cannot be removed with ssh-add",
@@ -220,7 +221,7 @@ handle_remove_identity(struct client *cl, struct kbuf *m)
 	ks_identity_unref(id);
 	client_reply_code(cl, SSH_AGENT_SUCCESS);
 	return;
- fail:
+fail:
 	ks_identity_unref(id);
 	client_reply_code(cl, SSH_AGENT_FAILURE);
 }
@@ -265,7 +266,7 @@ lock_or_unlock(struct client *cl, struct kbuf *m, int lock)
 	}
 	lock_request(r, pw, pwlen, lock);
 	return;
- fail:
+fail:
 	client_reply_code(cl, SSH_AGENT_FAILURE);
 }
 
@@ -294,13 +295,12 @@ handle_extension(struct client *cl, struct kbuf *m)
 	}
 	if (strcmp(name, AGENT_EXT_SESSION_BIND) == 0) {
 		r = policy_session_bind(client_peer(cl), m);
-		client_reply_code(cl, r == 0 ? SSH_AGENT_SUCCESS :
-		    SSH_AGENT_FAILURE);
+		client_reply_code(cl,
+		    r == 0 ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
 	} else if (strcmp(name, AGENT_EXT_QUERY) == 0 && kbuf_len(m) == 0) {
 		/* draft-miller-ssh-agent: SUCCESS and the names we know. */
 		body = scratch(&scratch_body);
-		if (body == NULL ||
-		    kbuf_put_u8(body, SSH_AGENT_SUCCESS) != 0 ||
+		if (body == NULL || kbuf_put_u8(body, SSH_AGENT_SUCCESS) != 0 ||
 		    kbuf_put_cstring(body, AGENT_EXT_QUERY) != 0 ||
 		    kbuf_put_cstring(body, AGENT_EXT_SESSION_BIND) != 0)
 			client_reply_code(cl, SSH_AGENT_FAILURE);
@@ -330,7 +330,7 @@ typedef void (*handler_fn)(struct client *, struct kbuf *);
 static const struct handler {
 	uint8_t type;
 	handler_fn fn;
-	int while_locked;	/* served while ssh-add -x holds */
+	int while_locked; /* served while ssh-add -x holds */
 } handlers[] = {
 	{ SSH_AGENTC_REQUEST_IDENTITIES, handle_identities, 0 },
 	{ SSH_AGENTC_SIGN_REQUEST, sign_request, 0 },
@@ -375,8 +375,7 @@ dispatch_message(void *ctx, struct kbuf *msg)
 	log_debug("request %s (%u) from pid %ld", agent_msg_name(type), type,
 	    (long)client_peer(cl)->pid);
 	h = handler_for(type);
-	if (h != NULL && !h->while_locked &&
-	    lock_is_locked(client_agent(cl))) {
+	if (h != NULL && !h->while_locked && lock_is_locked(client_agent(cl))) {
 		/* Locked: an empty key list, and no to everything else. */
 		if (type == SSH_AGENTC_REQUEST_IDENTITIES)
 			request_identities(cl, msg, 1);

@@ -42,8 +42,8 @@ guess_refuse_remote(const struct peer *p, const char *target)
 	if (!policy_peer_remote(p))
 		return 0;
 	log_info("refusing %s PIN login from pid %ld: the connection is bound "
-	    "to an ssh session (it may be forwarded)", target,
-	    (long)p->pid);
+		 "to an ssh session (it may be forwarded)",
+	    target, (long)p->pid);
 	audit_unlock(p, target, "refused-remote");
 	return 1;
 }
@@ -72,10 +72,12 @@ guess_admit(struct agent *a, const struct peer *p, const char *target)
 		atomic_fetch_add(&quiet, 1);
 		return KMES_ERR_DENIED;
 	}
-	log_info("refusing %s unlock attempt from pid %ld: too many guesses "
+	log_info(
+	    "refusing %s unlock attempt from pid %ld: too many guesses "
 	    "(%lu more refused unlogged); the next is admitted in %.1f s at "
-	    "the earliest", target, (long)p->pid,
-	    atomic_exchange(&quiet, 0), (double)retry_ms / 1000);
+	    "the earliest",
+	    target, (long)p->pid, atomic_exchange(&quiet, 0),
+	    (double)retry_ms / 1000);
 	audit_unlock(p, target, "rate-limited");
 	return KMES_ERR_DENIED;
 }

@@ -57,7 +57,9 @@ sockopt_int(int fd, int opt, int *v)
 	socklen_t len = sizeof(*v);
 
 	return getsockopt(fd, SOL_SOCKET, opt, v, &len) == 0 &&
-	    len == sizeof(*v) ? 0 : -1;
+		len == sizeof(*v) ?
+	    0 :
+	    -1;
 }
 
 int
@@ -79,26 +81,36 @@ listen_activated(struct listen_sock *ls)
 	(void)unsetenv("LISTEN_FDS");
 	(void)unsetenv("LISTEN_FDNAMES");
 	if (nfds != 1) {
-		fprintf(stderr, PROGNAME ": socket activation: expected one "
+		fprintf(stderr,
+		    PROGNAME
+		    ": socket activation: expected one "
 		    "socket, LISTEN_FDS says %ld (use one ListenStream= in "
-		    "the .socket unit)\n", nfds);
+		    "the .socket unit)\n",
+		    nfds);
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, PROGNAME ": socket activation: descriptor %d "
-		    "is not a socket\n", fd);
+		fprintf(stderr,
+		    PROGNAME ": socket activation: descriptor %d "
+			     "is not a socket\n",
+		    fd);
 		return -1;
 	}
 	if (sockopt_int(fd, SO_DOMAIN, &v) != 0 || v != AF_UNIX ||
 	    sockopt_int(fd, SO_TYPE, &v) != 0 || v != SOCK_STREAM) {
-		fprintf(stderr, PROGNAME ": socket activation: descriptor %d "
+		fprintf(stderr,
+		    PROGNAME
+		    ": socket activation: descriptor %d "
 		    "is not a UNIX stream socket (ListenStream= must be a "
-		    "path)\n", fd);
+		    "path)\n",
+		    fd);
 		return -1;
 	}
 	if (sockopt_int(fd, SO_ACCEPTCONN, &v) != 0 || v != 1) {
-		fprintf(stderr, PROGNAME ": socket activation: descriptor %d "
-		    "is not listening (Accept=yes is not supported)\n", fd);
+		fprintf(stderr,
+		    PROGNAME ": socket activation: descriptor %d "
+			     "is not listening (Accept=yes is not supported)\n",
+		    fd);
 		return -1;
 	}
 	/* The loops accept until EAGAIN; children must not inherit it. */
@@ -138,13 +150,15 @@ listen_bind(struct listen_sock *ls, const char *path)
 		return -1;
 	}
 	if (lstat(path, &st) == 0) {
-		fprintf(stderr, PROGNAME ": cannot bind to %s: a file already "
-		    "exists there (left untouched)\n", path);
+		fprintf(stderr,
+		    PROGNAME ": cannot bind to %s: a file already "
+			     "exists there (left untouched)\n",
+		    path);
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
+		 0)) == -1) {
 		perror(PROGNAME ": socket");
 		return -1;
 	}
@@ -173,7 +187,7 @@ int
 listen_private(struct listen_sock *ls, pid_t pid)
 {
 	const char *bases[] = { getenv("XDG_RUNTIME_DIR"), getenv("TMPDIR"),
-	    "/tmp" };
+		"/tmp" };
 	char path[sizeof(ls->path)];
 	struct stat st;
 	size_t i;
@@ -206,8 +220,10 @@ listen_private(struct listen_sock *ls, pid_t pid)
 		}
 		return 0;
 	}
-	fprintf(stderr, PROGNAME ": cannot create a private socket "
-	    "directory: %s\n", strerror(saved != 0 ? saved : ENOENT));
+	fprintf(stderr,
+	    PROGNAME ": cannot create a private socket "
+		     "directory: %s\n",
+	    strerror(saved != 0 ? saved : ENOENT));
 	return -1;
 }
 

@@ -12,8 +12,8 @@
 
 struct listen_sock {
 	int fd;
-	int activated;		/* inherited: the activator owns the file */
-	char dir[PATH_MAX];	/* our private directory, or "" */
+	int activated;	    /* inherited: the activator owns the file */
+	char dir[PATH_MAX]; /* our private directory, or "" */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 

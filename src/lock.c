@@ -20,11 +20,11 @@
 
 struct lock_job {
 	struct agent *agent;
-	int lock;		/* 1 LOCK, 0 UNLOCK */
-	uint8_t *pw;		/* secure memory */
+	int lock;    /* 1 LOCK, 0 UNLOCK */
+	uint8_t *pw; /* secure memory */
 	size_t pwlen;
 	uint8_t salt[KS_PWHASH_SALT_LEN];
-	uint8_t *hash;		/* secure memory, KS_PWHASH_LEN */
+	uint8_t *hash; /* secure memory, KS_PWHASH_LEN */
 	unsigned long epoch;
 	int r;
 };
@@ -82,8 +82,8 @@ lock_apply(struct agent *a, struct lock_job *j)
 			astore_lock(a);
 		}
 	} else if (a->locked && j->epoch == a->lock_epoch) {
-		if (kmes_ct_memcmp(j->hash, a->lock_secret +
-		    KS_PWHASH_SALT_LEN, KS_PWHASH_LEN) == 0) {
+		if (kmes_ct_memcmp(j->hash, a->lock_secret + KS_PWHASH_SALT_LEN,
+			KS_PWHASH_LEN) == 0) {
 			a->locked = 0;
 			kmes_wipe(a->lock_secret,
 			    KS_PWHASH_SALT_LEN + KS_PWHASH_LEN);
@@ -113,12 +113,15 @@ lock_job_done(struct request *r, void *arg)
 	if (!lock) {
 		/* Counted whether or not the client waits for the answer. */
 		hold = guess_done(a, verdict);
-		audit_unlock(r->peer, "agent", verdict == 0 ? "ok" :
-		    verdict == KMES_ERR_PASSPHRASE_INCORRECT ?
-		    "wrong-password" : "error");
+		audit_unlock(r->peer, "agent",
+		    verdict == 0 ? "ok" :
+			verdict == KMES_ERR_PASSPHRASE_INCORRECT ?
+				   "wrong-password" :
+				   "error");
 		if (verdict == KMES_ERR_PASSPHRASE_INCORRECT)
 			log_info("unlock failed: wrong password; answering "
-			    "in %.2f s", (double)hold / 1000);
+				 "in %.2f s",
+			    (double)hold / 1000);
 	}
 	if (verdict == 0) {
 		request_reply_code(r, SSH_AGENT_SUCCESS);
@@ -166,14 +169,14 @@ lock_request(struct request *r, const uint8_t *pw, size_t pwlen, int lock)
 	    (lock && ks_random(j->salt, sizeof(j->salt)) != 0))
 		goto fail_job;
 	memcpy(j->pw, pw, pwlen);
-	if (request_offload(r, a->kdf_pool, lock_job_run, lock_job_done,
-	    j) != 0)
+	if (request_offload(r, a->kdf_pool, lock_job_run, lock_job_done, j) !=
+	    0)
 		goto fail_job;
 	return;
- fail_job:
+fail_job:
 	lock_job_free(j);
 	if (admitted)
 		guess_done(a, KMES_ERR_NO_BUFFER_SPACE);
- fail:
+fail:
 	request_reply_code(r, SSH_AGENT_FAILURE);
 }

@@ -15,7 +15,6 @@ struct request;
 int lock_is_locked(struct agent *a);
 /* LOCK (lock 1) or UNLOCK with pw; ends r with SUCCESS or FAILURE. An
  * UNLOCK is a guess at the global rate. */
-void lock_request(struct request *r, const uint8_t *pw, size_t len,
-    int lock);
+void lock_request(struct request *r, const uint8_t *pw, size_t len, int lock);
 
 #endif /* KMES_LOCK_H */

@@ -24,9 +24,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_verbose(...) log_msg(LOG_LVL_VERBOSE, __VA_ARGS__)
-#define log_debug(...)                                   \
-	do {                                             \
-		if (log_enabled(LOG_LVL_DEBUG))          \
+#define log_debug(...) \
+	do { \
+		if (log_enabled(LOG_LVL_DEBUG)) \
 			log_msg(LOG_LVL_DEBUG, __VA_ARGS__); \
 	} while (0)
 

@@ -65,15 +65,20 @@ get_pin(struct agent *a, const struct login_target *t, int pin_fd, int left,
 
 	/* A blocked store is said before anyone types a PIN for nothing. */
 	if (t->module == NULL && !again && left == 0) {
-		fprintf(stderr, PROGNAME ": the PIN of keystore '%s' is "
+		fprintf(stderr,
+		    PROGNAME
+		    ": the PIN of keystore '%s' is "
 		    "blocked; unblock it with 'kmes-keytool unblock' (it asks "
-		    "for the SO PIN)\n", astore_label(a));
+		    "for the SO PIN)\n",
+		    astore_label(a));
 		return KMES_ERR_PIN_LOCKED;
 	}
 	if (pin_fd >= 0) {
 		if ((r = readpass_fd(pin_fd, pinp, lenp)) != 0)
-			fprintf(stderr, PROGNAME ": cannot read the PIN from "
-			    "descriptor %d: %s\n", pin_fd, kmes_err(r));
+			fprintf(stderr,
+			    PROGNAME ": cannot read the PIN from "
+				     "descriptor %d: %s\n",
+			    pin_fd, kmes_err(r));
 		return r;
 	}
 	/* The prompt goes to the terminal or a dialog, never to stdout. */
@@ -85,9 +90,11 @@ get_pin(struct agent *a, const struct login_target *t, int pin_fd, int left,
 	p.pinentry = a->opt.pinentry;
 	if ((r = readpass_pin(&p, pinp, lenp)) != 0)
 		fprintf(stderr, PROGNAME ": cannot read the PIN for %s: %s\n",
-		    name, r == KMES_ERR_SYSTEM ? "no terminal, no usable "
-		    "pinentry and no SSH_ASKPASS" : r == KMES_ERR_DENIED ?
-		    "cancelled" : kmes_err(r));
+		    name,
+		    r == KMES_ERR_SYSTEM     ? "no terminal, no usable "
+					       "pinentry and no SSH_ASKPASS" :
+			r == KMES_ERR_DENIED ? "cancelled" :
+					       kmes_err(r));
 	return r;
 }
 
@@ -111,17 +118,21 @@ pin_failed(struct agent *a, const struct login_target *t, int r,
 		return;
 	}
 	if (r == KMES_ERR_PIN_INCORRECT)
-		fprintf(stderr, PROGNAME ": wrong PIN for keystore '%s' "
-		    "(%u %s left)\n", astore_label(a), left,
-		    left == 1 ? "try" : "tries");
+		fprintf(stderr,
+		    PROGNAME ": wrong PIN for keystore '%s' "
+			     "(%u %s left)\n",
+		    astore_label(a), left, left == 1 ? "try" : "tries");
 	else if (r == KMES_ERR_PIN_LOCKED)
-		fprintf(stderr, PROGNAME ": the PIN of keystore '%s' is "
+		fprintf(stderr,
+		    PROGNAME
+		    ": the PIN of keystore '%s' is "
 		    "blocked; unblock it with 'kmes-keytool unblock'\n",
 		    astore_label(a));
 	else if (r == KMES_ERR_INVALID_ARGUMENT)
-		fprintf(stderr, PROGNAME ": a keystore PIN has %d to %d "
-		    "characters; that one was not tried\n", KS_STORE_PIN_MIN,
-		    KS_STORE_PIN_MAX);
+		fprintf(stderr,
+		    PROGNAME ": a keystore PIN has %d to %d "
+			     "characters; that one was not tried\n",
+		    KS_STORE_PIN_MIN, KS_STORE_PIN_MAX);
 	else
 		fprintf(stderr, PROGNAME ": cannot unlock keystore '%s': %s\n",
 		    astore_label(a), kmes_err(r));
@@ -129,16 +140,15 @@ pin_failed(struct agent *a, const struct login_target *t, int r,
 
 /* Logs in to t with pin, in the agent process. */
 static int
-login_target(struct agent *a, const struct login_target *t,
-    const uint8_t *pin, size_t len, unsigned int *left, char *msg,
-    size_t msglen)
+login_target(struct agent *a, const struct login_target *t, const uint8_t *pin,
+    size_t len, unsigned int *left, char *msg, size_t msglen)
 {
 	msg[0] = '\0';
 	*left = 0;
 	if (t->module == NULL)
 		return astore_login(a, pin, len, left);
-	return prov_add(a, t->module, t->token, pin, len, NULL, 0,
-	    0, 1, msg, msglen);
+	return prov_add(a, t->module, t->token, pin, len, NULL, 0, 0, 1, msg,
+	    msglen);
 }
 
 /* Terminal prompts may be retried for the store; a token PIN is tried
@@ -165,8 +175,9 @@ login_here(struct agent *a, int pin_fd)
 	for (ti = 0; ti < ntargets; ti++) {
 		for (i = 0; i < target_tries(&targets[ti], pin_fd); i++) {
 			if ((r = get_pin(a, &targets[ti], pin_fd,
-			    i == 0 ? target_left(a, &targets[ti]) :
-			    (int)left, i > 0, &pin, &len)) != 0)
+				 i == 0 ? target_left(a, &targets[ti]) :
+					  (int)left,
+				 i > 0, &pin, &len)) != 0)
 				return r;
 			r = login_target(a, &targets[ti], pin, len, &left, msg,
 			    sizeof(msg));
@@ -204,19 +215,21 @@ login_via_child(struct agent *a, int pin_fd, int to_child, int from_child)
 	for (ti = 0; ti < ntargets; ti++) {
 		for (i = 0; i < target_tries(&targets[ti], pin_fd); i++) {
 			if ((r = get_pin(a, &targets[ti], pin_fd,
-			    i == 0 ? target_left(a, &targets[ti]) : res[1],
-			    i > 0, &pin, &len)) != 0)
+				 i == 0 ? target_left(a, &targets[ti]) : res[1],
+				 i > 0, &pin, &len)) != 0)
 				goto out;
 			hdr = (uint32_t)len;
 			if (kmes_write_all(to_child, &hdr, sizeof(hdr)) != 0 ||
 			    kmes_write_all(to_child, pin, len) != 0 ||
 			    kmes_read_all(from_child, res, sizeof(res)) != 0 ||
-			    kmes_read_all(from_child, &mlen,
-			    sizeof(mlen)) != 0 || mlen >= sizeof(msg) ||
+			    kmes_read_all(from_child, &mlen, sizeof(mlen)) !=
+				0 ||
+			    mlen >= sizeof(msg) ||
 			    kmes_read_all(from_child, msg, mlen) != 0) {
 				r = KMES_ERR_CONNECTION_CLOSED;
-				fprintf(stderr, PROGNAME ": the agent process "
-				    "went away\n");
+				fprintf(stderr,
+				    PROGNAME ": the agent process "
+					     "went away\n");
 				goto out;
 			}
 			msg[mlen] = '\0';
@@ -232,7 +245,7 @@ login_via_child(struct agent *a, int pin_fd, int to_child, int from_child)
 		if (r != 0)
 			break;
 	}
- out:
+out:
 	kmes_secure_free(pin);
 	return r;
 }
@@ -251,11 +264,12 @@ login_from_parent(struct agent *a, int from_parent, int to_parent)
 
 	for (ti = 0; ti < ntargets; ti++) {
 		do {
-			if (kmes_read_all(from_parent, &len,
-			    sizeof(len)) != 0 || len > READPASS_MAX)
+			if (kmes_read_all(from_parent, &len, sizeof(len)) !=
+				0 ||
+			    len > READPASS_MAX)
 				return KMES_ERR_CONNECTION_CLOSED;
-			if ((pin = kmes_secure_alloc(len == 0 ? 1 :
-			    len)) == NULL)
+			if ((pin = kmes_secure_alloc(len == 0 ? 1 : len)) ==
+			    NULL)
 				return KMES_ERR_ALLOC;
 			if (kmes_read_all(from_parent, pin, len) != 0) {
 				kmes_secure_free(pin);
@@ -268,12 +282,11 @@ login_from_parent(struct agent *a, int from_parent, int to_parent)
 			res[1] = (int32_t)left;
 			mlen = (uint32_t)strlen(msg);
 			if (kmes_write_all(to_parent, res, sizeof(res)) != 0 ||
-			    kmes_write_all(to_parent, &mlen,
-			    sizeof(mlen)) != 0 ||
+			    kmes_write_all(to_parent, &mlen, sizeof(mlen)) !=
+				0 ||
 			    kmes_write_all(to_parent, msg, mlen) != 0)
 				return KMES_ERR_CONNECTION_CLOSED;
 		} while (r != 0);
 	}
 	return 0;
 }
-

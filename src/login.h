@@ -15,8 +15,8 @@ struct agent;
 
 /* What needs a PIN at start. */
 struct login_target {
-	const char *module;	/* NULL for the key store */
-	const char *token;	/* label or serial; NULL for all its tokens */
+	const char *module; /* NULL for the key store */
+	const char *token;  /* label or serial; NULL for all its tokens */
 };
 
 /* Appends a target (module NULL: the key store); the strings must outlive
@@ -36,8 +36,7 @@ int login_here(struct agent *a, int pin_fd);
  * from_child. Returns 0 once the child is logged in everywhere, else the
  * last negative KMES_ERR_*.
  */
-int login_via_child(struct agent *a, int pin_fd, int to_child,
-    int from_child);
+int login_via_child(struct agent *a, int pin_fd, int to_child, int from_child);
 
 /* Daemon, child side of login_via_child. Returns 0 or a KMES_ERR_*. */
 int login_from_parent(struct agent *a, int from_parent, int to_parent);

@@ -28,7 +28,7 @@ struct fd_watch;
 
 struct loop {
 	struct loopset *set;
-	atomic_uint nconns;	/* for spreading clients */
+	atomic_uint nconns; /* for spreading clients */
 	unsigned int index;
 	int epfd;
 	int evfd;
@@ -38,15 +38,15 @@ struct loop {
 	enum watch_kind event_kind;
 	enum watch_kind signal_kind;
 	uint64_t listen_paused_until;
-	uint64_t next_tick;	/* loop 0 */
+	uint64_t next_tick; /* loop 0 */
 	struct conn *conns;
 	struct conn *dirty;
 	struct fd_watch *watches;
-	struct loop_timer *timers;	/* sorted by when */
+	struct loop_timer *timers; /* sorted by when */
 	/* Freed during a round of events; released after it. */
 	struct conn *dead_conns;
 	struct fd_watch *dead_watches;
-	pthread_mutex_t post_mtx;	/* guards posts */
+	pthread_mutex_t post_mtx; /* guards posts */
 	struct loop_post *posts, **posts_tail;
 };
 

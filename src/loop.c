@@ -27,33 +27,33 @@
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "log.h"
-#include "loop.h"
 #include "loop-int.h"
+#include "loop.h"
 
 #define MAX_EVENTS 64
 /* The longest a loop sleeps without looking at the clock. */
 #define LOOP_MAX_SLEEP_MS 60000
 
 struct conn {
-	enum watch_kind kind;	/* WATCH_CONN; must stay first */
+	enum watch_kind kind; /* WATCH_CONN; must stay first */
 	int fd;
 	struct loop *loop;
-	void *ctx;		/* the hooks' */
-	struct agent_reader *in;	/* requests, secret ones in secure memory */
+	void *ctx;		 /* the hooks' */
+	struct agent_reader *in; /* requests, secret ones in secure memory */
 	struct kbuf *out;
 	uid_t uid;
 	pid_t pid;
-	uint32_t events;	/* epoll interest currently registered */
-	int suspended;		/* a request is being answered later */
-	int closing;		/* drop at the end of this round */
-	int in_process;		/* inside conn_process */
-	int dirty;		/* on the loop's dirty list */
+	uint32_t events; /* epoll interest currently registered */
+	int suspended;	 /* a request is being answered later */
+	int closing;	 /* drop at the end of this round */
+	int in_process;	 /* inside conn_process */
+	int dirty;	 /* on the loop's dirty list */
 	struct conn *dirty_next;
 	struct conn *next, *prev;
 };
 
 struct fd_watch {
-	enum watch_kind kind;	/* WATCH_FD */
+	enum watch_kind kind; /* WATCH_FD */
 	int fd;
 	void (*cb)(struct loop *, int, uint32_t, void *);
 	void *arg;
@@ -318,8 +318,8 @@ conn_process(struct conn *c)
 	struct kbuf *msg;
 	int r;
 
-	while (!c->suspended && !c->closing &&
-	    kbuf_len(c->out) < CONN_OUT_HIGH) {
+	while (
+	    !c->suspended && !c->closing && kbuf_len(c->out) < CONN_OUT_HIGH) {
 		r = agent_reader_message(c->in, &msg);
 		if (r == KMES_ERR_MESSAGE_INCOMPLETE)
 			return 0;
@@ -376,9 +376,9 @@ conn_readable(struct conn *c)
 	}
 	conn_service(c);
 	return;
- hostile:
+hostile:
 	log_dropped(c, r);
- drop:
+drop:
 	conn_free(c);
 }
 
@@ -398,7 +398,7 @@ conn_event(struct conn *c, uint32_t ev)
 	/* Output drained below the mark: requests may go on. */
 	conn_service(c);
 	return;
- drop:
+drop:
 	conn_free(c);
 }
 
@@ -481,8 +481,8 @@ loop_adopt(struct loop *l, int fd, uid_t uid, pid_t pid)
 		r = KMES_ERR_SYSTEM;
 		goto fail;
 	}
-	if ((c->ctx = l->set->hooks.open(l->set->hooks.arg, c, uid,
-	    pid)) == NULL) {
+	if ((c->ctx = l->set->hooks.open(l->set->hooks.arg, c, uid, pid)) ==
+	    NULL) {
 		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 		goto fail;
 	}
@@ -494,7 +494,7 @@ loop_adopt(struct loop *l, int fd, uid_t uid, pid_t pid)
 	log_debug("new connection from uid %ld pid %ld (loop %u)", (long)uid,
 	    (long)pid, l->index);
 	return 0;
- fail:
+fail:
 	if (c != NULL) {
 		agent_reader_free(c->in);
 		kbuf_free(c->out);
@@ -515,7 +515,7 @@ loop_run_posts(struct loop *l)
 	l->posts_tail = &l->posts;
 	pthread_mutex_unlock(&l->post_mtx);
 	for (; p != NULL; p = next) {
-		next = p->next;	/* p may be freed by its function */
+		next = p->next; /* p may be freed by its function */
 		p->fn(p->arg);
 	}
 }
@@ -528,7 +528,7 @@ compute_timeout(struct loop *l, uint64_t now)
 
 	if (l->index == 0 && s->hooks.tick != NULL &&
 	    (atomic_exchange(&s->tick_dirty, 0) ||
-	    (l->next_tick != 0 && now >= l->next_tick)))
+		(l->next_tick != 0 && now >= l->next_tick)))
 		l->next_tick = s->hooks.tick(s->hooks.arg, now);
 	if (l->index == 0)
 		next = l->next_tick;
@@ -542,7 +542,7 @@ compute_timeout(struct loop *l, uint64_t now)
 	if (next <= now)
 		return 0;
 	return next - now > LOOP_MAX_SLEEP_MS ? LOOP_MAX_SLEEP_MS :
-	    (int)(next - now);
+						(int)(next - now);
 }
 
 static void
@@ -659,18 +659,19 @@ loop_new(struct loopset *s, unsigned int i, const sigset_t *sigs)
 	    (l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    epoll_set(l, EPOLL_CTL_ADD, l->evfd, EPOLLIN, &l->event_kind) != 0)
 		goto fail;
-	if (s->listen_fd >= 0 && epoll_set(l, EPOLL_CTL_ADD, s->listen_fd,
-	    EPOLLIN | EPOLLEXCLUSIVE, &l->listen_kind) != 0)
+	if (s->listen_fd >= 0 &&
+	    epoll_set(l, EPOLL_CTL_ADD, s->listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
+		&l->listen_kind) != 0)
 		goto fail;
 	if (sigs != NULL) {
-		if ((l->sigfd = signalfd(-1, sigs, SFD_NONBLOCK |
-		    SFD_CLOEXEC)) == -1 || epoll_set(l, EPOLL_CTL_ADD,
-		    l->sigfd, EPOLLIN, &l->signal_kind) != 0)
+		if ((l->sigfd = signalfd(-1, sigs,
+			 SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
+		    epoll_set(l, EPOLL_CTL_ADD, l->sigfd, EPOLLIN,
+			&l->signal_kind) != 0)
 			goto fail;
 	}
 	return l;
- fail:
+fail:
 	loop_free(l);
 	return NULL;
 }
-

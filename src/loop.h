@@ -95,8 +95,8 @@ void loop_timer_set(struct loop *l, struct loop_timer *t, uint64_t when,
 /* Disarms t if armed. */
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 /* Calls cb when fd is readable (or hangs up). Returns 0 or KMES_ERR_*. */
-int loop_watch_fd(struct loop *l, int fd, void (*cb)(struct loop *, int,
-    uint32_t, void *), void *arg);
+int loop_watch_fd(struct loop *l, int fd,
+    void (*cb)(struct loop *, int, uint32_t, void *), void *arg);
 void loop_unwatch_fd(struct loop *l, int fd);
 /* Makes the next round of loop 0 call the tick hook (any thread). */
 void loopset_kick(struct loopset *s);

@@ -91,14 +91,15 @@ loop_accept(struct loop *l)
 		}
 		len = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-			log_error("getsockopt SO_PEERCRED: %s", strerror(errno));
+			log_error("getsockopt SO_PEERCRED: %s",
+			    strerror(errno));
 			close(fd);
 			continue;
 		}
 		if (cred.uid != 0 && cred.uid != s->owner) {
 			log_error("refusing connection from uid %ld pid %ld: "
-			    "not the agent's owner (uid %ld)", (long)cred.uid,
-			    (long)cred.pid, (long)s->owner);
+				  "not the agent's owner (uid %ld)",
+			    (long)cred.uid, (long)cred.pid, (long)s->owner);
 			close(fd);
 			continue;
 		}
@@ -168,13 +169,13 @@ loopset_new(unsigned int n, int listen_fd, uid_t owner,
 	if (catch_int)
 		sigaddset(&set, SIGINT);
 	for (i = 0; i < n; i++) {
-		if ((s->loops[i] = loop_new(s, i, i == 0 && catch_signals ?
-		    &set : NULL)) == NULL)
+		if ((s->loops[i] = loop_new(s, i,
+			 i == 0 && catch_signals ? &set : NULL)) == NULL)
 			goto fail;
 		s->n++;
 	}
 	return s;
- fail:
+fail:
 	loopset_free(s);
 	return NULL;
 }
@@ -188,7 +189,7 @@ loopset_run(struct loopset *s)
 	/* Loop 0 runs on the calling thread; the rest get their own. */
 	for (i = 1; i < s->n; i++) {
 		if (pthread_create(&s->loops[i]->thread, NULL, loop_thread,
-		    s->loops[i]) != 0) {
+			s->loops[i]) != 0) {
 			loopset_stop(s);
 			r = KMES_ERR_SYSTEM;
 			break;
@@ -248,4 +249,3 @@ loopset_stop(struct loopset *s)
 	for (i = 0; i < s->n; i++)
 		loop_wake(s->loops[i]);
 }
-

@@ -25,30 +25,41 @@
 #include "audit.h"
 #include "cli.h"
 #include "clock.h"
-#include "dispatch.h"
-#include "guess.h"
-#include "loop.h"
-#include "prov.h"
-#include "workers.h"
 #include "config.h"
+#include "dispatch.h"
 #include "fdio.h"
+#include "guess.h"
 #include "keytable.h"
 #include "kmes-err.h"
 #include "listen.h"
 #include "log.h"
 #include "login.h"
+#include "loop.h"
 #include "p11-proto.h"
+#include "prov.h"
 #include "ratelimit.h"
 #include "readpass.h"
 #include "secmem.h"
 #include "store.h"
+#include "workers.h"
 
 #define DEFAULT_ALLOWED_PROVIDERS "/usr/lib*/*,/usr/local/lib*/*"
 
 enum {
-	OPT_STORE = 256, OPT_PIN, OPT_PIN_FD, OPT_AUDIT_LOG, OPT_LOCK_IDLE,
-	OPT_PKCS11, OPT_TOKEN, OPT_PKCS11_TIMEOUT, OPT_CONFIG, OPT_NO_CONFIG,
-	OPT_PINENTRY, OPT_PRINT_SOCKET, OPT_HELP, OPT_VERSION,
+	OPT_STORE = 256,
+	OPT_PIN,
+	OPT_PIN_FD,
+	OPT_AUDIT_LOG,
+	OPT_LOCK_IDLE,
+	OPT_PKCS11,
+	OPT_TOKEN,
+	OPT_PKCS11_TIMEOUT,
+	OPT_CONFIG,
+	OPT_NO_CONFIG,
+	OPT_PINENTRY,
+	OPT_PRINT_SOCKET,
+	OPT_HELP,
+	OPT_VERSION,
 };
 
 #ifndef KMES_VERSION
@@ -102,8 +113,10 @@ kill_agent(int csh)
 	pid = strtol(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || errno != 0 || pid < 2 ||
 	    pid > INT_MAX) {
-		fprintf(stderr, "SSH_AGENT_PID=\"%s\", which is not a good "
-		    "PID\n", s);
+		fprintf(stderr,
+		    "SSH_AGENT_PID=\"%s\", which is not a good "
+		    "PID\n",
+		    s);
 		return 1;
 	}
 	if (kill((pid_t)pid, SIGTERM) == -1) {
@@ -175,7 +188,8 @@ secure_heap_init(void)
 	done = 1;
 	if ((r = ks_crypto_init(0)) != 0)
 		log_error("secure heap not fully available (%s): private keys "
-		    "may not be locked in memory", kmes_err(r));
+			  "may not be locked in memory",
+		    kmes_err(r));
 }
 
 /*
@@ -194,7 +208,7 @@ pools_start(struct agent *a)
 	unsigned int nkdf;
 
 	nkdf = a->opt.nloops < KDF_THREADS_MAX ? a->opt.nloops :
-	    KDF_THREADS_MAX;
+						 KDF_THREADS_MAX;
 	if (nkdf == 0)
 		nkdf = 1;
 	if ((a->kdf_gate = workers_gate_new(nkdf)) == NULL ||
@@ -274,8 +288,8 @@ main(int argc, char **argv)
 	for (;;) {
 		prev = optind;
 		longindex = -1;
-		if ((ch = getopt_long(argc, argv, "+cDdhksE:a:O:P:t:", long_opts,
-		    &longindex)) == -1)
+		if ((ch = getopt_long(argc, argv,
+			 "+cDdhksE:a:O:P:t:", long_opts, &longindex)) == -1)
 			break;
 		/* No permuting ('+'): the option is argv[prev] itself. */
 		if (longindex >= 0 && prev < argc &&
@@ -313,17 +327,20 @@ main(int argc, char **argv)
 			break;
 		case OPT_PKCS11:
 			if (ntokens == MAX_CLI_TOKENS) {
-				fprintf(stderr, PROGNAME ": at most %d "
-				    "--pkcs11 modules\n", MAX_CLI_TOKENS);
+				fprintf(stderr,
+				    PROGNAME ": at most %d "
+					     "--pkcs11 modules\n",
+				    MAX_CLI_TOKENS);
 				exit(1);
 			}
 			tokens[ntokens].module = optarg;
 			tokens[ntokens++].token = NULL;
 			break;
 		case OPT_TOKEN:
-			if (ntokens == 0 ||
-			    tokens[ntokens - 1].token != NULL) {
-				fprintf(stderr, PROGNAME ": --token names a "
+			if (ntokens == 0 || tokens[ntokens - 1].token != NULL) {
+				fprintf(stderr,
+				    PROGNAME
+				    ": --token names a "
 				    "token of the --pkcs11 module before it\n");
 				cli_usage();
 			}
@@ -332,8 +349,10 @@ main(int argc, char **argv)
 		case OPT_PKCS11_TIMEOUT:
 			if ((life = agent_convtime(optarg)) <= 0 ||
 			    life > 3600) {
-				fprintf(stderr, PROGNAME ": bad "
-				    "--pkcs11-timeout \"%s\"\n", optarg);
+				fprintf(stderr,
+				    PROGNAME ": bad "
+					     "--pkcs11-timeout \"%s\"\n",
+				    optarg);
 				cli_usage();
 			}
 			agent.opt.pkcs11_timeout_ms = (uint32_t)life * 1000;
@@ -341,8 +360,10 @@ main(int argc, char **argv)
 			break;
 		case OPT_LOCK_IDLE:
 			if ((life = agent_convtime(optarg)) <= 0) {
-				fprintf(stderr, PROGNAME ": bad --lock-idle "
-				    "time \"%s\"\n", optarg);
+				fprintf(stderr,
+				    PROGNAME ": bad --lock-idle "
+					     "time \"%s\"\n",
+				    optarg);
 				cli_usage();
 			}
 			agent.opt.lock_idle = (uint32_t)life;
@@ -359,8 +380,9 @@ main(int argc, char **argv)
 		case 'c':
 		case 's':
 			if ((ch == 'c' && s_flag) || (ch == 's' && c_flag)) {
-				fprintf(stderr, PROGNAME ": -c and -s cannot "
-				    "be used together\n");
+				fprintf(stderr,
+				    PROGNAME ": -c and -s cannot "
+					     "be used together\n");
 				cli_usage();
 			}
 			if (ch == 'c')
@@ -374,8 +396,9 @@ main(int argc, char **argv)
 		case 'd':
 		case 'D':
 			if (d_flag || D_flag) {
-				fprintf(stderr, PROGNAME ": -d and -D are "
-				    "given once, and not together\n");
+				fprintf(stderr,
+				    PROGNAME ": -d and -D are "
+					     "given once, and not together\n");
 				cli_usage();
 			}
 			if (ch == 'd')
@@ -384,8 +407,11 @@ main(int argc, char **argv)
 				D_flag++;
 			break;
 		case 'E':
-			if (cli_parse_fp_hash(optarg, &agent.opt.fp_hash) != 0) {
-				fprintf(stderr, PROGNAME ": invalid hash "
+			if (cli_parse_fp_hash(optarg, &agent.opt.fp_hash) !=
+			    0) {
+				fprintf(stderr,
+				    PROGNAME
+				    ": invalid hash "
 				    "algorithm \"%s\" (md5 or sha256)\n",
 				    optarg);
 				exit(1);
@@ -403,24 +429,30 @@ main(int argc, char **argv)
 			if (strcmp(optarg, "allow-remote-pkcs11") == 0)
 				agent.opt.allow_remote_pkcs11 = 1;
 			else {
-				fprintf(stderr, PROGNAME ": unknown -O option "
+				fprintf(stderr,
+				    PROGNAME
+				    ": unknown -O option "
 				    "\"%s\" (supported: allow-remote-pkcs11)"
-				    "\n", optarg);
+				    "\n",
+				    optarg);
 				cli_usage();
 			}
 			break;
 		case 'P':
 			if (agent.opt.allowed_providers != NULL) {
-				fprintf(stderr, PROGNAME ": -P option already "
-				    "specified\n");
+				fprintf(stderr,
+				    PROGNAME ": -P option already "
+					     "specified\n");
 				exit(1);
 			}
 			agent.opt.allowed_providers = optarg;
 			break;
 		case 't':
 			if ((life = agent_convtime(optarg)) == -1) {
-				fprintf(stderr, PROGNAME ": bad -t lifetime "
-				    "\"%s\"\n", optarg);
+				fprintf(stderr,
+				    PROGNAME ": bad -t lifetime "
+					     "\"%s\"\n",
+				    optarg);
 				cli_usage();
 			}
 			agent.opt.default_lifetime = (uint32_t)life;
@@ -457,8 +489,9 @@ main(int argc, char **argv)
 
 		if (config_path == NULL)
 			config_path = def = config_default_path();
-		if (config_path != NULL && config_load(config_path,
-		    def == NULL, &cfg, cfg_err, sizeof(cfg_err)) != 0) {
+		if (config_path != NULL &&
+		    config_load(config_path, def == NULL, &cfg, cfg_err,
+			sizeof(cfg_err)) != 0) {
 			fprintf(stderr, PROGNAME ": %s\n", cfg_err);
 			exit(1);
 		}
@@ -513,8 +546,9 @@ main(int argc, char **argv)
 		fprintf(stderr, PROGNAME ": out of memory\n");
 		exit(1);
 	}
-	if (store_path == NULL && (default_store = ks_store_default_path()) !=
-	    NULL && stat(default_store, &st) == 0)
+	if (store_path == NULL &&
+	    (default_store = ks_store_default_path()) != NULL &&
+	    stat(default_store, &st) == 0)
 		store_path = default_store;
 	if (store_path != NULL && cli_store_exposed(store_path))
 		exit(1);
@@ -524,9 +558,10 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	if (want_pin && agent.store == NULL && ntokens == 0) {
-		fprintf(stderr, PROGNAME ": --pin: no keystore at %s; create "
-		    "one with 'kmes-keytool init'\n", default_store != NULL ?
-		    default_store : "the default path");
+		fprintf(stderr,
+		    PROGNAME ": --pin: no keystore at %s; create "
+			     "one with 'kmes-keytool init'\n",
+		    default_store != NULL ? default_store : "the default path");
 		exit(1);
 	}
 	free(default_store);
@@ -562,7 +597,9 @@ main(int argc, char **argv)
 	parent_pid = getpid();
 	if (activated) {
 		if (bind_address != NULL) {
-			fprintf(stderr, PROGNAME ": -a cannot be used with "
+			fprintf(stderr,
+			    PROGNAME
+			    ": -a cannot be used with "
 			    "socket activation (the socket unit names the "
 			    "path)\n");
 			exit(1);
@@ -586,8 +623,9 @@ main(int argc, char **argv)
 		print_env(c_flag, lsock.path, parent_pid, 0);
 	} else {
 		fflush(stdout);
-		if (want_pin && (pipe2(pipe_pin, O_CLOEXEC) != 0 ||
-		    pipe2(pipe_res, O_CLOEXEC) != 0)) {
+		if (want_pin &&
+		    (pipe2(pipe_pin, O_CLOEXEC) != 0 ||
+			pipe2(pipe_res, O_CLOEXEC) != 0)) {
 			perror(PROGNAME ": pipe");
 			cleanup_socket();
 			exit(1);
@@ -612,8 +650,9 @@ main(int argc, char **argv)
 				close(pipe_res[0]);
 				if (r != 0) {
 					(void)waitpid(pid, NULL, 0);
-					fprintf(stderr, PROGNAME ": no agent "
-					    "started\n");
+					fprintf(stderr,
+					    PROGNAME ": no agent "
+						     "started\n");
 					exit(1);
 				}
 			}
@@ -648,7 +687,7 @@ main(int argc, char **argv)
 			close(pipe_pin[1]);
 			close(pipe_res[0]);
 			if (login_from_parent(&agent, pipe_pin[0],
-			    pipe_res[1]) != 0) {
+				pipe_res[1]) != 0) {
 				prov_shutdown(&agent);
 				cleanup_socket();
 				_exit(1);
@@ -683,8 +722,8 @@ main(int argc, char **argv)
 
 	secure_heap_init();
 	pthread_mutex_init(&agent.lock_mtx, NULL);
-	if ((agent.lock_secret = kmes_secure_alloc(KS_PWHASH_SALT_LEN +
-	    KS_PWHASH_LEN)) == NULL ||
+	if ((agent.lock_secret = kmes_secure_alloc(
+		 KS_PWHASH_SALT_LEN + KS_PWHASH_LEN)) == NULL ||
 	    (agent.guesses = guess_limiter_new()) == NULL) {
 		log_error("out of memory");
 		cleanup_socket();
@@ -695,8 +734,8 @@ main(int argc, char **argv)
 	dispatch_hooks(&agent, &hooks);
 	if (pools_start(&agent) != 0 ||
 	    (agent.loops = loopset_new(agent.opt.nloops, agent.listen_fd,
-	    agent.opt.uid, &hooks, &agent.quit, 1,
-	    agent.opt.foreground)) == NULL) {
+		 agent.opt.uid, &hooks, &agent.quit, 1,
+		 agent.opt.foreground)) == NULL) {
 		log_error("cannot start the event loops");
 		status = 1;
 	} else if ((r = loopset_run(agent.loops)) != 0) {

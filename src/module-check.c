@@ -49,7 +49,7 @@ read_head(int fd, void *buf, size_t len)
 
 /* This program's own ELF header: what a module must match to load here. */
 static int
-self_ehdr(ElfW(Ehdr) *eh)
+self_ehdr(ElfW(Ehdr) * eh)
 {
 	int fd, r;
 
@@ -78,7 +78,8 @@ modcheck_fd(int fd, uid_t uid, char *err, size_t errlen)
 	}
 	/* Whoever may write the file decides what code the agent runs. */
 	if (st.st_uid != 0 && st.st_uid != uid) {
-		snprintf(err, errlen, "owned by uid %lu, not by root or uid %lu",
+		snprintf(err, errlen,
+		    "owned by uid %lu, not by root or uid %lu",
 		    (unsigned long)st.st_uid, (unsigned long)uid);
 		return KMES_ERR_DENIED;
 	}
@@ -102,7 +103,8 @@ modcheck_fd(int fd, uid_t uid, char *err, size_t errlen)
 	    eh.e_ident[EI_DATA] != self.e_ident[EI_DATA] ||
 	    eh.e_ident[EI_VERSION] != EV_CURRENT ||
 	    eh.e_machine != self.e_machine) {
-		snprintf(err, errlen, "an ELF file for another machine "
+		snprintf(err, errlen,
+		    "an ELF file for another machine "
 		    "(class %u, data %u, machine %u; this agent: %u, %u, %u)",
 		    eh.e_ident[EI_CLASS], eh.e_ident[EI_DATA],
 		    (unsigned int)eh.e_machine, self.e_ident[EI_CLASS],
@@ -118,8 +120,7 @@ modcheck_fd(int fd, uid_t uid, char *err, size_t errlen)
 }
 
 int
-modcheck_open(const char *canon, uid_t uid, int *fdp, char *err,
-    size_t errlen)
+modcheck_open(const char *canon, uid_t uid, int *fdp, char *err, size_t errlen)
 {
 	char proc[64], seen[PATH_MAX];
 	ssize_t n;
@@ -132,13 +133,15 @@ modcheck_open(const char *canon, uid_t uid, int *fdp, char *err,
 	 * O_NOFOLLOW: canon came from realpath(); a symlink here now was
 	 * put there since.
 	 */
-	if ((fd = open(canon, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s", errno == ELOOP ?
-		    "a symbolic link appeared in place of the file" :
-		    strerror(errno));
+	if ((fd = open(canon,
+		 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) ==
+	    -1) {
+		snprintf(err, errlen, "%s",
+		    errno == ELOOP ?
+			"a symbolic link appeared in place of the file" :
+			strerror(errno));
 		r = errno == ENOENT ? KMES_ERR_INVALID_ARGUMENT :
-		    KMES_ERR_SYSTEM;
+				      KMES_ERR_SYSTEM;
 		goto out;
 	}
 	/*
@@ -162,7 +165,7 @@ modcheck_open(const char *canon, uid_t uid, int *fdp, char *err,
 	*fdp = fd;
 	fd = -1;
 	r = 0;
- out:
+out:
 	if (fd != -1)
 		close(fd);
 	return r;

@@ -42,7 +42,7 @@ struct helper {
 struct sign_channel {
 	struct helper *h;
 	int fd;
-	struct tok_session **sessions;	/* one per token, opened lazily */
+	struct tok_session **sessions; /* one per token, opened lazily */
 };
 
 /* Sends body framed. The agent reads every reply, so this cannot block
@@ -112,16 +112,16 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 	 * the path may have been replaced since. The check runs again here,
 	 * in the process that loads, right before dlopen().
 	 */
-	if ((r = modcheck_fd(P11H_MODULE_FD, getuid(), why,
-	    sizeof(why))) != 0) {
-		snprintf(err, TOK_ERRMSG_MAX, "refusing to load %s: %s",
-		    module, why);
+	if ((r = modcheck_fd(P11H_MODULE_FD, getuid(), why, sizeof(why))) !=
+	    0) {
+		snprintf(err, TOK_ERRMSG_MAX, "refusing to load %s: %s", module,
+		    why);
 		goto out;
 	}
 	snprintf(dlpath, sizeof(dlpath), "/proc/self/fd/%d", P11H_MODULE_FD);
 	if ((r = tok_module_load(dlpath, module, &h->m, err)) != 0 ||
-	    (r = tok_module_tokens(h->m, want[0] == '\0' ? NULL : want,
-	    &found, &nfound, err)) != 0)
+	    (r = tok_module_tokens(h->m, want[0] == '\0' ? NULL : want, &found,
+		 &nfound, err)) != 0)
 		goto out;
 	h->tokens = found;
 	h->ntokens = nfound;
@@ -145,11 +145,12 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 			continue;
 		}
 		logged_in++;
-		if ((r = tok_token_keys(found[i], &h->keys, &h->nkeys,
-		    note_log, NULL)) != 0) {
-			snprintf(err, TOK_ERRMSG_MAX, "token '%s': listing "
-			    "keys: %s", tok_token_label(found[i]),
-			    kmes_err(r));
+		if ((r = tok_token_keys(found[i], &h->keys, &h->nkeys, note_log,
+			 NULL)) != 0) {
+			snprintf(err, TOK_ERRMSG_MAX,
+			    "token '%s': listing "
+			    "keys: %s",
+			    tok_token_label(found[i]), kmes_err(r));
 			goto out;
 		}
 		n = snprintf(desc + dlen, sizeof(desc) - dlen,
@@ -176,7 +177,7 @@ do_init(struct helper *h, struct kbuf *m, struct kbuf *reply,
 			goto out;
 	}
 	r = 0;
- out:
+out:
 	if (r != 0 && err[0] == '\0')
 		snprintf(err, TOK_ERRMSG_MAX, "%s", kmes_err(r));
 	free(module);
@@ -228,7 +229,7 @@ serve_sign(struct sign_channel *w, struct kbuf *m, struct kbuf *reply,
 	    kbuf_get_string_direct(m, &blob, &blen) != 0 ||
 	    kbuf_get_string_direct(m, &data, &dlen) != 0 ||
 	    kbuf_get_u32(m, &flags) != 0 || kbuf_len(m) != 0)
-		return KMES_ERR_INVALID_FORMAT;	/* the agent is confused */
+		return KMES_ERR_INVALID_FORMAT; /* the agent is confused */
 	if ((k = find_key(w->h, blob, blen)) == NULL)
 		return send_fail(w->fd, 1, id, KMES_ERR_KEY_NOT_FOUND,
 		    "key not on this token");
@@ -238,12 +239,12 @@ serve_sign(struct sign_channel *w, struct kbuf *m, struct kbuf *reply,
 		return send_fail(w->fd, 1, id, r, kmes_err(r));
 	kbuf_reset(sig);
 	if ((r = tok_session_sign(w->sessions[ti], k, data, dlen, flags, sig,
-	    err)) != 0) {
+		 err)) != 0) {
 		log_error("token '%s': signing with \"%s\": %s",
 		    tok_token_label(k->token), k->label,
 		    err[0] != '\0' ? err : kmes_err(r));
-		return send_fail(w->fd, 1, id, r, err[0] != '\0' ? err :
-		    kmes_err(r));
+		return send_fail(w->fd, 1, id, r,
+		    err[0] != '\0' ? err : kmes_err(r));
 	}
 	kbuf_reset(reply);
 	if ((r = kbuf_put_u8(reply, P11H_OK)) != 0 ||
@@ -324,7 +325,8 @@ p11helper_main(int argc, char **argv)
 		workers[i].h = &h;
 		workers[i].fd = P11H_FD_BASE + i;
 		if ((workers[i].sessions = calloc(h.ntokens == 0 ? 1 :
-		    h.ntokens, sizeof(*workers[i].sessions))) == NULL)
+								   h.ntokens,
+			 sizeof(*workers[i].sessions))) == NULL)
 			return 1;
 	}
 	for (i = 1; i < nchan; i++) {

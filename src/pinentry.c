@@ -59,8 +59,8 @@ struct pe {
 	int fd;
 	uint64_t deadline_ms;
 	const atomic_int *quit;
-	size_t total;			/* bytes received so far */
-	struct kbuf *in;		/* kbuf_new_secure: what the program sent */
+	size_t total;	 /* bytes received so far */
+	struct kbuf *in; /* kbuf_new_secure: what the program sent */
 	char line[PE_LINE_MAX + 1];
 	size_t llen;
 	uint8_t pin[READPASS_MAX + 1];
@@ -87,7 +87,8 @@ pe_wait(struct pe *pe, short events)
 			return KMES_ERR_TIMEOUT;
 		if ((now = agent_now_ms()) >= pe->deadline_ms)
 			return KMES_ERR_TIMEOUT;
-		ms = pe->deadline_ms - now > PE_SLICE_MS ? PE_SLICE_MS :
+		ms = pe->deadline_ms - now > PE_SLICE_MS ?
+		    PE_SLICE_MS :
 		    (int)(pe->deadline_ms - now);
 		pfd.fd = pe->fd;
 		pfd.events = events;
@@ -157,7 +158,7 @@ pe_read_line(struct pe *pe)
 		err = errno;
 		/* Give back what the read did not fill (wiped). */
 		if ((r = kbuf_consume_end(pe->in,
-		    got > 0 ? room - (size_t)got : room)) != 0)
+			 got > 0 ? room - (size_t)got : room)) != 0)
 			return r;
 		if (got == -1) {
 			if (err == EINTR || err == EAGAIN || err == EWOULDBLOCK)
@@ -182,8 +183,7 @@ is_word(const char *line, const char *w)
 {
 	size_t n = strlen(w);
 
-	return strncmp(line, w, n) == 0 &&
-	    (line[n] == '\0' || line[n] == ' ');
+	return strncmp(line, w, n) == 0 && (line[n] == '\0' || line[n] == ' ');
 }
 
 static int
@@ -402,19 +402,19 @@ pe_spawn(struct pe *pe, const char *program)
 	sigaddset(&set, SIGCHLD);
 	if (posix_spawnattr_setsigdefault(&attr, &set) != 0 ||
 	    posix_spawnattr_setflags(&attr,
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0)
+		POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0)
 		goto out;
 	if (posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO) != 0 ||
 	    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null",
-	    O_WRONLY, 0) != 0 ||
-	    posix_spawn_file_actions_addclosefrom_np(&fa,
-	    STDERR_FILENO + 1) != 0)
+		O_WRONLY, 0) != 0 ||
+	    posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1) !=
+		0)
 		goto out;
 	argv[0] = (char *)program;
 	argv[1] = NULL;
 	if ((err = posix_spawnp(&pe->pid, program, &fa, &attr, argv,
-	    environ)) != 0) {
+		 environ)) != 0) {
 		pe->pid = -1;
 		errno = err;
 		goto out;
@@ -423,7 +423,7 @@ pe_spawn(struct pe *pe, const char *program)
 	sv[0] = -1;
 	(void)fcntl(pe->fd, F_SETFL, O_NONBLOCK);
 	r = 0;
- out:
+out:
 	if (attr_init)
 		posix_spawnattr_destroy(&attr);
 	if (fa_init)
@@ -462,7 +462,7 @@ pe_finish(struct pe *pe)
 	(void)kill(pe->pid, SIGKILL);
 	while (waitpid(pe->pid, NULL, 0) == -1 && errno == EINTR)
 		continue;
- reaped:
+reaped:
 	pe->pid = -1;
 }
 
@@ -500,7 +500,8 @@ pe_new(const struct pinentry_req *req, struct pe **pep)
 	}
 	/* The user may think for minutes; a program that hangs may not. */
 	wait_s = req->timeout_s != 0 && req->timeout_s < 86400 ?
-	    req->timeout_s + PE_GRACE_S : PINENTRY_WAIT_DEFAULT;
+	    req->timeout_s + PE_GRACE_S :
+	    PINENTRY_WAIT_DEFAULT;
 	pe->deadline_ms = agent_now_ms() + (uint64_t)wait_s * 1000;
 	*pep = pe;
 	return 0;
@@ -544,16 +545,15 @@ pe_ask(struct pe *pe, const struct pinentry_req *req, uint8_t **pinp,
 	 */
 	if (req->ttyname != NULL &&
 	    ((r = pe_option(pe, "ttyname", req->ttyname)) != 0 ||
-	    (r = pe_option(pe, "ttytype", getenv("TERM"))) != 0 ||
-	    (r = pe_option(pe, "lc-ctype", locale_ctype())) != 0))
+		(r = pe_option(pe, "ttytype", getenv("TERM"))) != 0 ||
+		(r = pe_option(pe, "lc-ctype", locale_ctype())) != 0))
 		return r;
 	snprintf(num, sizeof(num), "%u", req->timeout_s);
 	if ((r = pe_tell(pe, "SETTITLE", req->title)) != 0 ||
 	    (r = pe_tell(pe, "SETDESC", req->desc)) != 0 ||
 	    (r = pe_tell(pe, "SETPROMPT", req->prompt)) != 0 ||
 	    (r = pe_tell(pe, "SETERROR", req->error)) != 0 ||
-	    (req->timeout_s != 0 &&
-	    (r = pe_tell(pe, "SETTIMEOUT", num)) != 0))
+	    (req->timeout_s != 0 && (r = pe_tell(pe, "SETTIMEOUT", num)) != 0))
 		return r;
 
 	if ((r = pe_send(pe, "GETPIN", NULL)) != 0 ||
@@ -573,8 +573,7 @@ pe_ask(struct pe *pe, const struct pinentry_req *req, uint8_t **pinp,
 }
 
 int
-pinentry_getpin(const struct pinentry_req *req, uint8_t **pinp,
-    size_t *lenp)
+pinentry_getpin(const struct pinentry_req *req, uint8_t **pinp, size_t *lenp)
 {
 	struct pe *pe = NULL;
 	int r;
@@ -632,7 +631,7 @@ pinentry_find(void)
 		if (n == 0 || *p != '/')
 			continue;
 		if ((size_t)snprintf(cand, sizeof(cand), "%.*s/pinentry",
-		    (int)n, p) >= sizeof(cand))
+			(int)n, p) >= sizeof(cand))
 			continue;
 		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
 		    access(cand, X_OK) == 0)
@@ -653,7 +652,7 @@ pinentry_err(int r)
 		return "no answer from the pinentry in time";
 	case KMES_ERR_SYSTEM:
 		return "the pinentry program could not be run or could not "
-		    "show a dialog";
+		       "show a dialog";
 	case KMES_ERR_STRING_TOO_LARGE:
 	case KMES_ERR_MESSAGE_TOO_LARGE:
 		return "the pinentry sent more than the protocol allows";

@@ -16,13 +16,14 @@
 
 /* One question. Only program is required; every text may be NULL. */
 struct pinentry_req {
-	const char *program;	/* absolute path, or a name searched on PATH */
-	const char *title;	/* SETTITLE, e.g. "kmes-agent" */
-	const char *desc;	/* SETDESC: which store/token, tries left */
-	const char *prompt;	/* SETPROMPT, e.g. "PIN:" */
-	const char *error;	/* SETERROR after a wrong try, or NULL */
-	const char *ttyname;	/* OPTION ttyname (curses/tty pinentries), or NULL */
-	unsigned int timeout_s;	/* SETTIMEOUT, 0 = none */
+	const char *program; /* absolute path, or a name searched on PATH */
+	const char *title;   /* SETTITLE, e.g. "kmes-agent" */
+	const char *desc;    /* SETDESC: which store/token, tries left */
+	const char *prompt;  /* SETPROMPT, e.g. "PIN:" */
+	const char *error;   /* SETERROR after a wrong try, or NULL */
+	const char
+	    *ttyname; /* OPTION ttyname (curses/tty pinentries), or NULL */
+	unsigned int timeout_s; /* SETTIMEOUT, 0 = none */
 	/*
 	 * Optional: the question is abandoned (KMES_ERR_TIMEOUT) soon after
 	 * *quit becomes non-zero, so a daemon that shuts down is not held by
@@ -50,8 +51,8 @@ int pinentry_getpin(const struct pinentry_req *req, uint8_t **pinp,
  * socket) instead of one it starts: req->program is not used, and fd
  * stays open. The seam the fuzzer drives; returns as pinentry_getpin.
  */
-int pinentry_getpin_fd(int fd, const struct pinentry_req *req,
-    uint8_t **pinp, size_t *lenp) __attribute__((warn_unused_result));
+int pinentry_getpin_fd(int fd, const struct pinentry_req *req, uint8_t **pinp,
+    size_t *lenp) __attribute__((warn_unused_result));
 
 /* Returns the absolute path of "pinentry" on PATH (malloc'd), or NULL. */
 char *pinentry_find(void);

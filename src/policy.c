@@ -40,7 +40,8 @@ policy_pkalg_matches(const char *pkalg, const struct ks_key *k)
 		return strcmp(pkalg, "rsa-sha2-256") == 0 ||
 		    strcmp(pkalg, "rsa-sha2-512") == 0;
 	if (strcmp(t, "ssh-rsa-cert-v01@openssh.com") == 0)
-		return strcmp(pkalg, "rsa-sha2-256-cert-v01@openssh.com") == 0 ||
+		return strcmp(pkalg, "rsa-sha2-256-cert-v01@openssh.com") ==
+		    0 ||
 		    strcmp(pkalg, "rsa-sha2-512-cert-v01@openssh.com") == 0;
 	return 0;
 }
@@ -74,10 +75,11 @@ policy_session_bind(struct peer *p, struct kbuf *m)
 		log_info("session-bind: bad host key: %s", kmes_err(r));
 		return r;
 	}
-	if ((r = ks_key_verify(key, sb.sig, sb.sig_len, sb.sid,
-	    sb.sid_len)) != 0) {
+	if ((r = ks_key_verify(key, sb.sig, sb.sig_len, sb.sid, sb.sid_len)) !=
+	    0) {
 		log_error("session-bind: host key signature over the session "
-		    "ID does not verify: %s", kmes_err(r));
+			  "ID does not verify: %s",
+		    kmes_err(r));
 		goto out;
 	}
 	for (i = 0; i < p->nbinds; i++) {
@@ -85,7 +87,7 @@ policy_session_bind(struct peer *p, struct kbuf *m)
 		/* An authentication bind is final: nothing may follow it. */
 		if (!b->forwarded) {
 			log_error("session-bind: connection already bound for "
-			    "authentication");
+				  "authentication");
 			r = KMES_ERR_DENIED;
 			goto out;
 		}
@@ -97,7 +99,7 @@ policy_session_bind(struct peer *p, struct kbuf *m)
 		}
 		if (sid_match) {
 			log_error("session-bind: session ID already bound to "
-			    "another host key");
+				  "another host key");
 			r = KMES_ERR_DENIED;
 			goto out;
 		}
@@ -117,7 +119,7 @@ policy_session_bind(struct peer *p, struct kbuf *m)
 	log_debug("session bound (%s, slot %zu)",
 	    b->forwarded ? "forwarding" : "authentication", p->nbinds - 1);
 	r = 0;
- out:
+out:
 	ks_key_free(key);
 	return r;
 }
@@ -152,8 +154,9 @@ match_key_hop(const struct ks_key *key, const struct agent_hop *hop)
 		ks_key_free(ca);
 		if (!ok)
 			continue;
-		if (ks_cert_check_host(key, hop->hostname != NULL ?
-		    hop->hostname : "(ORIGIN)", (uint64_t)time(NULL)) != 0)
+		if (ks_cert_check_host(key,
+			hop->hostname != NULL ? hop->hostname : "(ORIGIN)",
+			(uint64_t)time(NULL)) != 0)
 			continue;
 		return 1;
 	}
@@ -213,7 +216,7 @@ policy_identity_permitted(const struct ks_identity *id, const struct peer *p,
 			 * authentication bind. */
 			if (b->forwarded && user != NULL) {
 				log_error("refusing to sign on a forwarding "
-				    "hop");
+					  "hop");
 				return KMES_ERR_DENIED;
 			}
 		} else {
@@ -221,12 +224,12 @@ policy_identity_permitted(const struct ks_identity *id, const struct peer *p,
 				hp = fwd_host;
 			if (!b->forwarded) {
 				log_error("refusing to forward through an "
-				    "authentication bind");
+					  "authentication bind");
 				return KMES_ERR_DENIED;
 			}
 		}
 		if (!permitted_by_dest(fromkey, b->hostkey, id,
-		    i == p->nbinds - 1 ? user : NULL, hp))
+			i == p->nbinds - 1 ? user : NULL, hp))
 			return KMES_ERR_DENIED;
 		fromkey = b->hostkey;
 	}
@@ -256,13 +259,13 @@ policy_check_sign(const struct peer *p, const struct ks_identity *id,
 	*userp = NULL;
 	if (p->nbinds == 0) {
 		log_info("refusing use of destination-constrained key \"%s\" "
-		    "to sign on an unbound connection",
+			 "to sign on an unbound connection",
 		    ks_identity_comment(id));
 		return KMES_ERR_DENIED;
 	}
 	if (agent_userauth_parse(data, dlen, &ua) != 0) {
 		log_info("refusing use of destination-constrained key \"%s\" "
-		    "to sign an unidentified signature",
+			 "to sign an unidentified signature",
 		    ks_identity_comment(id));
 		return KMES_ERR_DENIED;
 	}
@@ -270,7 +273,8 @@ policy_check_sign(const struct peer *p, const struct ks_identity *id,
 	if (ua.key_len != kblob_len || memcmp(ua.key, kblob, kblob_len) != 0 ||
 	    !policy_pkalg_matches(ua.pkalg, ks_identity_key(id))) {
 		log_info("refusing destination-constrained key \"%s\": signed "
-		    "request names another key", ks_identity_comment(id));
+			 "request names another key",
+		    ks_identity_comment(id));
 		goto out;
 	}
 	if (policy_identity_permitted(id, p, ua.user, NULL, NULL) != 0)
@@ -279,30 +283,32 @@ policy_check_sign(const struct peer *p, const struct ks_identity *id,
 	if (ua.sid_len != last->sid_len ||
 	    kmes_ct_memcmp(ua.sid, last->sid, last->sid_len) != 0) {
 		log_error("refusing destination-constrained key \"%s\": "
-		    "unexpected session ID for user %s",
+			  "unexpected session ID for user %s",
 		    ks_identity_comment(id), ua.user);
 		goto out;
 	}
 	if (p->nbinds > 1 && ua.hostkey == NULL) {
 		log_error("refusing destination-constrained key \"%s\": no "
-		    "host key in signature for forwarded connection",
+			  "host key in signature for forwarded connection",
 		    ks_identity_comment(id));
 		goto out;
 	}
 	if (ua.hostkey != NULL) {
-		if (ks_key_from_blob(ua.hostkey, ua.hostkey_len,
-		    &hostkey) != 0 ||
+		if (ks_key_from_blob(ua.hostkey, ua.hostkey_len, &hostkey) !=
+			0 ||
 		    !policy_same_key(hostkey, last->hostkey)) {
-			log_error("refusing destination-constrained key "
+			log_error(
+			    "refusing destination-constrained key "
 			    "\"%s\": host key in request is not the one most "
-			    "recently bound", ks_identity_comment(id));
+			    "recently bound",
+			    ks_identity_comment(id));
 			goto out;
 		}
 	}
 	*userp = ua.user;
 	ua.user = NULL;
 	r = 0;
- out:
+out:
 	ks_key_free(hostkey);
 	agent_userauth_clear(&ua);
 	return r;

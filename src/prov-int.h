@@ -20,22 +20,22 @@ struct agent;
 #define CHAN_PER_LOOP 4
 
 struct provider {
-	pthread_mutex_t mtx;	/* guards everything but the atomics */
+	pthread_mutex_t mtx; /* guards everything but the atomics */
 	int used;
 	/* Atomic: a failed add sets it under mtx alone, while adds scan
 	 * every slot under provs_mtx alone. */
 	atomic_int removed;
 	int from_cli;
-	char *module;		/* realpath */
-	char *token;		/* label or serial; NULL for all tokens */
-	char *desc;		/* "token 'x' (serial y)" from the helper */
-	uint8_t *pin;		/* secure memory */
+	char *module; /* realpath */
+	char *token;  /* label or serial; NULL for all tokens */
+	char *desc;   /* "token 'x' (serial y)" from the helper */
+	uint8_t *pin; /* secure memory */
 	size_t pinlen;
-	uint8_t *cons;		/* constraints in wire form, for each key */
+	uint8_t *cons; /* constraints in wire form, for each key */
 	size_t cons_len;
 	uint64_t expiry_ms;
 	pid_t pid;
-	int fds[MAX_LOOPS * CHAN_PER_LOOP];	/* not yet taken by a loop */
+	int fds[MAX_LOOPS * CHAN_PER_LOOP]; /* not yet taken by a loop */
 	atomic_uint gen;
 	atomic_int alive;
 };

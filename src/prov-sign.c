@@ -32,22 +32,22 @@
 
 struct token_req {
 	struct token_req *next;
-	struct request *req;	/* NULL once the client stopped waiting */
+	struct request *req; /* NULL once the client stopped waiting */
 	struct ks_identity *id;
-	struct kbuf *msg;	/* the framed SIGN request */
+	struct kbuf *msg; /* the framed SIGN request */
 	uint32_t reqid;
-	unsigned int gen;	/* helper generation it was sent to */
+	unsigned int gen; /* helper generation it was sent to */
 	size_t prov;
 	int sent;
 };
 
 struct channel {
 	int fd;
-	unsigned int li;	/* its loop's index */
-	size_t pi;		/* its provider's index */
+	unsigned int li; /* its loop's index */
+	size_t pi;	 /* its provider's index */
 	unsigned int gen;
 	struct loop *loop;
-	struct token_req *req;	/* in flight, at most one */
+	struct token_req *req; /* in flight, at most one */
 	struct agent_reader *in;
 };
 
@@ -170,7 +170,7 @@ chan_ensure(struct loop *l, unsigned int li, size_t pi, size_t j)
 	if (ch->fd >= 0) {
 		/* A previous helper's channel. */
 		if (ch->req != NULL)
-			return KMES_ERR_LOCKED;	/* its answer is still due */
+			return KMES_ERR_LOCKED; /* its answer is still due */
 		chan_close(ch);
 	}
 	/* Never wait on a loop: a restart may hold this for seconds. */
@@ -253,7 +253,7 @@ pump(struct loop *l, unsigned int li, size_t pi)
 				break;
 		}
 		if (j == CHAN_PER_LOOP)
-			return;		/* all busy: a reply will pump */
+			return; /* all busy: a reply will pump */
 		waitq[li][pi] = q->next;
 		q->next = NULL;
 		if (chan_send(ch, q) != 0)
@@ -309,8 +309,10 @@ chan_event(struct loop *l, int fd, uint32_t ev, void *arg)
 		if (r == KMES_ERR_MESSAGE_INCOMPLETE)
 			break;
 		if (r != 0) {
-			chan_dead(ch, pi, r == KMES_ERR_CONNECTION_CLOSED ?
-			    "it exited or crashed" : "it sent a bad frame");
+			chan_dead(ch, pi,
+			    r == KMES_ERR_CONNECTION_CLOSED ?
+				"it exited or crashed" :
+				"it sent a bad frame");
 			break;
 		}
 		if (agent_reader_message(ch->in, &m) != 0) {
@@ -339,7 +341,8 @@ sign_expired(struct request *r)
 	r->cancel = NULL;
 	q->req = NULL;
 	log_error("the token did not answer a signature with \"%s\" within "
-	    "%llu s", ks_identity_comment(q->id),
+		  "%llu s",
+	    ks_identity_comment(q->id),
 	    (unsigned long long)prov_timeout_ms(r->agent) / 1000);
 	audit_sign(r->peer, q->id, NULL, 0, "error", "PKCS#11 timeout");
 	/* The reply still due keeps its channel busy until the kill's
@@ -395,7 +398,7 @@ restart_run(void *arg)
 	if (p->removed || !p->used)
 		j->r = KMES_ERR_KEY_NOT_FOUND;
 	else if (atomic_load(&p->alive))
-		j->r = 0;	/* another request restarted it */
+		j->r = 0; /* another request restarted it */
 	else {
 		log_info("restarting the PKCS#11 helper for %s", p->module);
 		j->r = prov_helper_start(j->agent, p, j->q->prov + 1, j->err,
@@ -415,8 +418,8 @@ restart_done(struct request *r, void *arg)
 		request_end(r);
 	} else if (j->r != 0) {
 		log_error("PKCS#11 provider %s cannot be restarted: %s",
-		    provs[q->prov].module, j->err[0] != '\0' ? j->err :
-		    kmes_err(j->r));
+		    provs[q->prov].module,
+		    j->err[0] != '\0' ? j->err : kmes_err(j->r));
 		audit_sign(r->peer, q->id, NULL, 0, "error",
 		    "PKCS#11 helper restart failed");
 		req_free(q);
@@ -441,8 +444,7 @@ prov_sign(struct request *r)
 		goto fail;
 	}
 	blob = ks_key_blob(ks_identity_key(r->id), &blen);
-	if ((q = calloc(1, sizeof(*q))) == NULL ||
-	    (body = kbuf_new()) == NULL)
+	if ((q = calloc(1, sizeof(*q))) == NULL || (body = kbuf_new()) == NULL)
 		goto fail;
 	q->id = ks_identity_ref(r->id);
 	q->prov = pi;
@@ -451,8 +453,7 @@ prov_sign(struct request *r)
 	    kbuf_put_u32(body, q->reqid) != 0 ||
 	    kbuf_put_string(body, blob, blen) != 0 ||
 	    kbuf_put_string(body, r->data, r->dlen) != 0 ||
-	    kbuf_put_u32(body, r->flags) != 0 ||
-	    (q->msg = frame(body)) == NULL)
+	    kbuf_put_u32(body, r->flags) != 0 || (q->msg = frame(body)) == NULL)
 		goto fail;
 	kbuf_free(body);
 	body = NULL;
@@ -466,12 +467,12 @@ prov_sign(struct request *r)
 	j->agent = r->agent;
 	j->q = q;
 	if (request_offload(r, r->agent->wait_pool, restart_run, restart_done,
-	    j) != 0) {
+		j) != 0) {
 		free(j);
 		goto fail;
 	}
 	return;
- fail:
+fail:
 	kbuf_free(body);
 	req_free(q);
 	request_reply_code(r, SSH_AGENT_FAILURE);

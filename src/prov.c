@@ -60,10 +60,8 @@ prov_set_helper_exe(const char *path)
 uint64_t
 prov_timeout_ms(const struct agent *a)
 {
-	return a->opt.pkcs11_timeout_ms != 0 ? a->opt.pkcs11_timeout_ms :
-	    30000;
+	return a->opt.pkcs11_timeout_ms != 0 ? a->opt.pkcs11_timeout_ms : 30000;
 }
-
 
 void
 prov_init(void)
@@ -147,8 +145,7 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch,
 	if ((mfd = fcntl(module_fd, F_DUPFD_CLOEXEC, P11H_MODULE_FD + 1)) < 0)
 		goto out;
 	for (i = 0; i < nch; i++) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-		    sv) != 0)
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 			goto out;
 		mine[i] = sv[0];
 		if ((theirs[i] = fd_above_targets(sv[1])) < 0) {
@@ -159,8 +156,8 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch,
 		made++;
 	}
 	snprintf(nbuf, sizeof(nbuf), "%zu", nch);
-	snprintf(lbuf, sizeof(lbuf), "%d", a->opt.debug ? LOG_LVL_DEBUG :
-	    LOG_LVL_INFO);
+	snprintf(lbuf, sizeof(lbuf), "%d",
+	    a->opt.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	argv[0] = "kmes-agent";
 	argv[1] = P11H_ARG;
 	argv[2] = nbuf;
@@ -191,7 +188,7 @@ helper_spawn(struct agent *a, struct provider *p, int *mine, size_t nch,
 	log_info("started a PKCS#11 helper (pid %ld) for %s", (long)pid,
 	    p->module);
 	r = 0;
- out:
+out:
 	if (mfd >= 0)
 		close(mfd);
 	for (i = 0; i < made; i++) {
@@ -229,7 +226,8 @@ helper_init(struct agent *a, struct provider *p, int fd, struct kbuf *rep,
 	if ((r = kbuf_put_u8(body, P11H_INIT)) != 0 ||
 	    (r = kbuf_put_cstring(body, p->module)) != 0 ||
 	    (r = kbuf_put_cstring(body, p->token != NULL ? p->token : "")) !=
-	    0 || (r = kbuf_put_string(body, p->pin, p->pinlen)) != 0 ||
+		0 ||
+	    (r = kbuf_put_string(body, p->pin, p->pinlen)) != 0 ||
 	    (r = agent_msg_put_framed_max(msg, body, P11H_MSG_MAX)) != 0)
 		goto out;
 	if (kmes_write_all(fd, kbuf_ptr(msg), kbuf_len(msg)) != 0) {
@@ -239,11 +237,13 @@ helper_init(struct agent *a, struct provider *p, int fd, struct kbuf *rep,
 	}
 	if ((r = read_reply(fd, rep, prov_timeout_ms(a))) != 0) {
 		if (r == KMES_ERR_TIMEOUT)
-			snprintf(err, errlen, "the PKCS#11 module did not "
+			snprintf(err, errlen,
+			    "the PKCS#11 module did not "
 			    "answer within %llu s",
 			    (unsigned long long)prov_timeout_ms(a) / 1000);
 		else
-			snprintf(err, errlen, "the PKCS#11 helper died while "
+			snprintf(err, errlen,
+			    "the PKCS#11 helper died while "
 			    "loading the module (it may have crashed)");
 		goto out;
 	}
@@ -261,7 +261,7 @@ helper_init(struct agent *a, struct provider *p, int fd, struct kbuf *rep,
 	}
 	if (type != P11H_OK)
 		r = KMES_ERR_AGENT_PROTOCOL;
- out:
+out:
 	kbuf_free(body);
 	kbuf_free(msg);
 	free(why);
@@ -292,9 +292,10 @@ publish_keys(struct agent *a, struct provider *p, size_t source,
 		goto out;
 	}
 	n = cnt;
-	if (n != 0 && ((keys = calloc(n, sizeof(*keys))) == NULL ||
-	    (comments = calloc(n, sizeof(*comments))) == NULL ||
-	    (cons = calloc(n, sizeof(*cons))) == NULL)) {
+	if (n != 0 &&
+	    ((keys = calloc(n, sizeof(*keys))) == NULL ||
+		(comments = calloc(n, sizeof(*comments))) == NULL ||
+		(cons = calloc(n, sizeof(*cons))) == NULL)) {
 		r = KMES_ERR_ALLOC;
 		goto out;
 	}
@@ -316,14 +317,14 @@ publish_keys(struct agent *a, struct provider *p, size_t source,
 		}
 	}
 	if ((r = ks_table_replace_source(a->table, KS_ORIGIN_TOKEN,
-	    (uint32_t)source, keys, comments, cons, n, p->expiry_ms)) != 0)
+		 (uint32_t)source, keys, comments, cons, n, p->expiry_ms)) != 0)
 		goto out;
 	/* The table took every key, comment and constraint. */
 	made = 0;
 	*descp = desc;
 	desc = NULL;
 	*nkeys = n;
- out:
+out:
 	for (i = 0; i < made && keys != NULL; i++) {
 		ks_key_free(keys[i]);
 		free(comments[i]);
@@ -337,8 +338,8 @@ publish_keys(struct agent *a, struct provider *p, size_t source,
 }
 
 int
-prov_helper_start(struct agent *a, struct provider *p, size_t source,
-    char *err, size_t errlen)
+prov_helper_start(struct agent *a, struct provider *p, size_t source, char *err,
+    size_t errlen)
 {
 	size_t nch = (size_t)a->opt.nloops * CHAN_PER_LOOP, i, n = 0;
 	int mine[P11H_MAX_CHANNELS], module_fd = -1;
@@ -357,7 +358,7 @@ prov_helper_start(struct agent *a, struct provider *p, size_t source,
 	 * here, before any process exists that could dlopen() it.
 	 */
 	if ((r = modcheck_open(p->module, a->opt.uid, &module_fd, chk,
-	    sizeof(chk))) != 0) {
+		 sizeof(chk))) != 0) {
 		snprintf(err, errlen, "not loaded: %s", chk);
 		goto out;
 	}
@@ -375,8 +376,8 @@ prov_helper_start(struct agent *a, struct provider *p, size_t source,
 	if (p->expiry_ms != 0 && a->loops != NULL)
 		loopset_kick(a->loops);
 	for (i = 0; i < nch; i++) {
-		(void)fcntl(mine[i], F_SETFL, fcntl(mine[i], F_GETFL) |
-		    O_NONBLOCK);
+		(void)fcntl(mine[i], F_SETFL,
+		    fcntl(mine[i], F_GETFL) | O_NONBLOCK);
 		p->fds[i] = mine[i];
 		mine[i] = -1;
 	}
@@ -387,7 +388,7 @@ prov_helper_start(struct agent *a, struct provider *p, size_t source,
 	atomic_store(&p->alive, 1);
 	log_info("PKCS#11 %s of %s: %zu key(s)", p->desc, p->module, n);
 	r = 0;
- out:
+out:
 	if (r != 0 && err[0] == '\0')
 		snprintf(err, errlen, "%s", kmes_err(r));
 	if (module_fd >= 0)
@@ -444,8 +445,8 @@ prov_add(struct agent *a, const char *module, const char *token,
 			snprintf(err, errlen, "%s is already added", module);
 			return KMES_ERR_EXISTS;
 		}
-		if (slot == MAX_PROVIDERS && (!provs[i].used ||
-		    provs[i].removed))
+		if (slot == MAX_PROVIDERS &&
+		    (!provs[i].used || provs[i].removed))
 			slot = i;
 	}
 	if (slot == MAX_PROVIDERS) {
@@ -486,7 +487,7 @@ prov_add(struct agent *a, const char *module, const char *token,
 		memcpy(p->cons, cons, cons_len);
 	p->cons_len = cons_len;
 	r = prov_helper_start(a, p, slot + 1, err, errlen);
- out:
+out:
 	if (r != 0) {
 		/* Nothing of a provider that did not start stays behind. */
 		ks_table_remove_source(a->table, KS_ORIGIN_TOKEN,
@@ -519,7 +520,7 @@ prov_kill(struct provider *p, unsigned int gen, const char *why)
 		return;
 	if (atomic_load(&p->gen) == gen && atomic_load(&p->alive)) {
 		log_error("PKCS#11 %s: %s; stopping its helper (it is "
-		    "restarted on the next request)",
+			  "restarted on the next request)",
 		    p->desc != NULL ? p->desc : p->module, why);
 		atomic_store(&p->alive, 0);
 		if (p->pid > 0)
@@ -527,7 +528,6 @@ prov_kill(struct provider *p, unsigned int gen, const char *why)
 	}
 	pthread_mutex_unlock(&p->mtx);
 }
-
 
 size_t
 prov_remove(struct agent *a, const char *canon)
@@ -545,8 +545,8 @@ prov_remove(struct agent *a, const char *canon)
 		nkeys = ks_table_remove_source(a->table, KS_ORIGIN_TOKEN,
 		    (uint32_t)i + 1);
 		helper_reap(p);
-		log_info("removed PKCS#11 provider %s (%zu key(s))",
-		    p->module, nkeys);
+		log_info("removed PKCS#11 provider %s (%zu key(s))", p->module,
+		    nkeys);
 		pthread_mutex_unlock(&p->mtx);
 		found++;
 	}
@@ -569,4 +569,3 @@ prov_shutdown(struct agent *a)
 		pthread_mutex_unlock(&provs[i].mtx);
 	}
 }
-

@@ -42,12 +42,12 @@ struct ratelimit {
 	rl_clock_fn clock;
 	void *clock_arg;
 	pthread_mutex_t mtx;
-	uint64_t credit_ms;	/* bucket: refill_ms per guess, capped */
-	uint64_t credit_at;	/* when credit_ms was last brought up to date */
+	uint64_t credit_ms; /* bucket: refill_ms per guess, capped */
+	uint64_t credit_at; /* when credit_ms was last brought up to date */
 	unsigned int inflight;
-	unsigned int failures;	/* consecutive wrong guesses */
-	uint64_t last_fail;	/* when the last one was known */
-	uint64_t not_before;	/* no guess admitted before this */
+	unsigned int failures; /* consecutive wrong guesses */
+	uint64_t last_fail;    /* when the last one was known */
+	uint64_t not_before;   /* no guess admitted before this */
 };
 
 const struct rl_params rl_daemon_params = {
@@ -129,7 +129,7 @@ rl_admit(struct ratelimit *rl, uint64_t *retry_ms)
 	rl->credit_ms -= rl->p.refill_ms;
 	rl->inflight++;
 	r = 0;
- out:
+out:
 	pthread_mutex_unlock(&rl->mtx);
 	if (retry_ms != NULL)
 		*retry_ms = r == 0 ? 0 : wait;
@@ -172,8 +172,8 @@ rl_done(struct ratelimit *rl, enum rl_outcome o)
 			rl->failures++;
 		rl->last_fail = now;
 		shift = rl->failures - 1;
-		if (shift > 31 || (rl->p.delay_base_ms << shift) >
-		    rl->p.delay_max_ms)
+		if (shift > 31 ||
+		    (rl->p.delay_base_ms << shift) > rl->p.delay_max_ms)
 			delay = rl->p.delay_max_ms;
 		else
 			delay = rl->p.delay_base_ms << shift;

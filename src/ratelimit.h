@@ -13,12 +13,12 @@
 struct ratelimit;
 
 struct rl_params {
-	unsigned int burst;		/* guesses admitted back to back */
-	uint64_t refill_ms;		/* one more guess every refill_ms */
-	unsigned int max_inflight;	/* guesses being checked at once */
-	uint64_t delay_base_ms;		/* wait after the first failure */
-	uint64_t delay_max_ms;		/* cap of the doubling wait */
-	uint64_t forget_ms;		/* quiet time that clears failures */
+	unsigned int burst;	   /* guesses admitted back to back */
+	uint64_t refill_ms;	   /* one more guess every refill_ms */
+	unsigned int max_inflight; /* guesses being checked at once */
+	uint64_t delay_base_ms;	   /* wait after the first failure */
+	uint64_t delay_max_ms;	   /* cap of the doubling wait */
+	uint64_t forget_ms;	   /* quiet time that clears failures */
 };
 
 /* The daemon's values; kmes-agent(1) LIMITS quotes them. */
@@ -33,9 +33,9 @@ extern const struct rl_params rl_daemon_params;
 
 /* How a guess ended. */
 enum rl_outcome {
-	RL_RIGHT,	/* the secret was right: the failure delay ends */
-	RL_WRONG,	/* a wrong secret: the next guess waits longer */
-	RL_NEUTRAL,	/* refused before any secret was checked */
+	RL_RIGHT,   /* the secret was right: the failure delay ends */
+	RL_WRONG,   /* a wrong secret: the next guess waits longer */
+	RL_NEUTRAL, /* refused before any secret was checked */
 };
 
 /* Monotonic milliseconds; injected so tests can drive time. */

@@ -31,8 +31,15 @@
 #define READPASS_AGAIN "Enter the same again: "
 
 static const int tty_signals[] = {
-	SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM,
-	SIGTSTP, SIGTTIN, SIGTTOU,
+	SIGALRM,
+	SIGHUP,
+	SIGINT,
+	SIGPIPE,
+	SIGQUIT,
+	SIGTERM,
+	SIGTSTP,
+	SIGTTIN,
+	SIGTTOU,
 };
 #define N_TTY_SIGNALS (sizeof(tty_signals) / sizeof(tty_signals[0]))
 
@@ -116,7 +123,7 @@ read_line(int fd, uint8_t *buf, size_t *lenp, int stop_on_eintr)
 	if (n != 0)
 		memcpy(buf, line, n);
 	*lenp = n;
- out:
+out:
 	if (r != 0)
 		kmes_wipe(buf, READPASS_BUFLEN);
 	kbuf_free(in);
@@ -148,7 +155,7 @@ readpass_fd(int fd, uint8_t **secp, size_t *lenp)
 	*secp = buf;
 	*lenp = len;
 	buf = NULL;
- out:
+out:
 	kmes_secure_free(buf);
 	return r;
 }
@@ -179,14 +186,14 @@ tty_read_once(int fd, const char *prompt, uint8_t *buf, size_t *lenp)
 	size_t i;
 	int r, restart, have_saved, saved_errno;
 
- again:
+again:
 	have_saved = 0;
 	restart = 0;
 	for (i = 0; i < N_TTY_SIGNALS; i++)
 		tty_caught[tty_signals[i]] = 0;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: a signal must end read() */
+	sa.sa_flags = 0; /* no SA_RESTART: a signal must end read() */
 	sa.sa_handler = tty_catch;
 	/* A signal the caller ignores must not end the read either. */
 	for (i = 0; i < N_TTY_SIGNALS; i++) {
@@ -211,11 +218,10 @@ tty_read_once(int fd, const char *prompt, uint8_t *buf, size_t *lenp)
 	/* The user's newline was not echoed. */
 	tty_write(fd, "\n");
 
- restore:
+restore:
 	saved_errno = errno;
 	if (have_saved) {
-		while (tcsetattr(fd, TCSAFLUSH, &saved) == -1 &&
-		    errno == EINTR)
+		while (tcsetattr(fd, TCSAFLUSH, &saved) == -1 && errno == EINTR)
 			continue;
 	}
 	for (i = 0; i < N_TTY_SIGNALS; i++)
@@ -245,8 +251,7 @@ tty_read_once(int fd, const char *prompt, uint8_t *buf, size_t *lenp)
 }
 
 static int
-tty_ask(int fd, const char *prompt, int confirm, uint8_t **secp,
-    size_t *lenp)
+tty_ask(int fd, const char *prompt, int confirm, uint8_t **secp, size_t *lenp)
 {
 	uint8_t *a = NULL, *b = NULL;
 	size_t alen = 0, blen = 0;
@@ -274,7 +279,7 @@ tty_ask(int fd, const char *prompt, int confirm, uint8_t **secp,
 	*secp = a;
 	*lenp = alen;
 	a = NULL;
- out:
+out:
 	kmes_secure_free(a);
 	kmes_secure_free(b);
 	return r;
@@ -354,7 +359,7 @@ readpass_askpass(const char *prompt, uint8_t **secp, size_t *lenp)
 	*secp = buf;
 	*lenp = len;
 	buf = NULL;
- out:
+out:
 	if (p[0] != -1)
 		close(p[0]);
 	if (p[1] != -1)
@@ -384,7 +389,7 @@ askpass_ask(const char *prompt, int confirm, uint8_t **secp, size_t *lenp)
 	*lenp = alen;
 	a = NULL;
 	r = 0;
- out:
+out:
 	kmes_secure_free(a);
 	kmes_secure_free(b);
 	return r;

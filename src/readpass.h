@@ -36,8 +36,8 @@ int readpass_fd(int fd, uint8_t **secp, size_t *lenp)
  * no terminal, KMES_ERR_DENIED if the entries never matched,
  * KMES_ERR_CONNECTION_CLOSED at end of input, or another KMES_ERR_*.
  */
-int readpass_tty(const char *prompt, int confirm, uint8_t **secp,
-    size_t *lenp) __attribute__((warn_unused_result));
+int readpass_tty(const char *prompt, int confirm, uint8_t **secp, size_t *lenp)
+    __attribute__((warn_unused_result));
 
 /*
  * Runs $SSH_ASKPASS with prompt as its argument and reads the first line
@@ -58,10 +58,10 @@ int readpass_interactive(const char *prompt, int confirm, uint8_t **secp,
 
 /* What readpass_pin() asks for. */
 struct readpass_prompt {
-	const char *name;	/* "keystore 'work'", "token 'HSM1'" */
-	int tries_left;		/* -1 unknown */
-	const char *error;	/* what went wrong on the previous try, or NULL */
-	const char *pinentry;	/* explicit program (--pinentry/config) or NULL */
+	const char *name;     /* "keystore 'work'", "token 'HSM1'" */
+	int tries_left;	      /* -1 unknown */
+	const char *error;    /* what went wrong on the previous try, or NULL */
+	const char *pinentry; /* explicit program (--pinentry/config) or NULL */
 };
 
 /*
@@ -75,7 +75,7 @@ struct readpass_prompt {
  * 0, KMES_ERR_SYSTEM when no way to ask exists, or another KMES_ERR_*.
  * Defined in pinentry.c: a program that calls it links that too.
  */
-int readpass_pin(const struct readpass_prompt *p, uint8_t **secp,
-    size_t *lenp) __attribute__((warn_unused_result));
+int readpass_pin(const struct readpass_prompt *p, uint8_t **secp, size_t *lenp)
+    __attribute__((warn_unused_result));
 
 #endif /* KMES_READPASS_H */

@@ -18,9 +18,9 @@
 
 struct client {
 	struct agent *agent;
-	struct conn *conn;	/* NULL once the socket is gone */
+	struct conn *conn; /* NULL once the socket is gone */
 	struct peer peer;
-	struct request *req;	/* the one in progress */
+	struct request *req; /* the one in progress */
 };
 
 static void
@@ -127,7 +127,7 @@ request_new(struct client *cl)
 	struct request *r;
 
 	if (cl->req != NULL || cl->conn == NULL)
-		return NULL;	/* one at a time: the protocol is in order */
+		return NULL; /* one at a time: the protocol is in order */
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->agent = cl->agent;
@@ -140,8 +140,8 @@ request_new(struct client *cl)
 }
 
 int
-request_set_sign(struct request *r, struct ks_identity *id,
-    const uint8_t *data, size_t dlen, uint32_t flags)
+request_set_sign(struct request *r, struct ks_identity *id, const uint8_t *data,
+    size_t dlen, uint32_t flags)
 {
 	if ((r->data = malloc(dlen == 0 ? 1 : dlen)) == NULL)
 		return KMES_ERR_ALLOC;
@@ -254,8 +254,8 @@ offload_run(void *arg)
 }
 
 int
-request_offload(struct request *r, struct workers *pool,
-    void (*work)(void *), void (*done)(struct request *, void *), void *arg)
+request_offload(struct request *r, struct workers *pool, void (*work)(void *),
+    void (*done)(struct request *, void *), void *arg)
 {
 	int rc;
 

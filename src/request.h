@@ -55,18 +55,18 @@ typedef void (*request_fn)(struct request *r);
 struct request {
 	struct agent *agent;
 	struct client *client;
-	struct peer *peer;	/* the client's; valid as long as r */
+	struct peer *peer; /* the client's; valid as long as r */
 	struct loop *loop;
 	/* The signature the request is for, if any (request_set_sign). */
 	struct ks_identity *id;
 	uint8_t *data;
 	size_t dlen;
 	uint32_t flags;
-	char *user;		/* the userauth request's user, if known */
+	char *user; /* the userauth request's user, if known */
 	/* The feature running it sets these. */
-	request_fn cancel;	/* the client left: stop, do not reply */
-	request_fn next;	/* what the handler does once a step is done */
-	void *job;		/* the feature's state */
+	request_fn cancel; /* the client left: stop, do not reply */
+	request_fn next;   /* what the handler does once a step is done */
+	void *job;	   /* the feature's state */
 	/* Private to request.c. */
 	struct loop_timer timer;
 	request_fn expired;
@@ -74,8 +74,8 @@ struct request {
 	void (*done)(struct request *, void *);
 	void (*work)(void *);
 	void *work_arg;
-	int in_worker;		/* a worker thread holds it */
-	int holding;		/* a FAILURE waits for its timer */
+	int in_worker; /* a worker thread holds it */
+	int holding;   /* a FAILURE waits for its timer */
 	int ended;
 };
 

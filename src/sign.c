@@ -39,8 +39,7 @@ sign_thread_done(void)
 }
 
 static void
-fingerprint(const struct agent *a, const struct ks_key *k, char *fp,
-    size_t len)
+fingerprint(const struct agent *a, const struct ks_key *k, char *fp, size_t len)
 {
 	if (ks_key_fingerprint(k, a->opt.fp_hash, fp, len) != 0)
 		snprintf(fp, len, "(no fingerprint)");
@@ -61,8 +60,8 @@ sign_here(struct agent *a, const struct peer *p, struct ks_identity *id,
 		return KMES_ERR_ALLOC;
 	sig = scratch_sig;
 	kbuf_reset(sig);
-	if ((r = ks_key_sign(ks_identity_key(id), data, dlen, flags,
-	    sig)) != 0) {
+	if ((r = ks_key_sign(ks_identity_key(id), data, dlen, flags, sig)) !=
+	    0) {
 		log_error("signing with \"%s\" failed: %s",
 		    ks_identity_comment(id), kmes_err(r));
 		audit_sign(p, id, NULL, 0, "error", kmes_err(r));
@@ -93,7 +92,7 @@ sign_finish(struct request *r)
 		return;
 	}
 	if (sign_here(r->agent, r->peer, r->id, r->data, r->dlen, r->flags,
-	    &sig) != 0) {
+		&sig) != 0) {
 		request_reply_code(r, SSH_AGENT_FAILURE);
 		return;
 	}
@@ -137,8 +136,8 @@ sign_confirm(struct request *r)
 		snprintf(prompt, sizeof(prompt),
 		    "Allow use of key %s?\nKey fingerprint %s.\n"
 		    "public key authentication request for user "
-		    "\"%s\" to listed host", ks_identity_comment(r->id), fp,
-		    r->user);
+		    "\"%s\" to listed host",
+		    ks_identity_comment(r->id), fp, r->user);
 	if (askpass_start(r, ASKPASS_CONFIRM, prompt, confirmed) != 0) {
 		log_info("cannot ask for confirmation: refusing key");
 		confirmed(r, 0, NULL, 0);
@@ -174,8 +173,8 @@ lookup(struct agent *a, const uint8_t *blob, size_t blob_len)
 {
 	struct ks_identity *id;
 
-	if ((id = ks_table_lookup(a->table, blob, blob_len,
-	    agent_now_ms())) != NULL)
+	if ((id = ks_table_lookup(a->table, blob, blob_len, agent_now_ms())) !=
+	    NULL)
 		return id;
 	/* Perhaps kmes-keytool just added it to the store. */
 	astore_sync(a);
@@ -246,7 +245,7 @@ sign_request(struct client *cl, struct kbuf *m)
 	else
 		sign_finish(r);
 	return;
- fail:
+fail:
 	free(user);
 	ks_identity_unref(id);
 	client_reply_code(cl, SSH_AGENT_FAILURE);

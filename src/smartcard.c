@@ -43,15 +43,16 @@ refuse_remote(struct client *cl, struct kbuf *m, const char *op)
 		return 0;
 	if (a->opt.allow_remote_pkcs11) {
 		log_info("%s of a PKCS#11 provider by a connection with a "
-		    "session binding: allowed by -O allow-remote-pkcs11", op);
+			 "session binding: allowed by -O allow-remote-pkcs11",
+		    op);
 		return 0;
 	}
 	if (kbuf_get_cstring(m, &provider, NULL) != 0)
 		provider = NULL;
 	log_error("refusing to %s PKCS#11 provider \"%s\" for a connection "
-	    "with a session binding (uid %ld, pid %ld): it may come from "
-	    "another host over ssh -A; -O allow-remote-pkcs11 allows it", op,
-	    provider != NULL ? provider : "(malformed)", (long)peer->uid,
+		  "with a session binding (uid %ld, pid %ld): it may come from "
+		  "another host over ssh -A; -O allow-remote-pkcs11 allows it",
+	    op, provider != NULL ? provider : "(malformed)", (long)peer->uid,
 	    (long)peer->pid);
 	audit_provider(peer, op, provider, "refused",
 	    "session-bound connection");
@@ -63,12 +64,12 @@ refuse_remote(struct client *cl, struct kbuf *m, const char *op)
 struct add_job {
 	struct agent *agent;
 	char *module;
-	uint8_t *pin;		/* secure memory */
+	uint8_t *pin; /* secure memory */
 	size_t pinlen;
 	uint8_t *cons;
 	size_t cons_len;
 	uint64_t expiry_ms;
-	int guess;		/* a PIN from the client: rate-limited */
+	int guess; /* a PIN from the client: rate-limited */
 	int r;
 	char err[PROV_ERR_MAX];
 };
@@ -87,9 +88,8 @@ add_job_run(void *arg)
 {
 	struct add_job *j = arg;
 
-	j->r = prov_add(j->agent, j->module, NULL, j->pin,
-	    j->pinlen, j->cons, j->cons_len, j->expiry_ms, 0, j->err,
-	    sizeof(j->err));
+	j->r = prov_add(j->agent, j->module, NULL, j->pin, j->pinlen, j->cons,
+	    j->cons_len, j->expiry_ms, 0, j->err, sizeof(j->err));
 }
 
 static void
@@ -104,7 +104,9 @@ add_job_done(struct request *r, void *arg)
 		log_error("cannot add PKCS#11 provider %s: %s", j->module,
 		    j->err[0] != '\0' ? j->err : kmes_err(j->r));
 	audit_provider(r->peer, "add", j->module, j->r == 0 ? "ok" : "error",
-	    j->r == 0 ? NULL : j->err[0] != '\0' ? j->err : kmes_err(j->r));
+	    j->r == 0		  ? NULL :
+		j->err[0] != '\0' ? j->err :
+				    kmes_err(j->r));
 	if (j->r == 0)
 		request_reply_code(r, SSH_AGENT_SUCCESS);
 	else {
@@ -157,7 +159,8 @@ smartcard_add(struct client *cl, struct kbuf *m, int constrained)
 	}
 	if (kmes_match_pattern_list(canon, a->opt.allowed_providers) != 1) {
 		log_error("refusing PKCS#11 provider \"%s\": not allowed by "
-		    "the allow-list (-P)", canon);
+			  "the allow-list (-P)",
+		    canon);
 		audit_provider(peer, "add", canon, "refused",
 		    "not allowed by the allow-list (-P)");
 		goto fail;
@@ -193,20 +196,20 @@ smartcard_add(struct client *cl, struct kbuf *m, int constrained)
 		add_job_free(j);
 		goto fail_quiet;
 	}
-	if (request_offload(rq, a->wait_pool, add_job_run, add_job_done,
-	    j) != 0) {
+	if (request_offload(rq, a->wait_pool, add_job_run, add_job_done, j) !=
+	    0) {
 		add_job_free(j);
 		if (admitted)
 			guess_done(a, KMES_ERR_NO_BUFFER_SPACE);
 		request_reply_code(rq, SSH_AGENT_FAILURE);
 	}
 	return;
- fail:
+fail:
 	if (j != NULL)
 		add_job_free(j);
 	agent_constraints_clear(&cons);
 	free(provider);
- fail_quiet:
+fail_quiet:
 	if (admitted)
 		guess_done(a, KMES_ERR_NO_BUFFER_SPACE);
 	client_reply_code(cl, SSH_AGENT_FAILURE);
@@ -237,8 +240,8 @@ remove_job_done(struct request *r, void *arg)
 		    j->canon);
 	audit_provider(r->peer, "remove", j->canon,
 	    j->found != 0 ? "ok" : "error", j->found != 0 ? NULL : "not added");
-	request_reply_code(r, j->found != 0 ? SSH_AGENT_SUCCESS :
-	    SSH_AGENT_FAILURE);
+	request_reply_code(r,
+	    j->found != 0 ? SSH_AGENT_SUCCESS : SSH_AGENT_FAILURE);
 	free(j);
 }
 
@@ -254,8 +257,7 @@ smartcard_remove(struct client *cl, struct kbuf *m)
 	if (refuse_remote(cl, m, "remove"))
 		return;
 	if (kbuf_get_cstring(m, &provider, NULL) != 0 ||
-	    kbuf_get_string_direct(m, &pin, &pinlen) != 0 ||
-	    kbuf_len(m) != 0) {
+	    kbuf_get_string_direct(m, &pin, &pinlen) != 0 || kbuf_len(m) != 0) {
 		log_info("malformed remove-smartcard request");
 		goto fail;
 	}
@@ -269,14 +271,13 @@ smartcard_remove(struct client *cl, struct kbuf *m)
 	if ((rq = request_new(cl)) == NULL)
 		goto fail;
 	if (request_offload(rq, j->agent->wait_pool, remove_job_run,
-	    remove_job_done, j) != 0) {
+		remove_job_done, j) != 0) {
 		free(j);
 		request_reply_code(rq, SSH_AGENT_FAILURE);
 	}
 	return;
- fail:
+fail:
 	free(j);
 	free(provider);
 	client_reply_code(cl, SSH_AGENT_FAILURE);
 }
-

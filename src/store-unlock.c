@@ -26,10 +26,10 @@
 /* A store login (PIN -> data key -> private keys) on a helper thread. */
 struct store_job {
 	struct agent *agent;
-	uint8_t *pin;		/* secure memory */
+	uint8_t *pin; /* secure memory */
 	size_t pinlen;
-	int for_sign;		/* a sign request waits on it */
-	int guess;		/* the client sent the PIN: rate-limited */
+	int for_sign; /* a sign request waits on it */
+	int guess;    /* the client sent the PIN: rate-limited */
 	unsigned int tries_left;
 	int r;
 };
@@ -136,10 +136,10 @@ store_login(struct request *rq, const uint8_t *pin, size_t len, int for_sign)
 	}
 	memcpy(j->pin, pin, len);
 	if ((r = request_offload(rq, a->kdf_pool, store_job_run, store_job_done,
-	    j)) != 0)
+		 j)) != 0)
 		goto fail;
 	return 0;
- fail:
+fail:
 	if (j != NULL)
 		store_job_free(j);
 	if (!for_sign)
@@ -155,8 +155,7 @@ unlock_store_pin(struct request *rq, const uint8_t *pin, size_t len)
 }
 
 static void
-store_pin_answered(struct request *rq, int ok, const uint8_t *pin,
-    size_t len)
+store_pin_answered(struct request *rq, int ok, const uint8_t *pin, size_t len)
 {
 	if (request_orphaned(rq)) {
 		request_end(rq);
@@ -175,12 +174,12 @@ ask_store_pin_askpass(struct request *rq)
 	char prompt[512];
 	const char *label = astore_label(rq->agent);
 
-	snprintf(prompt, sizeof(prompt), "Enter PIN for keystore '%s':",
-	    label != NULL ? label : "?");
-	if (askpass_start(rq, ASKPASS_SECRET, prompt,
-	    store_pin_answered) != 0) {
+	snprintf(prompt, sizeof(prompt),
+	    "Enter PIN for keystore '%s':", label != NULL ? label : "?");
+	if (askpass_start(rq, ASKPASS_SECRET, prompt, store_pin_answered) !=
+	    0) {
 		log_info("keystore \"%s\" is locked and no PIN prompt is "
-		    "possible: unlock it with ssh-add -X",
+			 "possible: unlock it with ssh-add -X",
 		    label != NULL ? label : "?");
 		refuse_sign(rq, "keystore locked");
 	}
@@ -199,10 +198,10 @@ ask_store_pin_askpass(struct request *rq)
 
 struct pin_job {
 	struct agent *agent;
-	char *program;			/* pinentry to run */
-	char *intro;			/* first lines of SETDESC */
+	char *program; /* pinentry to run */
+	char *intro;   /* first lines of SETDESC */
 	unsigned int timeout_s;
-	int logins[STORE_PIN_ROUNDS];	/* outcomes, for the audit log */
+	int logins[STORE_PIN_ROUNDS]; /* outcomes, for the audit log */
 	unsigned int nlogins;
 	int r;
 };
@@ -268,8 +267,7 @@ pin_job_done(struct request *rq, void *arg)
 	char *program = j->program;
 
 	for (i = 0; i < j->nlogins; i++)
-		audit_unlock(rq->peer, "keystore",
-		    unlock_result(j->logins[i]));
+		audit_unlock(rq->peer, "keystore", unlock_result(j->logins[i]));
 	j->program = NULL;
 	pin_job_free(j);
 	if (request_orphaned(rq)) {
@@ -284,8 +282,8 @@ pin_job_done(struct request *rq, void *arg)
 		return;
 	}
 	if (r == KMES_ERR_SYSTEM && !asked) {
-		log_info("pinentry %s: %s; asking through SSH_ASKPASS",
-		    program, pinentry_err(r));
+		log_info("pinentry %s: %s; asking through SSH_ASKPASS", program,
+		    pinentry_err(r));
 		free(program);
 		ask_store_pin_askpass(rq);
 		return;
@@ -333,19 +331,20 @@ ask_store_pin_pinentry(struct request *rq)
 		goto out;
 	}
 	/* Copied here: a store reload may replace the label meanwhile. */
-	if (asprintf(&j->intro, "A program wants to use the key \"%s\".\n"
-	    "Please enter the PIN of keystore '%s'.",
-	    ks_identity_comment(rq->id),
-	    label != NULL ? label : "?") == -1) {
+	if (asprintf(&j->intro,
+		"A program wants to use the key \"%s\".\n"
+		"Please enter the PIN of keystore '%s'.",
+		ks_identity_comment(rq->id),
+		label != NULL ? label : "?") == -1) {
 		j->intro = NULL;
 		goto out;
 	}
 	j->timeout_s = pinentry_timeout_env(STORE_PIN_DIALOG_S);
 	if ((r = request_offload(rq, a->wait_pool, pin_job_run, pin_job_done,
-	    j)) != 0)
+		 j)) != 0)
 		goto out;
 	j = NULL;
- out:
+out:
 	pin_job_free(j);
 	return r;
 }
@@ -356,4 +355,3 @@ unlock_ask_store_pin(struct request *rq)
 	if (ask_store_pin_pinentry(rq) != 0)
 		ask_store_pin_askpass(rq);
 }
-

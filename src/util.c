@@ -63,23 +63,28 @@ agent_convtime(const char *s)
 		case '\0':
 			mult = 1;
 			break;
-		case 's': case 'S':
+		case 's':
+		case 'S':
 			mult = 1;
 			p++;
 			break;
-		case 'm': case 'M':
+		case 'm':
+		case 'M':
 			mult = 60;
 			p++;
 			break;
-		case 'h': case 'H':
+		case 'h':
+		case 'H':
 			mult = 3600;
 			p++;
 			break;
-		case 'd': case 'D':
+		case 'd':
+		case 'D':
 			mult = 86400;
 			p++;
 			break;
-		case 'w': case 'W':
+		case 'w':
+		case 'W':
 			mult = 604800;
 			p++;
 			break;

@@ -21,8 +21,8 @@ struct job {
 
 struct workers {
 	pthread_mutex_t mtx;
-	pthread_cond_t cond;	/* a job queued, or stopping */
-	struct job *q;		/* ring of qmax */
+	pthread_cond_t cond; /* a job queued, or stopping */
+	struct job *q;	     /* ring of qmax */
 	unsigned int qmax, head, len;
 	unsigned int running;
 	int stopping;
@@ -93,7 +93,7 @@ workers_new(unsigned int nthreads, unsigned int qmax)
 		w->nthreads++;
 	}
 	return w;
- fail:
+fail:
 	workers_free(w);
 	return NULL;
 }

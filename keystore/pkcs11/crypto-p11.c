@@ -26,8 +26,8 @@
 #include <openssl/rsa.h>
 
 #include "crypto-int.h"
-#include "crypto-p11.h"
 #include "crypto-ossl-methods.h"
+#include "crypto-p11.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "secmem.h"
@@ -126,7 +126,7 @@ ks_p11_hash_new(enum ks_p11_hash h, struct ks_p11_hash_ctx **cp)
 	*cp = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	ks_p11_hash_free(c);
 	return r;
 }
@@ -172,8 +172,8 @@ ks_p11_signer_free(struct ks_p11_signer *s)
 {
 	if (s == NULL)
 		return;
-	RSA_free(s->rsa);	/* BN_clear_free on every secret value */
-	EC_KEY_free(s->ec);	/* and on the scalar */
+	RSA_free(s->rsa);   /* BN_clear_free on every secret value */
+	EC_KEY_free(s->ec); /* and on the scalar */
 	EVP_PKEY_free(s->ed);
 	kmes_freezero(s, sizeof(*s));
 }
@@ -212,7 +212,8 @@ signer_rsa(struct kbuf *b, struct ks_p11_signer *s)
 	BN_CTX *ctx = NULL;
 	int r;
 
-	if ((r = get_secure_bn(b, &n)) != 0 || (r = get_secure_bn(b, &e)) != 0 ||
+	if ((r = get_secure_bn(b, &n)) != 0 ||
+	    (r = get_secure_bn(b, &e)) != 0 ||
 	    (r = get_secure_bn(b, &d)) != 0 ||
 	    (r = get_secure_bn(b, &iqmp)) != 0 ||
 	    (r = get_secure_bn(b, &p)) != 0 || (r = get_secure_bn(b, &q)) != 0)
@@ -224,9 +225,9 @@ signer_rsa(struct kbuf *b, struct ks_p11_signer *s)
 		goto out;
 	}
 	BN_CTX_start(ctx);
-	if ((t = BN_CTX_get(ctx)) == NULL ||
-	    !BN_sub(t, p, BN_value_one()) || !BN_mod(dmp1, d, t, ctx) ||
-	    !BN_sub(t, q, BN_value_one()) || !BN_mod(dmq1, d, t, ctx)) {
+	if ((t = BN_CTX_get(ctx)) == NULL || !BN_sub(t, p, BN_value_one()) ||
+	    !BN_mod(dmp1, d, t, ctx) || !BN_sub(t, q, BN_value_one()) ||
+	    !BN_mod(dmq1, d, t, ctx)) {
 		BN_CTX_end(ctx);
 		r = fail(KMES_ERR_CRYPTO);
 		goto out;
@@ -255,7 +256,7 @@ signer_rsa(struct kbuf *b, struct ks_p11_signer *s)
 	RSA_clear_flags(s->rsa, RSA_FLAG_CACHE_PRIVATE);
 	s->siglen = (size_t)RSA_size(s->rsa);
 	r = 0;
- out:
+out:
 	BN_CTX_free(ctx);
 	BN_clear_free(n);
 	BN_clear_free(e);
@@ -302,10 +303,10 @@ signer_ecdsa(struct kbuf *b, struct ks_p11_signer *s)
 		r = fail(KMES_ERR_KEY_INVALID);
 		goto out;
 	}
-	s->siglen = 2 * (size_t)((EC_GROUP_order_bits(EC_KEY_get0_group(s->ec)) +
-	    7) / 8);
+	s->siglen = 2 *
+	    (size_t)((EC_GROUP_order_bits(EC_KEY_get0_group(s->ec)) + 7) / 8);
 	r = 0;
- out:
+out:
 	BN_clear_free(d);
 	return r;
 }
@@ -333,7 +334,7 @@ signer_ed25519(struct kbuf *b, struct ks_p11_signer *s)
 		s->siglen = KS_ED25519_SIG_LEN;
 		r = 0;
 	}
-	EVP_PKEY_free(import);	/* wipes the ordinary-heap seed */
+	EVP_PKEY_free(import); /* wipes the ordinary-heap seed */
 	return r;
 }
 
@@ -380,7 +381,7 @@ ks_p11_signer_new(const struct ks_key *k, struct ks_p11_signer **sp)
 	}
 	*sp = s;
 	s = NULL;
- out:
+out:
 	kbuf_free(b);
 	ks_p11_signer_free(s);
 	return r;
@@ -427,7 +428,7 @@ ks_p11_sign_rsa_pss(const struct ks_p11_signer *s, enum ks_p11_hash hash,
 	if ((em = calloc(1, s->siglen)) == NULL)
 		return KMES_ERR_ALLOC;
 	if (RSA_padding_add_PKCS1_PSS_mgf1(s->rsa, em, dg, md, mgf,
-	    (int)saltlen) != 1) {
+		(int)saltlen) != 1) {
 		r = fail(KMES_ERR_INVALID_ARGUMENT);
 		goto out;
 	}
@@ -438,7 +439,7 @@ ks_p11_sign_rsa_pss(const struct ks_p11_signer *s, enum ks_p11_hash hash,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	free(em);
 	return r;
 }
@@ -464,7 +465,7 @@ ks_p11_sign_ecdsa(const struct ks_p11_signer *s, const uint8_t *dg,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	ECDSA_SIG_free(es);
 	return r;
 }
@@ -481,14 +482,15 @@ ks_p11_sign_ed25519(const struct ks_p11_signer *s, const uint8_t *msg,
 		return KMES_ERR_INVALID_ARGUMENT;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return fail(KMES_ERR_ALLOC);
-	if (EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, s->ed,
-	    NULL) != 1 || EVP_DigestSign(ctx, sig, &n, msg, len) != 1 ||
+	if (EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, s->ed, NULL) !=
+		1 ||
+	    EVP_DigestSign(ctx, sig, &n, msg, len) != 1 ||
 	    n != KS_ED25519_SIG_LEN) {
 		r = fail(KMES_ERR_CRYPTO);
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	EVP_MD_CTX_free(ctx);
 	return r;
 }
@@ -537,7 +539,7 @@ verifier_rsa(struct kbuf *b, struct ks_p11_signer *s)
 	n = e = NULL;
 	s->siglen = (size_t)RSA_size(s->rsa);
 	r = 0;
- out:
+out:
 	BN_free(n);
 	BN_free(e);
 	return r;
@@ -558,8 +560,8 @@ verifier_ecdsa(struct kbuf *b, struct ks_p11_signer *s, int nid)
 	/* oct2key checks that the point is on the curve. */
 	if (EC_KEY_oct2key(s->ec, q, qlen, NULL) != 1)
 		return fail(KMES_ERR_KEY_INVALID);
-	s->siglen = 2 * (size_t)((EC_GROUP_order_bits(EC_KEY_get0_group(s->ec)) +
-	    7) / 8);
+	s->siglen = 2 *
+	    (size_t)((EC_GROUP_order_bits(EC_KEY_get0_group(s->ec)) + 7) / 8);
 	return 0;
 }
 
@@ -575,15 +577,14 @@ verifier_ed25519(struct kbuf *b, struct ks_p11_signer *s)
 	if (pklen != KS_ED25519_PK_LEN)
 		return KMES_ERR_KEY_INVALID;
 	if ((s->ed = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pk,
-	    pklen)) == NULL)
+		 pklen)) == NULL)
 		return fail(KMES_ERR_KEY_INVALID);
 	s->siglen = KS_ED25519_SIG_LEN;
 	return 0;
 }
 
 int
-ks_p11_verifier_new(const uint8_t *blob, size_t len,
-    struct ks_p11_signer **sp)
+ks_p11_verifier_new(const uint8_t *blob, size_t len, struct ks_p11_signer **sp)
 {
 	struct ks_p11_signer *s = NULL;
 	struct kbuf *b = NULL;
@@ -624,7 +625,7 @@ ks_p11_verifier_new(const uint8_t *blob, size_t len,
 	}
 	*sp = s;
 	s = NULL;
- out:
+out:
 	kbuf_free(b);
 	ks_p11_signer_free(s);
 	return r;
@@ -672,8 +673,8 @@ ks_p11_verify_rsa_pss(const struct ks_p11_signer *s, enum ks_p11_hash hash,
 		return KMES_ERR_ALLOC;
 	n = RSA_public_decrypt((int)siglen, sig, em, s->rsa, RSA_NO_PADDING);
 	if (n < 0 || (size_t)n != siglen ||
-	    RSA_verify_PKCS1_PSS_mgf1(s->rsa, dg, md, mgf, em,
-	    (int)saltlen) != 1)
+	    RSA_verify_PKCS1_PSS_mgf1(s->rsa, dg, md, mgf, em, (int)saltlen) !=
+		1)
 		r = fail(KMES_ERR_SIGNATURE_INVALID);
 	else
 		r = 0;
@@ -704,9 +705,10 @@ ks_p11_verify_ecdsa(const struct ks_p11_signer *s, const uint8_t *dg,
 	}
 	br = bs = NULL;
 	/* 0 and -1 (r or s out of range) are both a bad signature. */
-	r = ECDSA_do_verify(dg, (int)dglen, es, s->ec) == 1 ? 0 :
+	r = ECDSA_do_verify(dg, (int)dglen, es, s->ec) == 1 ?
+	    0 :
 	    fail(KMES_ERR_SIGNATURE_INVALID);
- out:
+out:
 	BN_free(br);
 	BN_free(bs);
 	ECDSA_SIG_free(es);
@@ -724,14 +726,15 @@ ks_p11_verify_ed25519(const struct ks_p11_signer *s, const uint8_t *msg,
 		return KMES_ERR_INVALID_ARGUMENT;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return fail(KMES_ERR_ALLOC);
-	if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, s->ed,
-	    NULL) != 1) {
+	if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, s->ed, NULL) !=
+	    1) {
 		r = fail(KMES_ERR_CRYPTO);
 		goto out;
 	}
-	r = EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1 ? 0 :
+	r = EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1 ?
+	    0 :
 	    fail(KMES_ERR_SIGNATURE_INVALID);
- out:
+out:
 	EVP_MD_CTX_free(ctx);
 	return r;
 }

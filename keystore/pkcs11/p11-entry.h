@@ -25,8 +25,7 @@ struct p11_session;
  */
 CK_RV p11_check_init(int bad);
 CK_RV p11_check_slot(CK_SLOT_ID slot, int bad);
-CK_RV p11_check_session(CK_SESSION_HANDLE h, struct p11_session **sp,
-    int bad);
+CK_RV p11_check_session(CK_SESSION_HANDLE h, struct p11_session **sp, int bad);
 CK_RV p11_check_session_keep(CK_SESSION_HANDLE h, struct p11_session **sp);
 
 /*
@@ -34,11 +33,11 @@ CK_RV p11_check_session_keep(CK_SESSION_HANDLE h, struct p11_session **sp);
  * returns their answer if one fails. Past it the lock is held, and every
  * way out goes through p11_leave() or p11_leave_with().
  */
-#define P11_ENTER(checks)						\
-	do {								\
-		CK_RV p11_enter_rv_ = (checks);				\
-		if (p11_enter_rv_ != CKR_OK)				\
-			return p11_enter_rv_;				\
+#define P11_ENTER(checks) \
+	do { \
+		CK_RV p11_enter_rv_ = (checks); \
+		if (p11_enter_rv_ != CKR_OK) \
+			return p11_enter_rv_; \
 	} while (0)
 
 /* Releases p11_lock. */
@@ -72,8 +71,8 @@ CK_RV p11_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
 CK_RV p11_C_CloseSession(CK_SESSION_HANDLE h);
 CK_RV p11_C_CloseAllSessions(CK_SLOT_ID slot);
 CK_RV p11_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info);
-CK_RV p11_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user,
-    CK_UTF8CHAR_PTR pin, CK_ULONG pinlen);
+CK_RV p11_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
+    CK_ULONG pinlen);
 CK_RV p11_C_LoginUser(CK_SESSION_HANDLE h, CK_USER_TYPE user,
     CK_UTF8CHAR_PTR pin, CK_ULONG pinlen, CK_UTF8CHAR_PTR name,
     CK_ULONG namelen);
@@ -104,14 +103,11 @@ CK_RV p11_C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
     CK_OBJECT_HANDLE key);
 CK_RV p11_C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len,
     CK_BYTE_PTR sig, CK_ULONG siglen);
-CK_RV p11_C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data,
-    CK_ULONG len);
-CK_RV p11_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig,
-    CK_ULONG siglen);
+CK_RV p11_C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len);
+CK_RV p11_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen);
 CK_RV p11_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
-    CK_ATTRIBUTE_PTR pub, CK_ULONG npub, CK_ATTRIBUTE_PTR priv,
-    CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv);
-CK_RV p11_C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out,
-    CK_ULONG len);
+    CK_ATTRIBUTE_PTR pub, CK_ULONG npub, CK_ATTRIBUTE_PTR priv, CK_ULONG npriv,
+    CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv);
+CK_RV p11_C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len);
 
 #endif /* KMES_P11_ENTRY_H */

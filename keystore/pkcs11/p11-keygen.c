@@ -16,8 +16,8 @@
 
 #include "crypto.h"
 #include "kmes-err.h"
-#include "store.h"
 #include "p11.h"
+#include "store.h"
 
 /* What the two templates ask for, checked for what the module can keep. */
 static CK_RV
@@ -166,7 +166,8 @@ generate_token(struct p11_session *s, const struct p11_tmpl *tpub,
 	/* The IDs other processes gave count as much as ours. */
 	if ((rv = p11_sync()) != CKR_OK ||
 	    (rv = keygen_label(tpub, tpriv, label, sizeof(label), 1)) !=
-	    CKR_OK || (rv = keygen_id(tpub, tpriv, id, &id_len)) != CKR_OK)
+		CKR_OK ||
+	    (rv = keygen_id(tpub, tpriv, id, &id_len)) != CKR_OK)
 		return rv;
 	if ((r = ks_key_generate(type, bits, &key)) != 0) {
 		rv = p11_rv(r);
@@ -200,7 +201,7 @@ generate_token(struct p11_session *s, const struct p11_tmpl *tpub,
 			break;
 		}
 	}
- out:
+out:
 	ks_key_free(key);
 	return rv;
 }
@@ -229,15 +230,16 @@ generate_session(struct p11_session *s, const struct p11_tmpl *tpub,
 	if (n >= P11_MAX_SESSION_KEYS)
 		return CKR_DEVICE_MEMORY;
 	if ((rv = keygen_label(tpub, tpriv, label, sizeof(label), 0)) !=
-	    CKR_OK || (rv = keygen_id(tpub, tpriv, id, &id_len)) != CKR_OK)
+		CKR_OK ||
+	    (rv = keygen_id(tpub, tpriv, id, &id_len)) != CKR_OK)
 		return rv;
 	if ((r = ks_key_generate(type, bits, &key)) != 0) {
 		rv = p11_rv(r);
 		goto out;
 	}
 	blob = ks_key_plain_blob(key, &n);
-	if ((r = p11_key_new(label, blob, n, KS_REC_GENERATED |
-	    KS_REC_NEVER_EXTRACTABLE, &k)) != 0 ||
+	if ((r = p11_key_new(label, blob, n,
+		 KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE, &k)) != 0 ||
 	    (r = ks_p11_signer_new(key, &k->signer)) != 0) {
 		rv = p11_rv(r);
 		goto out;
@@ -262,16 +264,16 @@ generate_session(struct p11_session *s, const struct p11_tmpl *tpub,
 	*hpriv = k->handle + 1;
 	k = NULL;
 	rv = CKR_OK;
- out:
+out:
 	p11_key_free(k);
-	ks_key_free(key);	/* the signer holds its own copy, locked */
+	ks_key_free(key); /* the signer holds its own copy, locked */
 	return rv;
 }
 
 CK_RV
-p11_generate(struct p11_session *s, CK_MECHANISM_PTR mech,
-    CK_ATTRIBUTE_PTR pub, CK_ULONG npub, CK_ATTRIBUTE_PTR priv,
-    CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
+p11_generate(struct p11_session *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
+    CK_ULONG npub, CK_ATTRIBUTE_PTR priv, CK_ULONG npriv,
+    CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
 {
 	struct p11_tmpl tpub, tpriv;
 	enum ks_key_type type = KS_KEY_UNKNOWN;
@@ -294,7 +296,7 @@ p11_generate(struct p11_session *s, CK_MECHANISM_PTR mech,
 	    p11_tmpl_find(&tpriv, CKA_TOKEN) != NULL)
 		return CKR_TEMPLATE_INCONSISTENT;
 	if ((rv = keygen_params(mech->mechanism, &tpub, &tpriv, &type,
-	    &bits)) != CKR_OK)
+		 &bits)) != CKR_OK)
 		return rv;
 	if (pub_token || priv_token)
 		return generate_token(s, &tpub, &tpriv, type, bits, hpub,

@@ -21,10 +21,10 @@
 
 #include "crypto.h"
 #include "kmes-err.h"
-#include "store.h"
-#include "p11.h"
 #include "p11-entry.h"
 #include "p11-stubs.h"
+#include "p11.h"
+#include "store.h"
 
 /* Locked heap for decrypted keys: room for many RSA-16384 keys. */
 #define SECURE_HEAP_BYTES (1024 * 1024)
@@ -97,7 +97,7 @@ state_forget_parent(void)
 	for (i = 0; i < p11.nsessions; i++)
 		p11_sign_op_end(&p11.sessions[i]->sign);
 	p11_sessions_close_all();
-	p11_objects_clear();	/* wipes the signers */
+	p11_objects_clear(); /* wipes the signers */
 	p11.store = NULL;
 	free(p11.path);
 	memset(&p11, 0, sizeof(p11));
@@ -282,7 +282,7 @@ p11_C_Initialize(CK_VOID_PTR init_args)
 		goto out;
 	}
 	memset(&p11, 0, sizeof(p11));
-	p11.path = ks_store_default_path();	/* NULL: never a token */
+	p11.path = ks_store_default_path(); /* NULL: never a token */
 	p11.pid = getpid();
 	p11.next_handle = 2;
 	p11.next_session = 1;
@@ -290,7 +290,7 @@ p11_C_Initialize(CK_VOID_PTR init_args)
 	rv = p11_sync();
 	if (rv != CKR_OK)
 		state_free();
- out:
+out:
 	p11_leave();
 	return rv;
 }
@@ -319,76 +319,60 @@ p11_C_GetInfo(CK_INFO_PTR info)
 	return p11_leave_with(CKR_OK);
 }
 
-
 /* The 2.40 functions, shared by both lists. */
-#define P11_FUNCTIONS_2_40						\
-	.C_Initialize = p11_C_Initialize,				\
-	.C_Finalize = p11_C_Finalize,					\
-	.C_GetInfo = p11_C_GetInfo,					\
-	.C_GetFunctionList = C_GetFunctionList,				\
-	.C_GetSlotList = p11_C_GetSlotList,				\
-	.C_GetSlotInfo = p11_C_GetSlotInfo,				\
-	.C_GetTokenInfo = p11_C_GetTokenInfo,				\
-	.C_GetMechanismList = p11_C_GetMechanismList,			\
-	.C_GetMechanismInfo = p11_C_GetMechanismInfo,			\
-	.C_InitToken = p11_C_InitToken,					\
-	.C_InitPIN = p11_C_InitPIN,					\
-	.C_SetPIN = p11_C_SetPIN,					\
-	.C_OpenSession = p11_C_OpenSession,				\
-	.C_CloseSession = p11_C_CloseSession,				\
-	.C_CloseAllSessions = p11_C_CloseAllSessions,			\
-	.C_GetSessionInfo = p11_C_GetSessionInfo,			\
-	.C_GetOperationState = p11_C_GetOperationState,			\
-	.C_SetOperationState = p11_C_SetOperationState,			\
-	.C_Login = p11_C_Login,						\
-	.C_Logout = p11_C_Logout,					\
-	.C_CreateObject = p11_C_CreateObject,				\
-	.C_CopyObject = p11_C_CopyObject,				\
-	.C_DestroyObject = p11_C_DestroyObject,				\
-	.C_GetObjectSize = p11_C_GetObjectSize,				\
-	.C_GetAttributeValue = p11_C_GetAttributeValue,			\
-	.C_SetAttributeValue = p11_C_SetAttributeValue,			\
-	.C_FindObjectsInit = p11_C_FindObjectsInit,			\
-	.C_FindObjects = p11_C_FindObjects,				\
-	.C_FindObjectsFinal = p11_C_FindObjectsFinal,			\
-	.C_EncryptInit = p11_C_EncryptInit,				\
-	.C_Encrypt = p11_C_Encrypt,					\
-	.C_EncryptUpdate = p11_C_EncryptUpdate,				\
-	.C_EncryptFinal = p11_C_EncryptFinal,				\
-	.C_DecryptInit = p11_C_DecryptInit,				\
-	.C_Decrypt = p11_C_Decrypt,					\
-	.C_DecryptUpdate = p11_C_DecryptUpdate,				\
-	.C_DecryptFinal = p11_C_DecryptFinal,				\
-	.C_DigestInit = p11_C_DigestInit,				\
-	.C_Digest = p11_C_Digest,					\
-	.C_DigestUpdate = p11_C_DigestUpdate,				\
-	.C_DigestKey = p11_C_DigestKey,					\
-	.C_DigestFinal = p11_C_DigestFinal,				\
-	.C_SignInit = p11_C_SignInit,					\
-	.C_Sign = p11_C_Sign,						\
-	.C_SignUpdate = p11_C_SignUpdate,				\
-	.C_SignFinal = p11_C_SignFinal,					\
-	.C_SignRecoverInit = p11_C_SignRecoverInit,			\
-	.C_SignRecover = p11_C_SignRecover,				\
-	.C_VerifyInit = p11_C_VerifyInit,				\
-	.C_Verify = p11_C_Verify,					\
-	.C_VerifyUpdate = p11_C_VerifyUpdate,				\
-	.C_VerifyFinal = p11_C_VerifyFinal,				\
-	.C_VerifyRecoverInit = p11_C_VerifyRecoverInit,			\
-	.C_VerifyRecover = p11_C_VerifyRecover,				\
-	.C_DigestEncryptUpdate = p11_C_DigestEncryptUpdate,		\
-	.C_DecryptDigestUpdate = p11_C_DecryptDigestUpdate,		\
-	.C_SignEncryptUpdate = p11_C_SignEncryptUpdate,			\
-	.C_DecryptVerifyUpdate = p11_C_DecryptVerifyUpdate,		\
-	.C_GenerateKey = p11_C_GenerateKey,				\
-	.C_GenerateKeyPair = p11_C_GenerateKeyPair,			\
-	.C_WrapKey = p11_C_WrapKey,					\
-	.C_UnwrapKey = p11_C_UnwrapKey,					\
-	.C_DeriveKey = p11_C_DeriveKey,					\
-	.C_SeedRandom = p11_C_SeedRandom,				\
-	.C_GenerateRandom = p11_C_GenerateRandom,			\
-	.C_GetFunctionStatus = p11_C_GetFunctionStatus,			\
-	.C_CancelFunction = p11_C_CancelFunction,			\
+#define P11_FUNCTIONS_2_40 \
+	.C_Initialize = p11_C_Initialize, .C_Finalize = p11_C_Finalize, \
+	.C_GetInfo = p11_C_GetInfo, .C_GetFunctionList = C_GetFunctionList, \
+	.C_GetSlotList = p11_C_GetSlotList, \
+	.C_GetSlotInfo = p11_C_GetSlotInfo, \
+	.C_GetTokenInfo = p11_C_GetTokenInfo, \
+	.C_GetMechanismList = p11_C_GetMechanismList, \
+	.C_GetMechanismInfo = p11_C_GetMechanismInfo, \
+	.C_InitToken = p11_C_InitToken, .C_InitPIN = p11_C_InitPIN, \
+	.C_SetPIN = p11_C_SetPIN, .C_OpenSession = p11_C_OpenSession, \
+	.C_CloseSession = p11_C_CloseSession, \
+	.C_CloseAllSessions = p11_C_CloseAllSessions, \
+	.C_GetSessionInfo = p11_C_GetSessionInfo, \
+	.C_GetOperationState = p11_C_GetOperationState, \
+	.C_SetOperationState = p11_C_SetOperationState, \
+	.C_Login = p11_C_Login, .C_Logout = p11_C_Logout, \
+	.C_CreateObject = p11_C_CreateObject, \
+	.C_CopyObject = p11_C_CopyObject, \
+	.C_DestroyObject = p11_C_DestroyObject, \
+	.C_GetObjectSize = p11_C_GetObjectSize, \
+	.C_GetAttributeValue = p11_C_GetAttributeValue, \
+	.C_SetAttributeValue = p11_C_SetAttributeValue, \
+	.C_FindObjectsInit = p11_C_FindObjectsInit, \
+	.C_FindObjects = p11_C_FindObjects, \
+	.C_FindObjectsFinal = p11_C_FindObjectsFinal, \
+	.C_EncryptInit = p11_C_EncryptInit, .C_Encrypt = p11_C_Encrypt, \
+	.C_EncryptUpdate = p11_C_EncryptUpdate, \
+	.C_EncryptFinal = p11_C_EncryptFinal, \
+	.C_DecryptInit = p11_C_DecryptInit, .C_Decrypt = p11_C_Decrypt, \
+	.C_DecryptUpdate = p11_C_DecryptUpdate, \
+	.C_DecryptFinal = p11_C_DecryptFinal, \
+	.C_DigestInit = p11_C_DigestInit, .C_Digest = p11_C_Digest, \
+	.C_DigestUpdate = p11_C_DigestUpdate, .C_DigestKey = p11_C_DigestKey, \
+	.C_DigestFinal = p11_C_DigestFinal, .C_SignInit = p11_C_SignInit, \
+	.C_Sign = p11_C_Sign, .C_SignUpdate = p11_C_SignUpdate, \
+	.C_SignFinal = p11_C_SignFinal, \
+	.C_SignRecoverInit = p11_C_SignRecoverInit, \
+	.C_SignRecover = p11_C_SignRecover, .C_VerifyInit = p11_C_VerifyInit, \
+	.C_Verify = p11_C_Verify, .C_VerifyUpdate = p11_C_VerifyUpdate, \
+	.C_VerifyFinal = p11_C_VerifyFinal, \
+	.C_VerifyRecoverInit = p11_C_VerifyRecoverInit, \
+	.C_VerifyRecover = p11_C_VerifyRecover, \
+	.C_DigestEncryptUpdate = p11_C_DigestEncryptUpdate, \
+	.C_DecryptDigestUpdate = p11_C_DecryptDigestUpdate, \
+	.C_SignEncryptUpdate = p11_C_SignEncryptUpdate, \
+	.C_DecryptVerifyUpdate = p11_C_DecryptVerifyUpdate, \
+	.C_GenerateKey = p11_C_GenerateKey, \
+	.C_GenerateKeyPair = p11_C_GenerateKeyPair, \
+	.C_WrapKey = p11_C_WrapKey, .C_UnwrapKey = p11_C_UnwrapKey, \
+	.C_DeriveKey = p11_C_DeriveKey, .C_SeedRandom = p11_C_SeedRandom, \
+	.C_GenerateRandom = p11_C_GenerateRandom, \
+	.C_GetFunctionStatus = p11_C_GetFunctionStatus, \
+	.C_CancelFunction = p11_C_CancelFunction, \
 	.C_WaitForSlotEvent = p11_C_WaitForSlotEvent
 
 static CK_FUNCTION_LIST functions_2_40 = {
@@ -479,9 +463,9 @@ C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
 	if (name != NULL && strcmp((const char *)name, "PKCS 11") != 0)
 		return CKR_ARGUMENTS_BAD;
 	for (i = 0; i < NINTERFACES; i++) {
-		v = interfaces[i].pFunctionList;	/* version comes first */
-		if (version != NULL && (version->major != v->major ||
-		    version->minor != v->minor))
+		v = interfaces[i].pFunctionList; /* version comes first */
+		if (version != NULL &&
+		    (version->major != v->major || version->minor != v->minor))
 			continue;
 		if ((interfaces[i].flags & flags) != flags)
 			continue;

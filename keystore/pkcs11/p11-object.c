@@ -12,24 +12,32 @@
 #include "crypto.h"
 #include "kbuf.h"
 #include "kmes-err.h"
+#include "p11.h"
 #include "secmem.h"
 #include "store.h"
-#include "p11.h"
 
 /* CKA_EC_PARAMS: the named curve's OID, DER. */
-static const uint8_t oid_p256[] = {
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+	0x03, 0x01, 0x07 };
 static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 static const uint8_t oid_p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 
 static const CK_MECHANISM_TYPE rsa_mechs[] = {
-	CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS,
-	CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
-	CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS,
+	CKM_RSA_PKCS,
+	CKM_SHA256_RSA_PKCS,
+	CKM_SHA384_RSA_PKCS,
+	CKM_SHA512_RSA_PKCS,
+	CKM_RSA_PKCS_PSS,
+	CKM_SHA256_RSA_PKCS_PSS,
+	CKM_SHA384_RSA_PKCS_PSS,
+	CKM_SHA512_RSA_PKCS_PSS,
 };
 static const CK_MECHANISM_TYPE ec_mechs[] = {
-	CKM_ECDSA, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384, CKM_ECDSA_SHA512,
+	CKM_ECDSA,
+	CKM_ECDSA_SHA256,
+	CKM_ECDSA_SHA384,
+	CKM_ECDSA_SHA512,
 };
 static const CK_MECHANISM_TYPE ed_mechs[] = { CKM_EDDSA };
 
@@ -162,7 +170,7 @@ parse_blob(struct p11_key *k)
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	kbuf_free(b);
 	return r;
 }
@@ -182,7 +190,7 @@ make_id(struct p11_key *k)
 		goto out;
 	memcpy(k->id, dg, P11_ID_LEN);
 	k->id_len = P11_ID_LEN;
- out:
+out:
 	ks_p11_hash_free(h);
 	return r;
 }
@@ -223,7 +231,7 @@ p11_key_new(const char *label, const uint8_t *blob, size_t blob_len,
 		goto out;
 	*kp = k;
 	k = NULL;
- out:
+out:
 	p11_key_free(k);
 	return r;
 }
@@ -257,29 +265,32 @@ gen_mech(const struct p11_key *k)
 	}
 }
 
-#define BOOLV(x) do {						\
-	*vp = (x) ? &p11_true : &p11_false;			\
-	*lenp = sizeof(CK_BBOOL);				\
-	return P11_ATTR_OK;					\
-} while (0)
+#define BOOLV(x) \
+	do { \
+		*vp = (x) ? &p11_true : &p11_false; \
+		*lenp = sizeof(CK_BBOOL); \
+		return P11_ATTR_OK; \
+	} while (0)
 
-#define ULONGV(x) do {						\
-	buf->ul = (x);						\
-	*vp = &buf->ul;						\
-	*lenp = sizeof(CK_ULONG);				\
-	return P11_ATTR_OK;					\
-} while (0)
+#define ULONGV(x) \
+	do { \
+		buf->ul = (x); \
+		*vp = &buf->ul; \
+		*lenp = sizeof(CK_ULONG); \
+		return P11_ATTR_OK; \
+	} while (0)
 
-#define BYTESV(p, n) do {					\
-	*vp = (p);						\
-	*lenp = (n);						\
-	return P11_ATTR_OK;					\
-} while (0)
+#define BYTESV(p, n) \
+	do { \
+		*vp = (p); \
+		*lenp = (n); \
+		return P11_ATTR_OK; \
+	} while (0)
 
 /* The attributes only a private key object has. */
 static enum p11_attr_res
-private_attr(const struct p11_key *k, CK_ATTRIBUTE_TYPE type,
-    const void **vp, size_t *lenp)
+private_attr(const struct p11_key *k, CK_ATTRIBUTE_TYPE type, const void **vp,
+    size_t *lenp)
 {
 	int gen = (k->flags & KS_REC_GENERATED) != 0;
 
@@ -307,10 +318,10 @@ private_attr(const struct p11_key *k, CK_ATTRIBUTE_TYPE type,
 	case CKA_EXPONENT_2:
 	case CKA_COEFFICIENT:
 		return k->ck_type == CKK_RSA ? P11_ATTR_SENSITIVE :
-		    P11_ATTR_INVALID;
+					       P11_ATTR_INVALID;
 	case CKA_VALUE:
 		return k->ck_type != CKK_RSA ? P11_ATTR_SENSITIVE :
-		    P11_ATTR_INVALID;
+					       P11_ATTR_INVALID;
 	default:
 		return P11_ATTR_INVALID;
 	}
@@ -352,7 +363,7 @@ p11_key_attr(const struct p11_key *k, int priv, CK_ATTRIBUTE_TYPE type,
 	case CKA_PRIVATE:
 		BOOLV(priv ? k->priv_private : k->pub_private);
 	case CKA_MODIFIABLE:
-		BOOLV(1);	/* CKA_ID and CKA_LABEL, see p11_set_attrs */
+		BOOLV(1); /* CKA_ID and CKA_LABEL, see p11_set_attrs */
 	case CKA_COPYABLE:
 	case CKA_DERIVE:
 		BOOLV(0);
@@ -448,8 +459,9 @@ p11_key_match(const struct p11_key *k, int priv, const struct p11_tmpl *t)
 	size_t i, len;
 
 	for (i = 0; i < t->n; i++) {
-		if (p11_key_attr(k, priv, t->a[i].type, &buf, &v,
-		    &len) != P11_ATTR_OK || len != t->a[i].len ||
+		if (p11_key_attr(k, priv, t->a[i].type, &buf, &v, &len) !=
+			P11_ATTR_OK ||
+		    len != t->a[i].len ||
 		    (len > 0 && memcmp(v, t->a[i].value, len) != 0))
 			return 0;
 	}

@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 #include "crypto.h"
-#include "p11.h"
 #include "p11-entry.h"
+#include "p11.h"
 
 CK_RV
 p11_C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
@@ -55,8 +55,7 @@ p11_C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
 }
 
 CK_RV
-p11_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR attrs,
-    CK_ULONG n)
+p11_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR attrs, CK_ULONG n)
 {
 	struct p11_session *s;
 
@@ -65,8 +64,8 @@ p11_C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR attrs,
 }
 
 CK_RV
-p11_C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out,
-    CK_ULONG max, CK_ULONG_PTR count)
+p11_C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
+    CK_ULONG_PTR count)
 {
 	struct p11_session *s;
 
@@ -87,8 +86,7 @@ p11_C_FindObjectsFinal(CK_SESSION_HANDLE h)
 }
 
 CK_RV
-p11_C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
-    CK_OBJECT_HANDLE key)
+p11_C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
 	struct p11_session *s;
 
@@ -98,8 +96,8 @@ p11_C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
 }
 
 CK_RV
-p11_C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len,
-    CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
+p11_C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+    CK_ULONG_PTR siglen)
 {
 	struct p11_session *s;
 
@@ -165,14 +163,14 @@ p11_C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen)
 
 CK_RV
 p11_C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
-    CK_ATTRIBUTE_PTR pub, CK_ULONG npub, CK_ATTRIBUTE_PTR priv,
-    CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
+    CK_ATTRIBUTE_PTR pub, CK_ULONG npub, CK_ATTRIBUTE_PTR priv, CK_ULONG npriv,
+    CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
 {
 	struct p11_session *s;
 
 	P11_ENTER(p11_check_session(h, &s, 0));
-	return p11_leave_with(p11_generate(s, mech, pub, npub, priv, npriv,
-	    hpub, hpriv));
+	return p11_leave_with(
+	    p11_generate(s, mech, pub, npub, priv, npriv, hpub, hpriv));
 }
 
 CK_RV

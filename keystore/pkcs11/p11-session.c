@@ -9,9 +9,9 @@
 
 #include "crypto.h"
 #include "kmes-err.h"
-#include "store.h"
-#include "p11.h"
 #include "p11-entry.h"
+#include "p11.h"
+#include "store.h"
 
 static void
 session_free(struct p11_session *s)
@@ -69,7 +69,6 @@ p11_session_get(CK_SESSION_HANDLE h)
 	return NULL;
 }
 
-
 CK_RV
 p11_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
     CK_NOTIFY notify, CK_SESSION_HANDLE_PTR hp)
@@ -92,8 +91,8 @@ p11_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
 		goto out;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (ns = reallocarray(p11.sessions, p11.nsessions + 1,
-	    sizeof(*ns))) == NULL) {
+	    (ns = reallocarray(p11.sessions, p11.nsessions + 1, sizeof(*ns))) ==
+		NULL) {
 		rv = CKR_HOST_MEMORY;
 		goto out;
 	}
@@ -104,7 +103,7 @@ p11_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
 	*hp = s->handle;
 	s = NULL;
 	rv = CKR_OK;
- out:
+out:
 	free(s);
 	p11_leave();
 	return rv;
@@ -159,10 +158,10 @@ p11_C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 	info->slotID = P11_SLOT_ID;
 	if (p11_logged_in())
 		info->state = rw ? CKS_RW_USER_FUNCTIONS :
-		    CKS_RO_USER_FUNCTIONS;
+				   CKS_RO_USER_FUNCTIONS;
 	else
 		info->state = rw ? CKS_RW_PUBLIC_SESSION :
-		    CKS_RO_PUBLIC_SESSION;
+				   CKS_RO_PUBLIC_SESSION;
 	info->flags = s->flags;
 	info->ulDeviceError = 0;
 	return p11_leave_with(CKR_OK);
@@ -188,8 +187,8 @@ context_login(struct p11_session *s, CK_UTF8CHAR_PTR pin, CK_ULONG pinlen)
 		return CKR_PIN_LEN_RANGE;
 	if (!s->sign.need_auth || s->sign.authed)
 		return CKR_OK;
-	if ((rv = p11_rv(ks_store_check_pin(p11.store, pin, pinlen,
-	    NULL))) != CKR_OK)
+	if ((rv = p11_rv(ks_store_check_pin(p11.store, pin, pinlen, NULL))) !=
+	    CKR_OK)
 		return rv == CKR_ARGUMENTS_BAD ? CKR_PIN_LEN_RANGE : rv;
 	s->sign.authed = 1;
 	return CKR_OK;
@@ -229,7 +228,7 @@ login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 		return p11_leave_with(so_login_refusal());
 	if (user != CKU_USER)
 		return p11_leave_with(CKR_USER_TYPE_INVALID);
-	if (pin == NULL)	/* no protected authentication path */
+	if (pin == NULL) /* no protected authentication path */
 		return p11_leave_with(CKR_ARGUMENTS_BAD);
 	if (pinlen > KS_STORE_PIN_MAX)
 		return p11_leave_with(CKR_PIN_LEN_RANGE);

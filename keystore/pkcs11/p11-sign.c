@@ -14,9 +14,9 @@
 #include "crypto.h"
 #include "kbuf.h"
 #include "kmes-err.h"
+#include "p11.h"
 #include "secmem.h"
 #include "store.h"
-#include "p11.h"
 
 /* CKM_ECDSA takes a hash; none is longer than this. */
 #define ECDSA_INPUT_MAX 512
@@ -47,15 +47,15 @@ const struct p11_mech p11_mechs[] = {
 const size_t p11_nmechs = sizeof(p11_mechs) / sizeof(p11_mechs[0]);
 
 /* DER DigestInfo prefixes (RFC 8017 9.2 note 1), the digest follows. */
-static const uint8_t di_sha256[] = {
-	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 };
-static const uint8_t di_sha384[] = {
-	0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30 };
-static const uint8_t di_sha512[] = {
-	0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40 };
+static const uint8_t di_sha256[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+	0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+	0x20 };
+static const uint8_t di_sha384[] = { 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60,
+	0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04,
+	0x30 };
+static const uint8_t di_sha512[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
+	0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
+	0x40 };
 _Static_assert(P11_OP_IN_MAX >= sizeof(di_sha512) + 64,
     "a DigestInfo and a SHA-512 digest fit in P11_OP_IN_MAX");
 
@@ -192,7 +192,7 @@ load_signer(struct p11_key *k)
 		goto out;
 	}
 	rv = CKR_OK;
- out:
+out:
 	ks_key_free(key);
 	return rv;
 }
@@ -214,7 +214,7 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
 		return CKR_OPERATION_ACTIVE;
 	if ((k = p11_object(hkey, &priv)) == NULL)
 		return p11_logged_in() ? CKR_KEY_HANDLE_INVALID :
-		    CKR_USER_NOT_LOGGED_IN;
+					 CKR_USER_NOT_LOGGED_IN;
 	if (!priv)
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
 	if ((rv = p11_op_mech_check(mech->mechanism, k, CKF_SIGN)) != CKR_OK)
@@ -230,8 +230,7 @@ p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
 }
 
 CK_RV
-p11_op_mech_check(CK_MECHANISM_TYPE type, const struct p11_key *k,
-    CK_FLAGS use)
+p11_op_mech_check(CK_MECHANISM_TYPE type, const struct p11_key *k, CK_FLAGS use)
 {
 	const CK_MECHANISM_TYPE *m;
 	size_t i, nm;
@@ -262,7 +261,7 @@ p11_op_begin(struct p11_sign_op *op, const CK_MECHANISM *mech, size_t siglen)
 	op->mech = mech->mechanism;
 	if ((op->hash = mech_hash(mech->mechanism)) != 0) {
 		if ((r = ks_p11_hash_new((enum ks_p11_hash)op->hash,
-		    &op->hctx)) != 0) {
+			 &op->hctx)) != 0) {
 			rv = p11_rv(r);
 			goto out;
 		}
@@ -289,7 +288,7 @@ p11_op_begin(struct p11_sign_op *op, const CK_MECHANISM *mech, size_t siglen)
 	}
 	op->active = 1;
 	rv = CKR_OK;
- out:
+out:
 	if (rv != CKR_OK)
 		p11_sign_op_end(op);
 	return rv;
@@ -327,7 +326,7 @@ p11_op_input(struct p11_sign_op *op, uint8_t in[P11_OP_IN_MAX],
 
 	if (op->hctx != NULL) {
 		if ((r = ks_p11_hash_final(op->hctx, in + sizeof(di_sha512),
-		    P11_OP_IN_MAX - sizeof(di_sha512), &len)) != 0)
+			 P11_OP_IN_MAX - sizeof(di_sha512), &len)) != 0)
 			return p11_rv(r);
 		p = in + sizeof(di_sha512);
 	} else {
@@ -444,7 +443,7 @@ sign_out(struct p11_sign_op *op, const uint8_t *data, size_t len,
 	}
 	if (sig == NULL) {
 		*siglenp = siglen;
-		return CKR_OK;		/* a size query: keep going */
+		return CKR_OK; /* a size query: keep going */
 	}
 	if (*siglenp < siglen) {
 		*siglenp = siglen;
@@ -454,14 +453,14 @@ sign_out(struct p11_sign_op *op, const uint8_t *data, size_t len,
 		goto out;
 	if ((rv = finish(op, k, sig, siglen)) == CKR_OK)
 		*siglenp = siglen;
- out:
+out:
 	p11_sign_op_end(op);
 	return rv;
 }
 
 CK_RV
-p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
-    CK_BYTE_PTR sig, CK_ULONG_PTR siglenp)
+p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+    CK_ULONG_PTR siglenp)
 {
 	struct p11_sign_op *op = &s->sign;
 
@@ -477,8 +476,8 @@ p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
 		p11_sign_op_end(op);
 		return CKR_ARGUMENTS_BAD;
 	}
-	return sign_out(op, data == NULL ? (const uint8_t *)"" : data, len,
-	    sig, siglenp);
+	return sign_out(op, data == NULL ? (const uint8_t *)"" : data, len, sig,
+	    siglenp);
 }
 
 CK_RV

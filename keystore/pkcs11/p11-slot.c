@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "kmes-err.h"
-#include "store.h"
-#include "p11.h"
 #include "p11-entry.h"
+#include "p11.h"
+#include "store.h"
 
 CK_RV
 p11_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)

@@ -14,8 +14,8 @@
 #include "crypto.h"
 #include "kbuf.h"
 #include "kmes-err.h"
-#include "store.h"
 #include "p11.h"
+#include "store.h"
 
 /* Every CKA_ID a caller may give fits the store's field. */
 _Static_assert(P11_ID_MAX <= KS_STORE_CKAID_MAX,
@@ -68,7 +68,7 @@ p11_rebuild(void)
 		}
 		r = p11_key_new(e.label, e.blob, e.blob_len, e.flags, &k);
 		if (r == KMES_ERR_KEY_UNSUPPORTED || r == KMES_ERR_KEY_INVALID)
-			continue;	/* a type PKCS#11 cannot show */
+			continue; /* a type PKCS#11 cannot show */
 		if (r == 0 && e.ckaid_len != 0)
 			r = p11_key_set_id(k, e.ckaid, e.ckaid_len);
 		if (r != 0) {
@@ -103,7 +103,8 @@ p11_sync(void)
 
 	if (p11.store == NULL) {
 		/* No token yet: maybe kmes-keytool init has run since. */
-		if (p11.path == NULL || ks_store_open(p11.path, &p11.store) != 0) {
+		if (p11.path == NULL ||
+		    ks_store_open(p11.path, &p11.store) != 0) {
 			p11.store = NULL;
 			return CKR_OK;
 		}
@@ -379,8 +380,8 @@ set_store_key(struct p11_key *k, const struct set_req *q)
 
 	if (q->has_label && (nl = strdup(q->label)) == NULL)
 		return CKR_HOST_MEMORY;
-	r = ks_store_set_meta(p11.store, k->label, q->has_label ? q->label :
-	    NULL, q->id != NULL ? q->id->value : NULL,
+	r = ks_store_set_meta(p11.store, k->label,
+	    q->has_label ? q->label : NULL, q->id != NULL ? q->id->value : NULL,
 	    q->id != NULL ? q->id->len : 0);
 	if (r != 0) {
 		free(nl);
@@ -399,8 +400,8 @@ set_store_key(struct p11_key *k, const struct set_req *q)
 }
 
 CK_RV
-p11_set_attrs(struct p11_session *s, CK_OBJECT_HANDLE h,
-    CK_ATTRIBUTE_PTR attrs, CK_ULONG n)
+p11_set_attrs(struct p11_session *s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR attrs,
+    CK_ULONG n)
 {
 	struct p11_tmpl t;
 	struct set_req q;

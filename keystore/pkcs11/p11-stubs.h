@@ -28,127 +28,153 @@
 /* A buffer given with a length but no pointer. */
 #define NOBUF(p, n) ((p) == NULL && (n) != 0)
 
-#define P11_STUBS(X)							\
-	X(InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c,	\
-	    CK_UTF8CHAR_PTR d), P11_AT_SLOT(a),				\
-	    NOBUF(b, c) || d == NULL, NOTSUPP)				\
+#define P11_STUBS(X) \
+	X(InitToken, \
+	    (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d), \
+	    P11_AT_SLOT(a), NOBUF(b, c) || d == NULL, NOTSUPP) \
 	X(InitPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c), \
-	    P11_AT_SESSION(a), NOBUF(b, c), NOTSUPP)			\
-	X(SetPIN, (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c,	\
-	    CK_UTF8CHAR_PTR d, CK_ULONG e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || NOBUF(d, e), NOTSUPP)			\
-	X(GetOperationState, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,	\
-	    CK_ULONG_PTR c), P11_AT_SESSION(a), c == NULL, NOTSUPP)	\
-	X(SetOperationState, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,	\
-	    CK_ULONG c, CK_OBJECT_HANDLE d, CK_OBJECT_HANDLE e),	\
-	    P11_AT_SESSION(a), b == NULL || c == 0, NOTSUPP)		\
-	X(CopyObject, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b,		\
-	    CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e),	\
-	    P11_AT_SESSION(a), NOBUF(c, d) || e == NULL, NOTSUPP)	\
-	X(EncryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,	\
-	    CK_OBJECT_HANDLE c), P11_AT_SESSION(a), b == NULL, BADMECH)	\
-	X(Encrypt, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c,	\
-	    CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(EncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, \
-	    CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(EncryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,		\
-	    CK_ULONG_PTR c), P11_AT_SESSION(a), c == NULL, NOTINIT)	\
-	X(DecryptInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,	\
-	    CK_OBJECT_HANDLE c), P11_AT_SESSION(a), b == NULL, BADMECH)	\
-	X(Decrypt, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c,	\
-	    CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(DecryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, \
-	    CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(DecryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,		\
-	    CK_ULONG_PTR c), P11_AT_SESSION(a), c == NULL, NOTINIT)	\
-	X(DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b),	\
-	    P11_AT_SESSION(a), b == NULL, BADMECH)			\
-	X(Digest, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c,	\
-	    CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
+	    P11_AT_SESSION(a), NOBUF(b, c), NOTSUPP) \
+	X(SetPIN, \
+	    (CK_SESSION_HANDLE a, CK_UTF8CHAR_PTR b, CK_ULONG c, \
+		CK_UTF8CHAR_PTR d, CK_ULONG e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || NOBUF(d, e), NOTSUPP) \
+	X(GetOperationState, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), \
+	    P11_AT_SESSION(a), c == NULL, NOTSUPP) \
+	X(SetOperationState, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, \
+		CK_OBJECT_HANDLE d, CK_OBJECT_HANDLE e), \
+	    P11_AT_SESSION(a), b == NULL || c == 0, NOTSUPP) \
+	X(CopyObject, \
+	    (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR c, \
+		CK_ULONG d, CK_OBJECT_HANDLE_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(c, d) || e == NULL, NOTSUPP) \
+	X(EncryptInit, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), \
+	    P11_AT_SESSION(a), b == NULL, BADMECH) \
+	X(Encrypt, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(EncryptUpdate, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(EncryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), \
+	    P11_AT_SESSION(a), c == NULL, NOTINIT) \
+	X(DecryptInit, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), \
+	    P11_AT_SESSION(a), b == NULL, BADMECH) \
+	X(Decrypt, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(DecryptUpdate, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(DecryptFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), \
+	    P11_AT_SESSION(a), c == NULL, NOTINIT) \
+	X(DigestInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b), \
+	    P11_AT_SESSION(a), b == NULL, BADMECH) \
+	X(Digest, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
 	X(DigestUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), \
-	    P11_AT_SESSION(a), NOBUF(b, c), NOTINIT)			\
-	X(DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b),		\
-	    P11_AT_SESSION(a), 0, NOTINIT)				\
-	X(DigestFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,		\
-	    CK_ULONG_PTR c), P11_AT_SESSION(a), c == NULL, NOTINIT)	\
-	X(SignRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,	\
-	    CK_OBJECT_HANDLE c), P11_AT_SESSION(a), b == NULL, BADMECH)	\
-	X(SignRecover, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c,	\
-	    CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(VerifyRecoverInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,	\
-	    CK_OBJECT_HANDLE c), P11_AT_SESSION(a), b == NULL, BADMECH)	\
-	X(VerifyRecover, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, \
-	    CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(DigestEncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,	\
-	    CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a), \
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(DecryptDigestUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,	\
-	    CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a), \
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(SignEncryptUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,	\
-	    CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a), \
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(DecryptVerifyUpdate, (CK_SESSION_HANDLE a, CK_BYTE_PTR b,	\
-	    CK_ULONG c, CK_BYTE_PTR d, CK_ULONG_PTR e), P11_AT_SESSION(a), \
-	    NOBUF(b, c) || e == NULL, NOTINIT)				\
-	X(GenerateKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,	\
-	    CK_ATTRIBUTE_PTR c, CK_ULONG d, CK_OBJECT_HANDLE_PTR e),	\
-	    P11_AT_SESSION(a), b == NULL || NOBUF(c, d) || e == NULL,	\
-	    BADMECH)							\
-	X(WrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,		\
-	    CK_OBJECT_HANDLE c, CK_OBJECT_HANDLE d, CK_BYTE_PTR e,	\
-	    CK_ULONG_PTR f), P11_AT_SESSION(a), b == NULL || f == NULL,	\
-	    BADMECH)							\
-	X(UnwrapKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,		\
-	    CK_OBJECT_HANDLE c, CK_BYTE_PTR d, CK_ULONG e,		\
-	    CK_ATTRIBUTE_PTR f, CK_ULONG g, CK_OBJECT_HANDLE_PTR h),	\
-	    P11_AT_SESSION(a), b == NULL || NOBUF(d, e) || NOBUF(f, g) || \
-	    h == NULL, BADMECH)						\
-	X(DeriveKey, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,		\
-	    CK_OBJECT_HANDLE c, CK_ATTRIBUTE_PTR d, CK_ULONG e,		\
-	    CK_OBJECT_HANDLE_PTR f), P11_AT_SESSION(a),			\
-	    b == NULL || NOBUF(d, e) || f == NULL, BADMECH)		\
-	X(SeedRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c),	\
-	    P11_AT_SESSION(a), NOBUF(b, c),				\
-	    /* Our randomness is OpenSSL's; callers may not steer it. */ \
-	    CKR_RANDOM_SEED_NOT_SUPPORTED)				\
+	    P11_AT_SESSION(a), NOBUF(b, c), NOTINIT) \
+	X(DigestKey, (CK_SESSION_HANDLE a, CK_OBJECT_HANDLE b), \
+	    P11_AT_SESSION(a), 0, NOTINIT) \
+	X(DigestFinal, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG_PTR c), \
+	    P11_AT_SESSION(a), c == NULL, NOTINIT) \
+	X(SignRecoverInit, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), \
+	    P11_AT_SESSION(a), b == NULL, BADMECH) \
+	X(SignRecover, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(VerifyRecoverInit, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), \
+	    P11_AT_SESSION(a), b == NULL, BADMECH) \
+	X(VerifyRecover, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(DigestEncryptUpdate, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(DecryptDigestUpdate, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(SignEncryptUpdate, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(DecryptVerifyUpdate, \
+	    (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG_PTR e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || e == NULL, NOTINIT) \
+	X(GenerateKey, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_ATTRIBUTE_PTR c, \
+		CK_ULONG d, CK_OBJECT_HANDLE_PTR e), \
+	    P11_AT_SESSION(a), b == NULL || NOBUF(c, d) || e == NULL, BADMECH) \
+	X(WrapKey, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, \
+		CK_OBJECT_HANDLE d, CK_BYTE_PTR e, CK_ULONG_PTR f), \
+	    P11_AT_SESSION(a), b == NULL || f == NULL, BADMECH) \
+	X(UnwrapKey, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, \
+		CK_BYTE_PTR d, CK_ULONG e, CK_ATTRIBUTE_PTR f, CK_ULONG g, \
+		CK_OBJECT_HANDLE_PTR h), \
+	    P11_AT_SESSION(a), \
+	    b == NULL || NOBUF(d, e) || NOBUF(f, g) || h == NULL, BADMECH) \
+	X(DeriveKey, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c, \
+		CK_ATTRIBUTE_PTR d, CK_ULONG e, CK_OBJECT_HANDLE_PTR f), \
+	    P11_AT_SESSION(a), b == NULL || NOBUF(d, e) || f == NULL, BADMECH) \
+	X(SeedRandom, (CK_SESSION_HANDLE a, CK_BYTE_PTR b, CK_ULONG c), \
+	    P11_AT_SESSION(a), \
+	    NOBUF(b, \
+		c), /* Our randomness is OpenSSL's; callers may not steer it. */ \
+	    CKR_RANDOM_SEED_NOT_SUPPORTED) \
 	X(GetFunctionStatus, (CK_SESSION_HANDLE a), P11_AT_SESSION(a), 0, \
-	    CKR_FUNCTION_NOT_PARALLEL)					\
-	X(CancelFunction, (CK_SESSION_HANDLE a), P11_AT_SESSION(a), 0,	\
-	    CKR_FUNCTION_NOT_PARALLEL)					\
+	    CKR_FUNCTION_NOT_PARALLEL) \
+	X(CancelFunction, (CK_SESSION_HANDLE a), P11_AT_SESSION(a), 0, \
+	    CKR_FUNCTION_NOT_PARALLEL) \
 	X(WaitForSlotEvent, (CK_FLAGS a, CK_SLOT_ID_PTR b, CK_VOID_PTR c), \
-	    P11_AT_NONE, b == NULL || c != NULL, NOTSUPP)		\
-	X(MessageInit, (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b,	\
-	    CK_OBJECT_HANDLE c), P11_AT_SESSION(a), b == NULL, BADMECH)	\
-	X(CryptMessage, (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, \
-	    CK_BYTE_PTR d, CK_ULONG e, CK_BYTE_PTR f, CK_ULONG g,	\
-	    CK_BYTE_PTR h, CK_ULONG_PTR i), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || NOBUF(d, e) || NOBUF(f, g) || i == NULL,	\
-	    NOTINIT)							\
-	X(CryptMessageBegin, (CK_SESSION_HANDLE a, CK_VOID_PTR b,	\
-	    CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e), P11_AT_SESSION(a),	\
-	    NOBUF(b, c) || NOBUF(d, e), NOTINIT)			\
-	X(CryptMessageNext, (CK_SESSION_HANDLE a, CK_VOID_PTR b,	\
-	    CK_ULONG c, CK_BYTE_PTR d, CK_ULONG e, CK_BYTE_PTR f,	\
-	    CK_ULONG_PTR g, CK_FLAGS h), P11_AT_SESSION(a),		\
-	    NOBUF(b, c) || NOBUF(d, e) || g == NULL, NOTINIT)		\
-	X(MessageFinal, (CK_SESSION_HANDLE a), P11_AT_SESSION(a), 0,	\
-	    NOTINIT)							\
-	X(SignMessage, (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c,	\
-	    CK_BYTE_PTR d, CK_ULONG e, CK_BYTE_PTR f, CK_ULONG_PTR g),	\
-	    P11_AT_SESSION(a), NOBUF(b, c) || NOBUF(d, e) || g == NULL,	\
-	    NOTINIT)							\
+	    P11_AT_NONE, b == NULL || c != NULL, NOTSUPP) \
+	X(MessageInit, \
+	    (CK_SESSION_HANDLE a, CK_MECHANISM_PTR b, CK_OBJECT_HANDLE c), \
+	    P11_AT_SESSION(a), b == NULL, BADMECH) \
+	X(CryptMessage, \
+	    (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG e, CK_BYTE_PTR f, CK_ULONG g, CK_BYTE_PTR h, \
+		CK_ULONG_PTR i), \
+	    P11_AT_SESSION(a), \
+	    NOBUF(b, c) || NOBUF(d, e) || NOBUF(f, g) || i == NULL, NOTINIT) \
+	X(CryptMessageBegin, \
+	    (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG e), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || NOBUF(d, e), NOTINIT) \
+	X(CryptMessageNext, \
+	    (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG e, CK_BYTE_PTR f, CK_ULONG_PTR g, CK_FLAGS h), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || NOBUF(d, e) || g == NULL, \
+	    NOTINIT) \
+	X(MessageFinal, (CK_SESSION_HANDLE a), P11_AT_SESSION(a), 0, NOTINIT) \
+	X(SignMessage, \
+	    (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG e, CK_BYTE_PTR f, CK_ULONG_PTR g), \
+	    P11_AT_SESSION(a), NOBUF(b, c) || NOBUF(d, e) || g == NULL, \
+	    NOTINIT) \
 	X(MessageBegin, (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c), \
-	    P11_AT_SESSION(a), NOBUF(b, c), NOTINIT)			\
-	X(VerifyMessage, (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, \
-	    CK_BYTE_PTR d, CK_ULONG e, CK_BYTE_PTR f, CK_ULONG g),	\
+	    P11_AT_SESSION(a), NOBUF(b, c), NOTINIT) \
+	X(VerifyMessage, \
+	    (CK_SESSION_HANDLE a, CK_VOID_PTR b, CK_ULONG c, CK_BYTE_PTR d, \
+		CK_ULONG e, CK_BYTE_PTR f, CK_ULONG g), \
 	    P11_AT_SESSION(a), NOBUF(b, c) || NOBUF(d, e) || NOBUF(f, g), \
 	    NOTINIT)
 

@@ -8,9 +8,9 @@
  */
 #include <string.h>
 
+#include "crypto.h"
 #include "kbuf.h"
 #include "kmes-err.h"
-#include "crypto.h"
 #include "p11.h"
 
 int
@@ -123,8 +123,7 @@ p11_tmpl_bool(const struct p11_tmpl *t, CK_ATTRIBUTE_TYPE type, int *v)
 }
 
 int
-p11_tmpl_ulong(const struct p11_tmpl *t, CK_ATTRIBUTE_TYPE type,
-    CK_ULONG *v)
+p11_tmpl_ulong(const struct p11_tmpl *t, CK_ATTRIBUTE_TYPE type, CK_ULONG *v)
 {
 	const struct p11_attr *a;
 
@@ -173,9 +172,9 @@ p11_ec_params_type(const uint8_t *p, size_t len, int *type)
 	r = KMES_ERR_KEY_UNSUPPORTED;
 	if (tag == 0x06) {
 		for (i = 0; i < sizeof(curve_oids) / sizeof(curve_oids[0]);
-		    i++) {
+		     i++) {
 			if (kbuf_equal_bytes(b, curve_oids[i].oid,
-			    curve_oids[i].len)) {
+				curve_oids[i].len)) {
 				*type = curve_oids[i].type;
 				r = 0;
 				break;
@@ -190,7 +189,7 @@ p11_ec_params_type(const uint8_t *p, size_t len, int *type)
 		}
 	} else
 		r = KMES_ERR_INVALID_FORMAT;
- out:
+out:
 	kbuf_free(b);
 	return r;
 }

@@ -113,7 +113,7 @@ verify_out(struct p11_sign_op *op, const uint8_t *data, size_t len,
 		goto out;
 	}
 	rv = check(op, k, sig, siglen);
- out:
+out:
 	p11_sign_op_end(op);
 	return rv;
 }

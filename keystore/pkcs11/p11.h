@@ -26,8 +26,8 @@ struct ks_store;
 #define P11_TMPL_MAX 64
 /* No attribute we read is longer (a 16384-bit modulus is 2 KiB). */
 #define P11_ATTR_VALUE_MAX (64 * 1024)
-#define P11_ID_LEN 16		/* the CKA_ID the module derives */
-#define P11_ID_MAX 64		/* the longest CKA_ID a caller may give */
+#define P11_ID_LEN 16 /* the CKA_ID the module derives */
+#define P11_ID_MAX 64 /* the longest CKA_ID a caller may give */
 /* Session key pairs alive at once (each holds a private key in the
  * locked heap): more is a runaway or hostile application. */
 #define P11_MAX_SESSION_KEYS 128
@@ -56,8 +56,8 @@ struct p11_tmpl {
  * CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_VALUE_INVALID or
  * CKR_TEMPLATE_INCONSISTENT.
  */
-CK_RV p11_tmpl_parse(const CK_ATTRIBUTE *attrs, CK_ULONG n,
-    struct p11_tmpl *t) __attribute__((warn_unused_result));
+CK_RV p11_tmpl_parse(const CK_ATTRIBUTE *attrs, CK_ULONG n, struct p11_tmpl *t)
+    __attribute__((warn_unused_result));
 
 /* Returns the attribute of type in t, or NULL. */
 const struct p11_attr *p11_tmpl_find(const struct p11_tmpl *t,
@@ -93,26 +93,26 @@ int p11_ec_params_type(const uint8_t *p, size_t len, int *type)
  */
 struct p11_key {
 	CK_OBJECT_HANDLE handle;
-	CK_SESSION_HANDLE session;	/* 0: a store record */
-	int pub_private, priv_private;	/* CKA_PRIVATE of each half */
-	int pub_gone, priv_gone;	/* a session pair's destroyed halves */
+	CK_SESSION_HANDLE session;     /* 0: a store record */
+	int pub_private, priv_private; /* CKA_PRIVATE of each half */
+	int pub_gone, priv_gone;       /* a session pair's destroyed halves */
 	char *label;
-	uint8_t *blob;		/* SSH public key blob */
+	uint8_t *blob; /* SSH public key blob */
 	size_t blob_len;
-	uint32_t flags;		/* KS_REC_* */
-	int type;		/* enum ks_key_type */
+	uint32_t flags; /* KS_REC_* */
+	int type;	/* enum ks_key_type */
 	CK_KEY_TYPE ck_type;
 	uint8_t id[P11_ID_MAX];
 	size_t id_len;
-	const uint8_t *n, *e;	/* RSA modulus and exponent, in blob */
+	const uint8_t *n, *e; /* RSA modulus and exponent, in blob */
 	size_t n_len, e_len;
 	CK_ULONG bits;
-	const uint8_t *params;	/* static DER */
+	const uint8_t *params; /* static DER */
 	size_t params_len;
-	uint8_t point[P11_EC_POINT_DER_MAX];	/* CKA_EC_POINT */
+	uint8_t point[P11_EC_POINT_DER_MAX]; /* CKA_EC_POINT */
 	size_t point_len;
 	struct ks_p11_signer *signer;	/* after login, on first use */
-	struct ks_p11_signer *verifier;	/* public half, on first C_Verify */
+	struct ks_p11_signer *verifier; /* public half, on first C_Verify */
 	int seen;
 };
 
@@ -161,8 +161,8 @@ enum p11_attr_res p11_key_attr(const struct p11_key *k, int priv,
  * Fills an application's template with k's values, as C_GetAttributeValue
  * (every attribute is answered; the last error is returned).
  */
-CK_RV p11_key_get_attrs(const struct p11_key *k, int priv,
-    CK_ATTRIBUTE *attrs, CK_ULONG n);
+CK_RV p11_key_get_attrs(const struct p11_key *k, int priv, CK_ATTRIBUTE *attrs,
+    CK_ULONG n);
 
 /* Returns 1 if every attribute of t has this value in k's object. */
 int p11_key_match(const struct p11_key *k, int priv, const struct p11_tmpl *t);
@@ -174,14 +174,14 @@ const CK_MECHANISM_TYPE *p11_key_mechs(const struct p11_key *k, size_t *np);
 
 struct p11_sign_op {
 	int active;
-	int multi;			/* C_SignUpdate was called */
+	int multi; /* C_SignUpdate was called */
 	CK_MECHANISM_TYPE mech;
-	CK_OBJECT_HANDLE key;		/* the private object */
-	int hash;			/* enum ks_p11_hash, 0 for none */
+	CK_OBJECT_HANDLE key; /* the private object */
+	int hash;	      /* enum ks_p11_hash, 0 for none */
 	int pss_hash, pss_mgf;
 	size_t pss_salt;
-	struct ks_p11_hash_ctx *hctx;	/* hash-and-sign mechanisms */
-	struct kbuf *data;		/* the others collect their input */
+	struct ks_p11_hash_ctx *hctx; /* hash-and-sign mechanisms */
+	struct kbuf *data;	      /* the others collect their input */
 	size_t data_max;
 	/* A confirm key (CKA_ALWAYS_AUTHENTICATE): C_Login(CKU_CONTEXT_
 	 * SPECIFIC) with the PIN must come before its signature. */
@@ -196,7 +196,7 @@ struct p11_session {
 	CK_OBJECT_HANDLE *found;
 	size_t nfound, found_pos;
 	struct p11_sign_op sign;
-	struct p11_sign_op verify;	/* key is the public object */
+	struct p11_sign_op verify; /* key is the public object */
 };
 
 /* The whole module. */
@@ -204,7 +204,7 @@ struct p11_state {
 	int initialized;
 	pid_t pid;
 	char *path;
-	struct ks_store *store;		/* NULL: no token present */
+	struct ks_store *store; /* NULL: no token present */
 	struct p11_key **keys;
 	size_t nkeys;
 	CK_OBJECT_HANDLE next_handle;
@@ -313,8 +313,8 @@ int p11_id_taken(const struct p11_key *self, const uint8_t *id, size_t len);
 CK_RV p11_get_attrs(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n);
 CK_RV p11_destroy(struct p11_session *s, CK_OBJECT_HANDLE h);
 CK_RV p11_generate(struct p11_session *s, CK_MECHANISM_PTR mech,
-    CK_ATTRIBUTE_PTR pub, CK_ULONG npub, CK_ATTRIBUTE_PTR priv,
-    CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv);
+    CK_ATTRIBUTE_PTR pub, CK_ULONG npub, CK_ATTRIBUTE_PTR priv, CK_ULONG npriv,
+    CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv);
 CK_RV p11_sign_init(struct p11_session *s, CK_MECHANISM_PTR mech,
     CK_OBJECT_HANDLE key);
 CK_RV p11_sign(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
@@ -326,10 +326,8 @@ CK_RV p11_verify_init(struct p11_session *s, CK_MECHANISM_PTR mech,
     CK_OBJECT_HANDLE key);
 CK_RV p11_verify(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len,
     CK_BYTE_PTR sig, CK_ULONG siglen);
-CK_RV p11_verify_update(struct p11_session *s, CK_BYTE_PTR data,
-    CK_ULONG len);
-CK_RV p11_verify_final(struct p11_session *s, CK_BYTE_PTR sig,
-    CK_ULONG siglen);
+CK_RV p11_verify_update(struct p11_session *s, CK_BYTE_PTR data, CK_ULONG len);
+CK_RV p11_verify_final(struct p11_session *s, CK_BYTE_PTR sig, CK_ULONG siglen);
 
 /* The mechanisms this token offers. */
 struct p11_mech {

@@ -23,8 +23,10 @@ confirmed(const char *label, const char *desc, const char *store)
 {
 	char line[16];
 
-	fprintf(stderr, "Delete key '%s' (%s) from key store '%s'? It "
-	    "cannot be undone. [y/N] ", label, desc, store);
+	fprintf(stderr,
+	    "Delete key '%s' (%s) from key store '%s'? It "
+	    "cannot be undone. [y/N] ",
+	    label, desc, store);
 	fflush(stderr);
 	if (fgets(line, sizeof(line), stdin) == NULL)
 		return 0;
@@ -77,7 +79,7 @@ cmd_delete(struct keytool *kt, int argc, char **argv)
 	}
 	kt_said("deleted key '%s' (%s)", label, desc);
 	status = KT_EXIT_OK;
- out:
+out:
 	ks_store_free(s);
 	return status;
 }

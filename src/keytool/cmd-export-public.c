@@ -35,7 +35,7 @@ cmd_export_public(struct keytool *kt, int argc, char **argv)
 		goto out;
 	}
 	status = KT_EXIT_OK;
- out:
+out:
 	ks_key_free(key);
 	ks_store_free(s);
 	return status;

@@ -102,8 +102,8 @@ cmd_generate(struct keytool *kt, int argc, char **argv)
 	size_t id_len = 0;
 	int ch, r, status;
 
-	while ((ch = kt_getopt(argc, argv, ":t:b:l:ci:",
-	    generate_options)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":t:b:l:ci:", generate_options)) !=
+	    -1) {
 		switch (ch) {
 		case 't':
 			tname = optarg;
@@ -146,17 +146,18 @@ cmd_generate(struct keytool *kt, int argc, char **argv)
 		status = KT_EXIT_FAIL;
 		goto out;
 	}
-	if ((status = kt_add_key_id(s, label, key, flags, id_len != 0 ? id :
-	    NULL, id_len)) != KT_EXIT_OK)
+	if ((status = kt_add_key_id(s, label, key, flags,
+		 id_len != 0 ? id : NULL, id_len)) != KT_EXIT_OK)
 		goto out;
 	if ((r = kt_print_public(key, label)) != 0) {
 		kt_warnx("key stored, but its public key cannot be shown: "
-		    "%s", kmes_err(r));
+			 "%s",
+		    kmes_err(r));
 		status = KT_EXIT_FAIL;
 		goto out;
 	}
 	status = KT_EXIT_OK;
- out:
+out:
 	ks_key_free(key);
 	ks_store_free(s);
 	return status;

@@ -75,7 +75,7 @@ read_keyfile(const char *path, uint8_t **datap, size_t *lenp)
 	*lenp = len;
 	buf = NULL;
 	status = KT_EXIT_OK;
- out:
+out:
 	if (fd != -1 && fd != STDIN_FILENO)
 		close(fd);
 	kmes_secure_free(buf);
@@ -97,8 +97,7 @@ keyfile_error(const char *path, int r)
 		kt_warnx("%s: unsupported key type or encryption", path);
 		break;
 	case KMES_ERR_INVALID_FORMAT:
-		kt_warnx("%s: not an OpenSSH, PEM or PKCS#8 private key",
-		    path);
+		kt_warnx("%s: not an OpenSSH, PEM or PKCS#8 private key", path);
 		break;
 	default:
 		kt_warnx("%s: %s", path, kmes_err(r));
@@ -123,8 +122,7 @@ cmd_import(struct keytool *kt, int argc, char **argv)
 	long dup;
 	int ch, r, status, encrypted;
 
-	while ((ch = kt_getopt(argc, argv, ":l:c",
-	    import_options)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":l:c", import_options)) != -1) {
 		switch (ch) {
 		case 'l':
 			label = optarg;
@@ -151,12 +149,12 @@ cmd_import(struct keytool *kt, int argc, char **argv)
 	/* The PIN first, then the passphrase: see "PINs" in the manual. */
 	if ((status = kt_open_for_new_key(kt, label, &s)) != KT_EXIT_OK)
 		goto out;
-	if (encrypted && (status = kt_read_secret(kt, KT_PASSPHRASE,
-	    "Enter the passphrase of the key file: ", 0, &pass,
-	    &passlen)) != KT_EXIT_OK)
+	if (encrypted &&
+	    (status = kt_read_secret(kt, KT_PASSPHRASE,
+		 "Enter the passphrase of the key file: ", 0, &pass,
+		 &passlen)) != KT_EXIT_OK)
 		goto out;
-	if ((r = ks_keyfile_parse(data, len, pass, passlen, &key,
-	    NULL)) != 0) {
+	if ((r = ks_keyfile_parse(data, len, pass, passlen, &key, NULL)) != 0) {
 		status = keyfile_error(path, r);
 		goto out;
 	}
@@ -177,7 +175,7 @@ cmd_import(struct keytool *kt, int argc, char **argv)
 		kt_blob_desc(blob, blob_len, desc, sizeof(desc));
 		kt_said("imported %s as '%s'", desc, label);
 	}
- out:
+out:
 	kmes_secure_free(data);
 	kmes_secure_free(pass);
 	ks_key_free(key);

@@ -32,8 +32,10 @@ cmd_info(struct keytool *kt, int argc, char **argv)
 	printf("\n");
 	printf("keys: %zu\n", ks_store_count(s));
 	printf("pin-failures: %u\n", (unsigned int)failures);
-	printf("pin-tries-left: %u\n", failures >= KS_STORE_MAX_TRIES ? 0 :
-	    (unsigned int)(KS_STORE_MAX_TRIES - failures));
+	printf("pin-tries-left: %u\n",
+	    failures >= KS_STORE_MAX_TRIES ?
+		0 :
+		(unsigned int)(KS_STORE_MAX_TRIES - failures));
 	printf("pin-blocked: %s\n", ks_store_pin_blocked(s) ? "yes" : "no");
 	printf("kdf: scrypt log2n=%u r=%u p=%u\n", (unsigned int)kdf.log2_n,
 	    (unsigned int)kdf.r, (unsigned int)kdf.p);

@@ -33,8 +33,7 @@ cmd_init(struct keytool *kt, int argc, char **argv)
 	unsigned long v;
 	int ch, r, status;
 
-	while ((ch = kt_getopt(argc, argv, ":l:",
-	    init_options)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":l:", init_options)) != -1) {
 		switch (ch) {
 		case 'l':
 			label = optarg;
@@ -42,7 +41,8 @@ cmd_init(struct keytool *kt, int argc, char **argv)
 		case 'k':
 			if (kt_parse_uint(optarg, 1, KDF_LOG2N_MAX, &v) != 0) {
 				kt_warnx("--kdf-cost wants log2 of scrypt's N, "
-				    "1 to %d", KDF_LOG2N_MAX);
+					 "1 to %d",
+				    KDF_LOG2N_MAX);
 				return kt_usage(kt);
 			}
 			memset(&kdf, 0, sizeof(kdf));
@@ -67,18 +67,18 @@ cmd_init(struct keytool *kt, int argc, char **argv)
 	}
 
 	if ((status = kt_read_secret(kt, KT_PIN,
-	    "Enter a PIN for the new key store: ", 1, &pin,
-	    &pinlen)) != KT_EXIT_OK ||
+		 "Enter a PIN for the new key store: ", 1, &pin, &pinlen)) !=
+		KT_EXIT_OK ||
 	    (status = kt_read_secret(kt, KT_SO_PIN,
-	    "Enter an SO (recovery) PIN: ", 1, &so_pin,
-	    &so_pinlen)) != KT_EXIT_OK)
+		 "Enter an SO (recovery) PIN: ", 1, &so_pin, &so_pinlen)) !=
+		KT_EXIT_OK)
 		goto out;
 	r = ks_store_create(kt->store_path, label, pin, pinlen, so_pin,
 	    so_pinlen, kdfp);
 	switch (r) {
 	case 0:
-		kt_said("created key store '%s' at %s", label != NULL ? label :
-		    "kmes", kt->store_path);
+		kt_said("created key store '%s' at %s",
+		    label != NULL ? label : "kmes", kt->store_path);
 		status = KT_EXIT_OK;
 		break;
 	case KMES_ERR_EXISTS:
@@ -97,7 +97,7 @@ cmd_init(struct keytool *kt, int argc, char **argv)
 		status = KT_EXIT_FAIL;
 		break;
 	}
- out:
+out:
 	kmes_secure_free(pin);
 	kmes_secure_free(so_pin);
 	return status;

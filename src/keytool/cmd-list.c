@@ -40,8 +40,7 @@ cmd_list(struct keytool *kt, int argc, char **argv)
 	size_t i, n;
 	int ch, r, status;
 
-	while ((ch = kt_getopt(argc, argv, ":E:",
-	    list_options)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":E:", list_options)) != -1) {
 		switch (ch) {
 		case 'E':
 			if (strcmp(optarg, "sha256") == 0)

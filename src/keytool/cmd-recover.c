@@ -25,7 +25,8 @@ report_record(void *arg, long index, const char *label, int restored)
 
 	if (index < 0)
 		printf("restored from %s: '%s' (not readable in the damaged "
-		    "file)\n", backup, label);
+		       "file)\n",
+		    backup, label);
 	else if (restored)
 		printf("restored from %s: key %ld '%s' (damaged here)\n",
 		    backup, index, label);
@@ -45,8 +46,7 @@ cmd_recover(struct keytool *kt, int argc, char **argv)
 	size_t len = 0;
 	int ch, r, status;
 
-	while ((ch = kt_getopt(argc, argv, ":o:",
-	    recover_options)) != -1) {
+	while ((ch = kt_getopt(argc, argv, ":o:", recover_options)) != -1) {
 		switch (ch) {
 		case 'o':
 			out = optarg;
@@ -62,7 +62,7 @@ cmd_recover(struct keytool *kt, int argc, char **argv)
 		return KT_EXIT_FAIL;
 	}
 	if ((status = kt_read_secret(kt, KT_PIN,
-	    "Enter the key store's PIN: ", 0, &pin, &len)) != KT_EXIT_OK)
+		 "Enter the key store's PIN: ", 0, &pin, &len)) != KT_EXIT_OK)
 		goto out;
 	r = ks_store_recover(kt->store_path, pin, len, out, report_record,
 	    backup, &st);
@@ -79,12 +79,13 @@ cmd_recover(struct keytool *kt, int argc, char **argv)
 		goto out;
 	case KMES_ERR_PIN_LOCKED:
 		kt_warnx("the PIN is blocked: unblock it with '" KT_PROG
-		    " unblock' and the SO PIN, then recover");
+			 " unblock' and the SO PIN, then recover");
 		status = KT_EXIT_BLOCKED;
 		goto out;
 	case KMES_ERR_STORE_CORRUPT:
 		kt_warnx("neither %s nor its backup %s can be read: nothing "
-		    "to recover", kt->store_path, backup);
+			 "to recover",
+		    kt->store_path, backup);
 		status = KT_EXIT_CORRUPT;
 		goto out;
 	default:
@@ -100,9 +101,10 @@ cmd_recover(struct keytool *kt, int argc, char **argv)
 	    st.kept, st.restored, backup, st.lost);
 	/* The user decides whether to move it into place. */
 	printf("check it with '" KT_PROG " --store %s verify', then move it "
-	    "over %s\n", out, kt->store_path);
+	       "over %s\n",
+	    out, kt->store_path);
 	status = KT_EXIT_OK;
- out:
+out:
 	kmes_secure_free(pin);
 	free(backup);
 	return status;

@@ -43,7 +43,7 @@ cmd_rename(struct keytool *kt, int argc, char **argv)
 	}
 	kt_said("renamed key '%s' to '%s'", from, to);
 	status = KT_EXIT_OK;
- out:
+out:
 	ks_store_free(s);
 	return status;
 }

@@ -27,23 +27,25 @@ cmd_verify(struct keytool *kt, int argc, char **argv)
 			kt_warnx("cannot verify %s: %s", kt->store_path,
 			    kmes_err(r));
 		else if (bad >= 0 && ks_store_entry(s, (size_t)bad, &e) == 0)
-			kt_warnx("the key store %s is damaged: key %ld ('%s') "
-			    "failed its integrity check; save the others with '"
-			    KT_PROG " recover --out NEWFILE'", kt->store_path,
-			    bad, e.label);
+			kt_warnx(
+			    "the key store %s is damaged: key %ld ('%s') "
+			    "failed its integrity check; save the others with '" KT_PROG
+			    " recover --out NEWFILE'",
+			    kt->store_path, bad, e.label);
 		else
-			kt_warnx("the key store %s is damaged: its header or "
+			kt_warnx(
+			    "the key store %s is damaged: its header or "
 			    "MAC failed the integrity check; save its keys "
 			    "with '" KT_PROG " recover --out NEWFILE'",
 			    kt->store_path);
 		status = r == KMES_ERR_STORE_CORRUPT ? KT_EXIT_CORRUPT :
-		    kt_exit_status(r);
+						       kt_exit_status(r);
 		goto out;
 	}
 	printf("%s: intact, %zu keys checked\n", kt->store_path,
 	    ks_store_count(s));
 	status = KT_EXIT_OK;
- out:
+out:
 	ks_store_free(s);
 	return status;
 }

@@ -20,10 +20,16 @@
 
 /* Indexed by enum kt_secret. */
 static const char *const secret_name[] = {
-	"PIN", "SO PIN", "new PIN", "passphrase",
+	"PIN",
+	"SO PIN",
+	"new PIN",
+	"passphrase",
 };
 static const char *const secret_option[] = {
-	"--pin-fd", "--so-pin-fd", "--new-pin-fd", "--passphrase-fd",
+	"--pin-fd",
+	"--so-pin-fd",
+	"--new-pin-fd",
+	"--passphrase-fd",
 };
 
 /* One line on stderr, after what stdout holds so far. */
@@ -252,7 +258,7 @@ kt_check_label(const char *label)
 	for (p = (const unsigned char *)label; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
 			kt_warnx("a label must not contain control "
-			    "characters");
+				 "characters");
 			return KT_EXIT_USAGE;
 		}
 	}
@@ -265,10 +271,12 @@ store_error(const struct keytool *kt, int r)
 	switch (r) {
 	case KMES_ERR_STORE_NOT_FOUND:
 		kt_warnx("no key store at %s (create one with '" KT_PROG
-		    " init')", kt->store_path);
+			 " init')",
+		    kt->store_path);
 		break;
 	case KMES_ERR_STORE_CORRUPT:
-		kt_warnx("the key store %s is damaged: it failed its "
+		kt_warnx(
+		    "the key store %s is damaged: it failed its "
 		    "integrity check (no PIN try was counted); save its intact "
 		    "keys with '" KT_PROG " recover --out NEWFILE'",
 		    kt->store_path);
@@ -296,8 +304,8 @@ kt_open_store(const struct keytool *kt, struct ks_store **sp)
 }
 
 static int
-secret_error(const struct keytool *kt, enum kt_secret which, int confirm,
-    int r, int saved_errno)
+secret_error(const struct keytool *kt, enum kt_secret which, int confirm, int r,
+    int saved_errno)
 {
 	const char *name = secret_name[which];
 	int fd = kt->fd[which];
@@ -305,8 +313,8 @@ secret_error(const struct keytool *kt, enum kt_secret which, int confirm,
 	if (fd != -1) {
 		switch (r) {
 		case KMES_ERR_CONNECTION_CLOSED:
-			kt_warnx("no %s on descriptor %d (end of input)",
-			    name, fd);
+			kt_warnx("no %s on descriptor %d (end of input)", name,
+			    fd);
 			break;
 		case KMES_ERR_STRING_TOO_LARGE:
 			kt_warnx("the %s on descriptor %d is too long", name,
@@ -314,8 +322,9 @@ secret_error(const struct keytool *kt, enum kt_secret which, int confirm,
 			break;
 		default:
 			kt_warnx("cannot read the %s from descriptor %d: %s",
-			    name, fd, r == KMES_ERR_SYSTEM ?
-			    strerror(saved_errno) : kmes_err(r));
+			    name, fd,
+			    r == KMES_ERR_SYSTEM ? strerror(saved_errno) :
+						   kmes_err(r));
 			break;
 		}
 		return KT_EXIT_FAIL;
@@ -324,8 +333,8 @@ secret_error(const struct keytool *kt, enum kt_secret which, int confirm,
 	case KMES_ERR_SYSTEM:
 		if (saved_errno == ENXIO || saved_errno == ENOENT ||
 		    saved_errno == ENOTTY || saved_errno == EACCES)
-			kt_warnx("no terminal to ask for the %s: use %s",
-			    name, secret_option[which]);
+			kt_warnx("no terminal to ask for the %s: use %s", name,
+			    secret_option[which]);
 		else
 			kt_warnx("cannot read the %s: %s", name,
 			    strerror(saved_errno));
@@ -379,7 +388,7 @@ kt_read_secret(const struct keytool *kt, enum kt_secret which,
 	*lenp = len;
 	sec = NULL;
 	status = KT_EXIT_OK;
- out:
+out:
 	kmes_secure_free(sec);
 	return status;
 }
@@ -387,8 +396,10 @@ kt_read_secret(const struct keytool *kt, enum kt_secret which,
 static void
 blocked_message(void)
 {
-	kt_warnx("the PIN is blocked after %d wrong tries: unblock it with '"
-	    KT_PROG " unblock' and the SO PIN", KS_STORE_MAX_TRIES);
+	kt_warnx(
+	    "the PIN is blocked after %d wrong tries: unblock it with '" KT_PROG
+	    " unblock' and the SO PIN",
+	    KS_STORE_MAX_TRIES);
 }
 
 int
@@ -402,7 +413,7 @@ kt_login(const struct keytool *kt, struct ks_store *s, int so)
 	int r, status;
 
 	tries = failures >= KS_STORE_MAX_TRIES ? 0 :
-	    KS_STORE_MAX_TRIES - failures;
+						 KS_STORE_MAX_TRIES - failures;
 
 	if (!so && ks_store_pin_blocked(s)) {
 		blocked_message();
@@ -410,14 +421,17 @@ kt_login(const struct keytool *kt, struct ks_store *s, int so)
 	}
 	/* The prompt names the store and, like the agent's, the tries. */
 	if (so)
-		snprintf(prompt, sizeof(prompt), "Enter the SO PIN of key store "
-		    "'%s': ", ks_store_label(s));
+		snprintf(prompt, sizeof(prompt),
+		    "Enter the SO PIN of key store "
+		    "'%s': ",
+		    ks_store_label(s));
 	else
-		snprintf(prompt, sizeof(prompt), "Enter the PIN of key store "
-		    "'%s' (%u %s left): ", ks_store_label(s), tries,
-		    tries == 1 ? "try" : "tries");
+		snprintf(prompt, sizeof(prompt),
+		    "Enter the PIN of key store "
+		    "'%s' (%u %s left): ",
+		    ks_store_label(s), tries, tries == 1 ? "try" : "tries");
 	if ((status = kt_read_secret(kt, so ? KT_SO_PIN : KT_PIN, prompt, 0,
-	    &pin, &len)) != KT_EXIT_OK)
+		 &pin, &len)) != KT_EXIT_OK)
 		return status;
 	r = ks_store_login(s, so, pin, len, &left);
 	kmes_secure_free(pin);
@@ -433,7 +447,8 @@ kt_login(const struct keytool *kt, struct ks_store *s, int so)
 			return KT_EXIT_BLOCKED;
 		} else {
 			kt_warnx("wrong PIN: %u %s left before the PIN is "
-			    "blocked", left, left == 1 ? "try" : "tries");
+				 "blocked",
+			    left, left == 1 ? "try" : "tries");
 		}
 		return KT_EXIT_PIN;
 	case KMES_ERR_PIN_LOCKED:
@@ -449,8 +464,8 @@ kt_login(const struct keytool *kt, struct ks_store *s, int so)
 }
 
 int
-kt_read_new_pin(const struct keytool *kt, const char *prompt,
-    uint8_t **pinp, size_t *lenp)
+kt_read_new_pin(const struct keytool *kt, const char *prompt, uint8_t **pinp,
+    size_t *lenp)
 {
 	return kt_read_secret(kt, KT_NEW_PIN, prompt, 1, pinp, lenp);
 }
@@ -479,8 +494,8 @@ kt_set_new_pin(const struct keytool *kt, int argc, char **argv, int so,
 	if ((status = kt_open_store(kt, &s)) != KT_EXIT_OK)
 		return status;
 	if ((status = kt_login(kt, s, so)) != KT_EXIT_OK ||
-	    (status = kt_read_new_pin(kt, "Enter the new PIN: ", &pin,
-	    &len)) != KT_EXIT_OK)
+	    (status = kt_read_new_pin(kt, "Enter the new PIN: ", &pin, &len)) !=
+		KT_EXIT_OK)
 		goto out;
 	if ((r = ks_store_set_pin(s, pin, len)) != 0) {
 		kt_warnx("cannot %s: %s", what, kmes_err(r));
@@ -493,7 +508,7 @@ kt_set_new_pin(const struct keytool *kt, int argc, char **argv, int so,
 	else
 		kt_said("changed the PIN of key store '%s'", ks_store_label(s));
 	status = KT_EXIT_OK;
- out:
+out:
 	kmes_secure_free(pin);
 	ks_store_free(s);
 	return status;
@@ -519,7 +534,7 @@ kt_open_for_new_key(const struct keytool *kt, const char *label,
 		goto out;
 	*sp = s;
 	s = NULL;
- out:
+out:
 	ks_store_free(s);
 	return status;
 }
@@ -532,9 +547,8 @@ kt_add_key(struct ks_store *s, const char *label, const struct ks_key *key,
 }
 
 int
-kt_add_key_id(struct ks_store *s, const char *label,
-    const struct ks_key *key, uint32_t flags, const uint8_t *id,
-    size_t id_len)
+kt_add_key_id(struct ks_store *s, const char *label, const struct ks_key *key,
+    uint32_t flags, const uint8_t *id, size_t id_len)
 {
 	int r;
 

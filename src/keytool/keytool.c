@@ -178,7 +178,8 @@ main(int argc, char **argv)
 			printf(KT_PROG " " KMES_VERSION "\n");
 			return KT_EXIT_OK;
 		case ':':
-			kt_warnx("option %s needs an argument", argv[optind - 1]);
+			kt_warnx("option %s needs an argument",
+			    argv[optind - 1]);
 			usage(stderr);
 			return KT_EXIT_USAGE;
 		default:
@@ -213,14 +214,15 @@ main(int argc, char **argv)
 	if (kt.store_path == NULL) {
 		if ((default_path = ks_store_default_path()) == NULL) {
 			kt_warnx("no place for the key store: set KMES_STORE "
-			    "or HOME, or pass --store");
+				 "or HOME, or pass --store");
 			return KT_EXIT_FAIL;
 		}
 		kt.store_path = default_path;
 	}
 	if ((r = ks_crypto_init(0)) != 0)
 		kt_warnx("warning: private keys may not be locked in memory "
-		    "(%s)", kmes_err(r));
+			 "(%s)",
+		    kmes_err(r));
 
 	/* Each subcommand parses its own options from argv[1]. */
 	optind = 0;

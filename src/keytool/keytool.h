@@ -13,37 +13,31 @@
 
 /* Exit statuses (documented in kmes-keytool(1)). */
 #define KT_EXIT_OK 0
-#define KT_EXIT_FAIL 1		/* any other error */
-#define KT_EXIT_USAGE 2		/* bad command line */
-#define KT_EXIT_PIN 3		/* wrong PIN, SO PIN or passphrase */
-#define KT_EXIT_BLOCKED 4	/* the PIN is blocked */
-#define KT_EXIT_CORRUPT 5	/* the store failed its integrity checks */
-#define KT_EXIT_NOSTORE 6	/* no store at the path */
+#define KT_EXIT_FAIL 1	  /* any other error */
+#define KT_EXIT_USAGE 2	  /* bad command line */
+#define KT_EXIT_PIN 3	  /* wrong PIN, SO PIN or passphrase */
+#define KT_EXIT_BLOCKED 4 /* the PIN is blocked */
+#define KT_EXIT_CORRUPT 5 /* the store failed its integrity checks */
+#define KT_EXIT_NOSTORE 6 /* no store at the path */
 
 struct ks_key;
 struct ks_store;
 
 /* Which secret to read; selects the descriptor option and the prompt. */
-enum kt_secret {
-	KT_PIN,
-	KT_SO_PIN,
-	KT_NEW_PIN,
-	KT_PASSPHRASE,
-	KT_N_SECRETS
-};
+enum kt_secret { KT_PIN, KT_SO_PIN, KT_NEW_PIN, KT_PASSPHRASE, KT_N_SECRETS };
 
 /* Global options; descriptors are -1 when not given. */
 struct keytool {
 	const char *store_path;
-	int fd[KT_N_SECRETS];		/* indexed by enum kt_secret */
-	const struct kt_cmd *cmd;	/* the running subcommand */
+	int fd[KT_N_SECRETS];	  /* indexed by enum kt_secret */
+	const struct kt_cmd *cmd; /* the running subcommand */
 };
 
 struct kt_cmd {
 	const char *name;
 	int (*run)(struct keytool *kt, int argc, char **argv);
-	const char *args;	/* usage line after the name */
-	const char *help;	/* one line for --help */
+	const char *args; /* usage line after the name */
+	const char *help; /* one line for --help */
 };
 
 /* The subcommands, one file each. */
@@ -161,8 +155,7 @@ int kt_add_key(struct ks_store *s, const char *label, const struct ks_key *key,
 
 /* As kt_add_key, with a PKCS#11 CKA_ID (NULL and 0 for none). */
 int kt_add_key_id(struct ks_store *s, const char *label,
-    const struct ks_key *key, uint32_t flags, const uint8_t *id,
-    size_t id_len);
+    const struct ks_key *key, uint32_t flags, const uint8_t *id, size_t id_len);
 
 /* Prints key's OpenSSH public key line with label as its comment.
  * Returns 0 or a negative KMES_ERR_* (nothing printed). */

@@ -73,7 +73,7 @@ hop_eq(const struct agent_hop *a, const struct agent_hop *b)
 	for (i = 0; i < a->nkeys; i++) {
 		if (a->keys[i].blob_len != b->keys[i].blob_len ||
 		    memcmp(a->keys[i].blob, b->keys[i].blob,
-		    a->keys[i].blob_len) != 0 ||
+			a->keys[i].blob_len) != 0 ||
 		    a->keys[i].is_ca != b->keys[i].is_ca)
 			return 0;
 	}
@@ -204,7 +204,7 @@ add_identity(struct kbuf *m)
 	}
 	FUZZ_CHECK(kbuf_len(m) == 0);
 	check_constraints(&cons, cons_len);
- out:
+out:
 	agent_constraints_clear(&cons);
 	free(comment);
 	ks_key_free(key);
@@ -245,8 +245,7 @@ userauth(const uint8_t *data, size_t dlen)
 	memset(&ua, 0xa5, sizeof(ua));
 	r = agent_userauth_parse(data, dlen, &ua);
 	if (r != 0) {
-		FUZZ_CHECK(r == KMES_ERR_INVALID_FORMAT ||
-		    r == KMES_ERR_ALLOC);
+		FUZZ_CHECK(r == KMES_ERR_INVALID_FORMAT || r == KMES_ERR_ALLOC);
 		FUZZ_CHECK(ua.user == NULL && ua.pkalg == NULL &&
 		    ua.sid == NULL && ua.key == NULL && ua.hostkey == NULL);
 		return;
@@ -420,8 +419,8 @@ feed_reader(struct agent_reader *rd, struct stream *st)
  * would wait for bytes or drop the client (*rp says which).
  */
 static struct kbuf *
-next_message(const struct kbuf *in, struct agent_reader *rd,
-    struct stream *st, int pending, int *rp)
+next_message(const struct kbuf *in, struct agent_reader *rd, struct stream *st,
+    int pending, int *rp)
 {
 	struct kbuf *msg = NULL, *framed = NULL, *got = NULL;
 	size_t have = kbuf_len(in), len = 1;
@@ -437,8 +436,9 @@ next_message(const struct kbuf *in, struct agent_reader *rd,
 		break;
 	case KMES_ERR_MESSAGE_INCOMPLETE:
 		FUZZ_CHECK(len == 0);
-		FUZZ_CHECK(have < 4 || (claimed != 0 &&
-		    claimed <= AGENT_MSG_MAX && claimed > have - 4));
+		FUZZ_CHECK(have < 4 ||
+		    (claimed != 0 && claimed <= AGENT_MSG_MAX &&
+			claimed > have - 4));
 		FUZZ_CHECK(pending == 0);
 		FUZZ_CHECK(feed_reader(rd, st) == KMES_ERR_MESSAGE_INCOMPLETE);
 		return NULL;
@@ -468,8 +468,8 @@ next_message(const struct kbuf *in, struct agent_reader *rd,
 	FUZZ_CHECK(kbuf_equal(got, msg));
 	FUZZ_CHECK(agent_reader_in_secure(rd) ==
 	    agent_reader_is_secret(kbuf_ptr(msg)[0]));
-	FUZZ_CHECK(st->fed <= (size_t)(kbuf_ptr(in) - st->data) + 4 + len +
-	    AGENT_READER_HDR);
+	FUZZ_CHECK(st->fed <=
+	    (size_t)(kbuf_ptr(in) - st->data) + 4 + len + AGENT_READER_HDR);
 	kbuf_free(got);
 	return msg;
 }
@@ -507,7 +507,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 */
 	if (n < MAX_MESSAGES && r == KMES_ERR_MESSAGE_INCOMPLETE &&
 	    kbuf_len(in) > 4 && kbuf_len(in) - 4 <= AGENT_MSG_MAX) {
-		FUZZ_CHECK((msg = kbuf_from(kbuf_ptr(in), kbuf_len(in))) != NULL);
+		FUZZ_CHECK(
+		    (msg = kbuf_from(kbuf_ptr(in), kbuf_len(in))) != NULL);
 		FUZZ_CHECK(kbuf_consume(msg, 4) == 0);
 		dispatch(msg);
 		kbuf_free(msg);

@@ -23,7 +23,7 @@ void __real_kmes_secure_free(void *p);
 void *__wrap_kmes_secure_alloc(size_t len);
 void __wrap_kmes_secure_free(void *p);
 
-static long secure_live;		/* kmes_secure_alloc blocks not freed */
+static long secure_live; /* kmes_secure_alloc blocks not freed */
 static long secure_live_at_begin;
 static size_t ossl_used_at_begin;
 static int in_input;
@@ -105,22 +105,24 @@ fuzz_end(void)
 	FUZZ_CHECK(in_input);
 	in_input = 0;
 	if (secure_live != secure_live_at_begin) {
-		fprintf(stderr, "leak: %ld kmes_secure_alloc block(s) not "
-		    "freed\n", secure_live - secure_live_at_begin);
+		fprintf(stderr,
+		    "leak: %ld kmes_secure_alloc block(s) not "
+		    "freed\n",
+		    secure_live - secure_live_at_begin);
 		abort();
 	}
 	if (ks_crypto_secure_used() != ossl_used_at_begin) {
-		fprintf(stderr, "leak: OpenSSL secure heap use went from %zu "
-		    "to %zu bytes\n", ossl_used_at_begin,
-		    ks_crypto_secure_used());
+		fprintf(stderr,
+		    "leak: OpenSSL secure heap use went from %zu "
+		    "to %zu bytes\n",
+		    ossl_used_at_begin, ks_crypto_secure_used());
 		abort();
 	}
 }
 
 /* Checks that a blob parses to a key with exactly the same blob. */
 static void
-check_blob_fixed_point(const struct ks_key *k, const uint8_t *blob,
-    size_t len)
+check_blob_fixed_point(const struct ks_key *k, const uint8_t *blob, size_t len)
 {
 	struct ks_key *again = NULL;
 	const uint8_t *b2;
@@ -142,16 +144,15 @@ check_fingerprints(const struct ks_key *k, const struct ks_key *plain)
 	FUZZ_CHECK(ks_key_fingerprint(k, KS_FP_SHA256, fp, sizeof(fp)) == 0);
 	FUZZ_CHECK(strncmp(fp, "SHA256:", 7) == 0 && strlen(fp) == 7 + 43);
 	/* A certificate's fingerprint is its key's. */
-	FUZZ_CHECK(ks_key_fingerprint(plain, KS_FP_SHA256, fp2,
-	    sizeof(fp2)) == 0);
+	FUZZ_CHECK(
+	    ks_key_fingerprint(plain, KS_FP_SHA256, fp2, sizeof(fp2)) == 0);
 	FUZZ_CHECK(strcmp(fp, fp2) == 0);
 	FUZZ_CHECK(ks_key_fingerprint(k, KS_FP_MD5, fp, sizeof(fp)) == 0);
 	FUZZ_CHECK(strncmp(fp, "MD5:", 4) == 0 && strlen(fp) == 4 + 47);
 	/* Too small a buffer is refused, not overrun (ASan watches small). */
-	FUZZ_CHECK(ks_key_fingerprint(k, KS_FP_SHA256, small,
-	    sizeof(small)) != 0);
-	FUZZ_CHECK(ks_key_fingerprint(k, KS_FP_MD5, small,
-	    sizeof(small)) != 0);
+	FUZZ_CHECK(
+	    ks_key_fingerprint(k, KS_FP_SHA256, small, sizeof(small)) != 0);
+	FUZZ_CHECK(ks_key_fingerprint(k, KS_FP_MD5, small, sizeof(small)) != 0);
 }
 
 static void
@@ -163,8 +164,8 @@ check_line(const struct ks_key *k, const char *comment)
 	char *line = NULL;
 
 	FUZZ_CHECK(ks_key_to_openssh_line(k, comment, &line) == 0);
-	FUZZ_CHECK(strncmp(line, ks_key_type_name(k), tlen) == 0 &&
-	    line[tlen] == ' ');
+	FUZZ_CHECK(
+	    strncmp(line, ks_key_type_name(k), tlen) == 0 && line[tlen] == ' ');
 	FUZZ_CHECK(ks_key_from_openssh_line(line, &back) == 0);
 	blob = ks_key_blob(k, &blen);
 	b2 = ks_key_blob(back, &b2len);
@@ -183,7 +184,8 @@ check_cert(const struct ks_key *k)
 	if (!ks_key_is_cert(k)) {
 		FUZZ_CHECK(type == 0 && ks_cert_key_id(k) == NULL);
 		FUZZ_CHECK(ks_cert_signature_key(k, &ca) ==
-		    KMES_ERR_INVALID_ARGUMENT && ca == NULL);
+			KMES_ERR_INVALID_ARGUMENT &&
+		    ca == NULL);
 		FUZZ_CHECK(ks_cert_check_host(k, "host.example.org", 0) ==
 		    KMES_ERR_INVALID_ARGUMENT);
 		return;
@@ -269,6 +271,6 @@ fuzz_check_private_key(const struct ks_key *k)
 	FUZZ_CHECK((sig = kbuf_new()) != NULL);
 	FUZZ_CHECK(ks_key_sign(k, data, sizeof(data), flags, sig) == 0);
 	FUZZ_CHECK(ks_key_verify(k, kbuf_ptr(sig), kbuf_len(sig), data,
-	    sizeof(data)) == 0);
+		       sizeof(data)) == 0);
 	kbuf_free(sig);
 }

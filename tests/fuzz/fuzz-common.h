@@ -20,10 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void fuzz_fail(const char *file, int line, const char *what)
     __attribute__((noreturn));
 
-#define FUZZ_CHECK(cond)						\
-	do {								\
-		if (!(cond))						\
-			fuzz_fail(__FILE__, __LINE__, #cond);		\
+#define FUZZ_CHECK(cond) \
+	do { \
+		if (!(cond)) \
+			fuzz_fail(__FILE__, __LINE__, #cond); \
 	} while (0)
 
 /* Checks that r is 0 or one of the KMES_ERR_* codes. */

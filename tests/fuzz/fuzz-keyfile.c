@@ -51,9 +51,8 @@ static struct {
 } bcrypt_cache;
 
 int
-__wrap_ks_bcrypt_pbkdf(const uint8_t *pass, size_t passlen,
-    const uint8_t *salt, size_t saltlen, unsigned int rounds, uint8_t *key,
-    size_t keylen)
+__wrap_ks_bcrypt_pbkdf(const uint8_t *pass, size_t passlen, const uint8_t *salt,
+    size_t saltlen, unsigned int rounds, uint8_t *key, size_t keylen)
 {
 	int r;
 
@@ -154,7 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(rp == 0 && same_key(k, kp));
 		FUZZ_CHECK(strcmp(comment, commentp) == 0);
 	}
- out:
+out:
 	ks_key_free(k);
 	ks_key_free(kp);
 	free(comment);

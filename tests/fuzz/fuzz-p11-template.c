@@ -32,8 +32,8 @@ static struct p11_key *objs[3];
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const enum ks_key_type types[] = {
-		KS_KEY_RSA, KS_KEY_ECDSA_P256, KS_KEY_ED25519 };
+	static const enum ks_key_type types[] = { KS_KEY_RSA, KS_KEY_ECDSA_P256,
+		KS_KEY_ED25519 };
 	struct ks_key *k = NULL;
 	const uint8_t *blob;
 	size_t i, len;
@@ -43,7 +43,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		FUZZ_CHECK(ks_key_generate(types[i], 1024, &k) == 0);
 		blob = ks_key_blob(k, &len);
 		FUZZ_CHECK(p11_key_new(i == 0 ? "rsa" : "key", blob, len,
-		    i == 1 ? KS_REC_GENERATED : 0, &objs[i]) == 0);
+			       i == 1 ? KS_REC_GENERATED : 0, &objs[i]) == 0);
 		ks_key_free(k);
 	}
 	return 0;
@@ -124,9 +124,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			attrs[n].ulValueLen = len;
 			if ((fl & 2) && p11_attr_kind(attrs[n].type) != 0 &&
 			    len >= sizeof(CK_ULONG))
-				attrs[n].ulValueLen =
-				    p11_attr_kind(attrs[n].type) == 1 ?
-				    sizeof(CK_BBOOL) : sizeof(CK_ULONG);
+				attrs[n].ulValueLen = p11_attr_kind(
+							  attrs[n].type) == 1 ?
+				    sizeof(CK_BBOOL) :
+				    sizeof(CK_ULONG);
 		}
 		off += len;
 		n++;
@@ -157,8 +158,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					attrs[j].ulValueLen = sizes[j];
 			}
 			rv = p11_key_get_attrs(objs[i], priv, attrs, n);
-			FUZZ_CHECK(rv_allowed_get(rv) ||
-			    (n == 0 && rv == CKR_OK));
+			FUZZ_CHECK(
+			    rv_allowed_get(rv) || (n == 0 && rv == CKR_OK));
 		}
 	}
 

@@ -43,7 +43,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct pinentry_req req = {
 		.program = "fuzz",
 		.title = "kmes-agent",
-		.desc = "Please enter the PIN for keystore 'fuzz'.\n9 tries left",
+		.desc =
+		    "Please enter the PIN for keystore 'fuzz'.\n9 tries left",
 		.prompt = "PIN:",
 		.error = "Wrong PIN",
 		.ttyname = "/dev/pts/fuzz",

@@ -42,7 +42,7 @@ static struct {
 	int valid;
 	struct wrap_input in;
 	int r;
-	struct ks_secrets *sec;	/* kmes_secure_alloc, set up once */
+	struct ks_secrets *sec; /* kmes_secure_alloc, set up once */
 } login_cache;
 
 int
@@ -66,16 +66,16 @@ check_record(const struct ks_image *img, size_t i)
 
 	FUZZ_CHECK(rec->label != NULL && rec->type != NULL);
 	FUZZ_CHECK(ks_label_valid(rec->label, strlen(rec->label), 1));
-	FUZZ_CHECK(strlen(rec->type) >= 1 &&
-	    strlen(rec->type) <= KS_STORE_TYPE_MAX);
+	FUZZ_CHECK(
+	    strlen(rec->type) >= 1 && strlen(rec->type) <= KS_STORE_TYPE_MAX);
 	FUZZ_CHECK(ks_image_find(img, rec->label) == (long)i);
 	FUZZ_CHECK(rec->blob != NULL && rec->blob_len >= 1 &&
 	    rec->blob_len <= KS_STORE_BLOB_MAX);
-	FUZZ_CHECK(rec->sealed != NULL &&
-	    rec->sealed_len > KS_AEAD_TAG_LEN &&
+	FUZZ_CHECK(rec->sealed != NULL && rec->sealed_len > KS_AEAD_TAG_LEN &&
 	    rec->sealed_len <= KS_STORE_PRIV_MAX + KS_AEAD_TAG_LEN);
-	FUZZ_CHECK((rec->flags & ~(uint32_t)(KS_REC_CONFIRM |
-	    KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE)) == 0);
+	FUZZ_CHECK((rec->flags &
+		       ~(uint32_t)(KS_REC_CONFIRM | KS_REC_GENERATED |
+			   KS_REC_NEVER_EXTRACTABLE)) == 0);
 	FUZZ_CHECK((rec->flags & KS_REC_NEVER_EXTRACTABLE) != 0);
 	/* A CKA_ID only from format 3 on, bounded, and unique. */
 	FUZZ_CHECK((rec->ckaid == NULL) == (rec->ckaid_len == 0));
@@ -86,7 +86,8 @@ check_record(const struct ks_image *img, size_t i)
 	/* The blob starts with the type the record names. */
 	FUZZ_CHECK((b = kbuf_from(rec->blob, rec->blob_len)) != NULL);
 	FUZZ_CHECK(kbuf_get_string_direct(b, &t, &tlen) == 0);
-	FUZZ_CHECK(tlen == strlen(rec->type) && memcmp(t, rec->type, tlen) == 0);
+	FUZZ_CHECK(
+	    tlen == strlen(rec->type) && memcmp(t, rec->type, tlen) == 0);
 	kbuf_free(b);
 
 	r = ks_key_from_blob(rec->blob, rec->blob_len, &k);
@@ -107,9 +108,11 @@ check_image(const struct ks_image *img)
 	    img->version == KS_STORE_VERSION_2 ||
 	    img->version == KS_STORE_VERSION_1);
 	FUZZ_CHECK(img->failures[KS_ROLE_USER] +
-	    ks_image_inflight(img, KS_ROLE_USER) <= KS_STORE_MAX_TRIES);
-	FUZZ_CHECK(img->failures[KS_ROLE_SO] +
-	    ks_image_inflight(img, KS_ROLE_SO) <= KS_STORE_MAX_TRIES);
+		ks_image_inflight(img, KS_ROLE_USER) <=
+	    KS_STORE_MAX_TRIES);
+	FUZZ_CHECK(
+	    img->failures[KS_ROLE_SO] + ks_image_inflight(img, KS_ROLE_SO) <=
+	    KS_STORE_MAX_TRIES);
 	FUZZ_CHECK(img->version != KS_STORE_VERSION_1 || img->inflight == 0);
 	FUZZ_CHECK(ks_kdf_valid(&img->kdf));
 	FUZZ_CHECK(img->label != NULL &&
@@ -139,8 +142,8 @@ check_encoding(const struct ks_image *img, const uint8_t *data, size_t len)
 		return;
 	}
 	FUZZ_CHECK(ks_image_parse(b, &v3) == 0);
-	FUZZ_CHECK(v3->version == KS_STORE_VERSION &&
-	    v3->nrecs == img->nrecs && v3->inflight == img->inflight &&
+	FUZZ_CHECK(v3->version == KS_STORE_VERSION && v3->nrecs == img->nrecs &&
+	    v3->inflight == img->inflight &&
 	    memcmp(v3->mac, img->mac, sizeof(v3->mac)) == 0);
 	FUZZ_CHECK((b2 = kbuf_new()) != NULL);
 	FUZZ_CHECK(ks_image_encode(v3, b2) == 0);
@@ -169,8 +172,8 @@ check_salvage(const struct kbuf *file, const struct ks_image *strict)
 	for (i = 0; i < img->nrecs; i++)
 		check_record(img, i);
 	if (strict != NULL)
-		FUZZ_CHECK(img->nrecs == strict->nrecs &&
-		    claimed == strict->nrecs);
+		FUZZ_CHECK(
+		    img->nrecs == strict->nrecs && claimed == strict->nrecs);
 	ks_image_free(img);
 }
 
@@ -246,13 +249,14 @@ check_with_key(const struct ks_image *img)
 		k = NULL;
 	}
 	FUZZ_CHECK(ks_record_open(img, sec, img->nrecs, &k) ==
-	    KMES_ERR_INVALID_ARGUMENT && k == NULL);
+		KMES_ERR_INVALID_ARGUMENT &&
+	    k == NULL);
 	/* A MAC set under the key is one that checks. */
 	FUZZ_CHECK(ks_image_dup(img, &copy) == 0);
 	FUZZ_CHECK(ks_image_set_mac(copy, sec) == 0);
 	FUZZ_CHECK(ks_image_check_mac(copy, sec) == 0);
 	ks_image_free(copy);
- out:
+out:
 	kmes_secure_free(sec);
 }
 
@@ -265,7 +269,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_begin();
 	FUZZ_CHECK((file = kbuf_from(data, size)) != NULL);
-	img = (struct ks_image *)&img;	/* must be cleared on entry */
+	img = (struct ks_image *)&img; /* must be cleared on entry */
 	r = ks_image_parse(file, &img);
 	FUZZ_CHECK(kbuf_len(file) == size);
 	if (r != 0) {
@@ -284,13 +288,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_encoding(copy, data, size);
 	if (copy->nrecs != 0) {
 		ks_image_remove(copy, copy->nrecs - 1);
-		FUZZ_CHECK(ks_image_find(copy,
-		    img->recs[img->nrecs - 1].label) == -1);
+		FUZZ_CHECK(
+		    ks_image_find(copy, img->recs[img->nrecs - 1].label) == -1);
 	}
 	ks_image_free(copy);
 
 	check_with_key(img);
- out:
+out:
 	ks_image_free(img);
 	kbuf_free(file);
 	fuzz_end();

@@ -141,8 +141,10 @@ static void
 add_message(struct kbuf *body, const struct ks_key *k, const char *comment,
     const struct agent_constraints *c)
 {
-	check("type", kbuf_put_u8(body, c == NULL ? SSH_AGENTC_ADD_IDENTITY :
-	    SSH_AGENTC_ADD_ID_CONSTRAINED));
+	check("type",
+	    kbuf_put_u8(body,
+		c == NULL ? SSH_AGENTC_ADD_IDENTITY :
+			    SSH_AGENTC_ADD_ID_CONSTRAINED));
 	check("ks_key_put_private", ks_key_put_private(k, body));
 	check("comment", kbuf_put_cstring(body, comment));
 	if (c != NULL)
@@ -162,8 +164,10 @@ userauth_data(struct kbuf *d, const uint8_t *sid, const char *user,
 	check("userauth", kbuf_put_u8(d, SSH2_MSG_USERAUTH_REQUEST));
 	check("userauth", kbuf_put_cstring(d, user));
 	check("userauth", kbuf_put_cstring(d, "ssh-connection"));
-	check("userauth", kbuf_put_cstring(d, hostkey != NULL ?
-	    "publickey-hostbound-v00@openssh.com" : "publickey"));
+	check("userauth",
+	    kbuf_put_cstring(d,
+		hostkey != NULL ? "publickey-hostbound-v00@openssh.com" :
+				  "publickey"));
 	check("userauth", kbuf_put_u8(d, 1));
 	check("userauth", kbuf_put_cstring(d, pkalg));
 	check("userauth", kbuf_put_string(d, blob, len));
@@ -231,7 +235,7 @@ read_file(const char *path, size_t *lenp)
 		goto fail;
 	*lenp = len;
 	return buf;
- fail:
+fail:
 	fprintf(stderr, "fuzz-gen-agent-msg: %s: %s\n", path, strerror(errno));
 	exit(1);
 }
@@ -297,7 +301,8 @@ main(int argc, char **argv)
 	int r;
 
 	if (argc != 2 && argc != 4) {
-		fprintf(stderr, "usage: fuzz-gen-agent-msg outdir "
+		fprintf(stderr,
+		    "usage: fuzz-gen-agent-msg outdir "
 		    "[ed25519-key-file ed25519-cert.pub]\n");
 		return 2;
 	}
@@ -351,8 +356,8 @@ main(int argc, char **argv)
 	c.confirm = 1;
 	c.lifetime = 60;
 	c.lifetime_set = 1;
-	check("message", kbuf_put_u8(body,
-	    SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED));
+	check("message",
+	    kbuf_put_u8(body, SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED));
 	check("message", kbuf_put_cstring(body, "/usr/lib/pkcs11.so"));
 	check("message", kbuf_put_cstring(body, "1234"));
 	check("agent_constraints_put", agent_constraints_put(body, &c));

@@ -146,7 +146,7 @@ static void
 watchdog_fired(int sig)
 {
 	static const char msg[] = "Bail out! the test ran out of time "
-	    "(watchdog)\n";
+				  "(watchdog)\n";
 
 	(void)sig;
 	(void)!write(STDOUT_FILENO, msg, sizeof(msg) - 1);
@@ -166,8 +166,11 @@ h_watchdog(struct h_agent *a, unsigned int seconds)
 int
 h_agent_start(struct h_agent *a, const char *path)
 {
-	struct tk_spawn sp = { .path = path, .sock = a->sock,
-	    .outfd = -1, .errfd = -1, .deathsig = SIGKILL };
+	struct tk_spawn sp = { .path = path,
+		.sock = a->sock,
+		.outfd = -1,
+		.errfd = -1,
+		.deathsig = SIGKILL };
 	const char *base;
 	int r = -1;
 
@@ -175,8 +178,9 @@ h_agent_start(struct h_agent *a, const char *path)
 	a->pid = -1;
 	if ((base = getenv("TMPDIR")) == NULL || *base != '/')
 		base = "/tmp";
-	if (snprintf(a->dir, sizeof(a->dir), "%s/kmes-hostile.XXXXXX",
-	    base) >= (int)sizeof(a->dir) || mkdtemp(a->dir) == NULL) {
+	if (snprintf(a->dir, sizeof(a->dir), "%s/kmes-hostile.XXXXXX", base) >=
+		(int)sizeof(a->dir) ||
+	    mkdtemp(a->dir) == NULL) {
 		tap_diag("mkdtemp under %s: %s", base, strerror(errno));
 		a->dir[0] = '\0';
 		return -1;
@@ -187,10 +191,10 @@ h_agent_start(struct h_agent *a, const char *path)
 		tap_diag("%s: path too long for a socket", a->dir);
 		goto out;
 	}
-	if ((sp.outfd = open(a->out, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC, 0600)) == -1 ||
-	    (sp.errfd = open(a->err, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC, 0600)) == -1) {
+	if ((sp.outfd = open(a->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		 0600)) == -1 ||
+	    (sp.errfd = open(a->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		 0600)) == -1) {
 		tap_diag("%s: %s", a->dir, strerror(errno));
 		goto out;
 	}
@@ -214,7 +218,7 @@ h_agent_start(struct h_agent *a, const char *path)
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (sp.outfd != -1)
 		close(sp.outfd);
 	if (sp.errfd != -1)
@@ -266,7 +270,7 @@ h_connect(const char *sock, int timeout_ms)
 		return -1;
 	memcpy(sun.sun_path, sock, strlen(sock));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+		 0)) == -1)
 		return -1;
 	for (;;) {
 		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
@@ -383,14 +387,13 @@ h_recv_frame(int fd, struct kbuf *body, int timeout_ms)
 	/* So is a close inside the body. */
 	if (r == KMES_ERR_CONNECTION_CLOSED)
 		r = KMES_ERR_AGENT_PROTOCOL;
- out:
+out:
 	kbuf_free(hb);
 	return r;
 }
 
 int
-h_request(int fd, const struct kbuf *body, struct kbuf *reply,
-    int timeout_ms)
+h_request(int fd, const struct kbuf *body, struct kbuf *reply, int timeout_ms)
 {
 	int r;
 

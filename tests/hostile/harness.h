@@ -26,12 +26,12 @@ struct kbuf;
 #define H_REPLY_MS 5000
 
 struct h_agent {
-	pid_t pid;		/* -1 once reaped */
-	int status;		/* wait status once reaped */
-	char dir[PATH_MAX];	/* private temporary directory */
-	char sock[108];		/* fits sun_path */
-	char out[PATH_MAX];	/* its stdout */
-	char err[PATH_MAX];	/* its stderr */
+	pid_t pid;	    /* -1 once reaped */
+	int status;	    /* wait status once reaped */
+	char dir[PATH_MAX]; /* private temporary directory */
+	char sock[108];	    /* fits sun_path */
+	char out[PATH_MAX]; /* its stdout */
+	char err[PATH_MAX]; /* its stderr */
 };
 
 /* TAP. Checks number themselves; the plan is printed by tap_done(). */

@@ -22,11 +22,11 @@
 #define IDLE_LIMIT_MS 5000
 
 #define SLOW_BYTE_MS 10
-#define SLOW_HEAD_START 10	/* bytes the slow writer sends first */
+#define SLOW_HEAD_START 10 /* bytes the slow writer sends first */
 #define FAST_SIGNATURES 50
 
 #define PIPELINE_REQUESTS 2000
-#define FLOOD_CHUNK_REQUESTS 13107	/* 65535 bytes of 5-byte frames */
+#define FLOOD_CHUNK_REQUESTS 13107 /* 65535 bytes of 5-byte frames */
 #define FLOOD_MAX_REQUESTS 1000000
 #define FLOOD_STALL_MS 1000
 #define RSS_GROWTH_MAX_KB (8 * 1024)
@@ -66,13 +66,15 @@ check_idle_connections(struct hostile *h)
 			break;
 		nopen++;
 		/* Half of them stop inside a length prefix. */
-		if (i % 2 == 1 && h_send(fds[i], list_head, sizeof(list_head),
-		    H_REPLY_MS) != 0)
+		if (i % 2 == 1 &&
+		    h_send(fds[i], list_head, sizeof(list_head), H_REPLY_MS) !=
+			0)
 			tap_diag("idle connection %d: cannot send", i);
 	}
-	tap_check(nopen == IDLE_CONNS, "%d of %d idle connections open "
-	    "(half of them stopped inside a length prefix)", nopen,
-	    IDLE_CONNS);
+	tap_check(nopen == IDLE_CONNS,
+	    "%d of %d idle connections open "
+	    "(half of them stopped inside a length prefix)",
+	    nopen, IDLE_CONNS);
 
 	if ((fd = h_connect(h->agent.sock, 2000)) == -1)
 		tap_bail("cannot connect next to the idle clients: %s",
@@ -86,23 +88,25 @@ check_idle_connections(struct hostile *h)
 	close(fd);
 	tap_check(rounds == IDLE_ROUNDS && elapsed < IDLE_LIMIT_MS,
 	    "a fresh client lists and signs %d times in %llu ms next to them "
-	    "(limit %d ms)", rounds, (unsigned long long)elapsed,
-	    IDLE_LIMIT_MS);
+	    "(limit %d ms)",
+	    rounds, (unsigned long long)elapsed, IDLE_LIMIT_MS);
 
 	for (i = 0; i < nopen; i++) {
 		nserved += idle_speaks(fds[i], i % 2 == 1);
 		close(fds[i]);
 	}
-	tap_check(nserved == nopen, "%d of %d idle connections are served "
-	    "when they finally speak", nserved, nopen);
+	tap_check(nserved == nopen,
+	    "%d of %d idle connections are served "
+	    "when they finally speak",
+	    nserved, nopen);
 }
 
 struct slow_writer {
 	int fd;
-	struct kbuf *frame;	/* the whole framed SIGN_REQUEST */
+	struct kbuf *frame; /* the whole framed SIGN_REQUEST */
 	struct kbuf *reply;
 	atomic_size_t sent;
-	atomic_int done;	/* set once the last byte is out */
+	atomic_int done; /* set once the last byte is out */
 	int send_r;
 	int recv_r;
 };
@@ -121,7 +125,7 @@ slow_writer_main(void *arg)
 	}
 	while (kbuf_len(rest) > 0) {
 		if ((s->send_r = h_send(s->fd, kbuf_ptr(rest), 1,
-		    H_REPLY_MS)) != 0 ||
+			 H_REPLY_MS)) != 0 ||
 		    (s->send_r = kbuf_consume(rest, 1)) != 0)
 			goto out;
 		atomic_fetch_add(&s->sent, 1);
@@ -129,7 +133,7 @@ slow_writer_main(void *arg)
 	}
 	atomic_store(&s->done, 1);
 	s->recv_r = h_recv_frame(s->fd, s->reply, H_REPLY_MS);
- out:
+out:
 	atomic_store(&s->done, 1);
 	kbuf_free(rest);
 	return NULL;
@@ -151,7 +155,8 @@ check_slow_writer(struct hostile *h)
 	if ((body = kbuf_new()) == NULL || (s.frame = kbuf_new()) == NULL ||
 	    (s.reply = kbuf_new()) == NULL ||
 	    put_sign_request(body, h->blob, h->blob_len, data, sizeof(data),
-	    0) != 0 || agent_msg_put_framed(s.frame, body) != 0)
+		0) != 0 ||
+	    agent_msg_put_framed(s.frame, body) != 0)
 		tap_bail("out of memory");
 	if ((s.fd = h_connect(h->agent.sock, 2000)) == -1 ||
 	    (fd = h_connect(h->agent.sock, 2000)) == -1)
@@ -174,14 +179,15 @@ check_slow_writer(struct hostile *h)
 	close(fd);
 	tap_check(i == FAST_SIGNATURES && !done_then && sent_then > 0,
 	    "%d signatures on another client finish while a slow writer is "
-	    "mid-message (%llu ms; it had sent %zu of %zu bytes)", i,
-	    (unsigned long long)elapsed, sent_then, kbuf_len(s.frame));
+	    "mid-message (%llu ms; it had sent %zu of %zu bytes)",
+	    i, (unsigned long long)elapsed, sent_then, kbuf_len(s.frame));
 
 	pthread_join(th, NULL);
 	if ((r = s.send_r) != 0 || (r = s.recv_r) != 0 ||
 	    (r = check_sign_reply(s.reply, h->key, data, sizeof(data))) != 0)
 		tap_diag("slow writer: %s", kmes_err(r));
-	tap_check(r == 0, "the slow writer's SIGN_REQUEST is answered with a "
+	tap_check(r == 0,
+	    "the slow writer's SIGN_REQUEST is answered with a "
 	    "valid signature");
 	close(s.fd);
 	kbuf_free(body);
@@ -234,15 +240,20 @@ check_pipelining(struct hostile *h)
 	r = h_send(fdp, kbuf_ptr(many), kbuf_len(many), H_REPLY_MS);
 	if (r != 0)
 		tap_diag("pipelining: %s", kmes_err(r));
-	tap_check(r == 0, "a client pipelines %d REQUEST_IDENTITIES and "
-	    "reads no reply", PIPELINE_REQUESTS);
+	tap_check(r == 0,
+	    "a client pipelines %d REQUEST_IDENTITIES and "
+	    "reads no reply",
+	    PIPELINE_REQUESTS);
 	tk_sleep_ms(300);
 	rss1 = tk_proc_kb(h->agent.pid, "VmRSS");
-	tap_check(rss_ok(rss0, rss1), "the agent's RSS grows by less than "
-	    "%d MiB meanwhile (%ld -> %ld kB)", RSS_GROWTH_MAX_KB / 1024,
-	    rss0, rss1);
-	tap_check(agent_serves(h), "other clients are served while %d "
-	    "replies wait unread", PIPELINE_REQUESTS);
+	tap_check(rss_ok(rss0, rss1),
+	    "the agent's RSS grows by less than "
+	    "%d MiB meanwhile (%ld -> %ld kB)",
+	    RSS_GROWTH_MAX_KB / 1024, rss0, rss1);
+	tap_check(agent_serves(h),
+	    "other clients are served while %d "
+	    "replies wait unread",
+	    PIPELINE_REQUESTS);
 
 	/* Keep writing until the agent stops reading, which it must. */
 	do {
@@ -252,23 +263,29 @@ check_pipelining(struct hostile *h)
 			flooded += FLOOD_CHUNK_REQUESTS;
 	} while (r == 0 && flooded < FLOOD_MAX_REQUESTS);
 	if (r != KMES_ERR_TIMEOUT)
-		tap_diag("flood: %s", r == 0 ? "the agent never stopped "
-		    "reading" : kmes_err(r));
-	tap_check(r == KMES_ERR_TIMEOUT, "the agent stops reading a client "
+		tap_diag("flood: %s",
+		    r == 0 ? "the agent never stopped "
+			     "reading" :
+			     kmes_err(r));
+	tap_check(r == KMES_ERR_TIMEOUT,
+	    "the agent stops reading a client "
 	    "that never reads its replies (after about %zu requests)",
 	    flooded);
 	tk_sleep_ms(300);
 	rss2 = tk_proc_kb(h->agent.pid, "VmRSS");
-	tap_check(rss_ok(rss0, rss2), "the agent's RSS grows by less than "
+	tap_check(rss_ok(rss0, rss2),
+	    "the agent's RSS grows by less than "
 	    "%d MiB under that flood (%ld -> %ld kB)",
 	    RSS_GROWTH_MAX_KB / 1024, rss0, rss2);
-	tap_check(agent_serves(h), "other clients are served while the flood "
+	tap_check(agent_serves(h),
+	    "other clients are served while the flood "
 	    "waits");
 
 	close(fdf);
 	close(fdp);
 	tk_sleep_ms(100);
-	tap_check(agent_serves(h), "the agent serves on once the greedy "
+	tap_check(agent_serves(h),
+	    "the agent serves on once the greedy "
 	    "clients hang up");
 	kbuf_free(many);
 	kbuf_free(chunk);

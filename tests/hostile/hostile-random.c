@@ -15,7 +15,7 @@
 #include "kmes-err.h"
 
 #define RANDOM_FRAMES 1000
-#define RANDOM_SEED 0x6b6d6573686f7374ULL	/* "kmeshost" */
+#define RANDOM_SEED 0x6b6d6573686f7374ULL /* "kmeshost" */
 #define RANDOM_BODY_MAX 8192
 
 /* ADD_ID_CONSTRAINED with every constraint kind ssh-add can send. */
@@ -70,11 +70,10 @@ put_session_bind(struct kbuf *b, const struct ks_key *k, const uint8_t *sid,
 	    (r = kbuf_put_cstring(b, AGENT_EXT_SESSION_BIND)) != 0 ||
 	    (r = kbuf_put_string(b, blob, blob_len)) != 0 ||
 	    (r = kbuf_put_string(b, sid, sid_len)) != 0 ||
-	    (r = kbuf_put_stringb(b, sig)) != 0 ||
-	    (r = kbuf_put_u8(b, 0)) != 0)
+	    (r = kbuf_put_stringb(b, sig)) != 0 || (r = kbuf_put_u8(b, 0)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	kbuf_free(sig);
 	return r;
 }
@@ -86,8 +85,7 @@ put_session_bind(struct kbuf *b, const struct ks_key *k, const uint8_t *sid,
  * replaced so that later checks still mean something.
  */
 static size_t
-random_body(uint64_t *rng, uint8_t *buf, struct kbuf *const *tmpl,
-    size_t ntmpl)
+random_body(uint64_t *rng, uint8_t *buf, struct kbuf *const *tmpl, size_t ntmpl)
 {
 	const struct kbuf *t;
 	size_t len, i, nflip, pos;
@@ -149,8 +147,8 @@ check_random_frames(struct hostile *h)
 	rng_fill(&rng, data, sizeof(data));
 	rng_fill(&rng, sid, sizeof(sid));
 	if (ks_key_generate(KS_KEY_ED25519, 0, &k3) != 0 ||
-	    put_sign_request(tmpl[0], h->blob, h->blob_len, data,
-	    sizeof(data), 0) != 0 ||
+	    put_sign_request(tmpl[0], h->blob, h->blob_len, data, sizeof(data),
+		0) != 0 ||
 	    put_add_identity(tmpl[1], k3, "random frames") != 0 ||
 	    put_add_constrained(tmpl[2], k3) != 0 ||
 	    put_session_bind(tmpl[3], k3, sid, sizeof(sid)) != 0)
@@ -179,10 +177,11 @@ check_random_frames(struct hostile *h)
 			    buf[0], kmes_err(r));
 		fd = reconnect(h, fd);
 	}
-	tap_check(nbad == 0, "%d random and mutated frames (seed %#llx) "
+	tap_check(nbad == 0,
+	    "%d random and mutated frames (seed %#llx) "
 	    "each get a reply or a drop (%lu replies, %lu of them FAILURE; "
-	    "%lu drops)", RANDOM_FRAMES, (unsigned long long)seed, nreply,
-	    nfail, ndrop);
+	    "%lu drops)",
+	    RANDOM_FRAMES, (unsigned long long)seed, nreply, nfail, ndrop);
 
 	/* Take the throwaway key out again if a mutation added it. */
 	close(fd);
@@ -194,7 +193,8 @@ check_random_frames(struct hostile *h)
 		tap_bail("out of memory");
 	(void)h_request(fd, tmpl[0], reply, H_REPLY_MS);
 	close(fd);
-	tap_check(agent_serves(h), "a fresh client lists and signs after the "
+	tap_check(agent_serves(h),
+	    "a fresh client lists and signs after the "
 	    "random frames");
 	ks_key_free(k3);
 	free(buf);

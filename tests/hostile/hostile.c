@@ -91,7 +91,7 @@ check_sign_reply(struct kbuf *reply, const struct ks_key *k,
 		return r;
 	if (type != SSH_AGENT_SIGN_RESPONSE)
 		return type == SSH_AGENT_FAILURE ? KMES_ERR_AGENT_FAILURE :
-		    KMES_ERR_AGENT_PROTOCOL;
+						   KMES_ERR_AGENT_PROTOCOL;
 	if ((r = kbuf_get_string_direct(reply, &sig, &slen)) != 0)
 		return r;
 	if (kbuf_len(reply) != 0)
@@ -139,7 +139,7 @@ parse_list(struct kbuf *reply, const uint8_t *blob, size_t blob_len,
 	}
 	*np = n;
 	r = 0;
- out:
+out:
 	kbuf_free(kb);
 	return r;
 }
@@ -165,7 +165,7 @@ list_and_sign(struct hostile *h, int fd)
 		goto out;
 	}
 	ok = sign_ok(h, fd);
- out:
+out:
 	kbuf_free(req);
 	kbuf_free(reply);
 	return ok;
@@ -182,7 +182,7 @@ sign_ok(struct hostile *h, int fd)
 		goto out;
 	rng_fill(&data_seed, data, sizeof(data));
 	if (put_sign_request(req, h->blob, h->blob_len, data, sizeof(data),
-	    0) != 0)
+		0) != 0)
 		goto out;
 	if ((r = h_request(fd, req, reply, H_REPLY_MS)) != 0) {
 		tap_diag("sign: %s", kmes_err(r));
@@ -193,7 +193,7 @@ sign_ok(struct hostile *h, int fd)
 		goto out;
 	}
 	ok = 1;
- out:
+out:
 	kbuf_free(req);
 	kbuf_free(reply);
 	return ok;
@@ -242,8 +242,8 @@ check_add_and_list(struct hostile *h)
 		tap_bail("cannot build ADD_IDENTITY");
 	r = h_request(fd, req, reply, H_REPLY_MS);
 	if (!tap_check(r == 0 && kbuf_len(reply) == 1 &&
-	    h_reply_type(reply) == SSH_AGENT_SUCCESS,
-	    "adds an Ed25519 key with ADD_IDENTITY"))
+		    h_reply_type(reply) == SSH_AGENT_SUCCESS,
+		"adds an Ed25519 key with ADD_IDENTITY"))
 		tap_bail("ADD_IDENTITY: %s", kmes_err(r));
 	tap_check(list_and_sign(h, fd),
 	    "lists the key and signs with it (signature verifies)");
@@ -271,8 +271,9 @@ refused_twice(struct hostile *h, int *fdp, uint8_t type)
 		r = h_request(*fdp, req, reply, H_REPLY_MS);
 		if (r != 0 || !is_failure(reply)) {
 			tap_diag("type %u%s: %s", type,
-			    i ? " with payload" : "", r == 0 ?
-			    "a reply other than FAILURE" : kmes_err(r));
+			    i ? " with payload" : "",
+			    r == 0 ? "a reply other than FAILURE" :
+				     kmes_err(r));
 			ok = 0;
 			if (r != 0)
 				*fdp = reconnect(h, *fdp);
@@ -301,7 +302,8 @@ check_unknown_types(struct hostile *h)
 	for (i = 0; i < sizeof(unknown); i++)
 		tap_check(refused_twice(h, &fd, unknown[i]),
 		    "unknown message type %u gets FAILURE (bare and with a "
-		    "payload)", unknown[i]);
+		    "payload)",
+		    unknown[i]);
 	tap_check(list_and_sign(h, fd),
 	    "the connection stays usable after unknown types");
 	for (i = 0; i < sizeof(ssh1); i++)
@@ -325,8 +327,7 @@ dropped_after(struct hostile *h, const struct kbuf *raw, const char *what)
 		r = h_wait_drop(fd, DROP_WAIT_MS);
 	close(fd);
 	if (r != KMES_ERR_CONNECTION_CLOSED)
-		tap_diag("%s: %s", what, r == 0 ? "got a reply" :
-		    kmes_err(r));
+		tap_diag("%s: %s", what, r == 0 ? "got a reply" : kmes_err(r));
 	return r == KMES_ERR_CONNECTION_CLOSED;
 }
 
@@ -348,7 +349,8 @@ check_frame_limits(struct hostile *h)
 		tap_bail("out of memory");
 	tap_check(dropped_after(h, raw, "cap + 1"),
 	    "length prefix %u (cap + 1) drops the connection without waiting "
-	    "for the body", AGENT_MSG_MAX + 1);
+	    "for the body",
+	    AGENT_MSG_MAX + 1);
 	kbuf_reset(raw);
 	if (kbuf_put_u32(raw, 0xffffffffU) != 0)
 		tap_bail("out of memory");
@@ -402,11 +404,13 @@ check_frame_limits(struct hostile *h)
 		r = KMES_ERR_AGENT_PROTOCOL;
 	} else
 		r = check_sign_reply(reply, h->key, data, dlen);
-	tap_check(r == 0, "a valid SIGN_REQUEST of exactly %u bytes is "
-	    "signed%s%s", AGENT_MSG_MAX, r != 0 ? ": " : "",
-	    r != 0 ? kmes_err(r) : "");
+	tap_check(r == 0,
+	    "a valid SIGN_REQUEST of exactly %u bytes is "
+	    "signed%s%s",
+	    AGENT_MSG_MAX, r != 0 ? ": " : "", r != 0 ? kmes_err(r) : "");
 	close(fd);
-	tap_check(agent_serves(h), "the agent still serves after "
+	tap_check(agent_serves(h),
+	    "the agent still serves after "
 	    "frame-length abuse");
 	free(data);
 	kbuf_free(raw);
@@ -438,8 +442,9 @@ cuts_refused(struct hostile *h, int *fdp, const struct kbuf *body,
 			continue;
 		if (bad++ == 0)
 			tap_diag("%s cut to %zu of %zu bytes: %s", what, n,
-			    kbuf_len(body), r == 0 ?
-			    "a reply other than FAILURE" : kmes_err(r));
+			    kbuf_len(body),
+			    r == 0 ? "a reply other than FAILURE" :
+				     kmes_err(r));
 		if (r != 0)
 			*fdp = reconnect(h, *fdp);
 	}
@@ -475,7 +480,7 @@ check_truncation(struct hostile *h)
 		tap_bail("out of memory");
 	rng_fill(&seed, data, sizeof(data));
 	if (put_sign_request(req, h->blob, h->blob_len, data, sizeof(data),
-	    0) != 0)
+		0) != 0)
 		tap_bail("out of memory");
 	fd = reconnect(h, -1);
 	tap_check(cuts_refused(h, &fd, req, "SIGN_REQUEST"),
@@ -483,14 +488,14 @@ check_truncation(struct hostile *h)
 	    kbuf_len(req) - 1);
 	r = h_request(fd, req, reply, H_REPLY_MS);
 	tap_check(r == 0 &&
-	    check_sign_reply(reply, h->key, data, sizeof(data)) == 0,
+		check_sign_reply(reply, h->key, data, sizeof(data)) == 0,
 	    "the uncut SIGN_REQUEST then signs on the same connection");
 	if (r != 0)
 		fd = reconnect(h, fd);
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if ((r = ks_key_generate(kinds[i].type, kinds[i].bits,
-		    &k)) != 0)
+		if ((r = ks_key_generate(kinds[i].type, kinds[i].bits, &k)) !=
+		    0)
 			tap_bail("generating %s: %s", kinds[i].name,
 			    kmes_err(r));
 		kbuf_reset(req);
@@ -498,7 +503,8 @@ check_truncation(struct hostile *h)
 			tap_bail("cannot build ADD_IDENTITY");
 		tap_check(cuts_refused(h, &fd, req, kinds[i].name),
 		    "%s ADD_IDENTITY cut at each of its %zu shorter lengths "
-		    "gets FAILURE", kinds[i].name, kbuf_len(req) - 1);
+		    "gets FAILURE",
+		    kinds[i].name, kbuf_len(req) - 1);
 		ks_key_free(k);
 		k = NULL;
 	}
@@ -507,11 +513,13 @@ check_truncation(struct hostile *h)
 	if (kbuf_put_u8(req, SSH_AGENTC_REQUEST_IDENTITIES) != 0)
 		tap_bail("out of memory");
 	r = h_request(fd, req, reply, H_REPLY_MS);
-	tap_check(r == 0 && parse_list(reply, h->blob, h->blob_len, &n,
-	    &found) == 0 && found && n == 1,
+	tap_check(r == 0 &&
+		parse_list(reply, h->blob, h->blob_len, &n, &found) == 0 &&
+		found && n == 1,
 	    "no truncated ADD_IDENTITY left a key behind");
 	close(fd);
-	tap_check(agent_serves(h), "the agent still serves after truncated "
+	tap_check(agent_serves(h),
+	    "the agent still serves after truncated "
 	    "requests");
 	kbuf_free(req);
 	kbuf_free(reply);
@@ -543,7 +551,8 @@ check_disconnects(struct hostile *h)
 		tap_bail("out of memory");
 	rng_fill(&seed, data, sizeof(data));
 	if (put_sign_request(body, h->blob, h->blob_len, data, sizeof(data),
-	    0) != 0 || agent_msg_put_framed(raw, body) != 0)
+		0) != 0 ||
+	    agent_msg_put_framed(raw, body) != 0)
 		tap_bail("out of memory");
 	tap_check(leave_after(h, raw, 2),
 	    "a client leaving inside a length prefix does no harm");
@@ -575,9 +584,9 @@ check_disconnects(struct hostile *h)
 static int
 stderr_clean(const char *path)
 {
-	static const char *const marks[] = { "Sanitizer", "runtime error:",
-	    "Assertion", "Segmentation", "double free", "corrupted",
-	    "leak" };
+	static const char *const marks[] = { "Sanitizer",
+		"runtime error:", "Assertion", "Segmentation", "double free",
+		"corrupted", "leak" };
 	char line[1024];
 	size_t i;
 	int clean = 1;
@@ -612,9 +621,9 @@ check_end(struct hostile *h)
 	r = h_agent_stop(&h->agent, 5000);
 	status = h->agent.status;
 	if (r != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		tap_diag("%s %d%s", WIFEXITED(status) ? "exit status" :
-		    "killed by signal", WIFEXITED(status) ?
-		    WEXITSTATUS(status) : WTERMSIG(status),
+		tap_diag("%s %d%s",
+		    WIFEXITED(status) ? "exit status" : "killed by signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 		    r != 0 ? " (did not exit by itself within 5 s)" : "");
 	tap_check(r == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "SIGTERM makes the agent exit cleanly within 5 s");
@@ -647,8 +656,8 @@ main(int argc, char **argv)
 	if (h_agent_start(&h.agent, argv[1]) != 0)
 		tap_bail("%s did not start", argv[1]);
 	h_watchdog(&h.agent, OVERALL_SECONDS);
-	tap_diag("agent %s, pid %ld, files in %s", argv[1],
-	    (long)h.agent.pid, h.agent.dir);
+	tap_diag("agent %s, pid %ld, files in %s", argv[1], (long)h.agent.pid,
+	    h.agent.dir);
 
 	check_add_and_list(&h);
 	check_unknown_types(&h);

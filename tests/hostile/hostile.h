@@ -14,7 +14,7 @@ struct ks_key;
 
 struct hostile {
 	struct h_agent agent;
-	struct ks_key *key;	/* the Ed25519 key loaded into the agent */
+	struct ks_key *key; /* the Ed25519 key loaded into the agent */
 	const uint8_t *blob;
 	size_t blob_len;
 };

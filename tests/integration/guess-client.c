@@ -97,7 +97,7 @@ send_frame(int fd, const struct kbuf *body)
 		}
 	}
 	r = 0;
- out:
+out:
 	kbuf_free(f);
 	return r;
 }
@@ -136,7 +136,9 @@ put_unlock(struct kbuf *b, int type, const char *secret)
 {
 	kbuf_reset(b);
 	return kbuf_put_u8(b, (uint8_t)type) != 0 ||
-	    kbuf_put_cstring(b, secret) != 0 ? -1 : 0;
+		kbuf_put_cstring(b, secret) != 0 ?
+	    -1 :
+	    0;
 }
 
 /* One wrong guess: UNLOCK, or ADD_SMARTCARD_KEY for module. */
@@ -145,14 +147,16 @@ put_guess(struct kbuf *b, const char *module, unsigned long n)
 {
 	char pw[64];
 
-	snprintf(pw, sizeof(pw), "%s%lu", module == NULL ? "wrong-guess-" :
-	    "9", n);
+	snprintf(pw, sizeof(pw), "%s%lu", module == NULL ? "wrong-guess-" : "9",
+	    n);
 	if (module == NULL)
 		return put_unlock(b, SSH_AGENTC_UNLOCK, pw);
 	kbuf_reset(b);
 	return kbuf_put_u8(b, SSH_AGENTC_ADD_SMARTCARD_KEY) != 0 ||
-	    kbuf_put_cstring(b, module) != 0 ||
-	    kbuf_put_cstring(b, pw) != 0 ? -1 : 0;
+		kbuf_put_cstring(b, module) != 0 ||
+		kbuf_put_cstring(b, pw) != 0 ?
+	    -1 :
+	    0;
 }
 
 static int
@@ -212,7 +216,7 @@ put_forwarded_bind(struct kbuf *b)
 	    kbuf_put_stringb(b, sig) != 0 || kbuf_put_u8(b, 1) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	kbuf_free(sig);
 	ks_key_free(k);
 	return r;
@@ -221,8 +225,9 @@ put_forwarded_bind(struct kbuf *b)
 static const char *
 reply_name(int t)
 {
-	return t == SSH_AGENT_SUCCESS ? "SUCCESS" : t == SSH_AGENT_FAILURE ?
-	    "FAILURE" : "no-reply";
+	return t == SSH_AGENT_SUCCESS ? "SUCCESS" :
+	    t == SSH_AGENT_FAILURE    ? "FAILURE" :
+					"no-reply";
 }
 
 static int
@@ -252,7 +257,7 @@ cmd_fwd_unlock(const char *sock, const char *secret, int lock_first)
 	printf("%s%s\n", lock_first ? "UNLOCK " : "", reply_name(t));
 	if (t == SSH_AGENT_SUCCESS || t == SSH_AGENT_FAILURE)
 		rc = t == SSH_AGENT_SUCCESS && lt == SSH_AGENT_SUCCESS ? 0 : 1;
- out:
+out:
 	if (fd != -1)
 		close(fd);
 	kbuf_free(b);
@@ -286,7 +291,8 @@ cmd_lock_flood(const char *sock, long n, const char *pw)
 	for (i = 0; i < n; i++) {
 		uint64_t now = now_ms();
 
-		t = fds[i] == -1 || now >= deadline ? -1 :
+		t = fds[i] == -1 || now >= deadline ?
+		    -1 :
 		    recv_type(fds[i], (int)(deadline - now));
 		if (t == SSH_AGENT_SUCCESS)
 			ok++;
@@ -318,8 +324,9 @@ main(int argc, char **argv)
 		return cmd_flood(argv[2], strtol(argv[3], NULL, 10), NULL);
 	if (argc == 5 && strcmp(argv[1], "card-flood") == 0)
 		return cmd_flood(argv[2], strtol(argv[3], NULL, 10), argv[4]);
-	if (argc == 4 && (strcmp(argv[1], "fwd-unlock") == 0 ||
-	    strcmp(argv[1], "fwd-lock-unlock") == 0)) {
+	if (argc == 4 &&
+	    (strcmp(argv[1], "fwd-unlock") == 0 ||
+		strcmp(argv[1], "fwd-lock-unlock") == 0)) {
 		secret = argv[3];
 		if (strcmp(secret, "-") == 0 &&
 		    (secret = getenv("GUESS_SECRET")) == NULL)
@@ -330,7 +337,8 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "lock-flood") == 0)
 		return cmd_lock_flood(argv[2], strtol(argv[3], NULL, 10),
 		    argv[4]);
-	fprintf(stderr, "usage: guess-client flood SOCK SECONDS | "
+	fprintf(stderr,
+	    "usage: guess-client flood SOCK SECONDS | "
 	    "card-flood SOCK SECONDS MODULE |\n\tfwd-unlock SOCK SECRET | "
 	    "fwd-lock-unlock SOCK SECRET | lock-flood SOCK N PASSWORD\n");
 	return 2;

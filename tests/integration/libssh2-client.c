@@ -14,8 +14,8 @@
  * empty; 103 no agent identity was accepted.
  */
 
-#include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <netdb.h>
 #include <stdarg.h>
@@ -27,10 +27,10 @@
 
 #include <libssh2.h>
 
-#define EXIT_SETUP	100
-#define EXIT_CONNECT	101
-#define EXIT_AGENT	102
-#define EXIT_AUTH	103
+#define EXIT_SETUP 100
+#define EXIT_CONNECT 101
+#define EXIT_AGENT 102
+#define EXIT_AUTH 103
 
 static void say(const char *, ...) __attribute__((format(printf, 1, 2)));
 
@@ -91,7 +91,7 @@ tcp_connect(const char *host, const char *port)
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = socket(ai->ai_family, ai->ai_socktype,
-		    ai->ai_protocol)) == -1)
+			 ai->ai_protocol)) == -1)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
@@ -123,7 +123,7 @@ check_host_key(LIBSSH2_SESSION *session, const char *host, int port,
 	if ((kh = libssh2_knownhost_init(session)) == NULL)
 		goto out;
 	if (libssh2_knownhost_readfile(kh, known_hosts,
-	    LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+		LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
 		say_session_error(session, "cannot read known_hosts");
 		goto out;
 	}
@@ -140,7 +140,7 @@ check_host_key(LIBSSH2_SESSION *session, const char *host, int port,
 		say("host key for %s not found in %s", host, known_hosts);
 		break;
 	}
- out:
+out:
 	if (kh != NULL)
 		libssh2_knownhost_free(kh);
 	return r;
@@ -192,7 +192,7 @@ agent_login(LIBSSH2_SESSION *session, const char *user)
 		say("the agent holds no identities");
 		r = EXIT_AGENT;
 	}
- out:
+out:
 	if (agent != NULL) {
 		libssh2_agent_disconnect(agent);
 		libssh2_agent_free(agent);
@@ -237,7 +237,7 @@ run_command(LIBSSH2_SESSION *session, const char *command)
 		goto out;
 	}
 	r = libssh2_channel_get_exit_status(channel);
- out:
+out:
 	if (channel != NULL)
 		libssh2_channel_free(channel);
 	fflush(stdout);
@@ -252,7 +252,8 @@ main(int argc, char **argv)
 	int fd = -1, r = EXIT_SETUP, status;
 
 	if (argc != 6) {
-		fprintf(stderr, "usage: libssh2-client host port user "
+		fprintf(stderr,
+		    "usage: libssh2-client host port user "
 		    "known_hosts command\n");
 		return EXIT_SETUP;
 	}
@@ -288,7 +289,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	r = status;
- out:
+out:
 	if (session != NULL) {
 		libssh2_session_disconnect(session, "bye");
 		libssh2_session_free(session);

@@ -35,7 +35,8 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: kmes-agent-raw SOCKET none|auth|fwd HOSTKEY "
+	fprintf(stderr,
+	    "usage: kmes-agent-raw SOCKET none|auth|fwd HOSTKEY "
 	    "add|add-constrained|remove MODULE [PIN]\n");
 	return 2;
 }
@@ -91,7 +92,7 @@ put_bind(struct kbuf *b, const struct ks_key *host, int forwarding)
 	    (r = kbuf_put_u8(b, forwarding ? 1 : 0)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	kbuf_free(sig);
 	return r;
 }
@@ -149,7 +150,7 @@ ask(struct agent_client *ac, const struct kbuf *req, const char *what)
 		ret = 1;
 	} else
 		printf("%s: reply type %u\n", what, type);
- out:
+out:
 	kbuf_free(reply);
 	return ret;
 }
@@ -192,14 +193,13 @@ main(int argc, char **argv)
 		kbuf_reset(req);
 	}
 	if ((r = put_provider_op(req, argv[4], argv[5],
-	    argc == 7 ? argv[6] : "")) != 0) {
+		 argc == 7 ? argv[6] : "")) != 0) {
 		if (r == KMES_ERR_INVALID_ARGUMENT)
 			ret = usage();
 		goto out;
 	}
-	ret = ask(ac, req, strncmp(argv[4], "add", 3) == 0 ? "add" :
-	    "remove");
- out:
+	ret = ask(ac, req, strncmp(argv[4], "add", 3) == 0 ? "add" : "remove");
+out:
 	fflush(stdout);
 	agent_client_free(ac);
 	ks_key_free(host);

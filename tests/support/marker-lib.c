@@ -29,7 +29,7 @@ kmes_marker_lib_loaded(void)
 	if (path == NULL || path[0] != '/')
 		return;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0600)) == -1)
+		 0600)) == -1)
 		return;
 	n = snprintf(line, sizeof(line), "loaded by %ld\n", (long)getpid());
 	if (n > 0 && n < (int)sizeof(line))

@@ -33,11 +33,11 @@
 	    (h, p, n)) \
 	X(C_SetPIN, \
 	    (CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR o, CK_ULONG on, \
-	    CK_UTF8CHAR_PTR p, CK_ULONG pn), \
+		CK_UTF8CHAR_PTR p, CK_ULONG pn), \
 	    (h, o, on, p, pn)) \
 	X(C_OpenSession, \
 	    (CK_SLOT_ID s, CK_FLAGS f, CK_VOID_PTR a, CK_NOTIFY cb, \
-	    CK_SESSION_HANDLE_PTR h), \
+		CK_SESSION_HANDLE_PTR h), \
 	    (s, f, a, cb, h)) \
 	X(C_CloseSession, (CK_SESSION_HANDLE h), (h)) \
 	X(C_CloseAllSessions, (CK_SLOT_ID s), (s)) \
@@ -47,20 +47,20 @@
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR st, CK_ULONG_PTR n), (h, st, n)) \
 	X(C_SetOperationState, \
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR st, CK_ULONG n, \
-	    CK_OBJECT_HANDLE ek, CK_OBJECT_HANDLE ak), \
+		CK_OBJECT_HANDLE ek, CK_OBJECT_HANDLE ak), \
 	    (h, st, n, ek, ak)) \
 	X(C_Login, \
 	    (CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, \
-	    CK_ULONG n), \
+		CK_ULONG n), \
 	    (h, u, p, n)) \
 	X(C_Logout, (CK_SESSION_HANDLE h), (h)) \
 	X(C_CreateObject, \
 	    (CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, \
-	    CK_OBJECT_HANDLE_PTR o), \
+		CK_OBJECT_HANDLE_PTR o), \
 	    (h, t, n, o)) \
 	X(C_CopyObject, \
 	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, \
-	    CK_ULONG n, CK_OBJECT_HANDLE_PTR no), \
+		CK_ULONG n, CK_OBJECT_HANDLE_PTR no), \
 	    (h, o, t, n, no)) \
 	X(C_DestroyObject, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o), (h, o)) \
 	X(C_GetObjectSize, \
@@ -68,17 +68,17 @@
 	    (h, o, n)) \
 	X(C_GetAttributeValue, \
 	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, \
-	    CK_ULONG n), \
+		CK_ULONG n), \
 	    (h, o, t, n)) \
 	X(C_SetAttributeValue, \
 	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, \
-	    CK_ULONG n), \
+		CK_ULONG n), \
 	    (h, o, t, n)) \
 	X(C_FindObjectsInit, \
 	    (CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n), (h, t, n)) \
 	X(C_FindObjects, \
 	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR o, CK_ULONG max, \
-	    CK_ULONG_PTR n), \
+		CK_ULONG_PTR n), \
 	    (h, o, max, n)) \
 	X(C_FindObjectsFinal, (CK_SESSION_HANDLE h), (h)) \
 	X(C_EncryptInit, \
@@ -101,42 +101,42 @@
 	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), \
 	    (h, m, k)) \
 	X(C_DigestEncryptUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, in, inl, out, outl)) \
 	X(C_DecryptDigestUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, in, inl, out, outl)) \
 	X(C_SignEncryptUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, in, inl, out, outl)) \
 	X(C_DecryptVerifyUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, in, inl, out, outl)) \
 	X(C_GenerateKey, \
 	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, \
-	    CK_ULONG n, CK_OBJECT_HANDLE_PTR k), \
+		CK_ULONG n, CK_OBJECT_HANDLE_PTR k), \
 	    (h, m, t, n, k)) \
 	X(C_GenerateKeyPair, \
 	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pt, \
-	    CK_ULONG pn, CK_ATTRIBUTE_PTR st, CK_ULONG sn, \
-	    CK_OBJECT_HANDLE_PTR pk, CK_OBJECT_HANDLE_PTR sk), \
+		CK_ULONG pn, CK_ATTRIBUTE_PTR st, CK_ULONG sn, \
+		CK_OBJECT_HANDLE_PTR pk, CK_OBJECT_HANDLE_PTR sk), \
 	    (h, m, pt, pn, st, sn, pk, sk)) \
 	X(C_WrapKey, \
 	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE wk, \
-	    CK_OBJECT_HANDLE k, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
+		CK_OBJECT_HANDLE k, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, m, wk, k, out, outl)) \
 	X(C_UnwrapKey, \
 	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE uk, \
-	    CK_BYTE_PTR in, CK_ULONG inl, CK_ATTRIBUTE_PTR t, CK_ULONG n, \
-	    CK_OBJECT_HANDLE_PTR k), \
+		CK_BYTE_PTR in, CK_ULONG inl, CK_ATTRIBUTE_PTR t, CK_ULONG n, \
+		CK_OBJECT_HANDLE_PTR k), \
 	    (h, m, uk, in, inl, t, n, k)) \
 	X(C_DeriveKey, \
 	    (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE bk, \
-	    CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k), \
+		CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k), \
 	    (h, m, bk, t, n, k)) \
 	X(C_SeedRandom, (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl), \
 	    (h, in, inl)) \
@@ -159,31 +159,36 @@
  */
 #define SHIM_OPERATIONS(X) \
 	X(C_Encrypt, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl), shim_end_one(shim_real->C_Encrypt, h, in, inl)) \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
+	    (h, in, inl, out, outl), \
+	    shim_end_one(shim_real->C_Encrypt, h, in, inl)) \
 	X(C_EncryptUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl), shim_end_final(shim_real->C_EncryptFinal, h)) \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
+	    (h, in, inl, out, outl), \
+	    shim_end_final(shim_real->C_EncryptFinal, h)) \
 	X(C_EncryptFinal, \
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, out, outl), shim_end_final(shim_real->C_EncryptFinal, h)) \
 	X(C_Decrypt, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl), shim_end_one(shim_real->C_Decrypt, h, in, inl)) \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
+	    (h, in, inl, out, outl), \
+	    shim_end_one(shim_real->C_Decrypt, h, in, inl)) \
 	X(C_DecryptUpdate, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl), shim_end_final(shim_real->C_DecryptFinal, h)) \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
+	    (h, in, inl, out, outl), \
+	    shim_end_final(shim_real->C_DecryptFinal, h)) \
 	X(C_DecryptFinal, \
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, out, outl), shim_end_final(shim_real->C_DecryptFinal, h)) \
 	X(C_Digest, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl), shim_end_one(shim_real->C_Digest, h, in, inl)) \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
+	    (h, in, inl, out, outl), \
+	    shim_end_one(shim_real->C_Digest, h, in, inl)) \
 	X(C_DigestUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl), \
 	    (h, in, inl), shim_end_final(shim_real->C_DigestFinal, h)) \
 	X(C_DigestKey, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k), (h, k), \
@@ -192,31 +197,33 @@
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, out, outl), shim_end_final(shim_real->C_DigestFinal, h)) \
 	X(C_Sign, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
-	    (h, in, inl, out, outl), shim_end_one(shim_real->C_Sign, h, in, inl)) \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
+	    (h, in, inl, out, outl), \
+	    shim_end_one(shim_real->C_Sign, h, in, inl)) \
 	X(C_SignUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl), \
 	    (h, in, inl), shim_end_final(shim_real->C_SignFinal, h)) \
 	X(C_SignFinal, \
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, out, outl), shim_end_final(shim_real->C_SignFinal, h)) \
 	X(C_SignRecover, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, \
-	    CK_ULONG_PTR outl), \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, in, inl, out, outl), \
 	    shim_end_one(shim_real->C_SignRecover, h, in, inl)) \
 	X(C_Verify, \
-	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR sig, \
-	    CK_ULONG sigl), \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl, \
+		CK_BYTE_PTR sig, CK_ULONG sigl), \
 	    (h, in, inl, sig, sigl), \
 	    (void)shim_real->C_Verify(h, in, inl, sig, sigl)) \
 	X(C_VerifyUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inl), \
 	    (h, in, inl), (void)shim_real->C_VerifyFinal(h, in, 0)) \
-	X(C_VerifyFinal, (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sigl), \
+	X(C_VerifyFinal, \
+	    (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sigl), \
 	    (h, sig, sigl), (void)shim_real->C_VerifyFinal(h, sig, sigl)) \
 	X(C_VerifyRecover, \
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sigl, \
-	    CK_BYTE_PTR out, CK_ULONG_PTR outl), \
+		CK_BYTE_PTR out, CK_ULONG_PTR outl), \
 	    (h, sig, sigl, out, outl), \
 	    shim_end_one(shim_real->C_VerifyRecover, h, sig, sigl))
 

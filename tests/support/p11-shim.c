@@ -52,15 +52,15 @@
 
 #include "p11-shim-functions.h"
 
-#define SHIM_DEFAULT_MODULE	"/usr/lib/softhsm/libsofthsm2.so"
-#define SHIM_EXPORT		__attribute__((visibility("default")))
+#define SHIM_DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define SHIM_EXPORT __attribute__((visibility("default")))
 
 /* "SHIM" in the vendor range: no real module or rule returns it. */
-#define SHIM_CKR_BAD_CTL	(CKR_VENDOR_DEFINED | 0x5348494dUL)
+#define SHIM_CKR_BAD_CTL (CKR_VENDOR_DEFINED | 0x5348494dUL)
 
 /* Control files are a few lines; anything larger is a mistake. */
-#define SHIM_CTL_MAX		(64 * 1024)
-#define SHIM_DELAY_MAX_MS	(10 * 60 * 1000UL)
+#define SHIM_CTL_MAX (64 * 1024)
+#define SHIM_DELAY_MAX_MS (10 * 60 * 1000UL)
 
 /* p11-kit 0.24's header predates PKCS#11 3.0; this is 3.0's CK_INTERFACE. */
 struct shim_interface {
@@ -84,11 +84,14 @@ enum shim_action {
 
 struct shim_rule {
 	enum shim_action action;
-	unsigned long arg;	/* milliseconds for SHIM_DELAY, a CK_RV */
+	unsigned long arg; /* milliseconds for SHIM_DELAY, a CK_RV */
 	int once;
 };
 
-#define SHIM_CKR(n) { #n, n }
+#define SHIM_CKR(n) \
+	{ \
+#n, n \
+	}
 static const struct {
 	const char *name;
 	CK_RV rv;
@@ -138,8 +141,7 @@ static const struct {
 #define SHIM_OP_NAME(name, params, args, end) #name,
 static const char *const shim_function_names[] = {
 	SHIM_FUNCTIONS(SHIM_NAME)
-	SHIM_OPERATIONS(SHIM_OP_NAME)
-	"C_GetFunctionList",
+	    SHIM_OPERATIONS(SHIM_OP_NAME) "C_GetFunctionList",
 	"C_GetInterface",
 	"C_GetInterfaceList",
 };
@@ -148,8 +150,8 @@ static CK_FUNCTION_LIST *shim_real;
 static CK_FUNCTION_LIST shim_list;
 static pthread_once_t shim_load_once = PTHREAD_ONCE_INIT;
 
-static void
-shim_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void shim_say(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 static void
 shim_say(const char *fmt, ...)
@@ -159,14 +161,15 @@ shim_say(const char *fmt, ...)
 	int n;
 
 	/* One write per message, so lines of concurrent callers don't mix. */
-	n = snprintf(line, sizeof(line), "kmes-p11-shim[%ld]: ", (long)getpid());
+	n = snprintf(line, sizeof(line),
+	    "kmes-p11-shim[%ld]: ", (long)getpid());
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	n = (int)strlen(line);
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, (size_t)n) == -1)
-		return;	/* nowhere left to complain */
+		return; /* nowhere left to complain */
 }
 
 /* The entry points that find the function list, not members of it. */
@@ -185,8 +188,9 @@ shim_known_function(const char *name)
 
 	if (strcmp(name, "*") == 0)
 		return 1;
-	for (i = 0; i < sizeof(shim_function_names) /
-	    sizeof(shim_function_names[0]); i++)
+	for (i = 0;
+	     i < sizeof(shim_function_names) / sizeof(shim_function_names[0]);
+	     i++)
 		if (strcmp(name, shim_function_names[i]) == 0)
 			return 1;
 	return 0;
@@ -201,7 +205,7 @@ shim_parse_rv(const char *s, CK_RV *rv)
 	size_t i;
 
 	for (i = 0; i < sizeof(shim_ckr_names) / sizeof(shim_ckr_names[0]);
-	    i++) {
+	     i++) {
 		if (strcmp(s, shim_ckr_names[i].name) == 0) {
 			*rv = shim_ckr_names[i].rv;
 			return 0;
@@ -260,7 +264,7 @@ shim_parse_line(char *line, const char *fn, struct shim_rule *rule)
 	int n = 0;
 
 	for (t = strtok_r(line, " \t\r", &save); t != NULL;
-	    t = strtok_r(NULL, " \t\r", &save)) {
+	     t = strtok_r(NULL, " \t\r", &save)) {
 		if (n == 4)
 			return -1;
 		tok[n++] = t;
@@ -307,7 +311,8 @@ shim_read_all(int fd, const char *path, char **out, size_t *outlen)
 			break;
 		len += (size_t)n;
 		if (len > SHIM_CTL_MAX) {
-			shim_say("%s: larger than %d bytes", path, SHIM_CTL_MAX);
+			shim_say("%s: larger than %d bytes", path,
+			    SHIM_CTL_MAX);
 			goto out;
 		}
 	}
@@ -396,7 +401,8 @@ shim_open_locked(const char *path, struct stat *st)
 		}
 		while (flock(fd, LOCK_EX) == -1) {
 			if (errno != EINTR) {
-				shim_say("%s: flock: %s", path, strerror(errno));
+				shim_say("%s: flock: %s", path,
+				    strerror(errno));
 				close(fd);
 				return -2;
 			}
@@ -463,7 +469,8 @@ shim_lookup(const char *fn, struct shim_rule *rule)
 		free(line);
 		if (pr == -1) {
 			shim_say("%s:%d: bad rule (want '<function> "
-			    "<action> [once]')", path, lineno);
+				 "<action> [once]')",
+			    path, lineno);
 			goto out;
 		}
 		if (pr == 1 && !found) {
@@ -479,7 +486,7 @@ shim_lookup(const char *fn, struct shim_rule *rule)
 	r = found;
 out:
 	if (fd != -1)
-		close(fd);	/* drops the lock, after any rewrite */
+		close(fd); /* drops the lock, after any rewrite */
 	free(buf);
 	return r;
 }
@@ -487,7 +494,8 @@ out:
 static void
 shim_sleep_ms(unsigned long ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	struct timespec ts = { (time_t)(ms / 1000),
+		(long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -549,7 +557,7 @@ shim_gate(const char *fn, CK_RV *rv)
 		*rv = rule.arg;
 		return 1;
 	}
-	abort();	/* unreachable: every action is handled above */
+	abort(); /* unreachable: every action is handled above */
 }
 
 /* Let the real module finish a one-shot operation, output discarded. */
@@ -595,11 +603,10 @@ shim_ends_operation(CK_RV rv)
 }
 
 #define SHIM_WRAPPER(name, params, args) \
-	static CK_RV \
-	shim_##name params \
+	static CK_RV shim_##name params \
 	{ \
 		CK_RV rv; \
-	\
+\
 		if (shim_gate(#name, &rv)) \
 			return rv; \
 		return shim_real->name args; \
@@ -607,11 +614,10 @@ shim_ends_operation(CK_RV rv)
 SHIM_FUNCTIONS(SHIM_WRAPPER)
 
 #define SHIM_OP_WRAPPER(name, params, args, end) \
-	static CK_RV \
-	shim_##name params \
+	static CK_RV shim_##name params \
 	{ \
 		CK_RV rv; \
-	\
+\
 		if (shim_gate(#name, &rv)) { \
 			if (shim_ends_operation(rv)) \
 				end; \
@@ -686,9 +692,8 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR out)
 	return CKR_OK;
 }
 
-static struct shim_interface shim_iface = {
-	(CK_UTF8CHAR *)"PKCS 11", &shim_list, 0
-};
+static struct shim_interface shim_iface = { (CK_UTF8CHAR *)"PKCS 11",
+	&shim_list, 0 };
 
 SHIM_EXPORT CK_RV
 C_GetInterfaceList(struct shim_interface *list, CK_ULONG_PTR count)
@@ -728,8 +733,9 @@ C_GetInterface(CK_UTF8CHAR *name, CK_VERSION *version,
 		return rv;
 	/* Only the 2.x list exists here; asking for 3.0 finds nothing. */
 	if ((name != NULL && strcmp((const char *)name, "PKCS 11") != 0) ||
-	    (version != NULL && (version->major != shim_list.version.major ||
-	    version->minor != shim_list.version.minor)) ||
+	    (version != NULL &&
+		(version->major != shim_list.version.major ||
+		    version->minor != shim_list.version.minor)) ||
 	    (flags & ~shim_iface.flags) != 0)
 		return CKR_ARGUMENTS_BAD;
 	*out = &shim_iface;

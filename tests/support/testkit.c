@@ -74,8 +74,7 @@ tk_proc_kb(pid_t pid, const char *field)
 static void
 exec_agent(const struct tk_spawn *sp)
 {
-	char *argv[] = { (char *)sp->path, "-D", "-a", (char *)sp->sock,
-	    NULL };
+	char *argv[] = { (char *)sp->path, "-D", "-a", (char *)sp->sock, NULL };
 	int nullfd;
 
 	/* An agent must not outlive a benchmark or test that crashed. */
@@ -108,8 +107,7 @@ tk_agent_spawn(const struct tk_spawn *sp, pid_t *pidp)
 }
 
 int
-tk_agent_wait_ready(pid_t pid, const char *sock, int timeout_ms,
-    int *status)
+tk_agent_wait_ready(pid_t pid, const char *sock, int timeout_ms, int *status)
 {
 	uint64_t deadline = tk_now_ms() + (uint64_t)timeout_ms;
 	struct agent_client *ac = NULL;

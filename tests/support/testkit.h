@@ -13,11 +13,11 @@
 
 /* How to run one agent child. */
 struct tk_spawn {
-	const char *path;	/* the agent program */
-	const char *sock;	/* its socket, given as "-D -a sock" */
-	int outfd;		/* its stdout */
-	int errfd;		/* its stderr */
-	int deathsig;		/* sent to it if we die first */
+	const char *path; /* the agent program */
+	const char *sock; /* its socket, given as "-D -a sock" */
+	int outfd;	  /* its stdout */
+	int errfd;	  /* its stderr */
+	int deathsig;	  /* sent to it if we die first */
 };
 
 /* Returns the monotonic clock in milliseconds. */

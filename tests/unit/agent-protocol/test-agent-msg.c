@@ -12,9 +12,11 @@
 #include "kmes-err.h"
 #include "testutil.h"
 
-static const uint8_t fake_key_a[] = "\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20"
+static const uint8_t fake_key_a[] =
+    "\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20"
     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-static const uint8_t fake_key_b[] = "\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20"
+static const uint8_t fake_key_b[] =
+    "\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20"
     "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
 
 static struct kbuf *
@@ -239,10 +241,11 @@ session_bind_body(void)
 {
 	struct kbuf *b = kbuf_new();
 
-	ck_assert_int_eq(kbuf_put_string(b, fake_key_a,
-	    sizeof(fake_key_a) - 1), 0);
+	ck_assert_int_eq(kbuf_put_string(b, fake_key_a, sizeof(fake_key_a) - 1),
+	    0);
 	ck_assert_int_eq(kbuf_put_string(b, "0123456789abcdef0123456789abcdef",
-	    32), 0);
+			     32),
+	    0);
 	ck_assert_int_eq(kbuf_put_string(b, "sig", 3), 0);
 	ck_assert_int_eq(kbuf_put_u8(b, 1), 0);
 	return b;
@@ -284,11 +287,12 @@ userauth(const char *service, const char *method, uint8_t sig_follows,
 	ck_assert_int_eq(kbuf_put_cstring(b, method), 0);
 	ck_assert_int_eq(kbuf_put_u8(b, sig_follows), 0);
 	ck_assert_int_eq(kbuf_put_cstring(b, "ssh-ed25519"), 0);
-	ck_assert_int_eq(kbuf_put_string(b, fake_key_a,
-	    sizeof(fake_key_a) - 1), 0);
+	ck_assert_int_eq(kbuf_put_string(b, fake_key_a, sizeof(fake_key_a) - 1),
+	    0);
 	if (hostbound)
 		ck_assert_int_eq(kbuf_put_string(b, fake_key_b,
-		    sizeof(fake_key_b) - 1), 0);
+				     sizeof(fake_key_b) - 1),
+		    0);
 	return b;
 }
 

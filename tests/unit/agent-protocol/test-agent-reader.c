@@ -134,7 +134,7 @@ in_secure_mapping(const void *p, size_t n)
 	char *a = vmflags_of(p), *b = vmflags_of((const uint8_t *)p + n - 1);
 	int ok = has_flag(a, "dd") && has_flag(b, "dd") &&
 	    (kmes_secure_lock_failures() != 0 || !mlock_works() ||
-	    (has_flag(a, "lo") && has_flag(b, "lo")));
+		(has_flag(a, "lo") && has_flag(b, "lo")));
 
 	free(a);
 	free(b);
@@ -186,7 +186,7 @@ struct expect {
 	const struct req *q;
 	size_t nq;
 	const uint8_t *wire;
-	size_t *start;	/* each request's offset in the stream */
+	size_t *start; /* each request's offset in the stream */
 };
 
 static void
@@ -198,8 +198,8 @@ check_req(struct kbuf *msg, size_t i, int secure, void *arg)
 	ck_assert_uint_lt(i, e->nq);
 	q = &e->q[i];
 	ck_assert_uint_eq(kbuf_len(msg), q->n + 1);
-	ck_assert(memcmp(kbuf_ptr(msg), e->wire + e->start[i] + 4,
-	    q->n + 1) == 0);
+	ck_assert(
+	    memcmp(kbuf_ptr(msg), e->wire + e->start[i] + 4, q->n + 1) == 0);
 	ck_assert_int_eq(secure, agent_reader_is_secret(q->type));
 	if (secure)
 		ck_assert(in_secure_mapping(kbuf_ptr(msg), q->n + 1));
@@ -251,14 +251,18 @@ START_TEST(test_secret_requests_never_touch_ordinary_memory)
 	/* Read sizes from a byte at a time to all at once: each cuts the
 	 * stream at other places (every cut of each header among them). */
 	for (c = 0; c < 12; c++) {
-		chunk = c < 8 ? c + 1 : c == 8 ? 13 : c == 9 ? 97 :
-		    c == 10 ? 1000 : len;
+		chunk = c < 8 ? c + 1 :
+		    c == 8    ? 13 :
+		    c == 9    ? 97 :
+		    c == 10   ? 1000 :
+				len;
 		ck_assert_ptr_nonnull(r = agent_reader_new());
 		feed(r, w, len, chunk, check_req, &e, body, sec);
 		/* Each body byte of a secret request, however the reads
 		 * fell, went straight into secure memory. */
 		for (j = 0; j < len; j++)
-			ck_assert_msg(!body[j] || sec[j] == 1, "chunk %zu: "
+			ck_assert_msg(!body[j] || sec[j] == 1,
+			    "chunk %zu: "
 			    "byte %zu of the stream read into plain memory",
 			    chunk, j);
 		agent_reader_free(r);
@@ -320,8 +324,9 @@ START_TEST(test_a_handled_request_is_wiped_and_a_secret_one_unmapped)
 	ck_assert_int_eq(agent_reader_consume(r), 0);
 	/* Unmapped: mincore refuses a range that is no longer mapped. */
 	errno = 0;
-	ck_assert_int_eq(mincore((void *)((uintptr_t)at & ~(uintptr_t)(ps -
-	    1)), 1, &vec), -1);
+	ck_assert_int_eq(mincore((void *)((uintptr_t)at & ~(uintptr_t)(ps - 1)),
+			     1, &vec),
+	    -1);
 	ck_assert_int_eq(errno, ENOMEM);
 	ck_assert(!agent_reader_ready(r));
 	agent_reader_free(r);
@@ -400,7 +405,8 @@ START_TEST(test_hostile_headers_are_refused_before_allocating)
 	agent_reader_free(r);
 	ck_assert_ptr_nonnull(r = agent_reader_new());
 	ck_assert_int_eq(feed_header(r, AGENT_MSG_MAX + 1,
-	    SSH_AGENTC_SIGN_REQUEST), KMES_ERR_MESSAGE_TOO_LARGE);
+			     SSH_AGENTC_SIGN_REQUEST),
+	    KMES_ERR_MESSAGE_TOO_LARGE);
 	agent_reader_free(r);
 	ck_assert_ptr_nonnull(r = agent_reader_new());
 	ck_assert_int_eq(feed_header(r, 0, SSH_AGENTC_LOCK),
@@ -409,7 +415,8 @@ START_TEST(test_hostile_headers_are_refused_before_allocating)
 	/* The largest request is fine, and asks for exactly its body. */
 	ck_assert_ptr_nonnull(r = agent_reader_new());
 	ck_assert_int_eq(feed_header(r, AGENT_MSG_MAX,
-	    SSH_AGENTC_ADD_ID_CONSTRAINED), 0);
+			     SSH_AGENTC_ADD_ID_CONSTRAINED),
+	    0);
 	ck_assert_int_eq(agent_reader_space(r, &p, &want), 0);
 	ck_assert_uint_eq(want, AGENT_MSG_MAX - 1);
 	ck_assert(in_secure_mapping(p, want));
@@ -443,7 +450,8 @@ START_TEST(test_stalled_requests_share_a_bounded_locked_budget)
 	for (i = 0; i < 6; i++) {
 		ck_assert_ptr_nonnull(r[i] = agent_reader_new());
 		ck_assert_int_eq(feed_header(r[i], AGENT_MSG_MAX,
-		    SSH_AGENTC_ADD_IDENTITY), 0);
+				     SSH_AGENTC_ADD_IDENTITY),
+		    0);
 		ck_assert_int_eq(agent_reader_space(r[i], &p[i], &want), 0);
 		ck_assert_uint_eq(want, AGENT_MSG_MAX - 1);
 	}
@@ -491,7 +499,8 @@ START_TEST(test_recv_hands_over_whole_frames_and_sees_the_end)
 
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-	    sv), 0);
+			     sv),
+	    0);
 	/* Nothing sent: the socket would block. */
 	ck_assert_int_eq(agent_reader_recv(r, sv[0]),
 	    KMES_ERR_MESSAGE_INCOMPLETE);
@@ -531,7 +540,8 @@ START_TEST(test_a_plain_reader_takes_its_own_limit_and_no_secret)
 	ck_assert_ptr_nonnull(r);
 	ck_assert_ptr_null(agent_reader_new_plain(0));
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-	    sv), 0);
+			     sv),
+	    0);
 	/* Longer than any agent request, within the plain reader's limit;
 	 * type 17 (ADD_IDENTITY) would go to secure memory in an agent
 	 * reader, and does not here. The socket holds less: read as it
@@ -583,8 +593,8 @@ START_TEST(test_only_requests_known_to_be_harmless_are_plain)
 	ck_assert(agent_reader_is_secret(SSH_AGENTC_ADD_RSA_IDENTITY));
 	ck_assert(agent_reader_is_secret(SSH_AGENTC_ADD_RSA_ID_CONSTRAINED));
 	ck_assert(agent_reader_is_secret(SSH_AGENTC_ADD_SMARTCARD_KEY));
-	ck_assert(agent_reader_is_secret(
-	    SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED));
+	ck_assert(
+	    agent_reader_is_secret(SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED));
 	ck_assert(agent_reader_is_secret(SSH_AGENTC_REMOVE_SMARTCARD_KEY));
 	ck_assert(agent_reader_is_secret(SSH_AGENTC_LOCK));
 	ck_assert(agent_reader_is_secret(SSH_AGENTC_UNLOCK));
@@ -608,7 +618,8 @@ reader_suite(void)
 	tcase_add_test(tc, test_stalled_requests_share_a_bounded_locked_budget);
 	tcase_add_test(tc, test_only_requests_known_to_be_harmless_are_plain);
 	tcase_add_test(tc, test_recv_hands_over_whole_frames_and_sees_the_end);
-	tcase_add_test(tc, test_a_plain_reader_takes_its_own_limit_and_no_secret);
+	tcase_add_test(tc,
+	    test_a_plain_reader_takes_its_own_limit_and_no_secret);
 	suite_add_tcase(s, tc);
 	return s;
 }

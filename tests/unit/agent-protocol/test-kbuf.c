@@ -392,8 +392,8 @@ START_TEST(test_line_every_cut_gives_only_whole_lines)
 		ck_assert_int_eq(r, KMES_ERR_MESSAGE_INCOMPLETE);
 		/* What is left is exactly the unfinished line. */
 		ck_assert_ptr_null(memchr(kbuf_ptr(b), '\n', kbuf_len(b)));
-		ck_assert_uint_eq(got, (size_t)(cut >= 7) + (cut >= 8) +
-		    (cut >= 19));
+		ck_assert_uint_eq(got,
+		    (size_t)(cut >= 7) + (cut >= 8) + (cut >= 19));
 		kbuf_free(b);
 	}
 }
@@ -441,7 +441,8 @@ kbuf_suite(void)
 	tcase_add_test(tc, test_line_lf_crlf_and_empty_lines);
 	tcase_add_test(tc, test_line_waits_for_its_newline);
 	tcase_add_test(tc, test_line_last_line_without_newline_only_at_eof);
-	tcase_add_test(tc, test_line_over_long_refused_before_and_after_newline);
+	tcase_add_test(tc,
+	    test_line_over_long_refused_before_and_after_newline);
 	tcase_add_test(tc, test_line_with_nul_refused);
 	tcase_add_test(tc, test_line_every_cut_gives_only_whole_lines);
 	tcase_add_test(tc, test_line_of_secure_buffer_is_not_copied);

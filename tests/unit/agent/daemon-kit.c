@@ -23,9 +23,9 @@
 #include "dispatch.h"
 #include "guess.h"
 #include "kbuf.h"
-#include "log.h"
 #include "keytable.h"
 #include "kmes-err.h"
+#include "log.h"
 #include "prov.h"
 #include "ratelimit.h"
 #include "secmem.h"
@@ -50,8 +50,12 @@ static void
 scratch_env(const char *dir)
 {
 	static const char *const unset[] = {
-		"DISPLAY", "WAYLAND_DISPLAY", "SSH_AUTH_SOCK", "KMES_STORE",
-		"KMES_PINENTRY_TIMEOUT", "SSH_ASKPASS_PROMPT",
+		"DISPLAY",
+		"WAYLAND_DISPLAY",
+		"SSH_AUTH_SOCK",
+		"KMES_STORE",
+		"KMES_PINENTRY_TIMEOUT",
+		"SSH_ASKPASS_PROMPT",
 	};
 	size_t i;
 
@@ -90,14 +94,14 @@ kit_new(void)
 	ck_assert_ptr_nonnull(a->table = ks_table_new());
 	pthread_mutex_init(&a->lock_mtx, NULL);
 	ck_assert_ptr_nonnull(a->lock_secret = kmes_secure_alloc(
-	    KS_PWHASH_SALT_LEN + KS_PWHASH_LEN));
+				  KS_PWHASH_SALT_LEN + KS_PWHASH_LEN));
 	ck_assert_ptr_nonnull(a->guesses = guess_limiter_new());
 	ck_assert_ptr_nonnull(a->kdf_gate = workers_gate_new(1));
 	ck_assert_ptr_nonnull(a->kdf_pool = workers_new(0, KIT_KDF_QUEUE));
 	ck_assert_ptr_nonnull(a->wait_pool = workers_new(0, KIT_WAIT_QUEUE));
 	dispatch_hooks(a, &k->hooks);
-	ck_assert_ptr_nonnull(a->loops = loopset_new(1, -1, getuid(),
-	    &k->hooks, &a->quit, 0, 0));
+	ck_assert_ptr_nonnull(
+	    a->loops = loopset_new(1, -1, getuid(), &k->hooks, &a->quit, 0, 0));
 	ck_assert_ptr_nonnull(k->loop = loopset_loop(a->loops, 0));
 	return k;
 }
@@ -132,8 +136,8 @@ kit_connect(struct kit *k)
 	int sv[2];
 
 	/* CLOEXEC: an askpass child holding our end would hide a hang-up. */
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+	    0);
 	ck_assert_int_eq(loop_adopt(k->loop, sv[0], getuid(), getpid()), 0);
 	return sv[1];
 }
@@ -302,7 +306,7 @@ kit_add_msg(const struct ks_key *key, const char *comment,
     const struct agent_constraints *cons)
 {
 	struct kbuf *b = kit_msg(cons != NULL ? SSH_AGENTC_ADD_ID_CONSTRAINED :
-	    SSH_AGENTC_ADD_IDENTITY);
+						SSH_AGENTC_ADD_IDENTITY);
 
 	ck_assert_int_eq(ks_key_put_private(key, b), 0);
 	ck_assert_int_eq(kbuf_put_cstring(b, comment), 0);
@@ -336,8 +340,8 @@ kit_lock_msg(int lock, const char *pw)
 }
 
 struct kbuf *
-kit_bind_msg(const struct ks_key *hostkey, const uint8_t *sid,
-    size_t sid_len, int forwarding)
+kit_bind_msg(const struct ks_key *hostkey, const uint8_t *sid, size_t sid_len,
+    int forwarding)
 {
 	struct kbuf *b = kit_msg(SSH_AGENTC_EXTENSION), *sig;
 	const uint8_t *blob;
@@ -366,8 +370,8 @@ kit_add(struct kit *k, int fd, const struct ks_key *key, const char *comment,
 }
 
 void
-kit_check_sig(struct kbuf *body, const struct ks_key *key,
-    const uint8_t *data, size_t dlen)
+kit_check_sig(struct kbuf *body, const struct ks_key *key, const uint8_t *data,
+    size_t dlen)
 {
 	const uint8_t *sig;
 	size_t slen;
@@ -400,8 +404,7 @@ kit_count_ids(struct kit *k, int fd)
 	uint32_t n;
 
 	ck_assert_ptr_nonnull(body = kbuf_new());
-	ck_assert_int_eq(kit_call(k, fd, m, body),
-	    SSH_AGENT_IDENTITIES_ANSWER);
+	ck_assert_int_eq(kit_call(k, fd, m, body), SSH_AGENT_IDENTITIES_ANSWER);
 	ck_assert_int_eq(kbuf_get_u32(body, &n), 0);
 	kbuf_free(body);
 	kbuf_free(m);
@@ -414,7 +417,9 @@ kit_key(int type)
 	struct ks_key *key = NULL;
 
 	ck_assert_int_eq(ks_key_generate(type == 0 ? KS_KEY_ED25519 :
-	    (enum ks_key_type)type, 2048, &key), 0);
+						     (enum ks_key_type)type,
+			     2048, &key),
+	    0);
 	return key;
 }
 

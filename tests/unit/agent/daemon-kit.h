@@ -31,9 +31,9 @@ struct kit {
 	struct agent agent;
 	struct loop_hooks hooks;
 	struct loop *loop;
-	uint64_t now;		/* what agent_now_ms() returns */
-	char askpass[512];	/* the SSH_ASKPASS script's path */
-	char askpass_pid[512];	/* where the script writes its pid */
+	uint64_t now;	       /* what agent_now_ms() returns */
+	char askpass[512];     /* the SSH_ASKPASS script's path */
+	char askpass_pid[512]; /* where the script writes its pid */
 };
 
 /* A daemon test program's main: the log, the crypto, the provider table,
@@ -69,8 +69,7 @@ int kit_quiet(struct kit *k, int fd, int workers);
 /* Runs rounds (and, if workers, queued jobs) until nothing happens. */
 void kit_settle(struct kit *k, int workers);
 /* Runs rounds until done(arg) returns non-zero or the bound; returns it. */
-int kit_pump_until(struct kit *k, int (*done)(void *), void *arg,
-    int workers);
+int kit_pump_until(struct kit *k, int (*done)(void *), void *arg, int workers);
 /* Moves the fake clock forward by ms and runs the loop's due timers. */
 void kit_advance(struct kit *k, uint64_t ms);
 

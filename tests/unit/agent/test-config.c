@@ -111,8 +111,8 @@ parse_bad_len(const char *text, size_t len, size_t line, const char *needle)
 	snprintf(where, sizeof(where), "t.conf:%zu: ", line);
 	ck_assert_msg(strncmp(err, where, strlen(where)) == 0,
 	    "\"%s\" does not start with \"%s\"", err, where);
-	ck_assert_msg(strstr(err, needle) != NULL,
-	    "\"%s\" does not say \"%s\"", err, needle);
+	ck_assert_msg(strstr(err, needle) != NULL, "\"%s\" does not say \"%s\"",
+	    err, needle);
 	return err;
 }
 
@@ -234,7 +234,8 @@ END_TEST
 
 START_TEST(test_time_out_of_range_names_keyword)
 {
-	parse_bad("pkcs11-timeout 3601\n", 1, "pkcs11-timeout: \"3601\" is "
+	parse_bad("pkcs11-timeout 3601\n", 1,
+	    "pkcs11-timeout: \"3601\" is "
 	    "out of range");
 	parse_bad("pkcs11-timeout 0\n", 1, "pkcs11-timeout:");
 	parse_bad("lock-idle 0\n", 1, "lock-idle: \"0\" is out of range");
@@ -274,7 +275,8 @@ END_TEST
 
 START_TEST(test_relative_paths_are_refused)
 {
-	parse_bad("store keys/kmes\n", 1, "store: \"keys/kmes\" is not an "
+	parse_bad("store keys/kmes\n", 1,
+	    "store: \"keys/kmes\" is not an "
 	    "absolute path");
 	parse_bad("\n\naudit-log audit.json\n", 3, "audit-log:");
 	parse_bad("pkcs11 ./libfx.so\n", 1, "pkcs11:");
@@ -339,8 +341,14 @@ START_TEST(test_more_than_max_pkcs11_lines_is_refused)
 END_TEST
 
 static const char *const singletons[] = {
-	"store /a", "pin no", "pkcs11-timeout 5", "lock-idle 5",
-	"lifetime 5", "audit-log /l", "pinentry pe", "allowed-providers /x/*",
+	"store /a",
+	"pin no",
+	"pkcs11-timeout 5",
+	"lock-idle 5",
+	"lifetime 5",
+	"audit-log /l",
+	"pinentry pe",
+	"allowed-providers /x/*",
 	"allow-remote-pkcs11 no",
 };
 
@@ -365,18 +373,18 @@ START_TEST(test_line_over_1024_bytes_is_refused)
 
 	memset(text, 0, sizeof(text));
 	memcpy(text, "pin yes\n#", 9);
-	memset(text + 9, 'x', 1023);	/* line 2: exactly 1024 bytes */
+	memset(text + 9, 'x', 1023); /* line 2: exactly 1024 bytes */
 	text[9 + 1023] = '\n';
 	cfg = parse_ok(text);
 	config_free(cfg);
-	text[9 + 1023] = 'x';		/* now 1025 */
+	text[9 + 1023] = 'x'; /* now 1025 */
 	parse_bad(text, 2, "line longer than 1024 bytes");
 	/* The CR of a CRLF line end is not the line's: 1024 bytes fit. */
 	text[9 + 1023] = '\r';
 	text[9 + 1024] = '\n';
 	cfg = parse_ok(text);
 	config_free(cfg);
-	text[9 + 1024] = 'x';		/* 1024 bytes, a CR, one more */
+	text[9 + 1024] = 'x'; /* 1024 bytes, a CR, one more */
 	parse_bad(text, 2, "line longer than 1024 bytes");
 }
 END_TEST
@@ -399,10 +407,12 @@ START_TEST(test_error_clears_outputs_and_tolerates_no_buffer)
 	ck_assert_ptr_null(cfg);
 	/* A short buffer is cut, still NUL-terminated. */
 	ck_assert_int_eq(config_parse("t.conf", "bogus 1", 7, &cfg, err,
-	    sizeof(err)), KMES_ERR_INVALID_FORMAT);
+			     sizeof(err)),
+	    KMES_ERR_INVALID_FORMAT);
 	ck_assert_str_eq(err, "t.conf:");
 	ck_assert_int_eq(config_parse("t.conf", NULL, 1, &cfg, err,
-	    sizeof(err)), KMES_ERR_INVALID_ARGUMENT);
+			     sizeof(err)),
+	    KMES_ERR_INVALID_ARGUMENT);
 }
 END_TEST
 
@@ -464,8 +474,8 @@ END_TEST
 
 START_TEST(test_any_byte_swapped_in_good_file_parses_or_names_a_line)
 {
-	static const char swaps[] = { '\0', '\n', '\r', '=', '#', ' ', '~',
-	    '/', (char)0x80, (char)0xff, 'Z' };
+	static const char swaps[] = { '\0', '\n', '\r', '=', '#', ' ', '~', '/',
+		(char)0x80, (char)0xff, 'Z' };
 	char text[sizeof(good_conf)], err[512];
 	struct agent_config *cfg;
 	size_t i, j, len = sizeof(good_conf) - 1, line;
@@ -487,9 +497,10 @@ START_TEST(test_any_byte_swapped_in_good_file_parses_or_names_a_line)
 			ck_assert_ptr_null(cfg);
 			line = error_line(err, "fuzz.conf");
 			ck_assert_msg(line >= 1 &&
-			    line <= count_lines(text, len), "byte %zu = %#x: "
-			    "\"%s\"", i, (unsigned)(unsigned char)swaps[j],
-			    err);
+				line <= count_lines(text, len),
+			    "byte %zu = %#x: "
+			    "\"%s\"",
+			    i, (unsigned)(unsigned char)swaps[j], err);
 		}
 	}
 }
@@ -564,8 +575,8 @@ load_bad(const char *path, int must_exist, int r, const char *needle)
 	snprintf(want, sizeof(want), "%s: ", path);
 	ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
 	    "\"%s\" does not name %s", err, path);
-	ck_assert_msg(strstr(err, needle) != NULL,
-	    "\"%s\" does not say \"%s\"", err, needle);
+	ck_assert_msg(strstr(err, needle) != NULL, "\"%s\" does not say \"%s\"",
+	    err, needle);
 }
 
 START_TEST(test_good_file_loads)
@@ -573,10 +584,10 @@ START_TEST(test_good_file_loads)
 	struct agent_config *cfg = NULL;
 	char err[1024], path[512];
 
-	snprintf(path, sizeof(path), "%s", write_conf("agent.conf",
-	    good_conf, sizeof(good_conf) - 1, 0600));
-	ck_assert_msg(config_load(path, 1, &cfg, err, sizeof(err)) == 0,
-	    "%s", err);
+	snprintf(path, sizeof(path), "%s",
+	    write_conf("agent.conf", good_conf, sizeof(good_conf) - 1, 0600));
+	ck_assert_msg(config_load(path, 1, &cfg, err, sizeof(err)) == 0, "%s",
+	    err);
 	check_good(cfg, path);
 	config_free(cfg);
 }
@@ -609,13 +620,15 @@ START_TEST(test_group_or_other_writable_file_is_refused)
 {
 	char path[512], want[600];
 
-	snprintf(path, sizeof(path), "%s", write_conf("g.conf", "pin no\n", 7,
-	    0620));
-	snprintf(want, sizeof(want), "writable by group or others; run "
-	    "chmod go-w %s", path);
+	snprintf(path, sizeof(path), "%s",
+	    write_conf("g.conf", "pin no\n", 7, 0620));
+	snprintf(want, sizeof(want),
+	    "writable by group or others; run "
+	    "chmod go-w %s",
+	    path);
 	load_bad(path, 0, KMES_ERR_DENIED, want);
-	snprintf(path, sizeof(path), "%s", write_conf("o.conf", "pin no\n", 7,
-	    0602));
+	snprintf(path, sizeof(path), "%s",
+	    write_conf("o.conf", "pin no\n", 7, 0602));
 	load_bad(path, 1, KMES_ERR_DENIED, "writable by group or others");
 }
 END_TEST
@@ -626,10 +639,11 @@ START_TEST(test_file_of_another_user_is_refused)
 
 	/* Only root can give a file away; like the hardening test, this
 	 * one needs root rather than passing without checking anything. */
-	ck_assert_msg(geteuid() == 0, "needs root to chown a file to another "
+	ck_assert_msg(geteuid() == 0,
+	    "needs root to chown a file to another "
 	    "user (run the suite as root, as CI does)");
-	snprintf(path, sizeof(path), "%s", write_conf("u.conf", "pin no\n", 7,
-	    0644));
+	snprintf(path, sizeof(path), "%s",
+	    write_conf("u.conf", "pin no\n", 7, 0644));
 	ck_assert_int_eq(chown(path, 65534, 65534), 0);
 	load_bad(path, 0, KMES_ERR_DENIED, "owned by uid 65534");
 }
@@ -661,14 +675,14 @@ START_TEST(test_file_over_64_kib_is_refused)
 		memset(text + i, '#', 63);
 		text[i + 63] = '\n';
 	}
-	snprintf(path, sizeof(path), "%s", write_conf("max.conf", text, max,
-	    0600));
-	ck_assert_msg(config_load(path, 1, &cfg, err, sizeof(err)) == 0,
-	    "%s", err);
+	snprintf(path, sizeof(path), "%s",
+	    write_conf("max.conf", text, max, 0600));
+	ck_assert_msg(config_load(path, 1, &cfg, err, sizeof(err)) == 0, "%s",
+	    err);
 	config_free(cfg);
 	text[max] = '#';
-	snprintf(path, sizeof(path), "%s", write_conf("big.conf", text,
-	    max + 1, 0600));
+	snprintf(path, sizeof(path), "%s",
+	    write_conf("big.conf", text, max + 1, 0600));
 	load_bad(path, 1, KMES_ERR_MESSAGE_TOO_LARGE, "larger than 64 KiB");
 	free(text);
 }
@@ -679,12 +693,13 @@ START_TEST(test_symlink_to_good_file_loads_and_target_is_checked)
 	struct agent_config *cfg = NULL;
 	char err[1024], target[512], link[512];
 
-	snprintf(target, sizeof(target), "%s", write_conf("dotfiles.conf",
-	    good_conf, sizeof(good_conf) - 1, 0644));
+	snprintf(target, sizeof(target), "%s",
+	    write_conf("dotfiles.conf", good_conf, sizeof(good_conf) - 1,
+		0644));
 	snprintf(link, sizeof(link), "%s", scratch_path("agent.conf"));
 	ck_assert_int_eq(symlink(target, link), 0);
-	ck_assert_msg(config_load(link, 1, &cfg, err, sizeof(err)) == 0,
-	    "%s", err);
+	ck_assert_msg(config_load(link, 1, &cfg, err, sizeof(err)) == 0, "%s",
+	    err);
 	check_good(cfg, link);
 	config_free(cfg);
 	/* The link's own mode means nothing; the target's is what counts. */
@@ -698,8 +713,8 @@ START_TEST(test_bad_line_in_file_names_path_and_line)
 	struct agent_config *cfg = (struct agent_config *)1;
 	char err[1024], path[512], want[600];
 
-	snprintf(path, sizeof(path), "%s", write_conf("bad.conf",
-	    "pin yes\nlock-idle soon\n", 23, 0600));
+	snprintf(path, sizeof(path), "%s",
+	    write_conf("bad.conf", "pin yes\nlock-idle soon\n", 23, 0600));
 	ck_assert_int_eq(config_load(path, 1, &cfg, err, sizeof(err)),
 	    KMES_ERR_INVALID_FORMAT);
 	ck_assert_ptr_null(cfg);
@@ -738,8 +753,8 @@ config_suite(void)
 	tcase_add_test(tc, test_token_before_any_pkcs11_is_refused);
 	tcase_add_test(tc, test_second_token_for_one_module_is_refused);
 	tcase_add_test(tc, test_more_than_max_pkcs11_lines_is_refused);
-	tcase_add_loop_test(tc, test_singleton_given_twice_names_first_line,
-	    0, sizeof(singletons) / sizeof(singletons[0]));
+	tcase_add_loop_test(tc, test_singleton_given_twice_names_first_line, 0,
+	    sizeof(singletons) / sizeof(singletons[0]));
 	tcase_add_test(tc, test_line_over_1024_bytes_is_refused);
 	tcase_add_test(tc, test_nul_byte_is_refused_not_truncated_at);
 	tcase_add_test(tc, test_error_clears_outputs_and_tolerates_no_buffer);

@@ -32,7 +32,7 @@ static const uint8_t data[] = "data to be signed";
 #define DLEN (sizeof(data) - 1)
 
 static struct kit *k;
-static struct ks_key *tkey;	/* the token key's public half */
+static struct ks_key *tkey; /* the token key's public half */
 static char ctl[600];
 
 /* Replaces the shim's rules at once (rename), as softhsm.sh does. */
@@ -82,15 +82,22 @@ setup(void)
 	/* A SoftHSM of our own: its tokens live in the scratch dir. */
 	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", tu_dir());
 	ck_assert_ptr_nonnull(f = fopen(conf, "w"));
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\n"
-	    "log.level = ERROR\nslots.removable = false\n", tu_dir());
+	fprintf(f,
+	    "directories.tokendir = %s\nobjectstore.backend = file\n"
+	    "log.level = ERROR\nslots.removable = false\n",
+	    tu_dir());
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_int_eq(setenv("SOFTHSM2_CONF", conf, 1), 0);
 	ck_assert_int_eq(tu_sh_quiet("softhsm2-util --init-token --free "
-	    "--label kit --pin " TOKEN_PIN " --so-pin 87654321"), 0);
-	ck_assert_int_eq(tu_sh_quiet("pkcs11-tool --module " SOFTHSM
-	    " --token-label kit --login --pin " TOKEN_PIN " --keypairgen "
-	    "--key-type EC:prime256v1 --id 01 --label kitkey"), 0);
+				     "--label kit --pin " TOKEN_PIN
+				     " --so-pin 87654321"),
+	    0);
+	ck_assert_int_eq(tu_sh_quiet(
+			     "pkcs11-tool --module " SOFTHSM
+			     " --token-label kit --login --pin " TOKEN_PIN
+			     " --keypairgen "
+			     "--key-type EC:prime256v1 --id 01 --label kitkey"),
+	    0);
 	snprintf(ctl, sizeof(ctl), "%s/shim.ctl", tu_dir());
 	ck_assert_int_eq(setenv("KMES_SHIM_MODULE", SOFTHSM, 1), 0);
 	ck_assert_int_eq(setenv("KMES_SHIM_CTL", ctl, 1), 0);
@@ -99,8 +106,9 @@ setup(void)
 	ck_assert_ptr_nonnull(realpath(shim_env, shim));
 	/* As kmes-agent --pkcs11 does before the loops run. */
 	ck_assert_msg(prov_add(&k->agent, shim, NULL,
-	    (const uint8_t *)TOKEN_PIN, strlen(TOKEN_PIN), NULL, 0, 0, 1,
-	    err, sizeof(err)) == 0, "prov_add: %s", err);
+			  (const uint8_t *)TOKEN_PIN, strlen(TOKEN_PIN), NULL,
+			  0, 0, 1, err, sizeof(err)) == 0,
+	    "prov_add: %s", err);
 	tkey = token_key();
 }
 

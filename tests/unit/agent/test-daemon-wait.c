@@ -106,7 +106,8 @@ START_TEST(test_confirm_yes_signs_and_the_signature_verifies)
 	int fd = kit_connect(k);
 
 	/* ssh-agent's contract: the askpass is told it is a yes/no. */
-	kit_askpass(k, "[ \"$SSH_ASKPASS_PROMPT\" = confirm ] || exit 3\n"
+	kit_askpass(k,
+	    "[ \"$SSH_ASKPASS_PROMPT\" = confirm ] || exit 3\n"
 	    "echo yes");
 	kit_add(k, fd, ed, "confirm me", &confirm_cons);
 	ck_assert_ptr_nonnull(b = kbuf_new());
@@ -213,11 +214,13 @@ serve_store_flags(const struct ks_key *key, uint32_t flags)
 
 	snprintf(path, sizeof(path), "%s/store", tu_dir());
 	ck_assert_int_eq(ks_store_create(path, "kit store",
-	    (const uint8_t *)PIN, strlen(PIN), (const uint8_t *)"so-pin-1",
-	    8, &cheap), 0);
+			     (const uint8_t *)PIN, strlen(PIN),
+			     (const uint8_t *)"so-pin-1", 8, &cheap),
+	    0);
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
-	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)PIN,
-	    strlen(PIN), &left), 0);
+	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)PIN, strlen(PIN),
+			     &left),
+	    0);
 	ck_assert_int_eq(ks_store_add_key(s, "store key", key, flags), 0);
 	ks_store_free(s);
 	ck_assert_int_eq(astore_open(&k->agent, path), 0);
@@ -306,8 +309,7 @@ START_TEST(test_store_wrong_pin_from_prompt_fails_and_costs_one_try)
 	ck_assert_int_eq(kit_sign_check(k, fd, key, data, DLEN, 0),
 	    SSH_AGENT_FAILURE);
 	ck_assert(astore_locked(&k->agent));
-	ck_assert_int_eq(astore_tries_left(&k->agent),
-	    KS_STORE_MAX_TRIES - 1);
+	ck_assert_int_eq(astore_tries_left(&k->agent), KS_STORE_MAX_TRIES - 1);
 	close(fd);
 	ks_key_free(key);
 }
@@ -372,8 +374,7 @@ START_TEST(test_wrong_store_pin_from_client_answered_after_the_hold)
 	fd = kit_connect(k);
 	kit_send(fd, m);
 	ck_assert(kit_quiet(k, fd, 1));
-	ck_assert_int_eq(astore_tries_left(&k->agent),
-	    KS_STORE_MAX_TRIES - 1);
+	ck_assert_int_eq(astore_tries_left(&k->agent), KS_STORE_MAX_TRIES - 1);
 	kit_advance(k, 249);
 	ck_assert(kit_quiet(k, fd, 1));
 	kit_advance(k, 1);
@@ -424,13 +425,15 @@ START_TEST(test_store_confirm_key_needs_the_pin_and_then_a_yes)
 	serve_store_flags(key, KS_REC_CONFIRM);
 	fd = kit_connect(k);
 	/* One script, two questions: the PIN, then the yes/no. */
-	kit_askpass(k, "if [ \"$SSH_ASKPASS_PROMPT\" = confirm ]; then "
+	kit_askpass(k,
+	    "if [ \"$SSH_ASKPASS_PROMPT\" = confirm ]; then "
 	    "exit 1; else echo " PIN "; fi");
 	ck_assert_int_eq(kit_sign_check(k, fd, key, data, DLEN, 0),
 	    SSH_AGENT_FAILURE);
 	/* The PIN was right (the store opened); the user said no. */
 	ck_assert(!astore_locked(&k->agent));
-	kit_askpass(k, "[ \"$SSH_ASKPASS_PROMPT\" = confirm ] || exit 3\n"
+	kit_askpass(k,
+	    "[ \"$SSH_ASKPASS_PROMPT\" = confirm ] || exit 3\n"
 	    "echo yes");
 	ck_assert_int_eq(kit_sign_check(k, fd, key, data, DLEN, 0),
 	    SSH_AGENT_SIGN_RESPONSE);
@@ -498,7 +501,8 @@ wait_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_confirm_yes_signs_and_the_signature_verifies);
 	tcase_add_test(tc, test_confirm_no_refuses_the_signature);
-	tcase_add_test(tc, test_confirm_dialog_is_killed_when_its_client_leaves);
+	tcase_add_test(tc,
+	    test_confirm_dialog_is_killed_when_its_client_leaves);
 	tcase_add_test(tc, test_yes_given_after_a_lock_does_not_sign);
 	suite_add_tcase(s, tc);
 
@@ -511,8 +515,7 @@ wait_suite(void)
 	    test_store_wrong_pin_from_prompt_fails_and_costs_one_try);
 	tcase_add_test(ts,
 	    test_client_gone_while_store_kdf_queued_gets_nothing_and_loop_lives);
-	tcase_add_test(ts,
-	    test_store_confirm_key_needs_the_pin_and_then_a_yes);
+	tcase_add_test(ts, test_store_confirm_key_needs_the_pin_and_then_a_yes);
 	tcase_add_test(ts,
 	    test_full_kdf_queue_refuses_at_once_and_serves_the_queued);
 	tcase_add_test(ts, test_unlock_with_store_pin_opens_the_store);

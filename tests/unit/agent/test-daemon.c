@@ -44,8 +44,7 @@ teardown(void)
 
 /* The identities answer as (blob, comment) pairs; asserts its shape. */
 static int
-ids_contain(int fd, const struct ks_key *key, const char *comment,
-    size_t *np)
+ids_contain(int fd, const struct ks_key *key, const char *comment, size_t *np)
 {
 	struct kbuf *m = kit_msg(SSH_AGENTC_REQUEST_IDENTITIES), *b;
 	const uint8_t *blob, *want;
@@ -122,9 +121,11 @@ START_TEST(test_signatures_of_added_keys_verify)
 	ck_assert_int_eq(kit_sign_check(k, fd, ec, data, DLEN, 0),
 	    SSH_AGENT_SIGN_RESPONSE);
 	ck_assert_int_eq(kit_sign_check(k, fd, rsa, data, DLEN,
-	    KS_SIGN_RSA_SHA2_256), SSH_AGENT_SIGN_RESPONSE);
+			     KS_SIGN_RSA_SHA2_256),
+	    SSH_AGENT_SIGN_RESPONSE);
 	ck_assert_int_eq(kit_sign_check(k, fd, rsa, data, DLEN,
-	    KS_SIGN_RSA_SHA2_512), SSH_AGENT_SIGN_RESPONSE);
+			     KS_SIGN_RSA_SHA2_512),
+	    SSH_AGENT_SIGN_RESPONSE);
 	close(fd);
 	ks_key_free(ed);
 	ks_key_free(ec);
@@ -197,7 +198,7 @@ START_TEST(test_default_lifetime_applies_to_unconstrained_adds)
 	struct ks_key *ed = kit_key(0);
 	int fd = kit_connect(k);
 
-	k->agent.opt.default_lifetime = 5;	/* -t 5 */
+	k->agent.opt.default_lifetime = 5; /* -t 5 */
 	kit_add(k, fd, ed, "t", NULL);
 	ck_assert(kit_quiet(k, fd, 1));
 	kit_advance(k, 4999);
@@ -240,7 +241,7 @@ userauth_data(const uint8_t *sid, size_t sid_len, const struct ks_key *key)
 	ck_assert_ptr_nonnull(b = kbuf_new());
 	blob = ks_key_blob(key, &blen);
 	ck_assert_int_eq(kbuf_put_string(b, sid, sid_len), 0);
-	ck_assert_int_eq(kbuf_put_u8(b, 50), 0);	/* USERAUTH_REQUEST */
+	ck_assert_int_eq(kbuf_put_u8(b, 50), 0); /* USERAUTH_REQUEST */
 	ck_assert_int_eq(kbuf_put_cstring(b, "alice"), 0);
 	ck_assert_int_eq(kbuf_put_cstring(b, "ssh-connection"), 0);
 	ck_assert_int_eq(kbuf_put_cstring(b, "publickey"), 0);
@@ -276,28 +277,35 @@ START_TEST(test_destination_constrained_key_signs_only_for_its_host)
 	c.ndest = 1;
 	kit_add(k, fd_local, user, "restricted", &c);
 
-	ck_assert_int_eq(call_code(fd_host, kit_bind_msg(host, sid_host,
-	    sizeof(sid_host), 0)), SSH_AGENT_SUCCESS);
-	ck_assert_int_eq(call_code(fd_other, kit_bind_msg(other, sid_other,
-	    sizeof(sid_other), 0)), SSH_AGENT_SUCCESS);
+	ck_assert_int_eq(call_code(fd_host,
+			     kit_bind_msg(host, sid_host, sizeof(sid_host), 0)),
+	    SSH_AGENT_SUCCESS);
+	ck_assert_int_eq(call_code(fd_other,
+			     kit_bind_msg(other, sid_other, sizeof(sid_other),
+				 0)),
+	    SSH_AGENT_SUCCESS);
 	ua_host = userauth_data(sid_host, sizeof(sid_host), user);
 	ua_other = userauth_data(sid_other, sizeof(sid_other), user);
 
 	/* Bound to host-h: listed, and signs its userauth. */
 	ck_assert_uint_eq(kit_count_ids(k, fd_host), 1);
 	ck_assert_int_eq(kit_sign_check(k, fd_host, user, kbuf_ptr(ua_host),
-	    kbuf_len(ua_host), 0), SSH_AGENT_SIGN_RESPONSE);
+			     kbuf_len(ua_host), 0),
+	    SSH_AGENT_SIGN_RESPONSE);
 	/* ... but not a userauth for another session. */
 	ck_assert_int_eq(kit_sign_check(k, fd_host, user, kbuf_ptr(ua_other),
-	    kbuf_len(ua_other), 0), SSH_AGENT_FAILURE);
+			     kbuf_len(ua_other), 0),
+	    SSH_AGENT_FAILURE);
 	/* Bound to another host: hidden and refused. */
 	ck_assert_uint_eq(kit_count_ids(k, fd_other), 0);
 	ck_assert_int_eq(kit_sign_check(k, fd_other, user, kbuf_ptr(ua_other),
-	    kbuf_len(ua_other), 0), SSH_AGENT_FAILURE);
+			     kbuf_len(ua_other), 0),
+	    SSH_AGENT_FAILURE);
 	/* Unbound (local): listed, but it signs for nobody. */
 	ck_assert_uint_eq(kit_count_ids(k, fd_local), 1);
 	ck_assert_int_eq(kit_sign_check(k, fd_local, user, kbuf_ptr(ua_host),
-	    kbuf_len(ua_host), 0), SSH_AGENT_FAILURE);
+			     kbuf_len(ua_host), 0),
+	    SSH_AGENT_FAILURE);
 	/* A bound connection cannot remove a key hidden from it. */
 	{
 		struct kbuf *m = kit_msg(SSH_AGENTC_REMOVE_IDENTITY);
@@ -343,15 +351,15 @@ START_TEST(test_session_bind_needs_the_host_keys_signature)
 	ck_assert_int_eq(call_code(fd, m), SSH_AGENT_FAILURE);
 	kbuf_free(sig);
 	/* The real one binds; a forwarding bind before it is fine too. */
-	ck_assert_int_eq(call_code(fd, kit_bind_msg(host, sid, sizeof(sid),
-	    1)), SSH_AGENT_SUCCESS);
+	ck_assert_int_eq(call_code(fd, kit_bind_msg(host, sid, sizeof(sid), 1)),
+	    SSH_AGENT_SUCCESS);
 	sid[0] ^= 1;
-	ck_assert_int_eq(call_code(fd, kit_bind_msg(host, sid, sizeof(sid),
-	    0)), SSH_AGENT_SUCCESS);
+	ck_assert_int_eq(call_code(fd, kit_bind_msg(host, sid, sizeof(sid), 0)),
+	    SSH_AGENT_SUCCESS);
 	/* An authentication bind is final. */
 	sid[1] ^= 1;
-	ck_assert_int_eq(call_code(fd, kit_bind_msg(host, sid, sizeof(sid),
-	    1)), SSH_AGENT_FAILURE);
+	ck_assert_int_eq(call_code(fd, kit_bind_msg(host, sid, sizeof(sid), 1)),
+	    SSH_AGENT_FAILURE);
 	close(fd);
 	ks_key_free(host);
 	ks_key_free(forger);
@@ -416,7 +424,7 @@ END_TEST
 START_TEST(test_remove_all_forgets_every_added_key)
 {
 	static const uint8_t types[] = { SSH_AGENTC_REMOVE_ALL_IDENTITIES,
-	    SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES };
+		SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES };
 	struct ks_key *a = kit_key(0), *b = kit_key(KS_KEY_ECDSA_P256);
 	size_t i;
 	int fd = kit_connect(k);
@@ -453,7 +461,8 @@ START_TEST(test_lock_hides_keys_and_refuses_all_until_unlocked)
 	    SSH_AGENT_FAILURE);
 	ck_assert_int_eq(call_code(fd, kit_add_msg(other, "o", NULL)),
 	    SSH_AGENT_FAILURE);
-	ck_assert_int_eq(call_code(fd, kit_msg(SSH_AGENTC_REMOVE_ALL_IDENTITIES)),
+	ck_assert_int_eq(call_code(fd,
+			     kit_msg(SSH_AGENTC_REMOVE_ALL_IDENTITIES)),
 	    SSH_AGENT_FAILURE);
 	/* Locking again while locked is refused. */
 	ck_assert_int_eq(call_code(fd, kit_lock_msg(1, "secret")),
@@ -548,17 +557,21 @@ START_TEST(test_smartcard_off_the_allow_list_is_refused_unloaded)
 
 	marker_setup();
 	/* The default -P: /usr/lib*, not the build tree. */
-	ck_assert_int_eq(call_code(fd, smartcard_msg(
-	    SSH_AGENTC_ADD_SMARTCARD_KEY, marker_lib(), "")),
+	ck_assert_int_eq(call_code(fd,
+			     smartcard_msg(SSH_AGENTC_ADD_SMARTCARD_KEY,
+				 marker_lib(), "")),
 	    SSH_AGENT_FAILURE);
-	ck_assert_int_eq(call_code(fd, smartcard_msg(
-	    SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED, marker_lib(), "")),
+	ck_assert_int_eq(
+	    call_code(fd,
+		smartcard_msg(SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
+		    marker_lib(), "")),
 	    SSH_AGENT_FAILURE);
 	ck_assert_uint_eq(workers_busy(k->agent.wait_pool), 0);
 	ck_assert_int_ne(access(marker_file, F_OK), 0);
 	/* Removing one never added. */
-	ck_assert_int_eq(call_code(fd, smartcard_msg(
-	    SSH_AGENTC_REMOVE_SMARTCARD_KEY, marker_lib(), "")),
+	ck_assert_int_eq(call_code(fd,
+			     smartcard_msg(SSH_AGENTC_REMOVE_SMARTCARD_KEY,
+				 marker_lib(), "")),
 	    SSH_AGENT_FAILURE);
 	close(fd);
 }
@@ -579,27 +592,31 @@ START_TEST(test_smartcard_from_a_bound_connection_refused_before_parsing)
 	snprintf(slash, sizeof(allow) - (size_t)(slash - allow), "/*");
 	k->agent.opt.allowed_providers = allow;
 	memset(sid, 7, sizeof(sid));
-	ck_assert_int_eq(call_code(fd, kit_bind_msg(host, sid, sizeof(sid),
-	    1)), SSH_AGENT_SUCCESS);
+	ck_assert_int_eq(call_code(fd, kit_bind_msg(host, sid, sizeof(sid), 1)),
+	    SSH_AGENT_SUCCESS);
 	/* A name and then garbage where the PIN should be: refused for the
 	 * binding before any field past the name is read. */
 	m = kit_msg(SSH_AGENTC_ADD_SMARTCARD_KEY);
 	ck_assert_int_eq(kbuf_put_cstring(m, marker_lib()), 0);
 	ck_assert_int_eq(kbuf_put_u8(m, 0xff), 0);
 	ck_assert_int_eq(call_code(fd, m), SSH_AGENT_FAILURE);
-	ck_assert_int_eq(call_code(fd, smartcard_msg(
-	    SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED, marker_lib(), "")),
+	ck_assert_int_eq(
+	    call_code(fd,
+		smartcard_msg(SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
+		    marker_lib(), "")),
 	    SSH_AGENT_FAILURE);
-	ck_assert_int_eq(call_code(fd, smartcard_msg(
-	    SSH_AGENTC_REMOVE_SMARTCARD_KEY, marker_lib(), "")),
+	ck_assert_int_eq(call_code(fd,
+			     smartcard_msg(SSH_AGENTC_REMOVE_SMARTCARD_KEY,
+				 marker_lib(), "")),
 	    SSH_AGENT_FAILURE);
 	ck_assert_uint_eq(workers_busy(k->agent.wait_pool), 0);
 	ck_assert_int_ne(access(marker_file, F_OK), 0);
 	/* The control: from a local connection the same add does start a
 	 * helper that loads it (and fails: it is no PKCS#11 module). */
 	local = kit_connect(k);
-	ck_assert_int_eq(call_code(local, smartcard_msg(
-	    SSH_AGENTC_ADD_SMARTCARD_KEY, marker_lib(), "")),
+	ck_assert_int_eq(call_code(local,
+			     smartcard_msg(SSH_AGENTC_ADD_SMARTCARD_KEY,
+				 marker_lib(), "")),
 	    SSH_AGENT_FAILURE);
 	ck_assert_int_eq(access(marker_file, F_OK), 0);
 	close(local);
@@ -613,8 +630,9 @@ END_TEST
 START_TEST(test_unknown_types_get_failure_and_the_client_stays)
 {
 	static const uint8_t types[] = { 0, SSH_AGENTC_REQUEST_RSA_IDENTITIES,
-	    SSH_AGENTC_RSA_CHALLENGE, SSH_AGENTC_ADD_RSA_IDENTITY,
-	    SSH_AGENTC_ADD_RSA_ID_CONSTRAINED, SSH_AGENT_SUCCESS, 100, 255 };
+		SSH_AGENTC_RSA_CHALLENGE, SSH_AGENTC_ADD_RSA_IDENTITY,
+		SSH_AGENTC_ADD_RSA_ID_CONSTRAINED, SSH_AGENT_SUCCESS, 100,
+		255 };
 	size_t i;
 	int fd = kit_connect(k);
 
@@ -651,8 +669,7 @@ START_TEST(test_malformed_requests_get_failure_and_change_nothing)
 	ck_assert_int_eq(call_code(fd, m), SSH_AGENT_FAILURE);
 	ck_assert_uint_eq(ks_table_count(k->agent.table), 1);
 	/* Lock: empty password, a NUL inside, a length past the end. */
-	ck_assert_int_eq(call_code(fd, kit_lock_msg(1, "")),
-	    SSH_AGENT_FAILURE);
+	ck_assert_int_eq(call_code(fd, kit_lock_msg(1, "")), SSH_AGENT_FAILURE);
 	m = kit_msg(SSH_AGENTC_LOCK);
 	ck_assert_int_eq(kbuf_put_string(m, "a\0b", 3), 0);
 	ck_assert_int_eq(call_code(fd, m), SSH_AGENT_FAILURE);

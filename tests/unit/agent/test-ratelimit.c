@@ -98,7 +98,7 @@ START_TEST(test_credit_does_not_accumulate_past_burst)
 	struct ratelimit *rl = new_rl_with(&bucket_params);
 	unsigned int i, n = 0;
 
-	fake_now += 3600 * 1000;	/* an hour idle */
+	fake_now += 3600 * 1000; /* an hour idle */
 	for (i = 0; i < 100; i++)
 		if (guess(rl, RL_WRONG) == 0)
 			n++;
@@ -134,7 +134,7 @@ START_TEST(test_failure_delay_doubles_up_to_its_cap)
 	unsigned int i;
 
 	for (i = 0; i < 10; i++) {
-		fake_now += 10 * RL_REFILL_MS;	/* the bucket is full */
+		fake_now += 10 * RL_REFILL_MS; /* the bucket is full */
 		ck_assert_int_eq(rl_admit(rl, NULL), 0);
 		/* The wrong guess's reply is held exactly that long. */
 		ck_assert_uint_eq(rl_done(rl, RL_WRONG), expect);
@@ -147,7 +147,7 @@ START_TEST(test_failure_delay_doubles_up_to_its_cap)
 		ck_assert_int_eq(guess(rl, RL_NEUTRAL), 0);
 		/* The neutral guess did not change the count. */
 		expect = expect * 2 > RL_DELAY_MAX_MS ? RL_DELAY_MAX_MS :
-		    expect * 2;
+							expect * 2;
 	}
 	ck_assert_uint_eq(expect, RL_DELAY_MAX_MS);
 	rl_free(rl);
@@ -252,7 +252,7 @@ START_TEST(test_one_typo_after_attack_costs_seconds_not_minutes)
 	t0 = fake_now;
 	while (rl_admit(rl, NULL) != 0)
 		fake_now += 100;
-	rl_done(rl, RL_WRONG);	/* the typo */
+	rl_done(rl, RL_WRONG); /* the typo */
 	while (rl_admit(rl, NULL) != 0)
 		fake_now += 100;
 	rl_done(rl, RL_RIGHT);
@@ -274,7 +274,7 @@ START_TEST(test_client_that_waits_for_replies_is_never_refused)
 
 	for (i = 0; i < 50; i++) {
 		ck_assert_int_eq(rl_admit(rl, NULL), 0);
-		fake_now += 60;		/* the KDF */
+		fake_now += 60; /* the KDF */
 		hold = rl_done(rl, RL_WRONG);
 		ck_assert_uint_le(hold, RL_DELAY_MAX_MS);
 		fake_now += hold;
@@ -331,7 +331,8 @@ ratelimit_suite(void)
 	tcase_add_test(tc, test_right_guesses_do_not_use_up_the_bucket);
 	tcase_add_test(tc, test_right_guesses_do_not_launder_wrong_ones);
 	tcase_add_test(tc, test_failures_forgotten_after_quiet_time);
-	tcase_add_test(tc, test_one_typo_after_attack_costs_seconds_not_minutes);
+	tcase_add_test(tc,
+	    test_one_typo_after_attack_costs_seconds_not_minutes);
 	tcase_add_test(tc, test_client_that_waits_for_replies_is_never_refused);
 	tcase_add_test(tc, test_bad_params_are_refused);
 	tcase_add_test(tc, test_clock_stepping_back_refills_nothing);

@@ -201,7 +201,8 @@ workers_suite(void)
 	tcase_add_test(tc, test_full_queue_refuses_at_once_and_runs_nothing);
 	tcase_add_test(tc, test_stop_runs_every_queued_job_once);
 	tcase_add_test(tc, test_zero_queue_is_refused);
-	tcase_add_test(tc, test_a_pool_without_threads_runs_jobs_only_when_asked);
+	tcase_add_test(tc,
+	    test_a_pool_without_threads_runs_jobs_only_when_asked);
 	tcase_add_test(tc, test_gate_admits_no_more_than_its_slots);
 	suite_add_tcase(s, tc);
 	return s;

@@ -201,8 +201,7 @@ tu_dearmor(const char *text, const char *label, size_t *lenp)
 	*lenp = 0;
 	snprintf(begin, sizeof(begin), "-----BEGIN %s-----", label);
 	snprintf(end, sizeof(end), "-----END %s-----", label);
-	if ((s = strstr(text, begin)) == NULL ||
-	    (e = strstr(s, end)) == NULL)
+	if ((s = strstr(text, begin)) == NULL || (e = strstr(s, end)) == NULL)
 		return NULL;
 	s += strlen(begin);
 	/* Never empty: malloc(0) may return NULL. */

@@ -40,8 +40,7 @@ static const struct kat kats[] = {
 	    "7410e44cf4fa07bfaac8a928b1727fac"
 	    "001375e7bf7384370f48efd121743050" },
 	{ "pass\0wor", 8, "sa\0l", 4, 4, "c2bffd9db38f6569efef4372f4de83c0" },
-	{ "pass\0word", 9, "sa\0lt", 5, 4,
-	    "4ba4ac3925c0e8d7f0cdb6bb1684a56f" },
+	{ "pass\0word", 9, "sa\0lt", 5, 4, "4ba4ac3925c0e8d7f0cdb6bb1684a56f" },
 	{ "password", 8, "salt", 4, 8,
 	    "e1367ec5151a33faac4cc1c144cd23fa15d5548493ecc99b9b5d9c0d"
 	    "3b27bec76227ea66088b849b20ab7aa478010246e74bba51723fefa9"
@@ -75,7 +74,9 @@ START_TEST(matches_openbsd_vectors)
 	unhex(k->hex, want, &n);
 	memset(got, 0xaa, sizeof(got));
 	ck_assert_int_eq(ks_bcrypt_pbkdf((const uint8_t *)k->pass, k->passlen,
-	    (const uint8_t *)k->salt, k->saltlen, k->rounds, got, n), 0);
+			     (const uint8_t *)k->salt, k->saltlen, k->rounds,
+			     got, n),
+	    0);
 	ck_assert_mem_eq(got, want, n);
 	/* Nothing written past the requested length. */
 	ck_assert_uint_eq(got[n], 0xaa);
@@ -93,12 +94,14 @@ START_TEST(refuses_bad_arguments)
 	    KMES_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(ks_bcrypt_pbkdf(p, 2, s, 4, 0, key, 32),
 	    KMES_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(ks_bcrypt_pbkdf(p, 2, s, 4,
-	    KS_BCRYPT_ROUNDS_MAX + 1, key, 32), KMES_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(ks_bcrypt_pbkdf(p, 2, s, 4, KS_BCRYPT_ROUNDS_MAX + 1,
+			     key, 32),
+	    KMES_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(ks_bcrypt_pbkdf(p, 2, s, 4, 4, key, 0),
 	    KMES_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(ks_bcrypt_pbkdf(p, 2, s, 4, 4, key,
-	    KS_BCRYPT_KEY_MAX + 1), KMES_ERR_INVALID_ARGUMENT);
+			     KS_BCRYPT_KEY_MAX + 1),
+	    KMES_ERR_INVALID_ARGUMENT);
 }
 END_TEST
 
@@ -120,8 +123,13 @@ END_TEST
 START_TEST(knows_openssh_ciphers)
 {
 	static const char *const known[] = {
-		"none", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes256-cbc",
-		"aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+		"none",
+		"aes128-ctr",
+		"aes192-ctr",
+		"aes256-ctr",
+		"aes256-cbc",
+		"aes256-gcm@openssh.com",
+		"chacha20-poly1305@openssh.com",
 	};
 	const struct ks_kf_cipher *c;
 	size_t i;

@@ -16,13 +16,13 @@
 #include "testutil.h"
 
 #define PASS "correct horse"
-#define KDF_ROUNDS "-a 4"	/* keeps the suite fast; 16 is tried once */
+#define KDF_ROUNDS "-a 4" /* keeps the suite fast; 16 is tried once */
 
 struct fixture {
-	const char *name;	/* private key file in the scratch directory */
-	const char *base;	/* its .pub, or NULL: "name.der" from openssl */
-	const char *pass;	/* NULL for an unencrypted file */
-	int openssh;		/* openssh-key-v1 (has a comment) */
+	const char *name; /* private key file in the scratch directory */
+	const char *base; /* its .pub, or NULL: "name.der" from openssl */
+	const char *pass; /* NULL for an unencrypted file */
+	int openssh;	  /* openssh-key-v1 (has a comment) */
 	enum ks_key_type type;
 };
 
@@ -36,16 +36,14 @@ static const struct fixture fixtures[] = {
 	{ "ed25519-chacha", "ed25519", PASS, 1, KS_KEY_ED25519 },
 	{ "ed25519-pkcs8", NULL, NULL, 0, KS_KEY_ED25519 },
 	{ "ed25519-pkcs8-enc", NULL, PASS, 0, KS_KEY_ED25519 },
-#define EC_FIXTURES(b, t)						\
-	{ b, b, NULL, 1, t },						\
-	{ b "-ctr", b, PASS, 1, t },					\
-	{ b "-gcm", b, PASS, 1, t },					\
-	{ b "-cbc", b, PASS, 1, t },					\
-	{ b "-chacha", b, PASS, 1, t },					\
-	{ b "-pem", b, NULL, 0, t },					\
-	{ b "-pem-enc", b, PASS, 0, t },				\
-	{ b "-pkcs8", b, NULL, 0, t },					\
-	{ b "-pkcs8-enc", b, PASS, 0, t }
+#define EC_FIXTURES(b, t) \
+	{ b, b, NULL, 1, t }, { b "-ctr", b, PASS, 1, t }, \
+	    { b "-gcm", b, PASS, 1, t }, { b "-cbc", b, PASS, 1, t }, \
+	    { b "-chacha", b, PASS, 1, t }, { b "-pem", b, NULL, 0, t }, \
+	    { b "-pem-enc", b, PASS, 0, t }, { b "-pkcs8", b, NULL, 0, t }, \
+	{ \
+		b "-pkcs8-enc", b, PASS, 0, t \
+	}
 	EC_FIXTURES("ecdsa256", KS_KEY_ECDSA_P256),
 	EC_FIXTURES("ecdsa384", KS_KEY_ECDSA_P384),
 	EC_FIXTURES("ecdsa521", KS_KEY_ECDSA_P521),
@@ -84,7 +82,12 @@ split_fixtures(void)
 
 /* The unencrypted openssh-key-v1 files, one per type. */
 static const char *const plain_files[] = {
-	"ed25519", "ecdsa256", "ecdsa384", "ecdsa521", "rsa2048", "rsa3072",
+	"ed25519",
+	"ecdsa256",
+	"ecdsa384",
+	"ecdsa521",
+	"rsa2048",
+	"rsa3072",
 };
 
 #define NPLAIN (sizeof(plain_files) / sizeof(plain_files[0]))
@@ -97,7 +100,7 @@ variant(const char *base, const char *suffix, const char *pass,
     const char *opts)
 {
 	return tu_sh_quiet("cp %s %s-%s && "
-	    "ssh-keygen -q -p -f %s-%s -P '' -N '%s' %s",
+			   "ssh-keygen -q -p -f %s-%s -P '' -N '%s' %s",
 	    base, base, suffix, base, suffix, pass, opts);
 }
 
@@ -118,15 +121,15 @@ make_fixtures(void)
 
 	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
 		if (tu_sh_quiet("ssh-keygen -q %s -N '' -C 'comment %s' -f %s",
-		    bases[i].args, bases[i].name, bases[i].name) != 0)
+			bases[i].args, bases[i].name, bases[i].name) != 0)
 			return -1;
 		if (variant(bases[i].name, "ctr", PASS, KDF_ROUNDS) != 0 ||
-		    variant(bases[i].name, "gcm", PASS, KDF_ROUNDS
-		    " -Z aes256-gcm@openssh.com") != 0 ||
-		    variant(bases[i].name, "cbc", PASS, KDF_ROUNDS
-		    " -Z aes256-cbc") != 0 ||
-		    variant(bases[i].name, "chacha", PASS, KDF_ROUNDS
-		    " -Z chacha20-poly1305@openssh.com") != 0)
+		    variant(bases[i].name, "gcm", PASS,
+			KDF_ROUNDS " -Z aes256-gcm@openssh.com") != 0 ||
+		    variant(bases[i].name, "cbc", PASS,
+			KDF_ROUNDS " -Z aes256-cbc") != 0 ||
+		    variant(bases[i].name, "chacha", PASS,
+			KDF_ROUNDS " -Z chacha20-poly1305@openssh.com") != 0)
 			return -1;
 		/* ssh-keygen 9.2 writes Ed25519 "PEM" as openssh-key-v1. */
 		if (i == 0)
@@ -138,35 +141,39 @@ make_fixtures(void)
 			return -1;
 	}
 	if (variant("ed25519", "ctr16", PASS, "") != 0 ||
-	    variant("ed25519", "ctr128", PASS,
-	    KDF_ROUNDS " -Z aes128-ctr") != 0 ||
+	    variant("ed25519", "ctr128", PASS, KDF_ROUNDS " -Z aes128-ctr") !=
+		0 ||
 	    variant("ed25519", "3des", PASS, KDF_ROUNDS " -Z 3des-cbc") != 0)
 		return -1;
-	if (tu_sh_quiet("openssl genpkey -algorithm ed25519 "
-	    "-out ed25519-pkcs8 && "
-	    "openssl pkcs8 -topk8 -v2 aes-256-cbc -in ed25519-pkcs8 "
-	    "-out ed25519-pkcs8-enc -passout 'pass:" PASS "' && "
-	    "openssl pkey -in ed25519-pkcs8 -pubout -outform DER "
-	    "-out ed25519-pkcs8.der && "
-	    "cp ed25519-pkcs8.der ed25519-pkcs8-enc.der") != 0)
+	if (tu_sh_quiet(
+		"openssl genpkey -algorithm ed25519 "
+		"-out ed25519-pkcs8 && "
+		"openssl pkcs8 -topk8 -v2 aes-256-cbc -in ed25519-pkcs8 "
+		"-out ed25519-pkcs8-enc -passout 'pass:" PASS "' && "
+		"openssl pkey -in ed25519-pkcs8 -pubout -outform DER "
+		"-out ed25519-pkcs8.der && "
+		"cp ed25519-pkcs8.der ed25519-pkcs8-enc.der") != 0)
 		return -1;
 	if (tu_sh_quiet("openssl ecparam -name secp384r1 -genkey "
-	    "-out ecparam && "
-	    "ssh-keygen -y -f ecparam > ecparam.pub && "
-	    "{ echo 'Bag Attributes: <No Attributes>'; "
-	    "echo 'Key Attributes: <No Attributes>'; "
-	    "cat rsa2048-pkcs8; } > rsa-bag") != 0)
+			"-out ecparam && "
+			"ssh-keygen -y -f ecparam > ecparam.pub && "
+			"{ echo 'Bag Attributes: <No Attributes>'; "
+			"echo 'Key Attributes: <No Attributes>'; "
+			"cat rsa2048-pkcs8; } > rsa-bag") != 0)
 		return -1;
 	/* OpenSSL makes DSA keys whatever ssh-keygen still does. */
-	if (tu_sh_quiet("openssl genpkey -genparam -algorithm DSA "
-	    "-pkeyopt dsa_paramgen_bits:1024 -out dsa-params && "
-	    "openssl genpkey -paramfile dsa-params -out dsa-pkcs8 && "
-	    "openssl pkey -in dsa-pkcs8 -traditional -out dsa-trad") != 0)
+	if (tu_sh_quiet(
+		"openssl genpkey -genparam -algorithm DSA "
+		"-pkeyopt dsa_paramgen_bits:1024 -out dsa-params && "
+		"openssl genpkey -paramfile dsa-params -out dsa-pkcs8 && "
+		"openssl pkey -in dsa-pkcs8 -traditional -out dsa-trad") != 0)
 		return -1;
 	/* DSA may be compiled out of a newer ssh-keygen. */
-	have_dsa = tu_sh_quiet("ssh-keygen -q -t dsa -N '' -f dsa && "
-	    "cp dsa dsa-pem && ssh-keygen -q -p -f dsa-pem -P '' -N '' "
-	    "-m PEM") == 0;
+	have_dsa =
+	    tu_sh_quiet(
+		"ssh-keygen -q -t dsa -N '' -f dsa && "
+		"cp dsa dsa-pem && ssh-keygen -q -p -f dsa-pem -P '' -N '' "
+		"-m PEM") == 0;
 	return 0;
 }
 
@@ -230,8 +237,9 @@ START_TEST(parses_every_fixture_to_the_right_key)
 
 	data = must_read(f->name, &len);
 	ck_assert_int_eq(ks_keyfile_encrypted(data, len), f->pass != NULL);
-	ck_assert_msg(ks_keyfile_parse(data, len, f->pass ? upass(f->pass) :
-	    NULL, f->pass ? strlen(f->pass) : 0, &k, &comment) == 0,
+	ck_assert_msg(ks_keyfile_parse(data, len,
+			  f->pass ? upass(f->pass) : NULL,
+			  f->pass ? strlen(f->pass) : 0, &k, &comment) == 0,
 	    "%s does not parse", f->name);
 	ck_assert(ks_key_has_private(k));
 	ck_assert_int_eq(ks_key_type(k), f->type);
@@ -253,8 +261,9 @@ START_TEST(parses_every_fixture_to_the_right_key)
 	flags = f->type == KS_KEY_RSA ? KS_SIGN_RSA_SHA2_256 : 0;
 	ck_assert_ptr_nonnull(sig = kbuf_new());
 	ck_assert_int_eq(ks_key_sign(k, msg, sizeof(msg), flags, sig), 0);
-	ck_assert_int_eq(ks_key_verify(pub, kbuf_ptr(sig), kbuf_len(sig),
-	    msg, sizeof(msg)), 0);
+	ck_assert_int_eq(ks_key_verify(pub, kbuf_ptr(sig), kbuf_len(sig), msg,
+			     sizeof(msg)),
+	    0);
 	kbuf_free(sig);
 	ks_key_free(pub);
 	ks_key_free(k);
@@ -272,12 +281,14 @@ START_TEST(wrong_passphrase_is_incorrect)
 	size_t len;
 
 	data = must_read(f->name, &len);
-	ck_assert_int_eq(ks_keyfile_parse(data, len, upass("correct horsf"),
-	    13, &k, &comment), KMES_ERR_PASSPHRASE_INCORRECT);
+	ck_assert_int_eq(ks_keyfile_parse(data, len, upass("correct horsf"), 13,
+			     &k, &comment),
+	    KMES_ERR_PASSPHRASE_INCORRECT);
 	ck_assert_ptr_null(k);
 	ck_assert_ptr_null(comment);
 	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS " "),
-	    strlen(PASS) + 1, &k, NULL), KMES_ERR_PASSPHRASE_INCORRECT);
+			     strlen(PASS) + 1, &k, NULL),
+	    KMES_ERR_PASSPHRASE_INCORRECT);
 	free(data);
 }
 END_TEST
@@ -309,8 +320,9 @@ START_TEST(unencrypted_file_ignores_passphrase)
 	uint8_t *data;
 
 	data = must_read(f->name, &len);
-	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS),
-	    strlen(PASS), &k, NULL), 0);
+	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS), strlen(PASS),
+			     &k, NULL),
+	    0);
 	/* The same key as without one. */
 	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k2, NULL), 0);
 	a = ks_key_blob(k, &alen);
@@ -363,8 +375,11 @@ START_TEST(survives_every_truncation_of_binary)
 	static const struct {
 		const char *name, *pass;
 	} files[] = {
-		{ "ed25519", NULL }, { "ecdsa384", NULL }, { "rsa2048", NULL },
-		{ "ed25519-gcm", PASS }, { "ed25519-chacha", PASS },
+		{ "ed25519", NULL },
+		{ "ecdsa384", NULL },
+		{ "rsa2048", NULL },
+		{ "ed25519-gcm", PASS },
+		{ "ed25519-chacha", PASS },
 	};
 	struct ks_key *k = NULL;
 	uint8_t *text, *bin;
@@ -377,7 +392,8 @@ START_TEST(survives_every_truncation_of_binary)
 	/* The decoded form parses as it stands... */
 	ck_assert_int_eq(ks_keyfile_encrypted(bin, blen), pass != NULL);
 	ck_assert_int_eq(ks_keyfile_parse(bin, blen, pass ? upass(pass) : NULL,
-	    pass ? strlen(pass) : 0, &k, NULL), 0);
+			     pass ? strlen(pass) : 0, &k, NULL),
+	    0);
 	ks_key_free(k);
 	/* ...and no shorter prefix does. */
 	cut_everywhere(bin, blen, pass, files[_i].name);
@@ -389,7 +405,9 @@ END_TEST
 START_TEST(pem_survives_truncation)
 {
 	static const char *const files[] = {
-		"ecdsa256-pem", "ecdsa521-pkcs8", "rsa2048-pem",
+		"ecdsa256-pem",
+		"ecdsa521-pkcs8",
+		"rsa2048-pem",
 		"ed25519-pkcs8",
 	};
 	struct ks_key *k;
@@ -400,8 +418,8 @@ START_TEST(pem_survives_truncation)
 	/* OpenSSL does not insist on the final newline: stop before it. */
 	for (n = 0; n + 1 < len; n++) {
 		k = NULL;
-		ck_assert_msg(ks_keyfile_parse(data, n, NULL, 0, &k,
-		    NULL) < 0, "%s cut at %zu parsed", files[_i], n);
+		ck_assert_msg(ks_keyfile_parse(data, n, NULL, 0, &k, NULL) < 0,
+		    "%s cut at %zu parsed", files[_i], n);
 		ck_assert_ptr_null(k);
 	}
 	free(data);
@@ -451,7 +469,7 @@ START_TEST(refuses_tampered_files)
 	bin = plain_binary("ed25519", &len);
 	ck_assert_int_eq(parse_plain(bin, len), 0);
 	publen = get32(bin + PLAIN_PUB_OFF);
-	sec = PLAIN_PUB_OFF + 4 + publen + 4;	/* the private section */
+	sec = PLAIN_PUB_OFF + 4 + publen + 4; /* the private section */
 
 	/* The cleartext public key must be the private key's. */
 	bin[PLAIN_PUB_OFF + 4 + publen - 1] ^= 1;
@@ -529,8 +547,9 @@ START_TEST(tampered_ciphertext_reads_as_wrong_passphrase)
 	ck_assert_ptr_nonnull(bin);
 	/* The last ciphertext byte sits just before the 16-byte tag. */
 	bin[blen - 17] ^= 1;
-	ck_assert_int_eq(ks_keyfile_parse(bin, blen, upass(PASS),
-	    strlen(PASS), &k, NULL), KMES_ERR_PASSPHRASE_INCORRECT);
+	ck_assert_int_eq(ks_keyfile_parse(bin, blen, upass(PASS), strlen(PASS),
+			     &k, NULL),
+	    KMES_ERR_PASSPHRASE_INCORRECT);
 	ck_assert_ptr_null(k);
 	free(bin);
 	free(text);
@@ -552,11 +571,13 @@ START_TEST(refuses_costly_kdf)
 	off += 4 + 16;
 	ck_assert_uint_eq(get32(bin + off), 4);
 	bin[off] = 0x7f;
-	ck_assert_int_eq(ks_keyfile_parse(bin, blen, upass(PASS),
-	    strlen(PASS), &k, NULL), KMES_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(ks_keyfile_parse(bin, blen, upass(PASS), strlen(PASS),
+			     &k, NULL),
+	    KMES_ERR_KEY_UNSUPPORTED);
 	memset(bin + off, 0, 4);
-	ck_assert_int_eq(ks_keyfile_parse(bin, blen, upass(PASS),
-	    strlen(PASS), &k, NULL), KMES_ERR_INVALID_FORMAT);
+	ck_assert_int_eq(ks_keyfile_parse(bin, blen, upass(PASS), strlen(PASS),
+			     &k, NULL),
+	    KMES_ERR_INVALID_FORMAT);
 	ck_assert_ptr_null(k);
 	free(bin);
 	free(text);
@@ -572,8 +593,8 @@ refuses_unsupported_file(const char *name)
 
 	data = must_read(name, &len);
 	ck_assert_msg(ks_keyfile_parse(data, len, NULL, 0, &k, NULL) ==
-	    KMES_ERR_KEY_UNSUPPORTED, "%s is not refused as unsupported",
-	    name);
+		KMES_ERR_KEY_UNSUPPORTED,
+	    "%s is not refused as unsupported", name);
 	ck_assert_ptr_null(k);
 	free(data);
 }
@@ -605,8 +626,9 @@ START_TEST(refuses_unsupported_cipher)
 	    KMES_ERR_KEY_UNSUPPORTED);
 	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k, NULL),
 	    KMES_ERR_KEY_UNSUPPORTED);
-	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS),
-	    strlen(PASS), &k, NULL), KMES_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS), strlen(PASS),
+			     &k, NULL),
+	    KMES_ERR_KEY_UNSUPPORTED);
 	ck_assert_ptr_null(k);
 	free(data);
 }
@@ -638,23 +660,27 @@ START_TEST(refuses_what_is_not_a_private_key)
 
 	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		ck_assert_int_lt(ks_keyfile_parse(upass(texts[i]),
-		    strlen(texts[i]), NULL, 0, &k, NULL), 0);
+				     strlen(texts[i]), NULL, 0, &k, NULL),
+		    0);
 		ck_assert_int_lt(ks_keyfile_encrypted(upass(texts[i]),
-		    strlen(texts[i])), 0);
+				     strlen(texts[i])),
+		    0);
 		ck_assert_ptr_null(k);
 	}
 	/* PEM is read by OpenSSL; the label alone says it is in clear. */
-	ck_assert_int_lt(ks_keyfile_parse(upass(bad_pem), strlen(bad_pem),
-	    NULL, 0, &k, NULL), 0);
-	ck_assert_int_eq(ks_keyfile_encrypted(upass(bad_pem),
-	    strlen(bad_pem)), 0);
+	ck_assert_int_lt(ks_keyfile_parse(upass(bad_pem), strlen(bad_pem), NULL,
+			     0, &k, NULL),
+	    0);
+	ck_assert_int_eq(ks_keyfile_encrypted(upass(bad_pem), strlen(bad_pem)),
+	    0);
 	/* A public key file is not a private key. */
 	data = must_read("ed25519.pub", &len);
 	ck_assert_int_eq(ks_keyfile_parse(data, len, NULL, 0, &k, NULL),
 	    KMES_ERR_INVALID_FORMAT);
 	free(data);
 	ck_assert_int_eq(ks_keyfile_parse(upass(ssh2), strlen(ssh2), NULL, 0,
-	    &k, NULL), KMES_ERR_KEY_UNSUPPORTED);
+			     &k, NULL),
+	    KMES_ERR_KEY_UNSUPPORTED);
 }
 END_TEST
 
@@ -675,8 +701,9 @@ START_TEST(accepts_crlf_and_surrounding_blank_lines)
 		*p++ = (char)data[i];
 	}
 	*p++ = '\n';
-	ck_assert_int_eq(ks_keyfile_parse(upass(crlf), (size_t)(p - crlf),
-	    NULL, 0, &k, NULL), 0);
+	ck_assert_int_eq(ks_keyfile_parse(upass(crlf), (size_t)(p - crlf), NULL,
+			     0, &k, NULL),
+	    0);
 	ks_key_free(k);
 	free(crlf);
 	free(data);
@@ -709,7 +736,9 @@ END_TEST
 START_TEST(private_key_lives_in_the_secure_heap)
 {
 	static const char *const files[] = {
-		"ed25519-gcm", "ecdsa521-pem-enc", "rsa2048-pkcs8-enc",
+		"ed25519-gcm",
+		"ecdsa521-pem-enc",
+		"rsa2048-pkcs8-enc",
 		"ed25519-pkcs8-enc",
 	};
 	struct ks_key *k = NULL;
@@ -718,8 +747,9 @@ START_TEST(private_key_lives_in_the_secure_heap)
 
 	data = must_read(files[_i], &len);
 	before = ks_crypto_secure_used();
-	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS),
-	    strlen(PASS), &k, NULL), 0);
+	ck_assert_int_eq(ks_keyfile_parse(data, len, upass(PASS), strlen(PASS),
+			     &k, NULL),
+	    0);
 	ck_assert_uint_gt(ks_crypto_secure_used(), before);
 	ks_key_free(k);
 	/* Nothing the import made stays behind in the heap. */
@@ -759,7 +789,8 @@ keyfile_suite(void)
 	if (have_dsa)
 		tcase_add_test(tc, refuses_dsa_from_ssh_keygen);
 	else
-		fprintf(stderr, "this ssh-keygen makes no DSA keys: "
+		fprintf(stderr,
+		    "this ssh-keygen makes no DSA keys: "
 		    "refuses_dsa_from_ssh_keygen not run\n");
 	tcase_add_test(tc, refuses_unsupported_cipher);
 	tcase_add_test(tc, refuses_what_is_not_a_private_key);

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto.h"
 #include "crypto-int.h"
+#include "crypto.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "test-util.h"
@@ -22,7 +22,7 @@ static const struct gen {
 	unsigned int bits;
 	const char *name;
 	const char *short_name;
-	size_t min_secure;	/* secure-heap bytes the private half needs */
+	size_t min_secure; /* secure-heap bytes the private half needs */
 } gens[] = {
 	{ KS_KEY_ED25519, 0, "ssh-ed25519", "ED25519", 32 },
 	{ KS_KEY_ECDSA_P256, 256, "ecdsa-sha2-nistp256", "ECDSA", 32 },
@@ -177,12 +177,14 @@ START_TEST(test_signature_binds_data_and_key)
 	for (i = 0; i < len; i++) {
 		memcpy(bad, kbuf_ptr(sig), len);
 		bad[i] ^= 0x01;
-		ck_assert_int_ne(ks_key_verify(k, bad, len, msg, sizeof(msg)), 0);
+		ck_assert_int_ne(ks_key_verify(k, bad, len, msg, sizeof(msg)),
+		    0);
 	}
 	/* Nor does any truncation, nor a trailing byte. */
 	for (i = 0; i < len; i++)
 		ck_assert_int_ne(ks_key_verify(k, kbuf_ptr(sig), i, msg,
-		    sizeof(msg)), 0);
+				     sizeof(msg)),
+		    0);
 	ck_assert_int_eq(kbuf_put_u8(sig, 0), 0);
 	ck_assert_int_ne(verify(k, sig, msg, sizeof(msg)), 0);
 	free(bad);
@@ -197,7 +199,7 @@ START_TEST(test_rsa_flags_choose_ssh_rsa_sha256_sha512)
 		const char *alg;
 	} cases[] = {
 		{ 0, "ssh-rsa" },
-		{ 0x01, "ssh-rsa" },	/* unknown bits are ignored */
+		{ 0x01, "ssh-rsa" }, /* unknown bits are ignored */
 		{ KS_SIGN_RSA_SHA2_256, "rsa-sha2-256" },
 		{ KS_SIGN_RSA_SHA2_512, "rsa-sha2-512" },
 		/* ssh-agent tests SHA2_256 first. */
@@ -387,12 +389,14 @@ START_TEST(test_sign_appends_and_refuses_oversized_data)
 	ck_assert_uint_eq(kbuf_len(b), 0);
 	ck_assert_int_eq(ks_key_sign(keys[0], big, 1024 * 1024, 0, b), 0);
 	ck_assert_int_eq(ks_key_verify(keys[0], kbuf_ptr(b), kbuf_len(b), big,
-	    1024 * 1024), 0);
+			     1024 * 1024),
+	    0);
 	/* Empty data is a legal message. */
 	kbuf_reset(b);
 	ck_assert_int_eq(ks_key_sign(keys[1], NULL, 0, 0, b), 0);
 	ck_assert_int_eq(ks_key_verify(keys[1], kbuf_ptr(b), kbuf_len(b), NULL,
-	    0), 0);
+			     0),
+	    0);
 	free(big);
 	kbuf_free(b);
 }
@@ -443,27 +447,32 @@ START_TEST(test_fingerprint_formats_and_buffer_limits)
 	size_t i;
 
 	ck_assert_int_eq(ks_key_fingerprint(keys[_i], KS_FP_SHA256, fp,
-	    sizeof(fp)), 0);
+			     sizeof(fp)),
+	    0);
 	ck_assert_uint_eq(strlen(fp), 7 + 43);
 	ck_assert_mem_eq(fp, "SHA256:", 7);
 	ck_assert_ptr_null(strchr(fp, '='));
 	ck_assert_int_eq(ks_key_fingerprint(keys[_i], KS_FP_MD5, fp,
-	    sizeof(fp)), 0);
+			     sizeof(fp)),
+	    0);
 	ck_assert_uint_eq(strlen(fp), 4 + 47);
 	for (i = 4; i < strlen(fp); i++) {
 		if ((i - 4) % 3 == 2)
 			ck_assert_int_eq(fp[i], ':');
 		else
-			ck_assert_ptr_nonnull(strchr("0123456789abcdef", fp[i]));
+			ck_assert_ptr_nonnull(
+			    strchr("0123456789abcdef", fp[i]));
 	}
 	ck_assert_int_eq(ks_key_fingerprint(keys[_i], KS_FP_SHA256, small,
-	    sizeof(small)), KMES_ERR_NO_BUFFER_SPACE);
+			     sizeof(small)),
+	    KMES_ERR_NO_BUFFER_SPACE);
 	ck_assert_int_eq(ks_key_fingerprint(keys[_i], KS_FP_SHA256, fp, 50),
 	    KMES_ERR_NO_BUFFER_SPACE);
 	ck_assert_int_eq(ks_key_fingerprint(keys[_i], KS_FP_MD5, fp, 51),
 	    KMES_ERR_NO_BUFFER_SPACE);
 	ck_assert_int_eq(ks_key_fingerprint(keys[_i], (enum ks_fp_hash)7, fp,
-	    sizeof(fp)), KMES_ERR_INVALID_ARGUMENT);
+			     sizeof(fp)),
+	    KMES_ERR_INVALID_ARGUMENT);
 }
 END_TEST
 
@@ -484,7 +493,8 @@ START_TEST(test_openssh_line_round_trip_and_refusals)
 
 	/* The type word must match the blob. */
 	ck_assert_int_gt(asprintf(&bad, "ssh-dss%s",
-	    line + strlen(gens[_i].name)), 0);
+			     line + strlen(gens[_i].name)),
+	    0);
 	ck_assert_int_ne(ks_key_from_openssh_line(bad, &k), 0);
 	free(bad);
 	/* Corrupt base64 and missing fields are refused. */
@@ -531,30 +541,36 @@ START_TEST(test_pw_hash_is_scrypt_16k_8_1_and_input_sensitive)
 	double ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ck_assert_int_eq(ks_pw_hash((const uint8_t *)"hunter2", 7, salt, h1), 0);
+	ck_assert_int_eq(ks_pw_hash((const uint8_t *)"hunter2", 7, salt, h1),
+	    0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	fprintf(stderr, "ks_pw_hash: %.1f ms\n", ms);
 
 	/* Cross-check the cost parameters with OpenSSL's own scrypt. */
-	out = tu_sh_output("openssl kdf -keylen 32 -kdfopt pass:hunter2 "
+	out = tu_sh_output(
+	    "openssl kdf -keylen 32 -kdfopt pass:hunter2 "
 	    "-kdfopt salt:0123456789abcdef -kdfopt n:16384 -kdfopt r:8 "
 	    "-kdfopt p:1 SCRYPT");
 	ck_assert_ptr_nonnull(out);
 	for (p = out; *p != '\0' && i < sizeof(want); p += 3)
-		want[i++] = (uint8_t)strtoul((char[3]){ p[0], p[1], 0 }, NULL, 16);
+		want[i++] = (uint8_t)strtoul((char[3]){ p[0], p[1], 0 }, NULL,
+		    16);
 	ck_assert_uint_eq(i, sizeof(want));
 	ck_assert_mem_eq(h1, want, sizeof(want));
 	free(out);
 
-	ck_assert_int_eq(ks_pw_hash((const uint8_t *)"hunter2", 7, salt, h2), 0);
+	ck_assert_int_eq(ks_pw_hash((const uint8_t *)"hunter2", 7, salt, h2),
+	    0);
 	ck_assert_mem_eq(h1, h2, sizeof(h1));
-	ck_assert_int_eq(ks_pw_hash((const uint8_t *)"hunter3", 7, salt, h2), 0);
+	ck_assert_int_eq(ks_pw_hash((const uint8_t *)"hunter3", 7, salt, h2),
+	    0);
 	ck_assert_int_ne(memcmp(h1, h2, sizeof(h1)), 0);
 	memcpy(salt2, salt, sizeof(salt2));
 	salt2[15] ^= 1;
-	ck_assert_int_eq(ks_pw_hash((const uint8_t *)"hunter2", 7, salt2, h2), 0);
+	ck_assert_int_eq(ks_pw_hash((const uint8_t *)"hunter2", 7, salt2, h2),
+	    0);
 	ck_assert_int_ne(memcmp(h1, h2, sizeof(h1)), 0);
 	ck_assert_int_eq(ks_pw_hash(NULL, 0, salt, h2), 0);
 	ck_assert_int_ne(memcmp(h1, h2, sizeof(h1)), 0);
@@ -612,7 +628,8 @@ sign_many(void *arg)
 	for (i = 0; i < s->n && sig != NULL; i++) {
 		kbuf_reset(sig);
 		if (ks_key_sign(s->k, msg, sizeof(msg), KS_SIGN_RSA_SHA2_512,
-		    sig) != 0 || verify(s->k, sig, msg, sizeof(msg)) != 0)
+			sig) != 0 ||
+		    verify(s->k, sig, msg, sizeof(msg)) != 0)
 			s->bad++;
 	}
 	kbuf_free(sig);
@@ -661,8 +678,8 @@ crypto_suite(void)
 	tcase_add_loop_test(tc, test_openssh_line_round_trip_and_refusals, 0,
 	    NGEN);
 	tcase_add_loop_test(tc, test_references_keep_key_alive, 0, NGEN);
-	tcase_add_loop_test(tc, test_concurrent_signers_share_one_key_safely,
-	    0, NGEN);
+	tcase_add_loop_test(tc, test_concurrent_signers_share_one_key_safely, 0,
+	    NGEN);
 	tcase_add_test(tc, test_distinct_keys_are_not_equal);
 	suite_add_tcase(s, tc);
 
@@ -695,7 +712,7 @@ main(void)
 		return 1;
 	for (i = 0; i < NGEN; i++) {
 		if ((r = ks_key_generate(gens[i].type, gens[i].bits,
-		    &keys[i])) != 0) {
+			 &keys[i])) != 0) {
 			fprintf(stderr, "generate %s: %s\n", gens[i].name,
 			    kmes_err(r));
 			return 1;

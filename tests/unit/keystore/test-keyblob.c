@@ -18,15 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "crypto-int.h"
+#include "crypto.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "test-util.h"
 
 static const struct plain {
 	const char *name;
-	const char *keygen;	/* ssh-keygen type arguments */
+	const char *keygen; /* ssh-keygen type arguments */
 } plains[] = {
 	{ "ed25519", "-t ed25519" },
 	{ "ecdsa256", "-t ecdsa -b 256" },
@@ -50,12 +50,13 @@ static const struct certspec {
 	{ "ed25519-cert", "ca-ed25519", "-I 'alice id' -n alice,bob",
 	    KS_CERT_USER, "alice id", "ED25519-CERT" },
 	{ "ecdsa256-cert", "ca-rsa",
-	    "-I 'host one' -h -n host.example.com,*.example.org",
-	    KS_CERT_HOST, "host one", "ECDSA-CERT" },
+	    "-I 'host one' -h -n host.example.com,*.example.org", KS_CERT_HOST,
+	    "host one", "ECDSA-CERT" },
 	{ "ecdsa384-cert", "ca-rsa",
-	    "-I 'sha1 host' -h -t ssh-rsa -n host.example.com",
-	    KS_CERT_HOST, "sha1 host", "ECDSA-CERT" },
-	{ "ecdsa521-cert", "ca-ecdsa", "-I carol -n carol "
+	    "-I 'sha1 host' -h -t ssh-rsa -n host.example.com", KS_CERT_HOST,
+	    "sha1 host", "ECDSA-CERT" },
+	{ "ecdsa521-cert", "ca-ecdsa",
+	    "-I carol -n carol "
 	    "-O force-command=/bin/true -O source-address=10.0.0.0/8",
 	    KS_CERT_USER, "carol", "ECDSA-CERT" },
 	{ "rsa2048-cert", "ca-ecdsa", "-I dave -n dave", KS_CERT_USER, "dave",
@@ -246,7 +247,10 @@ sshsig_signed_data(const char *ns, const char *hashname, const void *m,
 	size_t hlen;
 
 	ck_assert_int_eq(ks_digest(strcmp(hashname, "sha256") == 0 ?
-	    KS_HASH_SHA256 : KS_HASH_SHA512, m, mlen, h, sizeof(h), &hlen), 0);
+				 KS_HASH_SHA256 :
+				 KS_HASH_SHA512,
+			     m, mlen, h, sizeof(h), &hlen),
+	    0);
 	ck_assert_int_eq(kbuf_put(b, "SSHSIG", 6), 0);
 	ck_assert_int_eq(kbuf_put_cstring(b, ns), 0);
 	ck_assert_int_eq(kbuf_put_cstring(b, ""), 0);
@@ -286,12 +290,14 @@ START_TEST(test_ssh_keygen_signature_verifies)
 
 	data = sshsig_signed_data(ns, hash, m, mlen);
 	ck_assert_int_eq(ks_key_verify(k, s.sig, s.siglen, kbuf_ptr(data),
-	    kbuf_len(data)), 0);
+			     kbuf_len(data)),
+	    0);
 	kbuf_free(data);
 	m[0] ^= 1;
 	data = sshsig_signed_data(ns, hash, m, mlen);
 	ck_assert_int_eq(ks_key_verify(k, s.sig, s.siglen, kbuf_ptr(data),
-	    kbuf_len(data)), KMES_ERR_SIGNATURE_INVALID);
+			     kbuf_len(data)),
+	    KMES_ERR_SIGNATURE_INVALID);
 	kbuf_free(data);
 	kbuf_free(b);
 	free(bin);
@@ -316,7 +322,8 @@ keygen_checks_our_signature(const struct ks_key *k, uint32_t flags,
 
 	data = sshsig_signed_data("file", "sha512", m, sizeof(m) - 1);
 	ck_assert_int_eq(ks_key_sign(k, kbuf_ptr(data), kbuf_len(data), flags,
-	    sig), 0);
+			     sig),
+	    0);
 	pk = ks_key_blob(k, &pklen);
 	ck_assert_int_eq(kbuf_put(blob, "SSHSIG", 6), 0);
 	ck_assert_int_eq(kbuf_put_u32(blob, 1), 0);
@@ -326,7 +333,8 @@ keygen_checks_our_signature(const struct ks_key *k, uint32_t flags,
 	ck_assert_int_eq(kbuf_put_cstring(blob, "sha512"), 0);
 	ck_assert_int_eq(kbuf_put_stringb(blob, sig), 0);
 	ck_assert_int_eq(ks_b64_encode(kbuf_ptr(blob), kbuf_len(blob), 1, b64,
-	    sizeof(b64)), 0);
+			     sizeof(b64)),
+	    0);
 	len = strlen(b64);
 	armor = malloc(len + len / 70 + 128);
 	ck_assert_ptr_nonnull(armor);
@@ -343,7 +351,8 @@ keygen_checks_our_signature(const struct ks_key *k, uint32_t flags,
 	ck_assert_int_eq(tu_write(file, armor, strlen(armor)), 0);
 	ck_assert_int_eq(tu_write("ours-msg", m, sizeof(m) - 1), 0);
 	r = tu_sh("ssh-keygen -Y check-novalidate -n file -s %s < ours-msg "
-	    ">/dev/null 2>&1", file);
+		  ">/dev/null 2>&1",
+	    file);
 	free(armor);
 	kbuf_free(blob);
 	kbuf_free(sig);
@@ -358,17 +367,20 @@ START_TEST(test_ssh_keygen_accepts_our_signature)
 
 	snprintf(tag, sizeof(tag), "%s", plains[_i].name);
 	ck_assert_int_eq(keygen_checks_our_signature(k, KS_SIGN_RSA_SHA2_512,
-	    tag), 0);
+			     tag),
+	    0);
 	if (ks_key_type(k) == KS_KEY_RSA) {
 		ck_assert_int_eq(keygen_checks_our_signature(k,
-		    KS_SIGN_RSA_SHA2_256, tag), 0);
+				     KS_SIGN_RSA_SHA2_256, tag),
+		    0);
 	}
 	/* And a key the agent generated itself. */
 	ck_assert_int_eq(ks_key_generate(ks_key_type(k), ks_key_bits(k), &g),
 	    0);
 	snprintf(tag, sizeof(tag), "gen-%s", plains[_i].name);
 	ck_assert_int_eq(keygen_checks_our_signature(g, KS_SIGN_RSA_SHA2_512,
-	    tag), 0);
+			     tag),
+	    0);
 	ks_key_free(g);
 	ks_key_free(k);
 }
@@ -434,8 +446,8 @@ START_TEST(test_host_certificate_checks_name_time_and_ca_hash)
 	    KMES_ERR_CERT_INVALID);
 	ck_assert_int_eq(ks_cert_check_host(host, "evil.example.com", now),
 	    KMES_ERR_CERT_INVALID);
-	ck_assert_int_eq(ks_cert_check_host(host, "host.example.com.evil",
-	    now), KMES_ERR_CERT_INVALID);
+	ck_assert_int_eq(ks_cert_check_host(host, "host.example.com.evil", now),
+	    KMES_ERR_CERT_INVALID);
 	ck_assert_int_eq(ks_cert_check_host(host, "host.example.com", 0),
 	    KMES_ERR_CERT_INVALID);
 	ck_assert_int_eq(ks_cert_check_host(host, "host.example.com", future),
@@ -561,7 +573,8 @@ START_TEST(test_certificate_private_key_parses_signs_and_reencodes)
 	/* Certificates sign with the plain algorithm names. */
 	sig = kbuf_new();
 	ck_assert_int_eq(ks_key_sign(k, m, sizeof(m), KS_SIGN_RSA_SHA2_256,
-	    sig), 0);
+			     sig),
+	    0);
 	ck_assert_int_eq(kbuf_get_cstring(sig, &alg, NULL), 0);
 	if (ks_key_type(k) == KS_KEY_RSA)
 		ck_assert_str_eq(alg, "rsa-sha2-256");
@@ -571,9 +584,11 @@ START_TEST(test_certificate_private_key_parses_signs_and_reencodes)
 	kbuf_reset(sig);
 	ck_assert_int_eq(ks_key_sign(k, m, sizeof(m), 0, sig), 0);
 	ck_assert_int_eq(ks_key_verify(plain, kbuf_ptr(sig), kbuf_len(sig), m,
-	    sizeof(m)), 0);
+			     sizeof(m)),
+	    0);
 	ck_assert_int_eq(ks_key_verify(cert, kbuf_ptr(sig), kbuf_len(sig), m,
-	    sizeof(m)), 0);
+			     sizeof(m)),
+	    0);
 	kbuf_free(sig);
 	kbuf_free(out);
 	kbuf_free(cenc);
@@ -609,8 +624,9 @@ join_fields(const uint8_t **p, size_t *len, const uint8_t **ap, size_t *alen,
 
 	for (i = 0; i < n; i++) {
 		ck_assert_int_eq(use_alt[i] ?
-		    kbuf_put_string(b, ap[i], alen[i]) :
-		    kbuf_put_string(b, p[i], len[i]), 0);
+			kbuf_put_string(b, ap[i], alen[i]) :
+			kbuf_put_string(b, p[i], len[i]),
+		    0);
 	}
 	return b;
 }
@@ -656,9 +672,9 @@ START_TEST(test_mismatched_private_and_public_are_refused)
 	size_t len[8], alen[8], n;
 	struct kbuf *a, *alt, *bad, *cenc;
 	struct ks_key *g, *cert;
-	const int ed_tail[] = { 0, 0, 1 };	/* other key's pk, sk */
-	const int ec_d[] = { 0, 0, 0, 1 };	/* other key's d */
-	const int rsa_pq[] = { 0, 0, 0, 1, 1, 1, 1 };	/* d iqmp p q */
+	const int ed_tail[] = { 0, 0, 1 };	      /* other key's pk, sk */
+	const int ec_d[] = { 0, 0, 0, 1 };	      /* other key's d */
+	const int rsa_pq[] = { 0, 0, 0, 1, 1, 1, 1 }; /* d iqmp p q */
 	uint8_t sk[64];
 
 	/* Ed25519: the public key inside sk must be the public key. */
@@ -796,7 +812,7 @@ START_TEST(test_refuses_dsa_security_key_and_unknown_types)
 {
 	static const uint8_t junk[] = { 0, 0, 0, 4, 'j', 'u', 'n', 'k' };
 	static const uint8_t nul_name[] = { 0, 0, 0, 13, 's', 's', 'h', '-',
-	    'e', 'd', '2', '5', '5', '1', '9', 0, 'x' };
+		'e', 'd', '2', '5', '5', '1', '9', 0, 'x' };
 	struct ks_key *k = NULL;
 	char *text;
 
@@ -811,13 +827,16 @@ START_TEST(test_refuses_dsa_security_key_and_unknown_types)
 	ck_assert_int_eq(blob_result("ssh-dss", junk, sizeof(junk)),
 	    KMES_ERR_KEY_UNSUPPORTED);
 	ck_assert_int_eq(blob_result("ssh-dss-cert-v01@openssh.com", junk,
-	    sizeof(junk)), KMES_ERR_KEY_UNSUPPORTED);
+			     sizeof(junk)),
+	    KMES_ERR_KEY_UNSUPPORTED);
 	ck_assert_int_eq(blob_result("sk-ssh-ed25519@openssh.com", junk,
-	    sizeof(junk)), KMES_ERR_KEY_UNSUPPORTED);
+			     sizeof(junk)),
+	    KMES_ERR_KEY_UNSUPPORTED);
 	ck_assert_int_eq(blob_result("sk-ecdsa-sha2-nistp256@openssh.com", junk,
-	    sizeof(junk)), KMES_ERR_KEY_UNSUPPORTED);
-	ck_assert_int_eq(blob_result(
-	    "sk-ssh-ed25519-cert-v01@openssh.com", junk, sizeof(junk)),
+			     sizeof(junk)),
+	    KMES_ERR_KEY_UNSUPPORTED);
+	ck_assert_int_eq(blob_result("sk-ssh-ed25519-cert-v01@openssh.com",
+			     junk, sizeof(junk)),
 	    KMES_ERR_KEY_UNSUPPORTED);
 	ck_assert_int_eq(blob_result("ssh-foo", junk, sizeof(junk)),
 	    KMES_ERR_KEY_TYPE_UNKNOWN);
@@ -867,21 +886,24 @@ START_TEST(test_malformed_public_keys_are_refused)
 	ck_assert_int_eq(kbuf_put_cstring(b, "nistp384"), 0);
 	ck_assert_int_eq(kbuf_put_string(b, q, qlen), 0);
 	ck_assert_int_ne(blob_result("ecdsa-sha2-nistp256", kbuf_ptr(b),
-	    kbuf_len(b)), 0);
+			     kbuf_len(b)),
+	    0);
 	kbuf_reset(b);
 	memcpy(pt, q, 65);
 	pt[64] ^= 1;
 	ck_assert_int_eq(kbuf_put_cstring(b, "nistp256"), 0);
 	ck_assert_int_eq(kbuf_put_string(b, pt, 65), 0);
 	ck_assert_int_eq(blob_result("ecdsa-sha2-nistp256", kbuf_ptr(b),
-	    kbuf_len(b)), KMES_ERR_KEY_INVALID);
+			     kbuf_len(b)),
+	    KMES_ERR_KEY_INVALID);
 	kbuf_reset(b);
 	pt[64] ^= 1;
-	pt[0] = 2 + (pt[64] & 1);	/* the same point, compressed */
+	pt[0] = 2 + (pt[64] & 1); /* the same point, compressed */
 	ck_assert_int_eq(kbuf_put_cstring(b, "nistp256"), 0);
 	ck_assert_int_eq(kbuf_put_string(b, pt, 33), 0);
 	ck_assert_int_eq(blob_result("ecdsa-sha2-nistp256", kbuf_ptr(b),
-	    kbuf_len(b)), KMES_ERR_KEY_INVALID);
+			     kbuf_len(b)),
+	    KMES_ERR_KEY_INVALID);
 	kbuf_free(b);
 	kbuf_free(v);
 
@@ -951,7 +973,8 @@ make_cert(const struct ks_key *subject, const struct ks_key *signer,
 	ck_assert_int_eq(kbuf_put_string(b, NULL, 0), 0);
 	ck_assert_int_eq(kbuf_put_string(b, ca_blob, ca_len), 0);
 	ck_assert_int_eq(ks_key_sign(signer, kbuf_ptr(b), kbuf_len(b),
-	    KS_SIGN_RSA_SHA2_512, sig), 0);
+			     KS_SIGN_RSA_SHA2_512, sig),
+	    0);
 	ck_assert_int_eq(kbuf_put_stringb(b, sig), 0);
 	kbuf_free(sig);
 	kbuf_free(v);
@@ -1056,8 +1079,7 @@ capture_ssh_add(const char *name, struct kbuf **adds, int max)
 	int ls, fd, n = 0, st;
 	pid_t pid;
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/agent.sock",
-	    tu_dir());
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/agent.sock", tu_dir());
 	unlink(sun.sun_path);
 	ls = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_ge(ls, 0);
@@ -1067,8 +1089,8 @@ capture_ssh_add(const char *name, struct kbuf **adds, int max)
 		setenv("SSH_AUTH_SOCK", sun.sun_path, 1);
 		if (chdir(tu_dir()) != 0)
 			_exit(127);
-		if ((fd = open("/dev/null", O_WRONLY)) < 0 ||
-		    dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		if ((fd = open("/dev/null", O_WRONLY)) < 0 || dup2(fd, 1) < 0 ||
+		    dup2(fd, 2) < 0)
 			_exit(127);
 		execlp("ssh-add", "ssh-add", name, (char *)NULL);
 		_exit(127);
@@ -1080,7 +1102,8 @@ capture_ssh_add(const char *name, struct kbuf **adds, int max)
 	fd = accept(ls, NULL, NULL);
 	ck_assert_int_ge(fd, 0);
 	while (read_full(fd, hdr, 4) == 0) {
-		len = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+		len = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 |
+		    hdr[3];
 		ck_assert_uint_gt(len, 0);
 		ck_assert_uint_lt(len, 256 * 1024);
 		body = malloc(len);
@@ -1090,7 +1113,8 @@ capture_ssh_add(const char *name, struct kbuf **adds, int max)
 		reply[4] = 5;
 		if (body[0] == 17 && n < max) {
 			adds[n] = kbuf_new();
-			ck_assert_int_eq(kbuf_put(adds[n], body + 1, len - 1), 0);
+			ck_assert_int_eq(kbuf_put(adds[n], body + 1, len - 1),
+			    0);
 			n++;
 			reply[4] = 6;
 		}
@@ -1174,8 +1198,8 @@ keyblob_suite(void)
 	tcase_add_test(tc, test_host_certificate_checks_name_time_and_ca_hash);
 	tcase_add_loop_test(tc,
 	    test_certificate_private_key_parses_signs_and_reencodes, 0, NPLAIN);
-	tcase_add_loop_test(tc, test_certificate_with_any_flipped_byte_is_refused,
-	    0, NPLAIN);
+	tcase_add_loop_test(tc,
+	    test_certificate_with_any_flipped_byte_is_refused, 0, NPLAIN);
 	tcase_add_test(tc, test_certificate_type_must_match_outer_type);
 	tcase_add_test(tc, test_crafted_certificates_are_checked);
 	suite_add_tcase(s, tc);
@@ -1200,26 +1224,29 @@ make_fixtures(void)
 
 	for (i = 0; i < NPLAIN; i++) {
 		if (tu_sh("ssh-keygen -q -N '' -C '%s key' %s -f %s "
-		    "</dev/null >/dev/null", plains[i].name, plains[i].keygen,
-		    plains[i].name) != 0 ||
-		    tu_sh("printf 'message for %s\\n' > msg-%s",
-		    plains[i].name, plains[i].name) != 0 ||
+			  "</dev/null >/dev/null",
+			plains[i].name, plains[i].keygen,
+			plains[i].name) != 0 ||
+		    tu_sh("printf 'message for %s\\n' > msg-%s", plains[i].name,
+			plains[i].name) != 0 ||
 		    tu_sh("ssh-keygen -Y sign -f %s -n file msg-%s "
-		    ">/dev/null 2>&1", plains[i].name, plains[i].name) != 0)
+			  ">/dev/null 2>&1",
+			plains[i].name, plains[i].name) != 0)
 			return -1;
 	}
-	if (tu_sh("ssh-keygen -q -N '' -t ed25519 -f ca-ed25519 </dev/null &&"
-	    "ssh-keygen -q -N '' -t ecdsa -b 384 -f ca-ecdsa </dev/null &&"
-	    "ssh-keygen -q -N '' -t rsa -b 2048 -f ca-rsa </dev/null") != 0)
+	if (tu_sh(
+		"ssh-keygen -q -N '' -t ed25519 -f ca-ed25519 </dev/null &&"
+		"ssh-keygen -q -N '' -t ecdsa -b 384 -f ca-ecdsa </dev/null &&"
+		"ssh-keygen -q -N '' -t rsa -b 2048 -f ca-rsa </dev/null") != 0)
 		return -1;
 	for (i = 0; i < NPLAIN; i++) {
 		if (tu_sh("ssh-keygen -q -s %s %s -V 20200101:20991231 %s.pub "
-		    ">/dev/null 2>&1", certs[i].ca, certs[i].args,
-		    plains[i].name) != 0)
+			  ">/dev/null 2>&1",
+			certs[i].ca, certs[i].args, plains[i].name) != 0)
 			return -1;
 	}
 	have_dsa = tu_sh("ssh-keygen -q -N '' -t dsa -f dsa </dev/null "
-	    ">/dev/null 2>&1") == 0;
+			 ">/dev/null 2>&1") == 0;
 	return 0;
 }
 

@@ -64,8 +64,7 @@ tu_private_blob(const char *name)
 	    kbuf_get_string_direct(file, NULL, NULL) != 0 ||
 	    kbuf_get_u32(file, NULL) != 0 ||
 	    kbuf_get_string_direct(file, NULL, NULL) != 0 ||
-	    kbuf_froms(file, &sec) != 0 ||
-	    kbuf_get_u32(sec, &check1) != 0 ||
+	    kbuf_froms(file, &sec) != 0 || kbuf_get_u32(sec, &check1) != 0 ||
 	    kbuf_get_u32(sec, &check2) != 0 || check1 != check2)
 		goto out;
 	start = kbuf_ptr(sec);
@@ -82,7 +81,7 @@ tu_private_blob(const char *name)
 		goto out;
 	ret = out;
 	out = NULL;
- out:
+out:
 	kbuf_free(out);
 	kbuf_free(sec);
 	kbuf_free(file);
@@ -109,19 +108,20 @@ tu_cert_private(const struct ks_key *cert, const struct kbuf *plain_priv)
 	size_t len;
 	int i, skip = 0, copy = 0;
 
-	if ((in = kbuf_from(kbuf_ptr(plain_priv), kbuf_len(plain_priv))) == NULL)
+	if ((in = kbuf_from(kbuf_ptr(plain_priv), kbuf_len(plain_priv))) ==
+	    NULL)
 		return NULL;
 	switch (ks_key_type(cert)) {
 	case KS_KEY_ED25519:
-		copy = 2;	/* pk, sk */
+		copy = 2; /* pk, sk */
 		break;
 	case KS_KEY_RSA:
-		skip = 2;	/* n, e */
-		copy = 4;	/* d, iqmp, p, q */
+		skip = 2; /* n, e */
+		copy = 4; /* d, iqmp, p, q */
 		break;
 	default:
-		skip = 2;	/* curve, Q */
-		copy = 1;	/* d */
+		skip = 2; /* curve, Q */
+		copy = 1; /* d */
 		break;
 	}
 	blob = ks_key_blob(cert, &len);
@@ -140,7 +140,7 @@ tu_cert_private(const struct ks_key *cert, const struct kbuf *plain_priv)
 	}
 	ret = out;
 	out = NULL;
- out:
+out:
 	kbuf_free(in);
 	kbuf_free(out);
 	return ret;

@@ -27,18 +27,21 @@ p11t_make_store(const char *name, const char *token_label, const char *pin,
 
 	ck_assert_int_eq(tu_crypto_init(), 0);
 	ck_assert_int_eq(tu_setup(name), 0);
-	snprintf(store_path, sizeof(store_path), "%s/store/keystore",
-	    tu_dir());
+	snprintf(store_path, sizeof(store_path), "%s/store/keystore", tu_dir());
 	ck_assert_int_eq(ks_store_create(store_path, token_label,
-	    (const uint8_t *)pin, strlen(pin), (const uint8_t *)so_pin,
-	    strlen(so_pin), &kdf), 0);
+			     (const uint8_t *)pin, strlen(pin),
+			     (const uint8_t *)so_pin, strlen(so_pin), &kdf),
+	    0);
 	ck_assert_int_eq(ks_store_open(store_path, &s), 0);
-	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)pin,
-	    strlen(pin), NULL), 0);
+	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)pin, strlen(pin),
+			     NULL),
+	    0);
 	for (i = 0; i < n; i++) {
 		ck_assert_int_eq(ks_key_generate(types[i], bits, &k), 0);
 		ck_assert_int_eq(ks_store_add_key(s, labels[i], k,
-		    KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE), 0);
+				     KS_REC_GENERATED |
+					 KS_REC_NEVER_EXTRACTABLE),
+		    0);
 		ks_key_free(k);
 		k = NULL;
 	}
@@ -85,6 +88,7 @@ p11t_open_session(int rw, const char *pin)
 	ck_assert_uint_eq(F->C_OpenSession(1, fl, NULL, NULL, &h), CKR_OK);
 	if (pin != NULL)
 		ck_assert_uint_eq(F->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)pin,
-		    strlen(pin)), CKR_OK);
+				      strlen(pin)),
+		    CKR_OK);
 	return h;
 }

@@ -29,8 +29,8 @@ static CK_FUNCTION_LIST_3_0 *F;
 static const char *store_path;
 static CK_BBOOL yes = CK_TRUE;
 
-static const uint8_t oid_p256[] = {
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+	0x03, 0x01, 0x07 };
 static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 static const uint8_t oid_p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -42,8 +42,8 @@ setup(void)
 	static const enum ks_key_type types[] = { KS_KEY_ECDSA_P256 };
 	static const char *const labels[] = { "pre" };
 
-	store_path = p11t_make_store("pkcs11-ckaid", "ckaid token", PIN,
-	    SO_PIN, types, labels, 1, 0);
+	store_path = p11t_make_store("pkcs11-ckaid", "ckaid token", PIN, SO_PIN,
+	    types, labels, 1, 0);
 	F = p11t_load();
 }
 
@@ -87,8 +87,7 @@ find_by(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type,
 
 /* The one object of class cls with this CKA_ID (asserts exactly one). */
 static CK_OBJECT_HANDLE
-find_id(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const void *id,
-    size_t len)
+find_id(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const void *id, size_t len)
 {
 	CK_OBJECT_HANDLE o;
 	CK_ULONG n;
@@ -126,37 +125,35 @@ gen_token(CK_SESSION_HANDLE h, const char *kind, const char *label,
 	if (strcmp(kind, "rsa") == 0) {
 		m.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
 		tpub[npub++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &bits,
-		    sizeof(bits) };
+			sizeof(bits) };
 	} else if (strcmp(kind, "ed") == 0) {
 		m.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
 		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
-		    (void *)oid_ed25519, sizeof(oid_ed25519) };
+			(void *)oid_ed25519, sizeof(oid_ed25519) };
 	} else if (strcmp(kind, "p256") == 0) {
-		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
-		    (void *)oid_p256, sizeof(oid_p256) };
+		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)oid_p256,
+			sizeof(oid_p256) };
 	} else if (strcmp(kind, "p384") == 0) {
-		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
-		    (void *)oid_p384, sizeof(oid_p384) };
+		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)oid_p384,
+			sizeof(oid_p384) };
 	} else {
-		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
-		    (void *)oid_p521, sizeof(oid_p521) };
+		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)oid_p521,
+			sizeof(oid_p521) };
 	}
 	tpub[npub++] = (CK_ATTRIBUTE){ CKA_TOKEN, &yes, 1 };
 	tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_TOKEN, &yes, 1 };
 	tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
-	    strlen(label) };
+		strlen(label) };
 	if (id != NULL) {
 		tpub[npub++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, len };
 		tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, len };
 	}
-	return F->C_GenerateKeyPair(h, &m, tpub, npub, tpriv, npriv, pub,
-	    priv);
+	return F->C_GenerateKeyPair(h, &m, tpub, npub, tpriv, npriv, pub, priv);
 }
 
 /* Signs with priv and verifies with pub through the module. */
 static void
-assert_signs(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE pub,
-    CK_OBJECT_HANDLE priv)
+assert_signs(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv)
 {
 	static CK_BYTE msg[] = "paired by CKA_ID";
 	CK_KEY_TYPE kt;
@@ -208,12 +205,13 @@ START_TEST(test_token_pairs_keep_ids_01_to_05_across_initialize)
 		id = (CK_BYTE)(i + 1);
 		snprintf(label, sizeof(label), "token-%s", kinds[i]);
 		ck_assert_msg(gen_token(h, kinds[i], label, &id, 1, &pub,
-		    &priv) == CKR_OK, "%s", kinds[i]);
-		ck_assert_uint_eq(get_bytes(h, priv, CKA_ID, got,
-		    sizeof(got)), 1);
+				  &priv) == CKR_OK,
+		    "%s", kinds[i]);
+		ck_assert_uint_eq(get_bytes(h, priv, CKA_ID, got, sizeof(got)),
+		    1);
 		ck_assert_uint_eq((CK_BYTE)got[0], id);
-		ck_assert_uint_eq(get_bytes(h, pub, CKA_ID, got,
-		    sizeof(got)), 1);
+		ck_assert_uint_eq(get_bytes(h, pub, CKA_ID, got, sizeof(got)),
+		    1);
 		ck_assert_uint_eq((CK_BYTE)got[0], id);
 	}
 	reinitialize();
@@ -248,23 +246,27 @@ START_TEST(test_token_pair_with_a_taken_id_is_refused)
 	CK_ULONG pre_len;
 	struct ks_store *s = NULL;
 
-	ck_assert_uint_eq(gen_token(h, "p256", "first", "\x01", 1, &pub,
-	    &priv), CKR_OK);
+	ck_assert_uint_eq(gen_token(h, "p256", "first", "\x01", 1, &pub, &priv),
+	    CKR_OK);
 	/* Another store key's ID: the code the session-key path uses. */
 	ck_assert_uint_eq(gen_token(h, "p256", "second", "\x01", 1, &pub,
-	    &priv), CKR_ATTRIBUTE_VALUE_INVALID);
+			      &priv),
+	    CKR_ATTRIBUTE_VALUE_INVALID);
 	/* A session key's ID. */
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, tpub, 2, tpriv, 1, &pub,
-	    &priv), CKR_OK);
+			      &priv),
+	    CKR_OK);
 	ck_assert_uint_eq(gen_token(h, "p256", "second", "sess", 4, &pub,
-	    &priv), CKR_ATTRIBUTE_VALUE_INVALID);
+			      &priv),
+	    CKR_ATTRIBUTE_VALUE_INVALID);
 	/* The ID the module derived for a key that was given none. */
 	pre = find_by(h, CKO_PRIVATE_KEY, CKA_LABEL, "pre", 3, &pre_len);
 	ck_assert_uint_eq(pre_len, 1);
 	pre_len = get_bytes(h, pre, CKA_ID, pre_id, sizeof(pre_id));
 	ck_assert_uint_eq(pre_len, 16);
-	ck_assert_uint_eq(gen_token(h, "p256", "second", pre_id, pre_len,
-	    &pub, &priv), CKR_ATTRIBUTE_VALUE_INVALID);
+	ck_assert_uint_eq(gen_token(h, "p256", "second", pre_id, pre_len, &pub,
+			      &priv),
+	    CKR_ATTRIBUTE_VALUE_INVALID);
 	ck_assert_int_eq(ks_store_open(store_path, &s), 0);
 	ck_assert_uint_eq(ks_store_count(s), 2);
 	ck_assert_int_eq(ks_store_find(s, "second"), -1);
@@ -302,8 +304,8 @@ START_TEST(test_set_attribute_value_of_id_and_label_persists)
 	CK_OBJECT_HANDLE pub, priv, opub, opriv;
 	CK_ATTRIBUTE set_id = { CKA_ID, "\x0a\x0b", 2 };
 	CK_ATTRIBUTE set_label = { CKA_LABEL, "renamed", 7 };
-	CK_ATTRIBUTE set_both[] = {
-		{ CKA_ID, "\x0c", 1 }, { CKA_LABEL, "again", 5 } };
+	CK_ATTRIBUTE set_both[] = { { CKA_ID, "\x0c", 1 },
+		{ CKA_LABEL, "again", 5 } };
 	CK_ATTRIBUTE set_taken = { CKA_ID, "\x07", 1 };
 	CK_ATTRIBUTE set_sign = { CKA_SIGN, &yes, 1 };
 	CK_ATTRIBUTE set_odd = { CKA_VENDOR_DEFINED | 0x4242, "x", 1 };
@@ -320,16 +322,16 @@ START_TEST(test_set_attribute_value_of_id_and_label_persists)
 	ck_assert_uint_eq(F->C_SetAttributeValue(h, pub, &set_id, 1),
 	    CKR_USER_NOT_LOGGED_IN);
 	ck_assert_uint_eq(F->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 	priv = find_by(h, CKO_PRIVATE_KEY, CKA_LABEL, "pre", 3, &n);
 	ck_assert_uint_eq(gen_token(h, "p256", "other", "\x07", 1, &opub,
-	    &opriv), CKR_OK);
+			      &opriv),
+	    CKR_OK);
 
 	/* As NSS does after keygen: set CKA_ID on each half. */
-	ck_assert_uint_eq(F->C_SetAttributeValue(h, priv, &set_id, 1),
-	    CKR_OK);
-	ck_assert_uint_eq(F->C_SetAttributeValue(h, pub, &set_id, 1),
-	    CKR_OK);
+	ck_assert_uint_eq(F->C_SetAttributeValue(h, priv, &set_id, 1), CKR_OK);
+	ck_assert_uint_eq(F->C_SetAttributeValue(h, pub, &set_id, 1), CKR_OK);
 	/* The handles stay; both halves show the new ID. */
 	ck_assert_uint_eq(find_id(h, CKO_PRIVATE_KEY, "\x0a\x0b", 2), priv);
 	ck_assert_uint_eq(find_id(h, CKO_PUBLIC_KEY, "\x0a\x0b", 2), pub);
@@ -363,8 +365,7 @@ START_TEST(test_set_attribute_value_of_id_and_label_persists)
 	ck_assert_str_eq(got, "renamed");
 	assert_signs(h, pub, priv);
 	/* Both at once. */
-	ck_assert_uint_eq(F->C_SetAttributeValue(h, priv, set_both, 2),
-	    CKR_OK);
+	ck_assert_uint_eq(F->C_SetAttributeValue(h, priv, set_both, 2), CKR_OK);
 	reinitialize();
 	h = open_session(0, 1);
 	priv = find_id(h, CKO_PRIVATE_KEY, "\x0c", 1);
@@ -378,20 +379,20 @@ START_TEST(test_session_key_id_changes_in_memory_only)
 {
 	CK_SESSION_HANDLE h = open_session(0, 0);
 	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
-	CK_ATTRIBUTE tpub[] = {
-		{ CKA_EC_PARAMS, (void *)oid_p256, sizeof(oid_p256) } };
+	CK_ATTRIBUTE tpub[] = { { CKA_EC_PARAMS, (void *)oid_p256,
+	    sizeof(oid_p256) } };
 	CK_BBOOL no = CK_FALSE;
-	CK_ATTRIBUTE tpriv[] = {
-		{ CKA_SIGN, &yes, 1 }, { CKA_PRIVATE, &no, 1 } };
+	CK_ATTRIBUTE tpriv[] = { { CKA_SIGN, &yes, 1 },
+		{ CKA_PRIVATE, &no, 1 } };
 	CK_ATTRIBUTE set_id = { CKA_ID, "\x21", 1 };
 	CK_OBJECT_HANDLE pub, priv;
 	struct ks_store *s = NULL;
 
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, tpub, 1, tpriv, 2, &pub,
-	    &priv), CKR_OK);
-	/* A session object may change in a read-only session. */
-	ck_assert_uint_eq(F->C_SetAttributeValue(h, priv, &set_id, 1),
+			      &priv),
 	    CKR_OK);
+	/* A session object may change in a read-only session. */
+	ck_assert_uint_eq(F->C_SetAttributeValue(h, priv, &set_id, 1), CKR_OK);
 	ck_assert_uint_eq(find_id(h, CKO_PRIVATE_KEY, "\x21", 1), priv);
 	ck_assert_int_eq(ks_store_open(store_path, &s), 0);
 	ck_assert_uint_eq(ks_store_count(s), 1);

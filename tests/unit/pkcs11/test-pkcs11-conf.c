@@ -37,9 +37,8 @@ static const char *const labels[] = { "rsa", "p256", "p384", "p521", "ed" };
 static void
 setup(void)
 {
-	static const enum ks_key_type types[] = {
-		KS_KEY_RSA, KS_KEY_ECDSA_P256, KS_KEY_ECDSA_P384,
-		KS_KEY_ECDSA_P521, KS_KEY_ED25519 };
+	static const enum ks_key_type types[] = { KS_KEY_RSA, KS_KEY_ECDSA_P256,
+		KS_KEY_ECDSA_P384, KS_KEY_ECDSA_P521, KS_KEY_ED25519 };
 
 	store_path = p11t_make_store("pkcs11-conf", "conf token", PIN, SO_PIN,
 	    types, labels, NKEYS, 2048);
@@ -84,12 +83,11 @@ find(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const char *label)
  * valid session must then get CKR_ARGUMENTS_BAD (a function without
  * pointers has no bad arguments and is not called on a good session).
  */
-#define ZC(fn, ...)							\
-static CK_RV								\
-z_##fn(CK_SESSION_HANDLE h)						\
-{									\
-	return F->C_##fn(__VA_ARGS__);					\
-}
+#define ZC(fn, ...) \
+	static CK_RV z_##fn(CK_SESSION_HANDLE h) \
+	{ \
+		return F->C_##fn(__VA_ARGS__); \
+	}
 ZC(CloseSession, h)
 ZC(GetSessionInfo, h, NULL)
 ZC(GetOperationState, h, NULL, NULL)
@@ -171,34 +169,84 @@ static const struct {
 	CK_RV (*call)(CK_SESSION_HANDLE);
 	int has_args;
 } session_fns[] = {
-#define S(fn, args) { #fn, z_##fn, args }
-	S(CloseSession, 0), S(GetSessionInfo, 1), S(GetOperationState, 1),
-	S(SetOperationState, 1), S(Login, 1), S(LoginUser, 1), S(Logout, 0),
-	S(SessionCancel, 0), S(CreateObject, 1), S(CopyObject, 1),
-	S(DestroyObject, 0), S(GetObjectSize, 1), S(GetAttributeValue, 1),
-	S(SetAttributeValue, 1), S(FindObjectsInit, 1), S(FindObjects, 1),
-	S(FindObjectsFinal, 0), S(EncryptInit, 1), S(Encrypt, 1),
-	S(EncryptUpdate, 1), S(EncryptFinal, 1), S(DecryptInit, 1),
-	S(Decrypt, 1), S(DecryptUpdate, 1), S(DecryptFinal, 1),
-	S(DigestInit, 1), S(Digest, 1), S(DigestUpdate, 1), S(DigestKey, 0),
-	S(DigestFinal, 1), S(SignInit, 1), S(Sign, 1), S(SignUpdate, 1),
-	S(SignFinal, 1), S(SignRecoverInit, 1), S(SignRecover, 1),
-	S(VerifyInit, 1), S(Verify, 1), S(VerifyUpdate, 1), S(VerifyFinal, 1),
-	S(VerifyRecoverInit, 1), S(VerifyRecover, 1),
-	S(DigestEncryptUpdate, 1), S(DecryptDigestUpdate, 1),
-	S(SignEncryptUpdate, 1), S(DecryptVerifyUpdate, 1),
-	S(GenerateKey, 1), S(GenerateKeyPair, 1), S(WrapKey, 1),
-	S(UnwrapKey, 1), S(DeriveKey, 1), S(SeedRandom, 1),
-	S(GenerateRandom, 1), S(GetFunctionStatus, 0), S(CancelFunction, 0),
-	S(MessageEncryptInit, 1), S(EncryptMessage, 1),
-	S(EncryptMessageBegin, 1), S(EncryptMessageNext, 1),
-	S(MessageEncryptFinal, 0), S(MessageDecryptInit, 1),
-	S(DecryptMessage, 1), S(DecryptMessageBegin, 1),
-	S(DecryptMessageNext, 1), S(MessageDecryptFinal, 0),
-	S(MessageSignInit, 1), S(SignMessage, 1), S(SignMessageBegin, 1),
-	S(SignMessageNext, 1), S(MessageSignFinal, 0),
-	S(MessageVerifyInit, 1), S(VerifyMessage, 1),
-	S(VerifyMessageBegin, 1), S(VerifyMessageNext, 1),
+#define S(fn, args) \
+	{ \
+#fn, z_##fn, args \
+	}
+	S(CloseSession, 0),
+	S(GetSessionInfo, 1),
+	S(GetOperationState, 1),
+	S(SetOperationState, 1),
+	S(Login, 1),
+	S(LoginUser, 1),
+	S(Logout, 0),
+	S(SessionCancel, 0),
+	S(CreateObject, 1),
+	S(CopyObject, 1),
+	S(DestroyObject, 0),
+	S(GetObjectSize, 1),
+	S(GetAttributeValue, 1),
+	S(SetAttributeValue, 1),
+	S(FindObjectsInit, 1),
+	S(FindObjects, 1),
+	S(FindObjectsFinal, 0),
+	S(EncryptInit, 1),
+	S(Encrypt, 1),
+	S(EncryptUpdate, 1),
+	S(EncryptFinal, 1),
+	S(DecryptInit, 1),
+	S(Decrypt, 1),
+	S(DecryptUpdate, 1),
+	S(DecryptFinal, 1),
+	S(DigestInit, 1),
+	S(Digest, 1),
+	S(DigestUpdate, 1),
+	S(DigestKey, 0),
+	S(DigestFinal, 1),
+	S(SignInit, 1),
+	S(Sign, 1),
+	S(SignUpdate, 1),
+	S(SignFinal, 1),
+	S(SignRecoverInit, 1),
+	S(SignRecover, 1),
+	S(VerifyInit, 1),
+	S(Verify, 1),
+	S(VerifyUpdate, 1),
+	S(VerifyFinal, 1),
+	S(VerifyRecoverInit, 1),
+	S(VerifyRecover, 1),
+	S(DigestEncryptUpdate, 1),
+	S(DecryptDigestUpdate, 1),
+	S(SignEncryptUpdate, 1),
+	S(DecryptVerifyUpdate, 1),
+	S(GenerateKey, 1),
+	S(GenerateKeyPair, 1),
+	S(WrapKey, 1),
+	S(UnwrapKey, 1),
+	S(DeriveKey, 1),
+	S(SeedRandom, 1),
+	S(GenerateRandom, 1),
+	S(GetFunctionStatus, 0),
+	S(CancelFunction, 0),
+	S(MessageEncryptInit, 1),
+	S(EncryptMessage, 1),
+	S(EncryptMessageBegin, 1),
+	S(EncryptMessageNext, 1),
+	S(MessageEncryptFinal, 0),
+	S(MessageDecryptInit, 1),
+	S(DecryptMessage, 1),
+	S(DecryptMessageBegin, 1),
+	S(DecryptMessageNext, 1),
+	S(MessageDecryptFinal, 0),
+	S(MessageSignInit, 1),
+	S(SignMessage, 1),
+	S(SignMessageBegin, 1),
+	S(SignMessageNext, 1),
+	S(MessageSignFinal, 0),
+	S(MessageVerifyInit, 1),
+	S(VerifyMessage, 1),
+	S(VerifyMessageBegin, 1),
+	S(VerifyMessageNext, 1),
 	S(MessageVerifyFinal, 0),
 #undef S
 };
@@ -235,10 +283,12 @@ START_TEST(test_uninitialized_comes_before_every_other_error)
 	ck_assert_uint_eq(F->C_Finalize(NULL), CKR_OK);
 	for (i = 0; i < NSESSION_FNS; i++)
 		ck_assert_msg(session_fns[i].call(BAD_SESSION) ==
-		    CKR_CRYPTOKI_NOT_INITIALIZED, "C_%s", session_fns[i].name);
+			CKR_CRYPTOKI_NOT_INITIALIZED,
+		    "C_%s", session_fns[i].name);
 	for (i = 0; i < NSLOT_FNS; i++)
 		ck_assert_msg(slot_fns[i].call(BAD_SLOT) ==
-		    CKR_CRYPTOKI_NOT_INITIALIZED, "C_%s", slot_fns[i].name);
+			CKR_CRYPTOKI_NOT_INITIALIZED,
+		    "C_%s", slot_fns[i].name);
 	ck_assert_uint_eq(F->C_GetInfo(NULL), CKR_CRYPTOKI_NOT_INITIALIZED);
 	ck_assert_uint_eq(F->C_GetSlotList(0, NULL, NULL),
 	    CKR_CRYPTOKI_NOT_INITIALIZED);
@@ -258,13 +308,15 @@ START_TEST(test_session_handle_comes_before_arguments)
 	(void)open_session(0, 0);
 	for (i = 0; i < NSESSION_FNS; i++)
 		ck_assert_msg(session_fns[i].call(BAD_SESSION) ==
-		    CKR_SESSION_HANDLE_INVALID, "C_%s", session_fns[i].name);
+			CKR_SESSION_HANDLE_INVALID,
+		    "C_%s", session_fns[i].name);
 	for (i = 0; i < NSLOT_FNS; i++)
 		ck_assert_msg(slot_fns[i].call(BAD_SLOT) == CKR_SLOT_ID_INVALID,
 		    "C_%s", slot_fns[i].name);
 	/* C_LoginUser's user name is an argument, checked after. */
 	ck_assert_uint_eq(F->C_LoginUser(BAD_SESSION, CKU_USER,
-	    (CK_UTF8CHAR_PTR)PIN, strlen(PIN), (CK_UTF8CHAR_PTR)"x", 1),
+			      (CK_UTF8CHAR_PTR)PIN, strlen(PIN),
+			      (CK_UTF8CHAR_PTR) "x", 1),
 	    CKR_SESSION_HANDLE_INVALID);
 }
 END_TEST
@@ -333,7 +385,7 @@ START_TEST(test_unsupported_functions_answer_after_the_checks)
 	ck_assert_uint_eq(F->C_GetOperationState(h, NULL, &len),
 	    CKR_FUNCTION_NOT_SUPPORTED);
 	ck_assert_uint_eq(F->C_InitToken(1, (CK_UTF8CHAR_PTR)SO_PIN,
-	    strlen(SO_PIN), (CK_UTF8CHAR_PTR)"label"),
+			      strlen(SO_PIN), (CK_UTF8CHAR_PTR) "label"),
 	    CKR_FUNCTION_NOT_SUPPORTED);
 	ck_assert_uint_eq(F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL),
 	    CKR_FUNCTION_NOT_SUPPORTED);
@@ -358,13 +410,16 @@ START_TEST(test_generate_key_pair_checks_templates_before_session_state)
 
 	/* pkcs11test GenerateKeyPairInvalid, in a read-only session. */
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, NULL, 1, t, 1, &pub,
-	    &priv), CKR_ARGUMENTS_BAD);
+			      &priv),
+	    CKR_ARGUMENTS_BAD);
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, t, 1, NULL, 1, &pub,
-	    &priv), CKR_ARGUMENTS_BAD);
-	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, t, 1, t, 1, NULL,
-	    &priv), CKR_ARGUMENTS_BAD);
+			      &priv),
+	    CKR_ARGUMENTS_BAD);
+	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, t, 1, t, 1, NULL, &priv),
+	    CKR_ARGUMENTS_BAD);
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, NULL, t, 1, t, 1, &pub,
-	    &priv), CKR_ARGUMENTS_BAD);
+			      &priv),
+	    CKR_ARGUMENTS_BAD);
 }
 END_TEST
 
@@ -375,9 +430,9 @@ static CK_RSA_PKCS_PSS_PARAMS pss384 = { CKM_SHA384, CKG_MGF1_SHA384, 48 };
 static CK_RSA_PKCS_PSS_PARAMS pss512 = { CKM_SHA512, CKG_MGF1_SHA512, 0 };
 
 /* A DigestInfo (SHA-256 of nothing in particular) for raw CKM_RSA_PKCS. */
-static CK_BYTE digest_info[19 + 32] = {
-	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20, 1, 2, 3 };
+static CK_BYTE digest_info[19 + 32] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09,
+	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+	0x20, 1, 2, 3 };
 static CK_BYTE hash32[32] = { 9, 8, 7, 6, 5 };
 static CK_BYTE hash48[48] = { 4, 4, 4 };
 static CK_BYTE message[300] = "the message every mechanism signs";
@@ -387,7 +442,7 @@ static const struct {
 	CK_MECHANISM_TYPE mech;
 	void *param;
 	CK_ULONG param_len;
-	CK_BYTE *data;		/* what the mechanism takes */
+	CK_BYTE *data; /* what the mechanism takes */
 	CK_ULONG len;
 } verify_cases[] = {
 	{ "rsa", CKM_RSA_PKCS, NULL, 0, digest_info, sizeof(digest_info) },
@@ -414,35 +469,36 @@ static const struct {
 
 /* Signs case i's data with priv; returns the signature length. */
 static CK_ULONG
-sign_case(CK_SESSION_HANDLE h, size_t i, CK_OBJECT_HANDLE priv,
-    CK_BYTE *sig, CK_ULONG size)
+sign_case(CK_SESSION_HANDLE h, size_t i, CK_OBJECT_HANDLE priv, CK_BYTE *sig,
+    CK_ULONG size)
 {
 	CK_MECHANISM m = { verify_cases[i].mech, verify_cases[i].param,
-	    verify_cases[i].param_len };
+		verify_cases[i].param_len };
 	CK_ULONG len = size;
 
 	ck_assert_uint_eq(F->C_SignInit(h, &m, priv), CKR_OK);
 	ck_assert_uint_eq(F->C_Sign(h, verify_cases[i].data,
-	    verify_cases[i].len, sig, &len), CKR_OK);
+			      verify_cases[i].len, sig, &len),
+	    CKR_OK);
 	return len;
 }
 
 static CK_RV
-verify_case(CK_SESSION_HANDLE h, size_t i, CK_OBJECT_HANDLE pub,
-    CK_BYTE *sig, CK_ULONG len, int parts)
+verify_case(CK_SESSION_HANDLE h, size_t i, CK_OBJECT_HANDLE pub, CK_BYTE *sig,
+    CK_ULONG len, int parts)
 {
 	CK_MECHANISM m = { verify_cases[i].mech, verify_cases[i].param,
-	    verify_cases[i].param_len };
+		verify_cases[i].param_len };
 	CK_ULONG half = verify_cases[i].len / 2;
 	CK_RV rv;
 
 	ck_assert_uint_eq(F->C_VerifyInit(h, &m, pub), CKR_OK);
 	if (!parts)
-		return F->C_Verify(h, verify_cases[i].data,
-		    verify_cases[i].len, sig, len);
-	if ((rv = F->C_VerifyUpdate(h, verify_cases[i].data, half)) !=
-	    CKR_OK || (rv = F->C_VerifyUpdate(h, verify_cases[i].data + half,
-	    verify_cases[i].len - half)) != CKR_OK)
+		return F->C_Verify(h, verify_cases[i].data, verify_cases[i].len,
+		    sig, len);
+	if ((rv = F->C_VerifyUpdate(h, verify_cases[i].data, half)) != CKR_OK ||
+	    (rv = F->C_VerifyUpdate(h, verify_cases[i].data + half,
+		 verify_cases[i].len - half)) != CKR_OK)
 		return rv;
 	return F->C_VerifyFinal(h, sig, len);
 }
@@ -455,14 +511,19 @@ START_TEST(test_verify_accepts_each_mechanisms_signature)
 	size_t i;
 
 	for (i = 0; i < NVERIFY_CASES; i++) {
-		len = sign_case(h, i, find(h, CKO_PRIVATE_KEY,
-		    verify_cases[i].label), sig, sizeof(sig));
-		ck_assert_msg(verify_case(h, i, find(h, CKO_PUBLIC_KEY,
-		    verify_cases[i].label), sig, len, 0) == CKR_OK,
+		len = sign_case(h, i,
+		    find(h, CKO_PRIVATE_KEY, verify_cases[i].label), sig,
+		    sizeof(sig));
+		ck_assert_msg(verify_case(h, i,
+				  find(h, CKO_PUBLIC_KEY,
+				      verify_cases[i].label),
+				  sig, len, 0) == CKR_OK,
 		    "case %zu (mechanism 0x%lx)", i,
 		    (unsigned long)verify_cases[i].mech);
-		ck_assert_msg(verify_case(h, i, find(h, CKO_PUBLIC_KEY,
-		    verify_cases[i].label), sig, len, 1) == CKR_OK,
+		ck_assert_msg(verify_case(h, i,
+				  find(h, CKO_PUBLIC_KEY,
+				      verify_cases[i].label),
+				  sig, len, 1) == CKR_OK,
 		    "case %zu in parts", i);
 	}
 }
@@ -479,8 +540,9 @@ START_TEST(test_verify_refuses_a_flipped_bit_and_a_wrong_length)
 
 	for (i = 0; i < NVERIFY_CASES; i++) {
 		pub = find(h, CKO_PUBLIC_KEY, verify_cases[i].label);
-		len = sign_case(h, i, find(h, CKO_PRIVATE_KEY,
-		    verify_cases[i].label), sig, sizeof(sig));
+		len = sign_case(h, i,
+		    find(h, CKO_PRIVATE_KEY, verify_cases[i].label), sig,
+		    sizeof(sig));
 		/* First, middle and last byte: each bit counts. */
 		for (bit = 0; bit < 3; bit++) {
 			size_t at = bit == 0 ? 0 : bit == 1 ? len / 2 : len - 1;
@@ -540,7 +602,8 @@ START_TEST(test_verify_needs_no_login_and_only_the_public_object)
 		    CKR_OK);
 		ck_assert(mi.flags & CKF_VERIFY);
 		ck_assert_uint_eq(F->C_GetMechanismInfo(1,
-		    CKM_SHA512_RSA_PKCS_PSS, &mi), CKR_OK);
+				      CKM_SHA512_RSA_PKCS_PSS, &mi),
+		    CKR_OK);
 		ck_assert(mi.flags & CKF_VERIFY);
 	}
 }
@@ -549,8 +612,8 @@ END_TEST
 /* --------------------------------------------------------- session keys */
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-static const uint8_t oid_p256[] = {
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+	0x03, 0x01, 0x07 };
 static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 static const uint8_t oid_p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -572,33 +635,33 @@ gen_session(CK_SESSION_HANDLE h, const char *kind, const char *label,
 	if (strcmp(kind, "rsa") == 0) {
 		m.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
 		tpub[npub++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &bits,
-		    sizeof(bits) };
+			sizeof(bits) };
 	} else if (strcmp(kind, "ed") == 0) {
 		m.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
 		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
-		    (void *)oid_ed25519, sizeof(oid_ed25519) };
+			(void *)oid_ed25519, sizeof(oid_ed25519) };
 	} else
 		tpub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
-		    strcmp(kind, "p256") == 0 ? (void *)oid_p256 :
-		    strcmp(kind, "p384") == 0 ? (void *)oid_p384 :
-		    (void *)oid_p521,
-		    strcmp(kind, "p256") == 0 ? sizeof(oid_p256) :
-		    strcmp(kind, "p384") == 0 ? sizeof(oid_p384) :
-		    sizeof(oid_p521) };
+			strcmp(kind, "p256") == 0     ? (void *)oid_p256 :
+			    strcmp(kind, "p384") == 0 ? (void *)oid_p384 :
+							(void *)oid_p521,
+			strcmp(kind, "p256") == 0     ? sizeof(oid_p256) :
+			    strcmp(kind, "p384") == 0 ? sizeof(oid_p384) :
+							sizeof(oid_p521) };
 	if (label != NULL) {
 		tpub[npub++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
-		    strlen(label) };
+			strlen(label) };
 		tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
-		    strlen(label) };
+			strlen(label) };
 	}
 	if (id != NULL) {
 		tpub[npub++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, strlen(id) };
 		tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id,
-		    strlen(id) };
+			strlen(id) };
 	}
 	if (priv >= 0)
-		tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_PRIVATE,
-		    priv ? &yes : &no, 1 };
+		tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_PRIVATE, priv ? &yes : &no,
+			1 };
 	tpriv[npriv++] = (CK_ATTRIBUTE){ CKA_SIGN, &yes, 1 };
 	return F->C_GenerateKeyPair(h, &m, tpub, npub, tpriv, npriv, pub,
 	    priv_h);
@@ -616,8 +679,8 @@ get_bool(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type)
 
 /* Signs and verifies one message with the pair; returns C_Verify's CKR. */
 static CK_RV
-sign_verify(CK_SESSION_HANDLE h, CK_MECHANISM_TYPE mech,
-    CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv)
+sign_verify(CK_SESSION_HANDLE h, CK_MECHANISM_TYPE mech, CK_OBJECT_HANDLE pub,
+    CK_OBJECT_HANDLE priv)
 {
 	CK_MECHANISM m = { mech, NULL, 0 };
 	CK_BYTE sig[512];
@@ -650,8 +713,10 @@ START_TEST(test_session_pairs_for_every_mechanism_in_a_read_only_session)
 		const char *kind;
 		CK_MECHANISM_TYPE mech;
 	} kinds[] = {
-		{ "rsa", CKM_SHA256_RSA_PKCS }, { "p256", CKM_ECDSA_SHA256 },
-		{ "p384", CKM_ECDSA_SHA384 }, { "p521", CKM_ECDSA_SHA512 },
+		{ "rsa", CKM_SHA256_RSA_PKCS },
+		{ "p256", CKM_ECDSA_SHA256 },
+		{ "p384", CKM_ECDSA_SHA384 },
+		{ "p521", CKM_ECDSA_SHA512 },
 		{ "ed", CKM_EDDSA },
 	};
 	CK_SESSION_HANDLE h = open_session(0, 0);
@@ -671,7 +736,8 @@ START_TEST(test_session_pairs_for_every_mechanism_in_a_read_only_session)
 		before = ks_crypto_secure_used();
 		/* Public-only use: no login, a read-only session. */
 		ck_assert_uint_eq(gen_session(h, kinds[i].kind, label, id, 0,
-		    &pub, &priv), CKR_OK);
+				      &pub, &priv),
+		    CKR_OK);
 		after = ks_crypto_secure_used();
 		/* The private key went to the locked heap. */
 		ck_assert_uint_gt(after, before);
@@ -682,7 +748,8 @@ START_TEST(test_session_pairs_for_every_mechanism_in_a_read_only_session)
 		ck_assert_uint_eq(find(h, CKO_PRIVATE_KEY, label), priv);
 		ck_assert_uint_eq(find(h, CKO_PUBLIC_KEY, label), pub);
 		ck_assert_msg(sign_verify(h, kinds[i].mech, pub, priv) ==
-		    CKR_OK, "%s", kinds[i].kind);
+			CKR_OK,
+		    "%s", kinds[i].kind);
 	}
 	/* Nothing was written: the store file is byte for byte the same. */
 	ck_assert(store_bytes_equal(store, store_len));
@@ -704,7 +771,8 @@ START_TEST(test_session_pair_keeps_the_callers_id_and_label)
 	char lab[32];
 
 	ck_assert_uint_eq(gen_session(h, "p256", "kept", "\x01\x02", 0, &pub,
-	    &priv), CKR_OK);
+			      &priv),
+	    CKR_OK);
 	a[1].pValue = lab;
 	a[1].ulValueLen = sizeof(lab);
 	ck_assert_uint_eq(F->C_GetAttributeValue(h, priv, a, 2), CKR_OK);
@@ -717,7 +785,8 @@ START_TEST(test_session_pair_keeps_the_callers_id_and_label)
 	ck_assert_uint_eq(a[0].ulValueLen, 2);
 	/* An ID another key has: CKR_ATTRIBUTE_VALUE_INVALID. */
 	ck_assert_uint_eq(gen_session(h, "p256", "other", "\x01\x02", 0, &p2,
-	    &q2), CKR_ATTRIBUTE_VALUE_INVALID);
+			      &q2),
+	    CKR_ATTRIBUTE_VALUE_INVALID);
 	/* No label, no ID: an empty label and the derived 16-byte ID. */
 	ck_assert_uint_eq(gen_session(h, "ed", NULL, NULL, 0, &p2, &q2),
 	    CKR_OK);
@@ -746,12 +815,15 @@ START_TEST(test_session_pair_templates_that_disagree_are_refused)
 
 	memset(long_id, 7, sizeof(long_id));
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 3, priv, 2, &hp,
-	    &hq), CKR_TEMPLATE_INCONSISTENT);
+			      &hq),
+	    CKR_TEMPLATE_INCONSISTENT);
 	/* One half a record, the other a session object. */
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 3, priv_token, 1,
-	    &hp, &hq), CKR_TEMPLATE_INCONSISTENT);
-	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 1, priv_long, 1,
-	    &hp, &hq), CKR_ATTRIBUTE_VALUE_INVALID);
+			      &hp, &hq),
+	    CKR_TEMPLATE_INCONSISTENT);
+	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 1, priv_long, 1, &hp,
+			      &hq),
+	    CKR_ATTRIBUTE_VALUE_INVALID);
 }
 END_TEST
 
@@ -764,13 +836,17 @@ START_TEST(test_private_session_pair_needs_login_and_goes_at_logout)
 
 	/* CKA_PRIVATE is true by default on the private half. */
 	ck_assert_uint_eq(gen_session(h, "p384", "secret", NULL, -1, &pub,
-	    &priv), CKR_USER_NOT_LOGGED_IN);
+			      &priv),
+	    CKR_USER_NOT_LOGGED_IN);
 	ck_assert_uint_eq(gen_session(h, "p384", "secret", NULL, 1, &pub,
-	    &priv), CKR_USER_NOT_LOGGED_IN);
+			      &priv),
+	    CKR_USER_NOT_LOGGED_IN);
 	ck_assert_uint_eq(F->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 	ck_assert_uint_eq(gen_session(h, "p384", "secret", NULL, -1, &pub,
-	    &priv), CKR_OK);
+			      &priv),
+	    CKR_OK);
 	ck_assert_uint_eq(get_bool(h, priv, CKA_PRIVATE), CK_TRUE);
 	ck_assert_uint_eq(sign_verify(h, CKM_ECDSA_SHA384, pub, priv), CKR_OK);
 	ck_assert_uint_eq(F->C_Logout(h), CKR_OK);
@@ -778,7 +854,8 @@ START_TEST(test_private_session_pair_needs_login_and_goes_at_logout)
 	ck_assert_uint_eq(F->C_GetAttributeValue(h, priv, &a, 1),
 	    CKR_OBJECT_HANDLE_INVALID);
 	ck_assert_uint_eq(F->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 	ck_assert_uint_eq(F->C_GetAttributeValue(h, priv, &a, 1),
 	    CKR_OBJECT_HANDLE_INVALID);
 	ck_assert_uint_eq(find(h, CKO_PRIVATE_KEY, "secret"), 0);
@@ -797,7 +874,8 @@ START_TEST(test_session_pair_goes_with_its_session_and_is_wiped)
 
 	before = ks_crypto_secure_used();
 	ck_assert_uint_eq(gen_session(a, "rsa", "short-lived", NULL, 0, &pub,
-	    &priv), CKR_OK);
+			      &priv),
+	    CKR_OK);
 	/* Visible to the application's other sessions while it lives. */
 	ck_assert_uint_eq(find(b, CKO_PRIVATE_KEY, "short-lived"), priv);
 	ck_assert_uint_eq(sign_verify(b, CKM_SHA256_RSA_PKCS, pub, priv),
@@ -835,8 +913,8 @@ START_TEST(test_session_pair_halves_are_destroyed_one_by_one)
 	CK_BBOOL v;
 	CK_ATTRIBUTE a = { CKA_SIGN, &v, sizeof(v) };
 
-	ck_assert_uint_eq(gen_session(h, "ed", "halves", NULL, 0, &pub,
-	    &priv), CKR_OK);
+	ck_assert_uint_eq(gen_session(h, "ed", "halves", NULL, 0, &pub, &priv),
+	    CKR_OK);
 	/* As pkcs11test's KeyPair does: the public half, then the private. */
 	ck_assert_uint_eq(F->C_DestroyObject(h, pub), CKR_OK);
 	ck_assert_uint_eq(find(h, CKO_PUBLIC_KEY, "halves"), 0);
@@ -858,7 +936,8 @@ START_TEST(test_session_pairs_are_capped)
 
 	for (i = 0; i < P11_MAX_SESSION_KEYS_TEST; i++)
 		ck_assert_uint_eq(gen_session(h, "ed", NULL, NULL, 0, &pub,
-		    &priv), CKR_OK);
+				      &priv),
+		    CKR_OK);
 	/* An application looping on C_GenerateKeyPair fills no heap. */
 	ck_assert_uint_eq(gen_session(h, "ed", NULL, NULL, 0, &pub, &priv),
 	    CKR_DEVICE_MEMORY);
@@ -874,15 +953,19 @@ START_TEST(test_so_login_is_refused_after_the_spec_checks)
 	CK_SESSION_HANDLE ro = open_session(0, 0), rw = open_session(1, 0);
 
 	ck_assert_uint_eq(F->C_Login(rw, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN,
-	    strlen(SO_PIN)), CKR_SESSION_READ_ONLY_EXISTS);
+			      strlen(SO_PIN)),
+	    CKR_SESSION_READ_ONLY_EXISTS);
 	ck_assert_uint_eq(F->C_CloseSession(ro), CKR_OK);
 	/* By design: the store's SO PIN only unblocks (kmes-keytool). */
 	ck_assert_uint_eq(F->C_Login(rw, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN,
-	    strlen(SO_PIN)), CKR_USER_TYPE_INVALID);
+			      strlen(SO_PIN)),
+	    CKR_USER_TYPE_INVALID);
 	ck_assert_uint_eq(F->C_Login(rw, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 	ck_assert_uint_eq(F->C_Login(rw, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN,
-	    strlen(SO_PIN)), CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
+			      strlen(SO_PIN)),
+	    CKR_USER_ANOTHER_ALREADY_LOGGED_IN);
 }
 END_TEST
 
@@ -900,11 +983,13 @@ START_TEST(test_public_exponent_may_have_leading_zero_bytes)
 	CK_OBJECT_HANDLE hp, hq;
 
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 2, priv, 1, &hp,
-	    &hq), CKR_OK);
+			      &hq),
+	    CKR_OK);
 	pub[1].pValue = e3;
 	pub[1].ulValueLen = sizeof(e3);
 	ck_assert_uint_eq(F->C_GenerateKeyPair(h, &m, pub, 2, priv, 1, &hp,
-	    &hq), CKR_ATTRIBUTE_VALUE_INVALID);
+			      &hq),
+	    CKR_ATTRIBUTE_VALUE_INVALID);
 }
 END_TEST
 
@@ -928,8 +1013,10 @@ conf_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_verify_accepts_each_mechanisms_signature);
-	tcase_add_test(tc, test_verify_refuses_a_flipped_bit_and_a_wrong_length);
-	tcase_add_test(tc, test_verify_needs_no_login_and_only_the_public_object);
+	tcase_add_test(tc,
+	    test_verify_refuses_a_flipped_bit_and_a_wrong_length);
+	tcase_add_test(tc,
+	    test_verify_needs_no_login_and_only_the_public_object);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("session keys");
@@ -942,7 +1029,8 @@ conf_suite(void)
 	    test_session_pair_templates_that_disagree_are_refused);
 	tcase_add_test(tc,
 	    test_private_session_pair_needs_login_and_goes_at_logout);
-	tcase_add_test(tc, test_session_pair_goes_with_its_session_and_is_wiped);
+	tcase_add_test(tc,
+	    test_session_pair_goes_with_its_session_and_is_wiped);
 	tcase_add_test(tc, test_session_pair_halves_are_destroyed_one_by_one);
 	tcase_add_test(tc, test_session_pairs_are_capped);
 	tcase_add_test(tc, test_so_login_is_refused_after_the_spec_checks);

@@ -19,8 +19,8 @@
 
 #include "p11-compat.h"
 
-#include "crypto.h"
 #include "crypto-p11.h"
+#include "crypto.h"
 #include "kbuf.h"
 #include "kmes-err.h"
 #include "store.h"
@@ -42,26 +42,28 @@ static struct ks_key *keys[4];
 static void
 make_store(void)
 {
-	static const enum ks_key_type types[] = {
-		KS_KEY_RSA, KS_KEY_ECDSA_P256, KS_KEY_ECDSA_P384,
-		KS_KEY_ED25519 };
+	static const enum ks_key_type types[] = { KS_KEY_RSA, KS_KEY_ECDSA_P256,
+		KS_KEY_ECDSA_P384, KS_KEY_ED25519 };
 	struct ks_store_kdf kdf = { 10, 8, 1 };
 	struct ks_store *s = NULL;
 	size_t i;
 
 	ck_assert_int_eq(tu_setup("pkcs11"), 0);
-	snprintf(store_path, sizeof(store_path), "%s/store/keystore",
-	    tu_dir());
+	snprintf(store_path, sizeof(store_path), "%s/store/keystore", tu_dir());
 	ck_assert_int_eq(ks_store_create(store_path, LABEL,
-	    (const uint8_t *)PIN, strlen(PIN), (const uint8_t *)SO_PIN,
-	    strlen(SO_PIN), &kdf), 0);
+			     (const uint8_t *)PIN, strlen(PIN),
+			     (const uint8_t *)SO_PIN, strlen(SO_PIN), &kdf),
+	    0);
 	ck_assert_int_eq(ks_store_open(store_path, &s), 0);
-	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)PIN,
-	    strlen(PIN), NULL), 0);
+	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)PIN, strlen(PIN),
+			     NULL),
+	    0);
 	for (i = 0; i < 4; i++) {
 		ck_assert_int_eq(ks_key_generate(types[i], 2048, &keys[i]), 0);
 		ck_assert_int_eq(ks_store_add_key(s, labels[i], keys[i],
-		    KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE), 0);
+				     KS_REC_GENERATED |
+					 KS_REC_NEVER_EXTRACTABLE),
+		    0);
 	}
 	ks_store_free(s);
 	setenv("KMES_STORE", store_path, 1);
@@ -104,8 +106,9 @@ open_session(int rw, int login)
 
 	ck_assert_uint_eq(f->C_OpenSession(1, fl, NULL, NULL, &h), CKR_OK);
 	if (login)
-		ck_assert_uint_eq(f->C_Login(h, CKU_USER,
-		    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OK);
+		ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
+				      strlen(PIN)),
+		    CKR_OK);
 	return h;
 }
 
@@ -157,14 +160,14 @@ START_TEST(test_interfaces_offer_3_0_and_2_40)
 	ck_assert_str_eq((char *)list[0].pInterfaceName, "PKCS 11");
 	ck_assert_uint_eq(((CK_VERSION *)list[0].pFunctionList)->major, 3);
 	ck_assert_uint_eq(gi(NULL, NULL, &ifc, 0), CKR_OK);
-	ck_assert_uint_eq(((CK_FUNCTION_LIST_3_0 *)ifc->pFunctionList)->
-	    version.major, 3);
-	ck_assert(((CK_FUNCTION_LIST_3_0 *)ifc->pFunctionList)->
-	    C_GetInterface == gi);
-	ck_assert_uint_eq(gi((CK_UTF8CHAR_PTR)"PKCS 11", &v240, &ifc, 0),
+	ck_assert_uint_eq(
+	    ((CK_FUNCTION_LIST_3_0 *)ifc->pFunctionList)->version.major, 3);
+	ck_assert(
+	    ((CK_FUNCTION_LIST_3_0 *)ifc->pFunctionList)->C_GetInterface == gi);
+	ck_assert_uint_eq(gi((CK_UTF8CHAR_PTR) "PKCS 11", &v240, &ifc, 0),
 	    CKR_OK);
 	ck_assert_ptr_eq(ifc->pFunctionList, f);
-	ck_assert_uint_eq(gi((CK_UTF8CHAR_PTR)"Vendor", NULL, &ifc, 0),
+	ck_assert_uint_eq(gi((CK_UTF8CHAR_PTR) "Vendor", NULL, &ifc, 0),
 	    CKR_ARGUMENTS_BAD);
 	ck_assert_uint_eq(gi(NULL, &v99, &ifc, 0), CKR_ARGUMENTS_BAD);
 	/* We do not claim fork-safe semantics. */
@@ -229,8 +232,9 @@ START_TEST(test_token_shows_store_label_serial_and_flags)
 		snprintf(serial + 2 * i, 3, "%02x", id[i]);
 	ks_store_free(s);
 	ck_assert_int_eq(memcmp(ti.serialNumber, serial, 16), 0);
-	ck_assert_uint_eq(ti.flags, CKF_TOKEN_INITIALIZED |
-	    CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_RNG);
+	ck_assert_uint_eq(ti.flags,
+	    CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED |
+		CKF_USER_PIN_INITIALIZED | CKF_RNG);
 	ck_assert_uint_eq(ti.ulMinPinLen, KS_STORE_PIN_MIN);
 }
 END_TEST
@@ -252,9 +256,11 @@ START_TEST(test_private_objects_only_after_login)
 	ck_assert_uint_eq(f->C_GetSessionInfo(h, &si), CKR_OK);
 	ck_assert_uint_eq(si.state, CKS_RO_PUBLIC_SESSION);
 	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_USER_ALREADY_LOGGED_IN);
+			      strlen(PIN)),
+	    CKR_USER_ALREADY_LOGGED_IN);
 	ck_assert_uint_eq(f->C_GetSessionInfo(h, &si), CKR_OK);
 	ck_assert_uint_eq(si.state, CKS_RO_USER_FUNCTIONS);
 	ck_assert_uint_eq(f->C_FindObjectsInit(h, NULL, 0), CKR_OK);
@@ -270,8 +276,8 @@ END_TEST
 
 /* Reads one attribute whole; returns its length (or UNAVAILABLE). */
 static CK_ULONG
-get(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
-    void *buf, CK_ULONG size, CK_RV *rvp)
+get(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, void *buf,
+    CK_ULONG size, CK_RV *rvp)
 {
 	CK_ATTRIBUTE a = { type, buf, size };
 
@@ -292,8 +298,8 @@ get_bool(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type)
 
 START_TEST(test_every_attribute_has_its_value)
 {
-	static const uint8_t p256_oid[] = {
-		0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+		0x3d, 0x03, 0x01, 0x07 };
 	static const uint8_t ed_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 	CK_SESSION_HANDLE h = open_session(0, 1);
 	CK_OBJECT_HANDLE pub, priv;
@@ -354,13 +360,13 @@ START_TEST(test_every_attribute_has_its_value)
 	/* RSA: modulus and exponent from the blob; private parts sensitive. */
 	pub = find(h, CKO_PUBLIC_KEY, "rsa");
 	priv = find(h, CKO_PRIVATE_KEY, "rsa");
-	ck_assert_uint_eq(get(h, pub, CKA_MODULUS_BITS, &ul, sizeof(ul),
-	    &rv), sizeof(ul));
+	ck_assert_uint_eq(get(h, pub, CKA_MODULUS_BITS, &ul, sizeof(ul), &rv),
+	    sizeof(ul));
 	ck_assert_uint_eq(ul, 2048);
-	ck_assert_uint_eq(get(h, pub, CKA_MODULUS, buf, sizeof(buf), &rv),
-	    256);
+	ck_assert_uint_eq(get(h, pub, CKA_MODULUS, buf, sizeof(buf), &rv), 256);
 	ck_assert_uint_eq(get(h, pub, CKA_PUBLIC_EXPONENT, buf, sizeof(buf),
-	    &rv), 3);
+			      &rv),
+	    3);
 	ck_assert_int_eq(memcmp(buf, "\x01\x00\x01", 3), 0);
 	ck_assert_uint_eq(get(h, priv, CKA_PRIME_1, buf, sizeof(buf), &rv),
 	    CK_UNAVAILABLE_INFORMATION);
@@ -374,8 +380,7 @@ START_TEST(test_every_attribute_has_its_value)
 	len = get(h, pub, CKA_EC_PARAMS, buf, sizeof(buf), &rv);
 	ck_assert_uint_eq(len, sizeof(ed_oid));
 	ck_assert_int_eq(memcmp(buf, ed_oid, len), 0);
-	ck_assert_uint_eq(get(h, pub, CKA_EC_POINT, buf, sizeof(buf), &rv),
-	    34);
+	ck_assert_uint_eq(get(h, pub, CKA_EC_POINT, buf, sizeof(buf), &rv), 34);
 }
 END_TEST
 
@@ -420,8 +425,9 @@ START_TEST(test_hostile_templates_are_refused)
 	/* None of the refusals left a search running. */
 	ck_assert_uint_eq(f->C_FindObjectsFinal(h),
 	    CKR_OPERATION_NOT_INITIALIZED);
-	ck_assert_uint_eq(f->C_GetAttributeValue(h, find(h, CKO_PUBLIC_KEY,
-	    "rsa"), NULL, 1), CKR_ARGUMENTS_BAD);
+	ck_assert_uint_eq(f->C_GetAttributeValue(h,
+			      find(h, CKO_PUBLIC_KEY, "rsa"), NULL, 1),
+	    CKR_ARGUMENTS_BAD);
 }
 END_TEST
 
@@ -438,7 +444,8 @@ check_sig(const struct ks_key *k, const char *alg, const uint8_t *sig,
 	if (strncmp(alg, "ecdsa", 5) == 0) {
 		ck_assert_int_eq(kbuf_put_mpint(in, sig, siglen / 2), 0);
 		ck_assert_int_eq(kbuf_put_mpint(in, sig + siglen / 2,
-		    siglen / 2), 0);
+				     siglen / 2),
+		    0);
 		ck_assert_int_eq(kbuf_put_stringb(b, in), 0);
 	} else
 		ck_assert_int_eq(kbuf_put_string(b, sig, siglen), 0);
@@ -460,20 +467,22 @@ sign_one(CK_SESSION_HANDLE h, const char *label, CK_MECHANISM_TYPE mt,
 	ck_assert_uint_eq(f->C_SignInit(h, &m, key), CKR_OK);
 	if (!multi) {
 		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)in, inlen, sig,
-		    len), CKR_OK);
+				      len),
+		    CKR_OK);
 		return;
 	}
 	for (off = 0; off < inlen; off += 7)
 		ck_assert_uint_eq(f->C_SignUpdate(h, (CK_BYTE_PTR)in + off,
-		    inlen - off < 7 ? inlen - off : 7), CKR_OK);
+				      inlen - off < 7 ? inlen - off : 7),
+		    CKR_OK);
 	ck_assert_uint_eq(f->C_SignFinal(h, sig, len), CKR_OK);
 }
 
 START_TEST(test_each_mechanism_signs_verifiably)
 {
-	static const uint8_t di256[] = {
-		0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-		0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 };
+	static const uint8_t di256[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09,
+		0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+		0x00, 0x04, 0x20 };
 	static const uint8_t msg[] = "the quick brown fox signs with a token";
 	CK_SESSION_HANDLE h = open_session(0, 1);
 	uint8_t sig[512], in[128];
@@ -496,13 +505,13 @@ START_TEST(test_each_mechanism_signs_verifiably)
 		check_sig(keys[2], "ecdsa-sha2-nistp384", sig, len, msg,
 		    sizeof(msg));
 		len = sizeof(sig);
-		sign_one(h, "rsa", CKM_SHA256_RSA_PKCS, msg, sizeof(msg),
-		    multi, sig, &len);
+		sign_one(h, "rsa", CKM_SHA256_RSA_PKCS, msg, sizeof(msg), multi,
+		    sig, &len);
 		ck_assert_uint_eq(len, 256);
 		check_sig(keys[0], "rsa-sha2-256", sig, len, msg, sizeof(msg));
 		len = sizeof(sig);
-		sign_one(h, "rsa", CKM_SHA512_RSA_PKCS, msg, sizeof(msg),
-		    multi, sig, &len);
+		sign_one(h, "rsa", CKM_SHA512_RSA_PKCS, msg, sizeof(msg), multi,
+		    sig, &len);
 		check_sig(keys[0], "rsa-sha2-512", sig, len, msg, sizeof(msg));
 		len = sizeof(sig);
 		sign_one(h, "ed", CKM_EDDSA, msg, sizeof(msg), multi, sig,
@@ -514,12 +523,12 @@ START_TEST(test_each_mechanism_signs_verifiably)
 	ck_assert_int_eq(ks_p11_hash_new(KS_P11_SHA256, &hc), 0);
 	ck_assert_int_eq(ks_p11_hash_update(hc, msg, sizeof(msg)), 0);
 	ck_assert_int_eq(ks_p11_hash_final(hc, in + sizeof(di256),
-	    sizeof(in) - sizeof(di256), &dglen), 0);
+			     sizeof(in) - sizeof(di256), &dglen),
+	    0);
 	ks_p11_hash_free(hc);
 	memcpy(in, di256, sizeof(di256));
 	len = sizeof(sig);
-	sign_one(h, "p256", CKM_ECDSA, in + sizeof(di256), dglen, 0, sig,
-	    &len);
+	sign_one(h, "p256", CKM_ECDSA, in + sizeof(di256), dglen, 0, sig, &len);
 	check_sig(keys[1], "ecdsa-sha2-nistp256", sig, len, msg, sizeof(msg));
 	len = sizeof(sig);
 	sign_one(h, "rsa", CKM_RSA_PKCS, in, sizeof(di256) + dglen, 0, sig,
@@ -559,7 +568,8 @@ START_TEST(test_size_query_and_short_buffer_keep_the_operation)
 	key = find(h, CKO_PRIVATE_KEY, "rsa");
 	ck_assert_uint_eq(f->C_SignInit(h, &m, key), CKR_OK);
 	ck_assert_uint_eq(f->C_SignUpdate(h, (CK_BYTE_PTR)store_path,
-	    sizeof(store_path)), CKR_DATA_LEN_RANGE);
+			      sizeof(store_path)),
+	    CKR_DATA_LEN_RANGE);
 	ck_assert_uint_eq(f->C_SignFinal(h, sig, &len),
 	    CKR_OPERATION_NOT_INITIALIZED);
 }
@@ -570,25 +580,29 @@ START_TEST(test_wrong_pins_count_and_lock)
 	CK_SESSION_HANDLE h = open_session(0, 0);
 	int i;
 
-	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)"nope",
-	    4), CKR_PIN_INCORRECT);
-	ck_assert_uint_eq(token_flags() & (CKF_USER_PIN_COUNT_LOW |
-	    CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED),
+	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR) "nope", 4),
+	    CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(token_flags() &
+		(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY |
+		    CKF_USER_PIN_LOCKED),
 	    CKF_USER_PIN_COUNT_LOW);
 	for (i = 1; i < KS_STORE_MAX_TRIES - 1; i++)
 		ck_assert_uint_eq(f->C_Login(h, CKU_USER,
-		    (CK_UTF8CHAR_PTR)"nope", 4), CKR_PIN_INCORRECT);
+				      (CK_UTF8CHAR_PTR) "nope", 4),
+		    CKR_PIN_INCORRECT);
 	ck_assert_uint_ne(token_flags() & CKF_USER_PIN_FINAL_TRY, 0);
-	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)"nope",
-	    4), CKR_PIN_INCORRECT);
+	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR) "nope", 4),
+	    CKR_PIN_INCORRECT);
 	ck_assert_uint_ne(token_flags() & CKF_USER_PIN_LOCKED, 0);
 	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_PIN_LOCKED);
+			      strlen(PIN)),
+	    CKR_PIN_LOCKED);
 	/* Never an SO login (a read-only session would be refused first). */
 	ck_assert_uint_eq(f->C_CloseSession(h), CKR_OK);
 	h = open_session(1, 0);
 	ck_assert_uint_eq(f->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN,
-	    strlen(SO_PIN)), CKR_USER_TYPE_INVALID);
+			      strlen(SO_PIN)),
+	    CKR_USER_TYPE_INVALID);
 }
 END_TEST
 
@@ -600,10 +614,13 @@ add_confirm_key(struct ks_key **kp)
 
 	ck_assert_int_eq(ks_store_open(store_path, &st), 0);
 	ck_assert_int_eq(ks_store_login(st, 0, (const uint8_t *)PIN,
-	    strlen(PIN), NULL), 0);
+			     strlen(PIN), NULL),
+	    0);
 	ck_assert_int_eq(ks_key_generate(KS_KEY_ECDSA_P256, 0, kp), 0);
-	ck_assert_int_eq(ks_store_add_key(st, "asks", *kp, KS_REC_GENERATED |
-	    KS_REC_NEVER_EXTRACTABLE | KS_REC_CONFIRM), 0);
+	ck_assert_int_eq(ks_store_add_key(st, "asks", *kp,
+			     KS_REC_GENERATED | KS_REC_NEVER_EXTRACTABLE |
+				 KS_REC_CONFIRM),
+	    0);
 	ks_store_free(st);
 }
 
@@ -628,9 +645,11 @@ confirm_sign(CK_SESSION_HANDLE h, const struct ks_key *k)
 	rv = f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len);
 	if (rv == CKR_USER_NOT_LOGGED_IN) {
 		ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
-		    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OK);
+				      (CK_UTF8CHAR_PTR)PIN, strlen(PIN)),
+		    CKR_OK);
 		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg),
-		    sig, &len), CKR_OK);
+				      sig, &len),
+		    CKR_OK);
 	} else
 		ck_assert_uint_eq(rv, CKR_OK);
 	check_sig(k, "ecdsa-sha2-nistp256", sig, len, msg, sizeof(msg));
@@ -643,7 +662,8 @@ relogin(CK_SESSION_HANDLE h)
 {
 	ck_assert_uint_eq(f->C_Logout(h), CKR_OK);
 	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 }
 
 /*
@@ -678,33 +698,39 @@ START_TEST(test_confirm_key_wants_the_pin_for_each_signature)
 	/* The other keys do not ask. */
 	a.pValue = &always;
 	ck_assert_uint_eq(f->C_GetAttributeValue(h,
-	    find(h, CKO_PRIVATE_KEY, "p256"), &a, 1), CKR_OK);
+			      find(h, CKO_PRIVATE_KEY, "p256"), &a, 1),
+	    CKR_OK);
 	ck_assert_uint_eq(always, CK_FALSE);
 
 	/* Not before a signature is being made. */
 	ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
-	    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OPERATION_NOT_INITIALIZED);
+			      (CK_UTF8CHAR_PTR)PIN, strlen(PIN)),
+	    CKR_OPERATION_NOT_INITIALIZED);
 	/* Every later one wants the PIN again. */
 	for (round = 0; round < 2; round++) {
 		len = sizeof(sig);
 		ck_assert_uint_eq(f->C_SignInit(h, &m, key), CKR_OK);
 		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg),
-		    sig, &len), CKR_USER_NOT_LOGGED_IN);
+				      sig, &len),
+		    CKR_USER_NOT_LOGGED_IN);
 		ck_assert_uint_eq(f->C_SignUpdate(h, (CK_BYTE_PTR)msg, 1),
 		    CKR_USER_NOT_LOGGED_IN);
 		ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
-		    (CK_UTF8CHAR_PTR)"nope", 4), CKR_PIN_INCORRECT);
+				      (CK_UTF8CHAR_PTR) "nope", 4),
+		    CKR_PIN_INCORRECT);
 		ck_assert_uint_ne(token_flags() & CKF_USER_PIN_COUNT_LOW, 0);
 		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg),
-		    sig, &len), CKR_USER_NOT_LOGGED_IN);
+				      sig, &len),
+		    CKR_USER_NOT_LOGGED_IN);
 		ck_assert_uint_eq(f->C_Login(h, CKU_CONTEXT_SPECIFIC,
-		    (CK_UTF8CHAR_PTR)PIN, strlen(PIN)), CKR_OK);
+				      (CK_UTF8CHAR_PTR)PIN, strlen(PIN)),
+		    CKR_OK);
 		/* The user's own login survived the wrong PIN. */
 		ck_assert_uint_eq(token_flags() & CKF_USER_PIN_COUNT_LOW, 0);
 		ck_assert_uint_eq(f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg),
-		    sig, &len), CKR_OK);
-		check_sig(k, "ecdsa-sha2-nistp256", sig, len, msg,
-		    sizeof(msg));
+				      sig, &len),
+		    CKR_OK);
+		check_sig(k, "ecdsa-sha2-nistp256", sig, len, msg, sizeof(msg));
 	}
 	ks_key_free(k);
 }
@@ -756,7 +782,8 @@ START_TEST(test_login_pin_is_spent_by_a_search_elsewhere_first)
 
 	add_confirm_key(&k);
 	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 	ck_assert_uint_ne(find(other, CKO_PRIVATE_KEY, "asks"), 0);
 	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
 
@@ -785,7 +812,8 @@ START_TEST(test_login_pin_is_spent_by_another_session)
 
 	add_confirm_key(&k);
 	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 	sign_one(other, "ed", CKM_EDDSA, msg, sizeof(msg), 0, sig, &len);
 	ck_assert_uint_eq(confirm_sign(h, k), CKR_USER_NOT_LOGGED_IN);
 
@@ -810,9 +838,8 @@ confirm_thread(void *arg)
 	CK_RV *rv = arg;
 
 	*rv = CKR_GENERAL_ERROR;
-	if (f->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, &h) !=
-	    CKR_OK || f->C_SignInit(h, &m, find(h, CKO_PRIVATE_KEY,
-	    "asks")) != CKR_OK)
+	if (f->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK ||
+	    f->C_SignInit(h, &m, find(h, CKO_PRIVATE_KEY, "asks")) != CKR_OK)
 		return NULL;
 	*rv = f->C_Sign(h, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len);
 	(void)f->C_CloseSession(h);
@@ -833,7 +860,8 @@ START_TEST(test_login_pin_is_spent_by_a_second_thread)
 
 	add_confirm_key(&k);
 	ck_assert_uint_eq(f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)PIN,
-	    strlen(PIN)), CKR_OK);
+			      strlen(PIN)),
+	    CKR_OK);
 	ck_assert_int_eq(pthread_create(&t, NULL, confirm_thread, &rv), 0);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert_uint_eq(rv, CKR_USER_NOT_LOGGED_IN);
@@ -844,8 +872,8 @@ END_TEST
 
 START_TEST(test_generate_writes_and_destroy_deletes)
 {
-	static const uint8_t p384_oid[] = {
-		0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+	static const uint8_t p384_oid[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
+		0x22 };
 	CK_SESSION_HANDLE ro = open_session(0, 1), rw = open_session(1, 0);
 	CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE;
@@ -859,9 +887,11 @@ START_TEST(test_generate_writes_and_destroy_deletes)
 	struct ks_store *s;
 
 	ck_assert_uint_eq(f->C_GenerateKeyPair(ro, &m, pub, 3, priv, 1, &hpub,
-	    &hpriv), CKR_SESSION_READ_ONLY);
+			      &hpriv),
+	    CKR_SESSION_READ_ONLY);
 	ck_assert_uint_eq(f->C_GenerateKeyPair(rw, &m, pub, 3, priv, 1, &hpub,
-	    &hpriv), CKR_OK);
+			      &hpriv),
+	    CKR_OK);
 	ck_assert_uint_eq(hpriv, hpub + 1);
 	ck_assert_uint_eq(find(rw, CKO_PRIVATE_KEY, "made-here"), hpriv);
 	ck_assert_int_eq(ks_store_open(store_path, &s), 0);
@@ -897,8 +927,8 @@ START_TEST(test_fork_child_starts_afresh)
 		if (f->C_Initialize(NULL) != CKR_OK ||
 		    f->C_GetInfo(&info) != CKR_OK)
 			_exit(3);
-		if (f->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL,
-		    &h) != CKR_OK)
+		if (f->C_OpenSession(1, CKF_SERIAL_SESSION, NULL, NULL, &h) !=
+		    CKR_OK)
 			_exit(4);
 		if (find(h, CKO_PRIVATE_KEY, "p256") != 0 ||
 		    find(h, CKO_PUBLIC_KEY, "p256") == 0)
@@ -931,8 +961,8 @@ signer_thread(void *arg)
 	for (i = 0; i < 50; i++) {
 		len = sizeof(sig);
 		if (f->C_SignInit(h, &m, find(h, CKO_PRIVATE_KEY, "ed")) !=
-		    CKR_OK || f->C_Sign(h, msg, sizeof(msg), sig, &len) !=
-		    CKR_OK)
+			CKR_OK ||
+		    f->C_Sign(h, msg, sizeof(msg), sig, &len) != CKR_OK)
 			return (void *)1;
 	}
 	return NULL;
@@ -947,7 +977,8 @@ START_TEST(test_threads_sign_at_once)
 	(void)open_session(0, 1);
 	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, signer_thread,
-		    NULL), 0);
+				     NULL),
+		    0);
 	for (i = 0; i < 4; i++) {
 		ck_assert_int_eq(pthread_join(t[i], &ret), 0);
 		ck_assert_ptr_null(ret);

@@ -54,7 +54,7 @@ su_setup(void)
 	}
 	for (i = 0; i < SU_NGEN; i++) {
 		if ((r = ks_key_generate(su_gens[i].type, su_gens[i].bits,
-		    &su_keys[i])) != 0) {
+			 &su_keys[i])) != 0) {
 			fprintf(stderr, "generate %s: %s\n", su_gens[i].name,
 			    kmes_err(r));
 			return -1;
@@ -98,8 +98,7 @@ su_path(int fast, const char *fmt, ...)
 		name = NULL;
 	va_end(ap);
 	ck_assert_ptr_nonnull(name);
-	if (asprintf(&path, "%s/%s", fast ? fast_scratch : scratch,
-	    name) < 0)
+	if (asprintf(&path, "%s/%s", fast ? fast_scratch : scratch, name) < 0)
 		path = NULL;
 	ck_assert_ptr_nonnull(path);
 	free(name);
@@ -109,8 +108,9 @@ su_path(int fast, const char *fmt, ...)
 void
 su_create(const char *path)
 {
-	ck_assert_int_eq(ks_store_create(path, "test store", SU_PIN,
-	    SU_PIN_LEN, SU_SO_PIN, SU_SO_PIN_LEN, &su_cheap_kdf), 0);
+	ck_assert_int_eq(ks_store_create(path, "test store", SU_PIN, SU_PIN_LEN,
+			     SU_SO_PIN, SU_SO_PIN_LEN, &su_cheap_kdf),
+	    0);
 }
 
 struct ks_store *
@@ -161,9 +161,11 @@ su_sign_verify(const struct ks_key *signer, const struct ks_key *checker)
 
 	ck_assert_ptr_nonnull(sig = kbuf_new());
 	ck_assert_int_eq(ks_key_sign(signer, msg, sizeof(msg),
-	    KS_SIGN_RSA_SHA2_256, sig), 0);
+			     KS_SIGN_RSA_SHA2_256, sig),
+	    0);
 	ck_assert_int_eq(ks_key_verify(checker, kbuf_ptr(sig), kbuf_len(sig),
-	    msg, sizeof(msg)), 0);
+			     msg, sizeof(msg)),
+	    0);
 	kbuf_free(sig);
 }
 
@@ -181,7 +183,7 @@ su_store_rejected(const char *path)
 	if (ks_store_verify(s, &bad) != 0)
 		goto out;
 	rejected = 0;
- out:
+out:
 	ks_store_free(s);
 	return rejected;
 }

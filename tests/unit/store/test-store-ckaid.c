@@ -23,8 +23,7 @@ static const uint8_t id_mark[] = "ckaid-tamper-me!";
 
 /* Record i has exactly the CKA_ID (len 0: none) in a fresh open. */
 static void
-assert_ckaid(const char *path, const char *label, const uint8_t *id,
-    size_t len)
+assert_ckaid(const char *path, const char *label, const uint8_t *id, size_t len)
 {
 	struct ks_store *s = NULL;
 	struct ks_store_entry e;
@@ -73,7 +72,8 @@ START_TEST(test_ckaid_is_kept_across_opens_and_unkeyed_records_have_none)
 	su_create(path);
 	s = su_open_login(path);
 	ck_assert_int_eq(ks_store_add_key_id(s, "with id", su_keys[0], 0, id5,
-	    sizeof(id5)), 0);
+			     sizeof(id5)),
+	    0);
 	ck_assert_int_eq(ks_store_add_key(s, "without", su_keys[1], 0), 0);
 	ck_assert_int_eq(ks_store_find_ckaid(s, id5, sizeof(id5)), 0);
 	ck_assert_int_eq(ks_store_find_ckaid(s, id5, 4), -1);
@@ -100,16 +100,20 @@ START_TEST(test_duplicate_or_oversized_ckaid_is_refused)
 	su_create(path);
 	s = su_open_login(path);
 	ck_assert_int_eq(ks_store_add_key_id(s, "a", su_keys[0], 0, id5,
-	    sizeof(id5)), 0);
+			     sizeof(id5)),
+	    0);
 	/* Two keys with one ID: a consumer would pair the wrong one. */
 	ck_assert_int_eq(ks_store_add_key_id(s, "b", su_keys[1], 0, id5,
-	    sizeof(id5)), KMES_ERR_EXISTS);
+			     sizeof(id5)),
+	    KMES_ERR_EXISTS);
 	ck_assert_int_eq(ks_store_add_key_id(s, "b", su_keys[1], 0, big,
-	    sizeof(big)), KMES_ERR_INVALID_ARGUMENT);
+			     sizeof(big)),
+	    KMES_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(ks_store_add_key_id(s, "b", su_keys[1], 0, NULL, 3),
 	    KMES_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(ks_store_add_key_id(s, "b", su_keys[1], 0, big,
-	    KS_STORE_CKAID_MAX), 0);
+			     KS_STORE_CKAID_MAX),
+	    0);
 	ck_assert_uint_eq(ks_store_count(s), 2);
 	ks_store_free(s);
 	assert_ckaid(path, "b", big, KS_STORE_CKAID_MAX);
@@ -127,9 +131,11 @@ START_TEST(test_set_meta_persists_a_new_id_and_label_that_still_open)
 	s = su_open_login(path);
 	ck_assert_int_eq(ks_store_add_key(s, "old", su_keys[0], 0), 0);
 	ck_assert_int_eq(ks_store_add_key_id(s, "other", su_keys[1], 0, id5,
-	    sizeof(id5)), 0);
+			     sizeof(id5)),
+	    0);
 	ck_assert_int_eq(ks_store_set_meta(s, "old", NULL, id_mark,
-	    sizeof(id_mark)), 0);
+			     sizeof(id_mark)),
+	    0);
 	ck_assert_int_eq(ks_store_set_meta(s, "old", "new", NULL, 0), 0);
 	/* The other key's ID or label is not free to take. */
 	ck_assert_int_eq(ks_store_set_meta(s, "new", NULL, id5, sizeof(id5)),
@@ -166,11 +172,11 @@ START_TEST(test_edited_ckaid_fails_the_mac)
 	su_create(path);
 	s = su_open_login(path);
 	ck_assert_int_eq(ks_store_add_key_id(s, "k", su_keys[0], 0, id_mark,
-	    sizeof(id_mark)), 0);
+			     sizeof(id_mark)),
+	    0);
 	ks_store_free(s);
 	file = su_read(path, &len);
-	ck_assert_ptr_nonnull(at = memmem(file, len, id_mark,
-	    sizeof(id_mark)));
+	ck_assert_ptr_nonnull(at = memmem(file, len, id_mark, sizeof(id_mark)));
 	/* Someone who can write the file gives the key another ID. */
 	at[0] ^= 0x01;
 	ck_assert_int_eq(ks_file_seal_checksum(file, len), 0);
@@ -203,7 +209,8 @@ START_TEST(test_recover_never_makes_two_keys_share_an_id)
 	su_create(path);
 	s = su_open_login(path);
 	ck_assert_int_eq(ks_store_add_key_id(s, "old", su_keys[0], 0, id5,
-	    sizeof(id5)), 0);
+			     sizeof(id5)),
+	    0);
 	before = su_read(path, &blen);
 	ck_assert_int_eq(ks_store_set_meta(s, "old", "new", NULL, 0), 0);
 	ck_assert_int_eq(ks_store_add_key(s, "old", su_keys[1], 0), 0);
@@ -217,7 +224,8 @@ START_TEST(test_recover_never_makes_two_keys_share_an_id)
 	su_write(path, file, len);
 
 	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out, NULL,
-	    NULL, &st), 0);
+			     NULL, &st),
+	    0);
 	ck_assert_uint_eq(st.kept, 1);
 	ck_assert_uint_eq(st.restored, 1);
 	assert_ckaid(out, "new", id5, sizeof(id5));
@@ -254,11 +262,11 @@ START_TEST(test_format_1_and_2_stores_read_and_take_an_id)
 
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
 	ck_assert_uint_eq(ks_store_count(s), 2);
-	ck_assert_int_eq(ks_store_login(s, 0, SEED_PIN, SEED_PIN_LEN, NULL),
-	    0);
+	ck_assert_int_eq(ks_store_login(s, 0, SEED_PIN, SEED_PIN_LEN, NULL), 0);
 	assert_intact(s);
 	ck_assert_int_eq(ks_store_set_meta(s, "ed25519 key", NULL, id5,
-	    sizeof(id5)), 0);
+			     sizeof(id5)),
+	    0);
 	ks_store_free(s);
 
 	file = su_read(path, &len);
@@ -268,8 +276,7 @@ START_TEST(test_format_1_and_2_stores_read_and_take_an_id)
 	assert_ckaid(path, "ecdsa key", NULL, 0);
 	s = NULL;
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
-	ck_assert_int_eq(ks_store_login(s, 0, SEED_PIN, SEED_PIN_LEN, NULL),
-	    0);
+	ck_assert_int_eq(ks_store_login(s, 0, SEED_PIN, SEED_PIN_LEN, NULL), 0);
 	assert_intact(s);
 	ks_store_free(s);
 	free(src);
@@ -292,8 +299,8 @@ ckaid_suite(void)
 	    test_set_meta_persists_a_new_id_and_label_that_still_open);
 	tcase_add_test(tc, test_edited_ckaid_fails_the_mac);
 	tcase_add_test(tc, test_recover_never_makes_two_keys_share_an_id);
-	tcase_add_loop_test(tc,
-	    test_format_1_and_2_stores_read_and_take_an_id, 0, 2);
+	tcase_add_loop_test(tc, test_format_1_and_2_stores_read_and_take_an_id,
+	    0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

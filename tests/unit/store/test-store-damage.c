@@ -36,7 +36,9 @@ three_key_store(const char *name, const struct ks_store_kdf *kdf)
 
 	path = su_path(1, "%s", name);
 	ck_assert_int_eq(ks_store_create(path, "damage", SU_PIN, SU_PIN_LEN,
-	    SU_SO_PIN, SU_SO_PIN_LEN, kdf != NULL ? kdf : &su_cheap_kdf), 0);
+			     SU_SO_PIN, SU_SO_PIN_LEN,
+			     kdf != NULL ? kdf : &su_cheap_kdf),
+	    0);
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
 	ck_assert_int_eq(ks_store_login(s, 0, SU_PIN, SU_PIN_LEN, NULL), 0);
 	for (i = 0; i < NKEYS; i++)
@@ -177,8 +179,8 @@ note_lost(void *arg, long index, const char *label, int restored)
 
 	l->calls++;
 	l->index = index;
-	snprintf(l->label, sizeof(l->label), "%s", label != NULL ? label :
-	    "(none)");
+	snprintf(l->label, sizeof(l->label), "%s",
+	    label != NULL ? label : "(none)");
 	l->restored = restored;
 }
 
@@ -224,7 +226,8 @@ START_TEST(test_recover_keeps_every_authentic_key_and_names_the_lost_one)
 	before = su_read(path, &blen);
 	memset(&lost, 0, sizeof(lost));
 	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out,
-	    note_lost, &lost, &st), 0);
+			     note_lost, &lost, &st),
+	    0);
 	ck_assert_uint_eq(st.kept, 2);
 	ck_assert_uint_eq(st.lost, 1);
 	ck_assert_uint_eq(st.restored, 0);
@@ -242,28 +245,33 @@ START_TEST(test_recover_keeps_every_authentic_key_and_names_the_lost_one)
 	free(before);
 
 	/* Never over an existing file; a wrong PIN counts. */
-	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out,
-	    NULL, NULL, &st), KMES_ERR_EXISTS);
+	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out, NULL,
+			     NULL, &st),
+	    KMES_ERR_EXISTS);
 	ck_assert_int_eq(unlink(out), 0);
-	ck_assert_int_eq(ks_store_recover(path, (const uint8_t *)"wrong-pin",
-	    9, out, NULL, NULL, &st), KMES_ERR_PIN_INCORRECT);
+	ck_assert_int_eq(ks_store_recover(path, (const uint8_t *)"wrong-pin", 9,
+			     out, NULL, NULL, &st),
+	    KMES_ERR_PIN_INCORRECT);
 	ck_assert_uint_eq(failures_of(path, 0), 1);
 	ck_assert_int_eq(access(out, F_OK), -1);
 
 	/* The new store is a whole store: the SO PIN unblocks it. */
-	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out,
-	    NULL, NULL, &st), 0);
+	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out, NULL,
+			     NULL, &st),
+	    0);
 	for (i = 0; i < KS_STORE_MAX_TRIES; i++)
 		ck_assert_int_eq(login_once(out, 0,
-		    (const uint8_t *)"wrong-pin", 9), KMES_ERR_PIN_INCORRECT);
+				     (const uint8_t *)"wrong-pin", 9),
+		    KMES_ERR_PIN_INCORRECT);
 	ck_assert_int_eq(login_once(out, 0, SU_PIN, SU_PIN_LEN),
 	    KMES_ERR_PIN_LOCKED);
 	{
 		struct ks_store *s = NULL;
 
 		ck_assert_int_eq(ks_store_open(out, &s), 0);
-		ck_assert_int_eq(ks_store_login(s, 1, SU_SO_PIN,
-		    SU_SO_PIN_LEN, NULL), 0);
+		ck_assert_int_eq(ks_store_login(s, 1, SU_SO_PIN, SU_SO_PIN_LEN,
+				     NULL),
+		    0);
 		ck_assert_int_eq(ks_store_set_pin(s, SU_PIN, SU_PIN_LEN), 0);
 		ks_store_free(s);
 	}
@@ -287,7 +295,8 @@ START_TEST(test_recover_takes_what_the_file_lost_from_the_backup)
 	flip_record_bit(path, 1);
 	memset(&lost, 0, sizeof(lost));
 	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out,
-	    note_lost, &lost, &st), 0);
+			     note_lost, &lost, &st),
+	    0);
 	ck_assert_int_eq(st.from_backup, 1);
 	ck_assert_uint_eq(st.kept, 2);
 	ck_assert_uint_eq(st.restored, 1);
@@ -325,7 +334,8 @@ START_TEST(test_recover_reads_a_truncated_file_up_to_the_cut)
 	free(file);
 	memset(&lost, 0, sizeof(lost));
 	ck_assert_int_eq(ks_store_recover(path, SU_PIN, SU_PIN_LEN, out,
-	    note_lost, &lost, &st), 0);
+			     note_lost, &lost, &st),
+	    0);
 	ck_assert_int_eq(st.from_backup, 1);
 	ck_assert_uint_eq(st.kept, 2);
 	ck_assert_uint_eq(st.lost, 1);
@@ -381,14 +391,14 @@ START_TEST(test_every_verified_write_keeps_the_previous_file_as_backup)
 	ks_store_free(s);
 	ck_assert_int_eq(login_once(bk, 0, SU_PIN, SU_PIN_LEN),
 	    KMES_ERR_PIN_INCORRECT);
-	ck_assert_int_eq(login_once(bk, 0, (const uint8_t *)"new-pin-1", 9),
-	    0);
+	ck_assert_int_eq(login_once(bk, 0, (const uint8_t *)"new-pin-1", 9), 0);
 	/* A right PIN on a damaged file does not push the good copy out. */
 	ck_assert_int_eq(unlink(bk), 0);
 	s = NULL;
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
 	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)"new-pin-1", 9,
-	    NULL), 0);
+			     NULL),
+	    0);
 	ck_assert_int_eq(ks_store_add_key(s, "two", su_keys[0], 0), 0);
 	ks_store_free(s);
 	before = su_read(bk, &blen);
@@ -476,8 +486,10 @@ login_kid(const char *path, const int go[2], const uint8_t *pin, size_t len)
 	r = ks_store_open(path, &s);
 	if (r == 0)
 		r = ks_store_login(s, 0, pin, len, NULL);
-	_exit(r == 0 ? KID_OK : r == KMES_ERR_PIN_INCORRECT ? KID_INCORRECT :
-	    r == KMES_ERR_PIN_LOCKED ? KID_LOCKED : KID_OTHER);
+	_exit(r == 0			    ? KID_OK :
+		r == KMES_ERR_PIN_INCORRECT ? KID_INCORRECT :
+		r == KMES_ERR_PIN_LOCKED    ? KID_LOCKED :
+					      KID_OTHER);
 }
 
 #define NRIGHT 12
@@ -494,7 +506,8 @@ START_TEST(test_right_pins_at_once_never_block_and_only_wrong_ones_count)
 
 	path = su_path(1, "crowd");
 	ck_assert_int_eq(ks_store_create(path, "crowd", SU_PIN, SU_PIN_LEN,
-	    SU_SO_PIN, SU_SO_PIN_LEN, &kdf), 0);
+			     SU_SO_PIN, SU_SO_PIN_LEN, &kdf),
+	    0);
 	ck_assert_int_eq(pipe(go), 0);
 	for (i = 0; i < NRIGHT + NWRONG; i++) {
 		if (i % 4 == 3)
@@ -533,11 +546,11 @@ START_TEST(test_right_pins_at_once_never_block_and_only_wrong_ones_count)
 	 */
 	path = su_path(1, "guessers");
 	ck_assert_int_eq(ks_store_create(path, "guessers", SU_PIN, SU_PIN_LEN,
-	    SU_SO_PIN, SU_SO_PIN_LEN, &kdf), 0);
+			     SU_SO_PIN, SU_SO_PIN_LEN, &kdf),
+	    0);
 	ck_assert_int_eq(pipe(go), 0);
 	for (i = 0; i < NGUESS; i++)
-		wrong[i] = login_kid(path, go, (const uint8_t *)"wrong-pin",
-		    9);
+		wrong[i] = login_kid(path, go, (const uint8_t *)"wrong-pin", 9);
 	close(go[0]);
 	close(go[1]);
 	memset(n, 0, sizeof(n));

@@ -36,7 +36,8 @@ sample_store(const char *name)
 	s = su_open_login(path);
 	ck_assert_int_eq(ks_store_add_key(s, "ed", su_keys[0], 0), 0);
 	ck_assert_int_eq(ks_store_add_key(s, "p256", su_keys[1],
-	    KS_REC_CONFIRM), 0);
+			     KS_REC_CONFIRM),
+	    0);
 	ks_store_free(s);
 	return path;
 }
@@ -92,8 +93,8 @@ START_TEST(test_every_bit_flip_is_detected)
 			su_write(flip, file, len);
 			file[i] ^= (uint8_t)(1u << bit);
 			ck_assert_msg(su_store_rejected(flip),
-			    "flipping bit %u of byte %zu went unnoticed",
-			    bit, i);
+			    "flipping bit %u of byte %zu went unnoticed", bit,
+			    i);
 			tested++;
 		}
 	}
@@ -248,7 +249,8 @@ START_TEST(test_records_are_bound_to_their_metadata)
 	/* Swap the sealed payloads of the two records, then re-MAC. */
 	img = su_parse_file(path);
 	ck_assert_int_eq(ks_wrap_open(img, KS_ROLE_USER, SU_PIN, SU_PIN_LEN,
-	    sec->dk), 0);
+			     sec->dk),
+	    0);
 	ck_assert_int_eq(ks_secrets_derive(sec), 0);
 	a = &img->recs[0];
 	b = &img->recs[1];
@@ -352,8 +354,8 @@ assert_key_absent(const struct ks_key *k, const uint8_t *file, size_t flen)
 		ck_assert_int_eq(kbuf_get_mpint_direct(priv, &v, &vlen), 0);
 		ck_assert_int_eq(kbuf_get_mpint_direct(priv, &v, &vlen), 0);
 		for (i = 0; i < 4; i++) { /* d, iqmp, p, q */
-			ck_assert_int_eq(kbuf_get_mpint_direct(priv, &v,
-			    &vlen), 0);
+			ck_assert_int_eq(kbuf_get_mpint_direct(priv, &v, &vlen),
+			    0);
 			assert_absent(file, flen, v, vlen, "RSA secret");
 		}
 		break;
@@ -381,7 +383,8 @@ START_TEST(test_no_private_key_bytes_reach_the_file)
 	s = su_open_login(path);
 	for (i = 0; i < SU_NGEN; i++)
 		ck_assert_int_eq(ks_store_add_key(s, su_gens[i].name,
-		    su_keys[i], 0), 0);
+				     su_keys[i], 0),
+		    0);
 	ks_store_free(s);
 	file = su_read(path, &flen);
 	for (i = 0; i < SU_NGEN; i++)
@@ -458,8 +461,7 @@ START_TEST(test_stale_tmp_from_a_crash_does_not_break_writes)
 	s = su_open_login(path);
 	su_write(tmp, junk, sizeof(junk));
 	ck_assert_int_eq(chmod(tmp, 0644), 0);
-	ck_assert_int_eq(ks_store_add_key(s, "after-crash", su_keys[0], 0),
-	    0);
+	ck_assert_int_eq(ks_store_add_key(s, "after-crash", su_keys[0], 0), 0);
 	ck_assert_int_eq(access(tmp, F_OK), -1);
 	/* A stale tmp that is a symlink is removed, never followed. */
 	ck_assert_int_eq(symlink("/nonexistent/target", tmp), 0);
@@ -504,8 +506,7 @@ START_TEST(test_refresh_sees_another_writers_change)
 	ck_assert_int_eq(ks_store_refresh(a, &changed), 0);
 	ck_assert_int_eq(changed, 0);
 	/* A PIN change elsewhere keeps our session (same data key). */
-	ck_assert_int_eq(ks_store_set_pin(b, (const uint8_t *)"7777777", 7),
-	    0);
+	ck_assert_int_eq(ks_store_set_pin(b, (const uint8_t *)"7777777", 7), 0);
 	ck_assert_int_eq(ks_store_refresh(a, &changed), 0);
 	ck_assert_int_eq(changed, 1);
 	ck_assert_int_eq(ks_store_logged_in(a), 1);
@@ -515,8 +516,7 @@ START_TEST(test_refresh_sees_another_writers_change)
 	other = su_path(0, "refresh-other");
 	su_create(other);
 	ck_assert_int_eq(rename(other, path), 0);
-	ck_assert_int_eq(ks_store_refresh(a, &changed),
-	    KMES_ERR_STORE_CORRUPT);
+	ck_assert_int_eq(ks_store_refresh(a, &changed), KMES_ERR_STORE_CORRUPT);
 	ck_assert_int_eq(changed, 0);
 	ck_assert_int_eq(ks_store_add_key(a, "x", su_keys[0], 0),
 	    KMES_ERR_STORE_CORRUPT);
@@ -548,7 +548,8 @@ START_TEST(test_failed_guess_is_counted_before_the_kdf_runs)
 
 	path = su_path(0, "killed");
 	ck_assert_int_eq(ks_store_create(path, "slow", SU_PIN, SU_PIN_LEN,
-	    SU_SO_PIN, SU_SO_PIN_LEN, &slow), 0);
+			     SU_SO_PIN, SU_SO_PIN_LEN, &slow),
+	    0);
 	ck_assert_int_ne(pid = fork(), -1);
 	if (pid == 0) {
 		r = ks_store_open(path, &s);
@@ -579,7 +580,8 @@ START_TEST(test_failed_guess_is_counted_before_the_kdf_runs)
 	ck_assert_uint_eq(ks_store_pin_in_flight(s), 1);
 	/* The next try finds the dead one's mark: two failures, not one. */
 	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)"wrong!", 6,
-	    NULL), KMES_ERR_PIN_INCORRECT);
+			     NULL),
+	    KMES_ERR_PIN_INCORRECT);
 	ck_assert_uint_eq(ks_store_pin_failures(s), 2);
 	ck_assert_uint_eq(ks_store_pin_in_flight(s), 0);
 	ks_store_free(s);

@@ -44,7 +44,8 @@ START_TEST(test_create_open_and_list_need_no_pin)
 
 	w = su_open_login(path);
 	ck_assert_int_eq(ks_store_add_key(w, "first", su_keys[0],
-	    KS_REC_CONFIRM), 0);
+			     KS_REC_CONFIRM),
+	    0);
 	ck_assert_int_eq(ks_store_add_key(w, "second", su_keys[1], 0), 0);
 	ks_store_free(w);
 
@@ -111,7 +112,8 @@ START_TEST(test_create_refuses_to_overwrite_and_bad_arguments)
 	memcpy(id, ks_store_id(s), sizeof(id));
 	ks_store_free(s);
 	ck_assert_int_eq(ks_store_create(path, "again", SU_PIN, SU_PIN_LEN,
-	    SU_SO_PIN, SU_SO_PIN_LEN, &su_cheap_kdf), KMES_ERR_EXISTS);
+			     SU_SO_PIN, SU_SO_PIN_LEN, &su_cheap_kdf),
+	    KMES_ERR_EXISTS);
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
 	ck_assert_mem_eq(ks_store_id(s), id, sizeof(id));
 	ks_store_free(s);
@@ -119,11 +121,13 @@ START_TEST(test_create_refuses_to_overwrite_and_bad_arguments)
 
 	path = su_path(0, "badargs");
 	ck_assert_int_eq(ks_store_create(path, "x", SU_PIN, 3, SU_SO_PIN,
-	    SU_SO_PIN_LEN, &su_cheap_kdf), KMES_ERR_INVALID_ARGUMENT);
+			     SU_SO_PIN_LEN, &su_cheap_kdf),
+	    KMES_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(ks_store_create(path, "x", SU_PIN, SU_PIN_LEN,
-	    SU_SO_PIN, SU_SO_PIN_LEN, &huge), KMES_ERR_INVALID_ARGUMENT);
-	ck_assert_int_eq(ks_store_create(path, "bad\033[2J", SU_PIN,
-	    SU_PIN_LEN, SU_SO_PIN, SU_SO_PIN_LEN, &su_cheap_kdf),
+			     SU_SO_PIN, SU_SO_PIN_LEN, &huge),
+	    KMES_ERR_INVALID_ARGUMENT);
+	ck_assert_int_eq(ks_store_create(path, "bad\033[2J", SU_PIN, SU_PIN_LEN,
+			     SU_SO_PIN, SU_SO_PIN_LEN, &su_cheap_kdf),
 	    KMES_ERR_INVALID_ARGUMENT);
 	ck_assert_int_eq(ks_store_open(path, &s), KMES_ERR_STORE_NOT_FOUND);
 	ck_assert_ptr_null(s);
@@ -141,7 +145,8 @@ START_TEST(test_login_counts_wrong_pins_and_resets_on_success)
 	su_create(path);
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
 	ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)"654321", 6,
-	    &left), KMES_ERR_PIN_INCORRECT);
+			     &left),
+	    KMES_ERR_PIN_INCORRECT);
 	ck_assert_uint_eq(left, KS_STORE_MAX_TRIES - 1);
 	ck_assert_int_eq(ks_store_logged_in(s), 0);
 	ck_assert_uint_eq(ks_store_pin_failures(s), 1);
@@ -150,8 +155,8 @@ START_TEST(test_login_counts_wrong_pins_and_resets_on_success)
 	ck_assert_uint_eq(ks_store_pin_failures(o), 1);
 	ks_store_free(o);
 	/* The SO PIN is not the user PIN, and vice versa. */
-	ck_assert_int_eq(ks_store_login(s, 0, SU_SO_PIN, SU_SO_PIN_LEN,
-	    &left), KMES_ERR_PIN_INCORRECT);
+	ck_assert_int_eq(ks_store_login(s, 0, SU_SO_PIN, SU_SO_PIN_LEN, &left),
+	    KMES_ERR_PIN_INCORRECT);
 	ck_assert_uint_eq(left, KS_STORE_MAX_TRIES - 2);
 	ck_assert_int_eq(ks_store_login(s, 1, SU_PIN, SU_PIN_LEN, &left),
 	    KMES_ERR_PIN_INCORRECT);
@@ -163,8 +168,8 @@ START_TEST(test_login_counts_wrong_pins_and_resets_on_success)
 	ck_assert_uint_eq(left, KS_STORE_MAX_TRIES);
 	ck_assert_int_eq(ks_store_logged_in(s), 1);
 	ck_assert_uint_eq(ks_store_pin_failures(s), 0);
-	ck_assert_int_eq(ks_store_login(s, 1, SU_SO_PIN, SU_SO_PIN_LEN,
-	    NULL), 0);
+	ck_assert_int_eq(ks_store_login(s, 1, SU_SO_PIN, SU_SO_PIN_LEN, NULL),
+	    0);
 	ck_assert_uint_eq(ks_store_so_pin_failures(s), 0);
 	ck_assert_int_eq(ks_store_open(path, &o), 0);
 	ck_assert_uint_eq(ks_store_pin_failures(o), 0);
@@ -189,7 +194,8 @@ START_TEST(test_user_pin_locks_after_ten_failures_until_so_unblocks)
 	ks_store_logout(s);
 	for (i = 1; i <= KS_STORE_MAX_TRIES; i++) {
 		ck_assert_int_eq(ks_store_login(s, 0, (const uint8_t *)"000000",
-		    6, &left), KMES_ERR_PIN_INCORRECT);
+				     6, &left),
+		    KMES_ERR_PIN_INCORRECT);
 		ck_assert_uint_eq(left, KS_STORE_MAX_TRIES - i);
 	}
 	ck_assert_int_eq(ks_store_pin_blocked(s), 1);
@@ -206,8 +212,8 @@ START_TEST(test_user_pin_locks_after_ten_failures_until_so_unblocks)
 	    KMES_ERR_PIN_LOCKED);
 
 	/* The SO logs in and sets a new user PIN: unblocked. */
-	ck_assert_int_eq(ks_store_login(s, 1, SU_SO_PIN, SU_SO_PIN_LEN,
-	    &left), 0);
+	ck_assert_int_eq(ks_store_login(s, 1, SU_SO_PIN, SU_SO_PIN_LEN, &left),
+	    0);
 	ck_assert_uint_eq(left, 0);
 	ck_assert_int_eq(ks_store_set_pin(s, newpin, sizeof(newpin) - 1), 0);
 	ck_assert_int_eq(ks_store_pin_blocked(s), 0);
@@ -217,7 +223,8 @@ START_TEST(test_user_pin_locks_after_ten_failures_until_so_unblocks)
 	ck_assert_int_eq(ks_store_login(s, 0, SU_PIN, SU_PIN_LEN, &left),
 	    KMES_ERR_PIN_INCORRECT);
 	ck_assert_int_eq(ks_store_login(s, 0, newpin, sizeof(newpin) - 1,
-	    &left), 0);
+			     &left),
+	    0);
 	ck_assert_uint_eq(left, KS_STORE_MAX_TRIES);
 	ck_assert_int_eq(ks_store_load_key(s, 0, &k), 0);
 	su_sign_verify(k, su_keys[0]);
@@ -238,7 +245,8 @@ START_TEST(test_so_pin_locks_after_ten_failures)
 	ck_assert_int_eq(ks_store_open(path, &s), 0);
 	for (i = 0; i < KS_STORE_MAX_TRIES; i++)
 		ck_assert_int_eq(ks_store_login(s, 1, (const uint8_t *)"guess",
-		    5, NULL), KMES_ERR_PIN_INCORRECT);
+				     5, NULL),
+		    KMES_ERR_PIN_INCORRECT);
 	ck_assert_int_eq(ks_store_login(s, 1, SU_SO_PIN, SU_SO_PIN_LEN, NULL),
 	    KMES_ERR_PIN_LOCKED);
 	/* The user PIN is unaffected. */
@@ -270,8 +278,8 @@ START_TEST(test_set_pin_retires_old_pin_and_keeps_keys)
 	ks_store_logout(s);
 	ck_assert_int_eq(ks_store_login(s, 0, SU_PIN, SU_PIN_LEN, NULL),
 	    KMES_ERR_PIN_INCORRECT);
-	ck_assert_int_eq(ks_store_login(s, 0, newpin, sizeof(newpin) - 1,
-	    NULL), 0);
+	ck_assert_int_eq(ks_store_login(s, 0, newpin, sizeof(newpin) - 1, NULL),
+	    0);
 	ck_assert_int_eq(ks_store_verify(s, NULL), 0);
 	ck_assert_int_eq(ks_store_load_key(s, 0, &k), 0);
 	su_sign_verify(k, su_keys[0]);
@@ -297,7 +305,8 @@ START_TEST(test_each_key_type_round_trips_and_signs)
 	su_create(path);
 	s = su_open_login(path);
 	ck_assert_int_eq(ks_store_add_key(s, g->name, su_keys[_i],
-	    KS_REC_GENERATED), 0);
+			     KS_REC_GENERATED),
+	    0);
 	ck_assert_int_eq(ks_store_add_key(s, "other", su_keys[0], 0), 0);
 	ks_store_free(s);
 
@@ -429,7 +438,8 @@ START_TEST(test_group_writable_directory_is_refused)
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	ck_assert_int_eq(chmod(dir, 0770), 0);
 	ck_assert_int_eq(ks_store_create(path, "x", SU_PIN, SU_PIN_LEN,
-	    SU_SO_PIN, SU_SO_PIN_LEN, &su_cheap_kdf), KMES_ERR_DENIED);
+			     SU_SO_PIN, SU_SO_PIN_LEN, &su_cheap_kdf),
+	    KMES_ERR_DENIED);
 	ck_assert_int_eq(access(path, F_OK), -1);
 	free(dir);
 	free(path);
