@@ -250,9 +250,25 @@ restore:
 	return r;
 }
 
+/* Length bounds for a new secret; {0, 0} takes any length. */
+struct len_bounds {
+	size_t min, max;
+};
+
+static const struct len_bounds any_length = { 0, 0 };
+
 static int
-tty_ask(int fd, const char *prompt, int confirm, uint8_t **secp, size_t *lenp)
+out_of_bounds(const struct len_bounds *lb, size_t len)
 {
+	return lb->max != 0 && (len < lb->min || len > lb->max);
+}
+
+static int
+tty_ask(int fd, const char *prompt, int confirm, const struct len_bounds *lb,
+    uint8_t **secp, size_t *lenp)
+{
+	char msg[96];
+
 	uint8_t *a = NULL, *b = NULL;
 	size_t alen = 0, blen = 0;
 	int r = KMES_ERR_INTERNAL, round;
@@ -265,6 +281,16 @@ tty_ask(int fd, const char *prompt, int confirm, uint8_t **secp, size_t *lenp)
 	for (round = 0; round < READPASS_ROUNDS; round++) {
 		if ((r = tty_read_once(fd, prompt, a, &alen)) != 0)
 			goto out;
+		/* Said before the repeat: typing a bad PIN twice is waste. */
+		if (out_of_bounds(lb, alen)) {
+			snprintf(msg, sizeof(msg),
+			    "It must be %zu to %zu "
+			    "characters long.\n",
+			    lb->min, lb->max);
+			tty_write(fd, msg);
+			r = KMES_ERR_INVALID_ARGUMENT;
+			continue;
+		}
 		if (!confirm)
 			break;
 		if ((r = tty_read_once(fd, READPASS_AGAIN, b, &blen)) != 0)
@@ -300,7 +326,7 @@ readpass_tty(const char *prompt, int confirm, uint8_t **secp, size_t *lenp)
 	*lenp = 0;
 	if ((fd = tty_open()) == -1)
 		return KMES_ERR_SYSTEM;
-	r = tty_ask(fd, prompt, confirm, secp, lenp);
+	r = tty_ask(fd, prompt, confirm, &any_length, secp, lenp);
 	saved_errno = errno;
 	close(fd);
 	errno = saved_errno;
@@ -369,7 +395,8 @@ out:
 }
 
 static int
-askpass_ask(const char *prompt, int confirm, uint8_t **secp, size_t *lenp)
+askpass_ask(const char *prompt, int confirm, const struct len_bounds *lb,
+    uint8_t **secp, size_t *lenp)
 {
 	uint8_t *a = NULL, *b = NULL;
 	size_t alen = 0, blen = 0;
@@ -377,6 +404,10 @@ askpass_ask(const char *prompt, int confirm, uint8_t **secp, size_t *lenp)
 
 	if ((r = readpass_askpass(prompt, &a, &alen)) != 0)
 		goto out;
+	if (out_of_bounds(lb, alen)) {
+		r = KMES_ERR_INVALID_ARGUMENT;
+		goto out;
+	}
 	if (confirm) {
 		if ((r = readpass_askpass(READPASS_AGAIN, &b, &blen)) != 0)
 			goto out;
@@ -395,9 +426,9 @@ out:
 	return r;
 }
 
-int
-readpass_interactive(const char *prompt, int confirm, uint8_t **secp,
-    size_t *lenp)
+static int
+interactive(const char *prompt, int confirm, const struct len_bounds *lb,
+    uint8_t **secp, size_t *lenp)
 {
 	const char *askpass;
 	int fd, r, saved_errno;
@@ -408,13 +439,29 @@ readpass_interactive(const char *prompt, int confirm, uint8_t **secp,
 		saved_errno = errno;
 		askpass = getenv("SSH_ASKPASS");
 		if (askpass != NULL && *askpass != '\0')
-			return askpass_ask(prompt, confirm, secp, lenp);
+			return askpass_ask(prompt, confirm, lb, secp, lenp);
 		errno = saved_errno;
 		return KMES_ERR_SYSTEM;
 	}
-	r = tty_ask(fd, prompt, confirm, secp, lenp);
+	r = tty_ask(fd, prompt, confirm, lb, secp, lenp);
 	saved_errno = errno;
 	close(fd);
 	errno = saved_errno;
 	return r;
+}
+
+int
+readpass_interactive(const char *prompt, int confirm, uint8_t **secp,
+    size_t *lenp)
+{
+	return interactive(prompt, confirm, &any_length, secp, lenp);
+}
+
+int
+readpass_new_secret(const char *prompt, size_t min, size_t max, uint8_t **secp,
+    size_t *lenp)
+{
+	struct len_bounds lb = { min, max };
+
+	return interactive(prompt, 1, &lb, secp, lenp);
 }

@@ -55,6 +55,14 @@ int readpass_askpass(const char *prompt, uint8_t **secp, size_t *lenp)
  */
 int readpass_interactive(const char *prompt, int confirm, uint8_t **secp,
     size_t *lenp) __attribute__((warn_unused_result));
+/*
+ * A new secret, asked twice: as readpass_interactive with confirm, but a
+ * first entry of fewer than min or more than max bytes is said at once and
+ * asked again (a terminal; askpass: KMES_ERR_INVALID_ARGUMENT), before
+ * the user types it a second time.
+ */
+int readpass_new_secret(const char *prompt, size_t min, size_t max,
+    uint8_t **secp, size_t *lenp) __attribute__((warn_unused_result));
 
 /* What readpass_pin() asks for. */
 struct readpass_prompt {

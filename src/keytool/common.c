@@ -371,6 +371,9 @@ kt_read_secret(const struct keytool *kt, enum kt_secret which,
 	*lenp = 0;
 	if (kt->fd[which] != -1)
 		r = readpass_fd(kt->fd[which], &sec, &len);
+	else if (confirm && which != KT_PASSPHRASE)
+		r = readpass_new_secret(prompt, KS_STORE_PIN_MIN,
+		    KS_STORE_PIN_MAX, &sec, &len);
 	else
 		r = readpass_interactive(prompt, confirm, &sec, &len);
 	if (r != 0)

@@ -95,6 +95,39 @@ expect_eq "without a terminal (a script), delete does not ask" 0 "$RC"
 expect_contains "delete says what it deleted" \
 	"deleted key 'script' (ED25519 $FP)" "$ERR"
 
+# ------------------------ a new PIN's length is checked before the repeat
+cat >"$TMP/init.exp" <<'EXP'
+set timeout 30
+spawn sh -c $env(TTY_CMD)
+proc answer {re text code} {
+	expect {
+		-re $re { send "$text\r" }
+		timeout { exit $code }
+		eof { exit [expr {$code + 1}] }
+	}
+}
+answer {Enter a PIN for the new key store: } "12" 40
+answer {It must be 4 to 256 characters long\.} "" 42
+# No repeat was asked for the short one: the first prompt comes again.
+expect {
+	-re {Enter the same again} { exit 44 }
+	-re {Enter a PIN for the new key store: } { send "$env(TTY_PIN)\r" }
+	timeout { exit 45 }
+}
+answer {Enter the same again: } $env(TTY_PIN) 46
+answer {Enter an SO \(recovery\) PIN: } $env(TTY_SOPIN) 48
+answer {Enter the same again: } $env(TTY_SOPIN) 50
+expect eof
+catch wait result
+exit [lindex $result 3]
+EXP
+printf -v CMD '%q ' "$KEYTOOL" --store "$TMP/store2" init --kdf-cost 10
+TTY_CMD="exec $CMD" TTY_PIN=$PIN TTY_SOPIN=$SOPIN run expect -f "$TMP/init.exp"
+expect_eq "a too short new PIN is refused before it is repeated, then init goes on" \
+	0 "$RC"
+[ -s "$TMP/store2" ]
+expect_eq "the store was made with the PIN given after the short one" 0 "$?"
+
 # ------------------------------------------------------- passwd, unblock
 NEWPIN=135792
 run kt --pin-fd 3 --new-pin-fd 4 passwd 3<<<"$PIN" 4<<<"$NEWPIN"$'\n'"$NEWPIN"
