@@ -647,31 +647,39 @@ apply_nothing(struct ks_image *img, void *arg)
 }
 
 /* Also the unblock: the counter is reset with the new PIN. */
+/* A new wrap of the data key for one role, its failure count cleared. */
+struct new_wrap {
+	enum ks_role role;
+	struct ks_wrap w;
+};
+
 static int
 apply_set_pin(struct ks_image *img, void *arg)
 {
-	const struct ks_wrap *w = arg;
+	const struct new_wrap *nw = arg;
 
-	img->wrap[KS_ROLE_USER] = *w;
-	img->failures[KS_ROLE_USER] = 0;
+	img->wrap[nw->role] = nw->w;
+	img->failures[nw->role] = 0;
 	return 0;
 }
 
-int
-ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin, size_t new_pinlen)
+static int
+set_role_pin(struct ks_store *s, enum ks_role role, const uint8_t *new_pin,
+    size_t new_pinlen)
 {
-	struct ks_wrap w;
+	struct new_wrap nw;
 	int r;
 
 	if (s == NULL || !ks_pin_valid(new_pin, new_pinlen))
 		return KMES_ERR_INVALID_ARGUMENT;
 	if (s->sec == NULL)
 		return KMES_ERR_NOT_LOGGED_IN;
+	nw.role = role;
 	/* The slow KDF runs before the lock is taken. */
-	if ((r = ks_wrap_seal(s->img, KS_ROLE_USER, new_pin, new_pinlen,
-		 s->sec->dk, &w)) != 0)
+	if ((r = ks_wrap_seal(s->img, role, new_pin, new_pinlen, s->sec->dk,
+		 &nw.w)) != 0)
 		return r;
-	if ((r = mutate(s, apply_set_pin, &w)) != 0)
+	if ((r = mutate(s, apply_set_pin, &nw)) != 0)
 		return r;
 	/*
 	 * PATH.1 now holds the data key wrapped under the old PIN, which
@@ -679,6 +687,19 @@ ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin, size_t new_pinlen)
 	 * backup, too, opens only with the new one.
 	 */
 	return mutate(s, apply_nothing, NULL);
+}
+
+int
+ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin, size_t new_pinlen)
+{
+	return set_role_pin(s, KS_ROLE_USER, new_pin, new_pinlen);
+}
+
+int
+ks_store_set_so_pin(struct ks_store *s, const uint8_t *new_pin,
+    size_t new_pinlen)
+{
+	return set_role_pin(s, KS_ROLE_SO, new_pin, new_pinlen);
 }
 
 int

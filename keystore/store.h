@@ -184,6 +184,11 @@ int ks_store_delete_key(struct ks_store *s, const char *label)
  * (unblock). Returns 0 or a negative KMES_ERR_*. */
 int ks_store_set_pin(struct ks_store *s, const uint8_t *new_pin,
     size_t new_pinlen) __attribute__((warn_unused_result));
+/* Re-wraps the data key under a new SO PIN and clears the SO failure
+ * count; needs a login (kmes-keytool asks the current SO PIN). Returns 0
+ * or a negative KMES_ERR_*. */
+int ks_store_set_so_pin(struct ks_store *s, const uint8_t *new_pin,
+    size_t new_pinlen) __attribute__((warn_unused_result));
 
 /*
  * Decrypts and checks every record and the whole-store MAC. Needs a login.

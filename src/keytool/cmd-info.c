@@ -13,7 +13,7 @@ cmd_info(struct keytool *kt, int argc, char **argv)
 	struct ks_store *s = NULL;
 	struct ks_store_kdf kdf;
 	const uint8_t *id;
-	uint32_t failures;
+	uint32_t failures, so;
 	int i, status;
 
 	if ((status = kt_no_arguments(kt, argc, argv)) != KT_EXIT_OK)
@@ -37,6 +37,13 @@ cmd_info(struct keytool *kt, int argc, char **argv)
 		0 :
 		(unsigned int)(KS_STORE_MAX_TRIES - failures));
 	printf("pin-blocked: %s\n", ks_store_pin_blocked(s) ? "yes" : "no");
+	/* A blocked SO PIN cannot be unblocked by anything: say how close. */
+	so = ks_store_so_pin_failures(s);
+	printf("so-pin-failures: %u\n", (unsigned int)so);
+	printf("so-pin-tries-left: %u\n",
+	    so >= KS_STORE_MAX_TRIES ? 0 :
+				       (unsigned int)(KS_STORE_MAX_TRIES - so));
+	printf("so-pin-blocked: %s\n", so >= KS_STORE_MAX_TRIES ? "yes" : "no");
 	printf("kdf: scrypt log2n=%u r=%u p=%u\n", (unsigned int)kdf.log2_n,
 	    (unsigned int)kdf.r, (unsigned int)kdf.p);
 	ks_store_free(s);

@@ -7,5 +7,5 @@
 int
 cmd_unblock(struct keytool *kt, int argc, char **argv)
 {
-	return kt_set_new_pin(kt, argc, argv, 1, "set the new PIN");
+	return kt_set_new_pin(kt, argc, argv, KT_UNBLOCK);
 }

@@ -443,7 +443,14 @@ kt_login(const struct keytool *kt, struct ks_store *s, int so)
 		return KT_EXIT_OK;
 	case KMES_ERR_PIN_INCORRECT:
 		if (so) {
-			kt_warnx("wrong SO PIN");
+			left = ks_store_so_pin_failures(s) >=
+				KS_STORE_MAX_TRIES ?
+			    0 :
+			    KS_STORE_MAX_TRIES - ks_store_so_pin_failures(s);
+			kt_warnx(
+			    "wrong SO PIN: %u %s left before the SO PIN is "
+			    "blocked for good (nothing can unblock it)",
+			    left, left == 1 ? "try" : "tries");
 		} else if (left == 0) {
 			kt_warnx("wrong PIN; no tries left");
 			blocked_message();
@@ -484,32 +491,45 @@ kt_find_label(const struct ks_store *s, const char *label)
 }
 
 int
-kt_set_new_pin(const struct keytool *kt, int argc, char **argv, int so,
-    const char *what)
+kt_set_new_pin(const struct keytool *kt, int argc, char **argv,
+    enum kt_pin_change how)
 {
 	struct ks_store *s = NULL;
 	uint8_t *pin = NULL;
 	size_t len = 0;
-	int r, status;
+	int r, status, so_login = how != KT_CHANGE_PIN;
 
 	if ((status = kt_no_arguments(kt, argc, argv)) != KT_EXIT_OK)
 		return status;
 	if ((status = kt_open_store(kt, &s)) != KT_EXIT_OK)
 		return status;
-	if ((status = kt_login(kt, s, so)) != KT_EXIT_OK ||
-	    (status = kt_read_new_pin(kt, "Enter the new PIN: ", &pin, &len)) !=
-		KT_EXIT_OK)
+	if ((status = kt_login(kt, s, so_login)) != KT_EXIT_OK ||
+	    (status = kt_read_new_pin(kt,
+		 how == KT_CHANGE_SO_PIN ? "Enter the new SO PIN: " :
+					   "Enter the new PIN: ",
+		 &pin, &len)) != KT_EXIT_OK)
 		goto out;
-	if ((r = ks_store_set_pin(s, pin, len)) != 0) {
-		kt_warnx("cannot %s: %s", what, kmes_err(r));
+	r = how == KT_CHANGE_SO_PIN ? ks_store_set_so_pin(s, pin, len) :
+				      ks_store_set_pin(s, pin, len);
+	if (r != 0) {
+		kt_warnx("cannot set the new %s: %s",
+		    how == KT_CHANGE_SO_PIN ? "SO PIN" : "PIN", kmes_err(r));
 		status = kt_exit_status(r);
 		goto out;
 	}
-	if (so)
+	switch (how) {
+	case KT_CHANGE_PIN:
+		kt_said("changed the PIN of key store '%s'", ks_store_label(s));
+		break;
+	case KT_UNBLOCK:
 		kt_said("unblocked key store '%s': new PIN set, %d tries",
 		    ks_store_label(s), KS_STORE_MAX_TRIES);
-	else
-		kt_said("changed the PIN of key store '%s'", ks_store_label(s));
+		break;
+	case KT_CHANGE_SO_PIN:
+		kt_said("changed the SO PIN of key store '%s'",
+		    ks_store_label(s));
+		break;
+	}
 	status = KT_EXIT_OK;
 out:
 	kmes_secure_free(pin);

@@ -40,6 +40,7 @@ static const struct kt_cmd commands[] = {
 	    "delete a key (asks first on a terminal)" },
 	{ "rename", cmd_rename, "label new-label", "give a key a new label" },
 	{ "passwd", cmd_passwd, "", "change the PIN" },
+	{ "so-passwd", cmd_so_passwd, "", "change the SO PIN" },
 	{ "unblock", cmd_unblock, "",
 	    "set a new PIN with the SO PIN, clearing the failure counter" },
 	{ "info", cmd_info, "", "show facts about the store (no PIN needed)" },

@@ -48,6 +48,7 @@ int cmd_list(struct keytool *, int, char **);
 int cmd_export_public(struct keytool *, int, char **);
 int cmd_delete(struct keytool *, int, char **);
 int cmd_rename(struct keytool *, int, char **);
+int cmd_so_passwd(struct keytool *, int, char **);
 int cmd_passwd(struct keytool *, int, char **);
 int cmd_unblock(struct keytool *, int, char **);
 int cmd_info(struct keytool *, int, char **);
@@ -137,8 +138,13 @@ long kt_find_label(const struct ks_store *s, const char *label);
  * (so = 0) or the SO PIN (so = 1) and sets a new user PIN, saying "cannot
  * <what>" if the store refuses it. Returns KT_EXIT_OK or the exit status.
  */
-int kt_set_new_pin(const struct keytool *kt, int argc, char **argv, int so,
-    const char *what);
+enum kt_pin_change {
+	KT_CHANGE_PIN,	  /* the PIN, knowing it (passwd) */
+	KT_UNBLOCK,	  /* the PIN, with the SO PIN (unblock) */
+	KT_CHANGE_SO_PIN, /* the SO PIN, knowing it (so-passwd) */
+};
+int kt_set_new_pin(const struct keytool *kt, int argc, char **argv,
+    enum kt_pin_change how);
 
 /*
  * Opens the store, refuses a label already in it and logs in, so a new key

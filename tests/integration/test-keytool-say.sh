@@ -138,4 +138,29 @@ expect_eq "unblock succeeds" 0 "$RC"
 expect_contains "unblock says what it reset" \
 	"unblocked key store 'say': new PIN set, 10 tries" "$ERR"
 
+# ------------------------------------------------------------ the SO PIN
+expect_contains "info shows the SO PIN's tries" "so-pin-tries-left: 10" \
+	"$(kt info)"
+run kt --so-pin-fd 3 --new-pin-fd 4 unblock 3<<<"00000000" \
+	4<<<"$PIN"$'\n'"$PIN"
+expect_eq "a wrong SO PIN: exit 3" 3 "$RC"
+expect_contains "a wrong SO PIN says how many tries remain" \
+	"wrong SO PIN: 9 tries left before the SO PIN is blocked for good" "$ERR"
+expect_contains "info counts the SO PIN failure" "so-pin-failures: 1" \
+	"$(kt info)"
+NEWSO=24681357
+run kt --so-pin-fd 3 --new-pin-fd 4 so-passwd 3<<<"$SOPIN" \
+	4<<<"$NEWSO"$'\n'"$NEWSO"
+expect_eq "so-passwd with the SO PIN succeeds" 0 "$RC"
+expect_contains "so-passwd says so" "changed the SO PIN of key store 'say'" \
+	"$ERR"
+expect_contains "so-passwd clears the SO failures" "so-pin-tries-left: 10" \
+	"$(kt info)"
+run kt --so-pin-fd 3 --new-pin-fd 4 unblock 3<<<"$SOPIN" \
+	4<<<"$PIN"$'\n'"$PIN"
+expect_eq "the old SO PIN no longer unblocks" 3 "$RC"
+run kt --so-pin-fd 3 --new-pin-fd 4 unblock 3<<<"$NEWSO" \
+	4<<<"$PIN"$'\n'"$PIN"
+expect_eq "the new SO PIN unblocks" 0 "$RC"
+
 done_testing
