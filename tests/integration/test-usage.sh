@@ -66,7 +66,7 @@ expect_contains "kmes-keytool --help lists the commands" "recover" "$OUT"
 run "$KEYTOOL" --version
 expect_match "kmes-keytool --version prints its version" \
 	'^kmes-keytool [0-9]+\.[0-9]+\.[0-9]+$' "$OUT"
-for cmd in init generate import list delete passwd unblock info verify \
+for cmd in init generate import list delete rename passwd so-passwd unblock info verify \
 	recover export-public; do
 	run "$KEYTOOL" "$cmd" --help
 	expect_eq "kmes-keytool $cmd --help exits 0" 0 "$RC"
