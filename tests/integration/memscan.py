@@ -20,6 +20,15 @@
 # or swap hold nothing and are skipped, as is a sanitizer's shadow memory.
 # Also printed: "numbers <key> <n>" per key file, and "unreadable ..." for
 # a mapping that should have been readable but was not.
+# The process is stopped (SIGSTOP) for the scan and continued after it: a
+# running process may move a copy from a mapping not yet read to one
+# already read, or unmap a mapping between the listing and the read (which
+# showed as "unreadable" on a loaded machine). The windows are searched
+# only in pages that hold an aligned 8-byte word of one of them (a window
+# always covers such a word), so the hundreds of windows of an RSA key
+# are not each searched through every byte: reading a never-touched stack
+# through /proc/PID/mem makes it count as resident, and each later scan
+# then searched megabytes of zeros once per window.
 #
 # memscan.py hold SOCKET KEYFILE [--after-list]
 # A client that stops half-way: sends SSH_AGENTC_ADD_IDENTITY for the key
@@ -30,7 +39,9 @@
 
 import base64
 import fcntl
+import os
 import re
+import signal
 import socket
 import struct
 import sys
@@ -43,6 +54,8 @@ CHUNK = 64 * 1024 * 1024
 # Reserved address space of a sanitizer runtime (shadow memory): terabytes
 # of never-touched pages that hold no program data.
 HUGE = 1 << 40
+PAGE = 4096
+ZERO_PAGE = bytes(PAGE)
 
 
 class Reader:
@@ -133,7 +146,73 @@ def mappings(pid):
     return maps
 
 
+def needle_words(needles):
+    """Every 8 bytes of every needle, at each byte offset, as native
+    words. A needle's 16 bytes in memory always cover one whole 8-byte-
+    aligned word, and that word is one of these."""
+    words = set()
+    for _, _, w in needles:
+        for off in range(WINDOW - 7):
+            words.add(int.from_bytes(w[off:off + 8], sys.byteorder))
+    return words
+
+
+def candidate_runs(data, words):
+    """(start, end) of the stretches of data that may hold a needle: each
+    page with an aligned word from words, widened by WINDOW - 1 bytes each
+    side (a needle starts at most 8 bytes before such a word). A page of
+    zeros is passed over by one compare, unless some needle holds eight
+    zero bytes in a row."""
+    view = memoryview(data)[:len(data) // 8 * 8]
+    skip_zero = 0 not in words
+    runs = []
+    for off in range(0, len(view), PAGE):
+        if skip_zero and data[off:off + PAGE] == ZERO_PAGE[:len(view) - off]:
+            continue
+        if words.isdisjoint(view[off:off + PAGE].cast("Q")):
+            continue
+        start = max(off - (WINDOW - 1), 0)
+        end = min(off + PAGE + WINDOW - 1, len(data))
+        if runs and runs[-1][1] >= start:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs
+
+
+def task_states(pid):
+    states = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                states.append(f.read().rsplit(") ", 1)[1][0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return states
+
+
+def stop(pid):
+    """SIGSTOP the process and wait until every thread has stopped, so its
+    mappings and memory hold still while they are listed and read."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 20
+    while not all(st in "tT" for st in task_states(pid)):
+        if time.monotonic() > deadline:
+            sys.exit("the process did not stop")
+        time.sleep(0.005)
+
+
 def scan(pid, paths, dd_only):
+    # A timeout's SIGTERM must still continue the stopped process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    stop(pid)
+    try:
+        return scan_stopped(pid, paths, dd_only)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def scan_stopped(pid, paths, dd_only):
     needles = []
     for path in paths:
         nums = key_private(path)[0]
@@ -141,6 +220,7 @@ def scan(pid, paths, dd_only):
         for name, v in nums.items():
             for order, w in windows(v):
                 needles.append(("%s:%s" % (path, name), order, w))
+    words = needle_words(needles)
     seen = set()
     with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
         for start, end, perms, name, flags, kb in mappings(pid):
@@ -162,12 +242,15 @@ def scan(pid, paths, dd_only):
                     print("unreadable %x-%x %s %s: %s" %
                           (start, end, perms, name, e.strerror))
                     break
-                for key, order, w in needles:
-                    i = data.find(w)
-                    if i != -1 and (key, order, start) not in seen:
-                        seen.add((key, order, start))
-                        print("hit %s %s %x %s" % (key, order, pos + i,
-                                                   where))
+                for a, b in candidate_runs(data, words):
+                    for key, order, w in needles:
+                        if (key, order, start) in seen:
+                            continue
+                        i = data.find(w, a, b)
+                        if i != -1:
+                            seen.add((key, order, start))
+                            print("hit %s %s %x %s" % (key, order, pos + i,
+                                                       where))
                 pos += CHUNK
     return 0
 
