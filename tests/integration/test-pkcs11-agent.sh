@@ -293,9 +293,9 @@ AGENT_ENV=()
 printf 'C_Initialize hang\n' >"$CTL"
 run env KMES_SHIM_MODULE="$SOFTHSM_MODULE" KMES_SHIM_CTL="$CTL" \
 	"$AGENT" -a "$TMP/hang.sock" --pkcs11 "$SHIM_MODULE" --token "$TOK" \
-	--pkcs11-timeout 2 --pin-fd 3 3<"$TMP/pin"
+	--pkcs11-timeout 1 --pin-fd 3 3<"$TMP/pin"
 expect_eq "a module that hangs at start: exit status 1" 1 "$RC"
-expect_contains "... with a clear message" "did not answer within 2 s" "$ERR"
+expect_contains "... with a clear message" "did not answer within 1 s" "$ERR"
 printf 'C_GetSlotList abort\n' >"$CTL"
 run env KMES_SHIM_MODULE="$SOFTHSM_MODULE" KMES_SHIM_CTL="$CTL" \
 	"$AGENT" -a "$TMP/crash.sock" --pkcs11 "$SHIM_MODULE" --token "$TOK" \
