@@ -205,8 +205,8 @@ def stop(pid):
 def scan(pid, paths, dd_only):
     # A timeout's SIGTERM must still continue the stopped process.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    stop(pid)
     try:
+        stop(pid)
         return scan_stopped(pid, paths, dd_only)
     finally:
         os.kill(pid, signal.SIGCONT)
