@@ -107,7 +107,11 @@ proc answer {re text code} {
 	}
 }
 answer {Enter a PIN for the new key store: } "12" 40
-answer {It must be 4 to 256 characters long\.} "" 42
+expect {
+	-re {It must be 4 to 256 characters long\.} {}
+	timeout { exit 42 }
+	eof { exit 43 }
+}
 # No repeat was asked for the short one: the first prompt comes again.
 expect {
 	-re {Enter the same again} { exit 44 }
