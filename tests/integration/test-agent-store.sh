@@ -13,21 +13,9 @@
 [ -n "${KEYTOOL:-}" ] || bail_out "KEYTOOL is not set"
 kmes || bail_out "this test is for kmes-agent (KMES=1)"
 
-STORE=$TMP/store/keystore
-PIN=246813
-SOPIN=97531864
-export KMES_STORE=$STORE
+. "$(dirname "$0")/store.sh"
 
-kt() {
-	bounded "$KEYTOOL" --store "$STORE" "$@"
-}
-
-kt_pin() {
-	bounded "$KEYTOOL" --store "$STORE" --pin-fd 3 "$@" 3<<<"$PIN"
-}
-
-run kt --pin-fd 3 --so-pin-fd 4 init --label work --kdf-cost 10 \
-	3<<<"$PIN" 4<<<"$SOPIN"
+store_init work
 tap_result "$RC" "kmes-keytool init makes a store" || _show_last init
 
 declare -A PUB
