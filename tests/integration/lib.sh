@@ -288,9 +288,19 @@ _tmpbase=${TMPDIR:-/tmp}
 [ ${#_tmpbase} -gt 40 ] && _tmpbase=/tmp
 TMP=$(mktemp -d "$_tmpbase/kmes-it.XXXXXX") ||
 	bail_out "cannot create a temporary directory"
-# The agent reads $XDG_CONFIG_HOME/kmes/agent.conf: the user's own file
-# must never change what a test sees. Tests that want one write it here.
+# Nothing of the user's may be seen or spent by a test: the agent reads
+# $XDG_CONFIG_HOME/kmes/agent.conf and serves the store at $KMES_STORE,
+# else $XDG_DATA_HOME/kmes/keystore, else ~/.local/share/kmes/keystore; a
+# test that saw the user's store would list its keys and could spend its
+# PIN tries. Every such place points into $TMP (tests that want a config
+# file or a store make one there), and the real HOME is out of reach.
+export HOME="$TMP/home"
 export XDG_CONFIG_HOME="$TMP/config"
+export XDG_DATA_HOME="$TMP/data"
+export XDG_RUNTIME_DIR="$TMP/run"
+unset KMES_STORE
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" ||
+	bail_out "cannot make the test's HOME"
 
 # ------------------------------------------------------------ prerequisites
 

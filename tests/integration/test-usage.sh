@@ -59,6 +59,13 @@ check_usage_error "an unknown option" "unrecognized option '--bogus'" --bogus
 
 # --------------------------------------------------------------- keytool
 [ -x "${KEYTOOL:-}" ] || bail_out "KEYTOOL is not set to kmes-keytool"
+# lib.sh keeps every test away from the user's own store and sockets.
+run "$KEYTOOL" info
+expect_contains "a test's default store is its own, under its temp dir" \
+	"no key store at $TMP/data/kmes/keystore" "$ERR"
+run "$AGENT" --print-socket
+expect_eq "a test's default socket is its own, under its temp dir" \
+	"$TMP/run/kmes-agent/socket" "$OUT"
 export KMES_STORE=$TMP/store
 run "$KEYTOOL" --help
 expect_eq "kmes-keytool --help exits 0" 0 "$RC"
